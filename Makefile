@@ -1,0 +1,51 @@
+# The two commands of README.md: `make demo` and `make test`. Everything else is a helper of those.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP_PY := $(VENV)/.installed
+STAMP_NODE := node_modules/.installed
+
+.PHONY: demo test lint typecheck unit test-slow bench setup clean schema
+
+setup: $(STAMP_PY) $(STAMP_NODE)
+
+$(STAMP_PY): requirements.txt requirements-dev.txt extract_worker/requirements.txt requirements-worker-indexing.txt constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PIP) install --quiet --no-deps --ignore-requires-python -r requirements-worker-indexing.txt
+	touch $@
+
+$(STAMP_NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+test-slow: setup
+	$(PY) -m pytest -m slow
+
+bench: setup
+	$(PY) -m pytest bench -m bench -p no:cacheprovider -s
+
+schema: setup
+	$(PY) -m dataops.schema_export docs/manifest.schema.json
+
+demo: setup
+	$(PY) -m devhost.cli demo
+
+clean:
+	rm -rf $(VENV) node_modules .avops .pytest_cache .mypy_cache .ruff_cache

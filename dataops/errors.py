@@ -1,0 +1,64 @@
+"""The one exception family of ``dataops``: every error is either retryable or terminal.
+
+Activities raise these; the orchestrators decide from the class whether a retry can help.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConflictError",
+    "DataOpsError",
+    "EtagMismatchError",
+    "InvalidInputError",
+    "InvalidPathError",
+    "InvalidTransitionError",
+    "NotFoundError",
+    "RetryableError",
+    "TerminalError",
+]
+
+
+class DataOpsError(Exception):
+    """Root of every error raised by ``dataops``."""
+
+    retryable: bool = False
+
+
+class RetryableError(DataOpsError):
+    """A transient failure (throttling, timeouts, a service briefly away): retry may succeed."""
+
+    retryable = True
+
+
+class TerminalError(DataOpsError):
+    """A failure that the same input will always hit again: do not retry."""
+
+
+class InvalidInputError(TerminalError):
+    """Input (a manifest, a path, an API query) broke a rule; the message names file and field."""
+
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None) -> None:
+        self.source = source
+        self.field = field
+        where = ": ".join(part for part in (source, field) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InvalidPathError(InvalidInputError):
+    """A path segment taken from input is unsafe (traversal, absolute, control characters...)."""
+
+
+class NotFoundError(TerminalError):
+    """The document, blob or instance does not exist."""
+
+
+class ConflictError(TerminalError):
+    """The write contradicts what is stored (same id, different content)."""
+
+
+class EtagMismatchError(ConflictError):
+    """Optimistic concurrency: the document changed since it was read."""
+
+
+class InvalidTransitionError(TerminalError):
+    """A datastream state change that the state machine does not allow."""

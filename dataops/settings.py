@@ -1,0 +1,84 @@
+"""The one settings model. Every key is an environment variable (an app setting in Azure).
+
+``local.settings.sample.json``, the settings table in README.md and the Bicep app settings list
+exactly these keys (tests/unit/test_settings_parity.py checks it).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["BatchBackend", "Settings", "StoreBackend", "UnlistedFilePolicy"]
+
+
+class StoreBackend(StrEnum):
+    SQLITE = "sqlite"
+    COSMOS = "cosmos"
+
+
+class BatchBackend(StrEnum):
+    LOCAL = "local"
+    AZURE = "azure"
+
+
+class UnlistedFilePolicy(StrEnum):
+    WARN = "warn"
+    FAIL = "fail"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the app, the devhost and the CLI (env prefix ``AVOPS_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="AVOPS_", extra="ignore", frozen=True)
+
+    store_backend: StoreBackend = Field(
+        default=StoreBackend.SQLITE, description="Metadata store: sqlite (embedded) or cosmos."
+    )
+    sqlite_path: Path = Field(
+        default=Path(".avops/metadata.sqlite3"), description="SQLite metadata database file."
+    )
+    cosmos_endpoint: str | None = Field(
+        default=None, description="Cosmos DB account endpoint (https://<account>.documents.azure.com)."
+    )
+    cosmos_key: str | None = Field(
+        default=None,
+        description="Cosmos DB key; leave empty in Azure to use the managed identity.",
+    )
+    cosmos_database: str = Field(default="avops", description="Cosmos DB database name.")
+    cosmos_verify_tls: bool = Field(
+        default=True, description="Verify the Cosmos endpoint's TLS certificate (off for local emulators)."
+    )
+    storage_connection_string: str | None = Field(
+        default=None,
+        description="Blob connection string (Azurite locally); empty in Azure (managed identity).",
+    )
+    storage_account_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON map zone -> account URL, e.g. {"raw": "https://stavopsraw.blob.core.windows.net"}.',
+    )
+    batch_backend: BatchBackend = Field(
+        default=BatchBackend.LOCAL, description="Extraction jobs: local process pool or Azure Batch."
+    )
+    batch_account_url: str | None = Field(default=None, description="Azure Batch account URL.")
+    batch_pool_id: str = Field(default="extraction", description="Azure Batch pool for extraction.")
+    manifest_max_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest manifest.json accepted, in bytes."
+    )
+    unlisted_files: UnlistedFilePolicy = Field(
+        default=UnlistedFilePolicy.WARN,
+        description="What to do with files under an upload prefix that the manifest does not list.",
+    )
+    late_file_deadline_minutes: int = Field(
+        default=30, ge=0, description="How long ingest waits for files listed but not yet uploaded."
+    )
+    log_level: str = Field(default="INFO", description="Python log level.")
+
+    @classmethod
+    def env_names(cls) -> set[str]:
+        """The environment variable names of every field (what the parity tests compare)."""
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        return {f"{prefix}{name}".upper() for name in cls.model_fields}

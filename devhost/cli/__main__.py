@@ -1,0 +1,5 @@
+"""``python -m devhost.cli``."""
+
+from devhost.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The extraction worker: the program Azure Batch tasks (and the local pool) run."""
