@@ -66,9 +66,7 @@ def check_segment(segment: str, *, field: str = "path", source: str | None = Non
             f"control character in segment {segment!r}", source=source, field=field
         )
     if _PERCENT_ESCAPE.search(segment):
-        raise InvalidPathError(
-            f"percent-escape in segment {segment!r}", source=source, field=field
-        )
+        raise InvalidPathError(f"percent-escape in segment {segment!r}", source=source, field=field)
     if segment != segment.strip():
         raise InvalidPathError(
             f"leading or trailing whitespace in {segment!r}", source=source, field=field
@@ -104,7 +102,7 @@ def join_path(*parts: str) -> str:
 
 
 def slug(text: str) -> str:
-    """A path-safe name for free text such as a ROS topic (``/camera/front`` -> ``camera_front``)."""
+    """A path-safe name for free text, e.g. a ROS topic: ``/camera/front`` -> ``camera_front``."""
     cleaned = _SLUG_UNSAFE.sub("_", text).strip("._")
     return cleaned[:MAX_SEGMENT_LENGTH] or "_"
 
@@ -145,6 +143,7 @@ def extracted_prefix(
     vehicle_id: str,
     measurement_id: str,
     datastream_id: str,
+    *,
     sensor: str | None = None,
     topic: str | None = None,
 ) -> str:

@@ -1,1 +1,4 @@
-"""devhost: the local Functions host and the ``avops`` CLI (no Azure account, Docker or Core Tools)."""
+"""devhost: the local Functions host and the ``avops`` CLI.
+
+No Azure account, Docker or Functions Core Tools needed.
+"""

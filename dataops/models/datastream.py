@@ -81,7 +81,9 @@ class Datastream(BaseModel):
     state: DatastreamState = DatastreamState.CREATED
     state_reason: Annotated[str, Field(max_length=4096)] | None = None
     zone: Zone
-    path: Annotated[str, Field(max_length=1024, description="Prefix of the datastream in its zone.")]
+    path: Annotated[
+        str, Field(max_length=1024, description="Prefix of the datastream in its zone.")
+    ]
     producer: Producer
     sources: list[Identifier] = Field(
         default_factory=list, description="Datastream ids this one was made from."

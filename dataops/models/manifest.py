@@ -40,7 +40,9 @@ class ManifestFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: Annotated[str, Field(max_length=1024, description="Relative POSIX path below the upload prefix.")]
+    path: Annotated[
+        str, Field(max_length=1024, description="Relative POSIX path below the upload prefix.")
+    ]
     format: FileFormat
     size: Annotated[int, Field(ge=0, le=2**50, description="Size in bytes.")]
     sha256: Sha256
@@ -53,6 +55,13 @@ class ManifestFile(BaseModel):
         except InvalidPathError as err:
             # Re-raise as ValueError so pydantic reports it with the field location (files.3.path).
             raise ValueError(str(err)) from err
+
+    @model_validator(mode="after")
+    def _not_empty_recording(self) -> Self:
+        # An empty recording cannot be extracted; catching it here keeps it out of raw.
+        if self.size == 0 and self.format in RECORDING_FORMATS:
+            raise ValueError(f"{self.path} is a {self.format} recording of 0 bytes")
+        return self
 
     @property
     def recording(self) -> str:

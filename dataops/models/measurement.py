@@ -59,7 +59,9 @@ class Measurement(BaseModel):
     etag: str | None = Field(default=None, description="Set by the store; opaque.")
 
     @classmethod
-    def from_manifest(cls, manifest: Manifest, measurement_id: str, upload_prefix: str) -> Measurement:
+    def from_manifest(
+        cls, manifest: Manifest, measurement_id: str, upload_prefix: str
+    ) -> Measurement:
         """Build the measurement a manifest describes (pure: no I/O)."""
         return cls(
             id=measurement_id,

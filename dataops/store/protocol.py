@@ -109,7 +109,7 @@ class MetadataStore(Protocol):
 
     # measurements
     def create_measurement(self, measurement: Measurement) -> Measurement:
-        """Insert; same id and content returns the stored one; same id, other content: ConflictError."""
+        """Insert; same id + same content returns the stored one, other content: ConflictError."""
         ...
 
     def get_measurement(self, measurement_id: str) -> Measurement:
@@ -132,7 +132,9 @@ class MetadataStore(Protocol):
     def get_datastream(self, datastream_id: str) -> Datastream: ...
 
     def list_datastreams(
-        self, measurement_id: str, type: DatastreamType | None = None
+        self,
+        measurement_id: str,
+        type: DatastreamType | None = None,  # noqa: A002 - the model's field name, kept for callers
     ) -> list[Datastream]: ...
 
     def transition_datastream(

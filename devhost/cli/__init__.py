@@ -12,6 +12,12 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """AVOps DataOps command line."""
+    # A callback makes typer keep sub-command names even while only one command is registered.
+
+
 def main() -> None:
     """Console entry point (``avops``)."""
     _register_commands()

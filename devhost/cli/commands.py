@@ -1,3 +1,11 @@
 """Imports every command module so that each registers itself on the ``avops`` app."""
 
 from __future__ import annotations
+
+from devhost.cli import (
+    demo,  # noqa: F401
+    dev,  # noqa: F401
+    runs,  # noqa: F401
+    sample,  # noqa: F401
+    upload,  # noqa: F401
+)

@@ -1,0 +1,157 @@
+"""``avops dev``: Azurite (and cosmosdb-server for the cosmos backend) plus devhost, in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from devhost.cli import app
+from devhost.events.changefeed import ChangeSource, CosmosTsSource
+from devhost.host import DevHost, HostOptions
+from devhost.loader import read_app_settings
+
+log = logging.getLogger("devhost.cli.dev")
+
+DEFAULT_SUBSCRIPTIONS = Path("devhost") / "subscriptions.json"
+
+
+def _state_dir(app_root: Path, state_dir: Path | None) -> Path:
+    return (state_dir or app_root / ".avops" / "devhost").resolve()
+
+
+@app.command()
+def dev(
+    app_root: Annotated[Path, typer.Option("--app-root", help="Functions app directory.")] = Path(),
+    port: Annotated[int, typer.Option(help="HTTP port (0: any free port).")] = 7071,
+    state_dir: Annotated[Path | None, typer.Option(help="Where devhost keeps its SQLite state.")] = None,
+    subscriptions: Annotated[
+        Path | None, typer.Option(help="Event Grid subscriptions file (default devhost/subscriptions.json).")
+    ] = None,
+    activities: Annotated[str, typer.Option(help="Run activities in 'process' or 'thread' workers.")] = "process",
+    thread_activity: Annotated[
+        list[str] | None, typer.Option(help="Activity to run in a thread even in process mode (repeatable).")
+    ] = None,
+    azurite: Annotated[bool, typer.Option(help="Start Azurite for blob storage and Event Grid.")] = True,
+    log_level: Annotated[str, typer.Option(help="Python log level.")] = "INFO",
+) -> None:
+    """Start Azurite (and cosmosdb-server for the cosmos backend) and devhost; Ctrl-C stops them."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = app_root.resolve()
+    settings = read_app_settings(root)
+    for key, value in settings.items():
+        os.environ.setdefault(key, value)
+    state = _state_dir(root, state_dir)
+    sub_path = subscriptions or (root / DEFAULT_SUBSCRIPTIONS)
+    asyncio.run(
+        _serve(
+            root, port, state, sub_path if sub_path.is_file() else None, activities,
+            set(thread_activity or []), azurite,
+        )
+    )
+
+
+async def _serve(
+    root: Path,
+    port: int,
+    state: Path,
+    subscriptions: Path | None,
+    activities: str,
+    thread_activities: set[str],
+    want_azurite: bool,
+) -> None:
+    started: list[Any] = []  # exactly the child services this command started, stopped in reverse
+    try:
+        connection_string = None
+        if want_azurite:
+            from devhost.services.azurite import AzuriteBlob
+
+            blob = AzuriteBlob(state / "azurite", log_file=state / "azurite.log", loose=True)
+            blob.start()
+            started.append(blob)
+            connection_string = blob.connection_string
+            # The app and its activity processes must talk to this Azurite, not to port 10000.
+            os.environ["AzureWebJobsStorage"] = connection_string
+            os.environ["AVOPS_STORAGE_CONNECTION_STRING"] = connection_string
+            with contextlib.suppress(Exception):
+                blob.create_zone_containers()
+        change_source = _change_source(root, started)
+        options = HostOptions(
+            app_root=root,
+            state_dir=state,
+            port=port,
+            activity_mode=activities,
+            thread_activities=thread_activities,
+            subscriptions_path=subscriptions,
+            storage_connection_string=connection_string,
+            change_source=change_source,
+        )
+        host = DevHost(options)
+        await host.start()
+        try:
+            _print_banner(host, started, subscriptions)
+            await _wait_for_signal()
+            typer.echo("stopping devhost ...")
+        finally:
+            await host.stop()
+    finally:
+        for service in reversed(started):
+            with contextlib.suppress(Exception):
+                service.stop()
+        typer.echo("stopped")
+
+
+def _change_source(root: Path, started: list[Any]) -> ChangeSource | None:
+    backend = os.environ.get("AVOPS_STORE_BACKEND", "").lower()
+    if backend == "sqlite":
+        from dataops.store.sqlite import SqliteStore
+
+        path = Path(os.environ.get("AVOPS_SQLITE_PATH", ".avops/metadata.sqlite3"))
+        return SqliteStore(path if path.is_absolute() else root / path)
+    if backend == "cosmos":
+        from azure.cosmos import CosmosClient
+
+        from devhost.services.cosmos_server import CosmosServer
+
+        server = CosmosServer()
+        server.start()
+        started.append(server)
+        os.environ["AVOPS_COSMOS_ENDPOINT"] = server.endpoint
+        os.environ["AVOPS_COSMOS_KEY"] = server.key
+        os.environ["AVOPS_COSMOS_VERIFY_TLS"] = "false"
+        client = CosmosClient(server.endpoint, server.key, connection_verify=False)
+        database = client.create_database_if_not_exists(os.environ.get("AVOPS_COSMOS_DATABASE", "avops"))
+        return CosmosTsSource(database)
+    return None
+
+
+def _print_banner(host: DevHost, started: list[Any], subscriptions: Path | None) -> None:
+    typer.echo(f"devhost: {host.app_root} ({len(host.registry)} functions)")
+    typer.echo(f"  HTTP        {host.base_url}/api/")
+    typer.echo(f"  dashboard   {host.base_url}/dashboard")
+    typer.echo(f"  durable API {host.base_url}/runtime/webhooks/durabletask/")
+    typer.echo(f"  function key: {host.function_key}")
+    for service in started:
+        name = type(service).__name__
+        endpoint = getattr(service, "blob_endpoint", None) or getattr(service, "endpoint", "")
+        typer.echo(f"  {name:<11} {endpoint} (pid {getattr(service, 'pid', '?')})")
+    typer.echo(f"  subscriptions: {subscriptions or 'none'}")
+    typer.echo("ready; Ctrl-C or SIGTERM stops everything started here", err=False)
+
+
+async def _wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,129 @@
+"""``avops upload DIR``: stream a measurement to landing, files first, manifest last."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from dataops.errors import DataOpsError
+from dataops.manifest import parse_manifest
+from dataops.manifest_builder import build_manifest
+from dataops.models import MANIFEST_NAME, Manifest
+from dataops.settings import Settings
+from dataops.storage import BlobZones
+from dataops.uploader import UploadSummary, upload_measurement
+from devhost.cli import app
+
+__all__ = ["upload", "upload_directory"]
+
+
+def upload_directory(
+    zones: BlobZones,
+    root: Path,
+    *,
+    vehicle_id: str | None,
+    upload_prefix: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    console: Console | None = None,
+) -> UploadSummary:
+    """Upload ``root``; use its manifest.json, or write one (hashing every file) when absent."""
+    console = console or Console(stderr=True)
+    existing = root / MANIFEST_NAME
+    if existing.is_file():
+        manifest = parse_manifest(existing.read_bytes(), source=str(existing))
+    else:
+        if vehicle_id is None:
+            raise typer.BadParameter("--vehicle is required when DIR has no manifest.json")
+        manifest = _hash_into_manifest(root, vehicle_id, start, end, console)
+    prefix = upload_prefix or _default_prefix(manifest)
+    total = sum(item.size for item in manifest.files)
+    with _bar(console) as bar:
+        task = bar.add_task(f"upload {prefix}", total=total)
+        return upload_measurement(
+            zones,
+            root,
+            manifest,
+            upload_prefix=prefix,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+
+
+def _hash_into_manifest(
+    root: Path, vehicle_id: str, start: datetime | None, end: datetime | None, console: Console
+) -> Manifest:
+    files = [p for p in root.rglob("*") if p.is_file()]
+    total = sum(p.stat().st_size for p in files)
+    mtimes = [datetime.fromtimestamp(p.stat().st_mtime, UTC) for p in files] or [datetime.now(UTC)]
+    with _bar(console) as bar:
+        task = bar.add_task("sha256", total=total)
+        return build_manifest(
+            root,
+            vehicle_id=vehicle_id,
+            recording_start=start or min(mtimes),
+            recording_end=end or max(mtimes),
+            progress=lambda n: bar.advance(task, n),
+        )
+
+
+def _default_prefix(manifest: Manifest) -> str:
+    return f"{manifest.vehicle_id}/{manifest.recording_start:%Y%m%dT%H%M%SZ}"
+
+
+def _bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@app.command()
+def upload(
+    directory: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="Measurement folder.")
+    ],
+    vehicle: Annotated[
+        str | None, typer.Option(help="Vehicle id (when DIR has no manifest).")
+    ] = None,
+    prefix: Annotated[
+        str | None, typer.Option(help="Landing prefix (default VEHICLE/START).")
+    ] = None,
+    start: Annotated[datetime | None, typer.Option(help="Recording start, UTC.")] = None,
+    end: Annotated[datetime | None, typer.Option(help="Recording end, UTC.")] = None,
+) -> None:
+    """Upload a measurement folder to the landing zone (files first, manifest.json last)."""
+    console = Console()
+    try:
+        with BlobZones.from_settings(Settings()) as zones:
+            summary = upload_directory(
+                zones,
+                directory,
+                vehicle_id=vehicle,
+                upload_prefix=prefix,
+                start=start.replace(tzinfo=start.tzinfo or UTC) if start else None,
+                end=end.replace(tzinfo=end.tzinfo or UTC) if end else None,
+                console=console,
+            )
+    except DataOpsError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(code=2) from err
+    console.print(
+        f"uploaded {summary.files} files, {summary.bytes / 1e6:.1f} MB "
+        f"to landing/{summary.upload_prefix}"
+    )

@@ -1,0 +1,204 @@
+"""Orchestrator ``ingest``: landing -> validated -> raw + archive, or the error zone.
+
+Deterministic: only context calls, no I/O, clock or environment. Inputs and outputs are plain
+dicts of ids and paths; the activities (activities/ingest.py) do the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+__all__ = ["COPY_WAVE", "MAX_REVALIDATIONS", "ingest_orchestrator"]
+
+COPY_WAVE = 16
+MAX_REVALIDATIONS = 3
+POLL_SECONDS_DEFAULT = 30
+# I/O activities retry transient failures; terminal ones fail fast enough within 3 attempts.
+IO_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=3)
+
+
+class IngestFailedError(Exception):
+    """Raised at the end of a failed run so the instance ends Failed (after the error zone move)."""
+
+
+def ingest_orchestrator(
+    context: df.DurableOrchestrationContext,
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Run one upload through validation and copy; see ARCHITECTURE.md, flow step 3."""
+    params: dict[str, Any] = context.get_input() or {}
+    status: dict[str, Any] = {"stage": "validating", "upload_prefix": params["upload_prefix"]}
+    progress: dict[str, Any] = {"step": "validate", "registration": None}
+    try:
+        return (yield from _ingest_steps(context, params, status, progress))
+    except Exception as err:
+        step = progress["step"]
+        registration = progress["registration"]
+        _publish(context, status, stage="failed", failed_step=step)
+        yield context.call_activity_with_retry(
+            "ingest_fail",
+            IO_RETRY,
+            {
+                "upload_prefix": params["upload_prefix"],
+                "step": step,
+                "reason": _first_line(err),
+                "details": str(err)[:4000],
+                "instance_id": context.instance_id,
+                "datastream_id": registration["datastream_id"] if registration else None,
+            },
+        )
+        raise IngestFailedError(f"ingest failed at step {step}: {_first_line(err)}") from err
+
+
+def _ingest_steps(
+    context: df.DurableOrchestrationContext,
+    params: dict[str, Any],
+    status: dict[str, Any],
+    progress: dict[str, Any],
+) -> Generator[Any, Any, dict[str, Any]]:
+    """The happy path; ``progress`` tells the failure handler how far it got."""
+    prefix: str = params["upload_prefix"]
+    for _attempt in range(MAX_REVALIDATIONS):
+        progress["step"] = "validate"
+        upload = yield from _wait_for_complete_upload(context, params, status)
+        progress["step"] = "checksum"
+        _publish(context, status, stage="checksumming", files_total=len(upload["files"]))
+        yield context.task_all(
+            [
+                context.call_activity_with_retry(
+                    "ingest_hash_file", IO_RETRY, {"upload_prefix": prefix, **item}
+                )
+                for item in upload["files"]
+            ]
+        )
+        progress["step"] = "register"
+        registration: dict[str, Any] = yield context.call_activity_with_retry(
+            "ingest_register",
+            IO_RETRY,
+            {
+                "upload_prefix": prefix,
+                "manifest_etag": upload["manifest_etag"],
+                "instance_id": context.instance_id,
+                # new_uuid is replay-safe: a retried register finds the datastream it made.
+                "datastream_id": str(context.new_uuid()),
+                "sources": list(params.get("sources") or []),
+            },
+        )
+        progress["registration"] = registration
+        status.update(
+            measurement_id=registration["measurement_id"],
+            datastream_id=registration["datastream_id"],
+        )
+        progress["step"] = "copy"
+        copied = yield from _copy_in_waves(context, upload, registration, status)
+        if copied:
+            break
+        # A landing blob changed after validation: validate the new bytes from scratch.
+        _publish(context, status, stage="revalidating")
+    else:
+        raise IngestFailedError(
+            f"landing files kept changing during {MAX_REVALIDATIONS} validation attempts"
+        )
+    progress["step"] = "complete"
+    _publish(context, status, stage="completing")
+    ids = {
+        "datastream_id": registration["datastream_id"],
+        "measurement_id": registration["measurement_id"],
+    }
+    result = yield context.call_activity_with_retry("ingest_complete", IO_RETRY, ids)
+    progress["step"] = "cleanup"
+    _publish(context, status, stage="cleaning_landing")
+    yield context.call_activity_with_retry(
+        "ingest_delete_landing",
+        IO_RETRY,
+        {
+            "upload_prefix": prefix,
+            "files": upload["files"],
+            "manifest_etag": upload["manifest_etag"],
+        },
+    )
+    _publish(context, status, stage="completed")
+    return {**ids, "raw_prefix": registration["raw_prefix"], **result}
+
+
+def _wait_for_complete_upload(
+    context: df.DurableOrchestrationContext, params: dict[str, Any], status: dict[str, Any]
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Check the upload until every listed file is there, waiting with durable timers."""
+    prefix = params["upload_prefix"]
+    deadline = context.current_utc_datetime + timedelta(
+        minutes=int(params.get("late_file_deadline_minutes", 30))
+    )
+    poll = timedelta(seconds=int(params.get("poll_seconds", POLL_SECONDS_DEFAULT)))
+    while True:
+        _publish(context, status, stage="validating")
+        upload: dict[str, Any] = yield context.call_activity_with_retry(
+            "ingest_check_upload", IO_RETRY, {"upload_prefix": prefix}
+        )
+        if not upload["missing"]:
+            status.update(
+                files_total=len(upload["files"]),
+                bytes_total=sum(int(f["size"]) for f in upload["files"]),
+                warnings=upload.get("warnings", [])[:20],
+            )
+            return upload
+        now = context.current_utc_datetime
+        if now >= deadline:
+            names = ", ".join(upload["missing"][:10])
+            count = len(upload["missing"])
+            raise IngestFailedError(f"{count} listed files did not arrive by the deadline: {names}")
+        _publish(context, status, stage="waiting_for_files", missing=len(upload["missing"]))
+        yield context.create_timer(min(now + poll, deadline))
+
+
+def _copy_in_waves(
+    context: df.DurableOrchestrationContext,
+    upload: dict[str, Any],
+    registration: dict[str, Any],
+    status: dict[str, Any],
+) -> Generator[Any, Any, bool]:
+    """Copy every file to raw and archive; False when a landing file changed (revalidate)."""
+    files = upload["files"]
+    done = 0
+    bytes_done = 0
+    _publish(context, status, stage="copying", files_done=0, bytes_done=0)
+    for start in range(0, len(files), COPY_WAVE):
+        wave = files[start : start + COPY_WAVE]
+        results = yield context.task_all(
+            [
+                context.call_activity_with_retry(
+                    "ingest_copy_file",
+                    IO_RETRY,
+                    {
+                        "upload_prefix": upload["upload_prefix"],
+                        "path": item["path"],
+                        "etag": item["etag"],
+                        "sha256": item["sha256"],
+                        "size": item["size"],
+                        "raw_prefix": registration["raw_prefix"],
+                    },
+                )
+                for item in wave
+            ]
+        )
+        if any(result["source_changed"] for result in results):
+            return False
+        done += len(wave)
+        bytes_done += sum(int(item["size"]) for item in wave)
+        _publish(context, status, stage="copying", files_done=done, bytes_done=bytes_done)
+    return True
+
+
+def _publish(
+    context: df.DurableOrchestrationContext, status: dict[str, Any], **changes: Any
+) -> None:
+    status.update(changes)
+    context.set_custom_status(dict(status))
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0][:500]

@@ -1,0 +1,58 @@
+"""Azurite for the integration tests: one server per session, fresh containers per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from dataops.storage import BlobZones, ConnectionStringZones
+from devhost.services.azurite import AzuriteBlob, AzuriteError
+
+# Small chunks keep the multi-chunk cases fast; the memory test uses the production default.
+TEST_CHUNK_SIZE = 256 * 1024
+
+BlobZonesFactory = Callable[..., BlobZones]
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
+    """A running Azurite blob service with its data in a session temp dir."""
+    server = AzuriteBlob(tmp_path_factory.mktemp("azurite"))
+    try:
+        server.start()
+    except AzuriteError as err:
+        # A missing emulator is a broken checkout, not an optional feature: fail, never skip.
+        pytest.fail(f"Azurite could not start: {err}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def make_blob_zones(azurite: AzuriteBlob) -> Iterator[BlobZonesFactory]:
+    """Build BlobZones on containers unique to this test (``t<random>-<zone>``)."""
+    built: list[BlobZones] = []
+
+    def make(chunk_size: int = TEST_CHUNK_SIZE) -> BlobZones:
+        prefix = f"t{uuid.uuid4().hex[:12]}-"
+        zones = BlobZones(
+            ConnectionStringZones(
+                azurite.connection_string, container_prefix=prefix, chunk_size=chunk_size
+            )
+        )
+        zones.ensure_containers()
+        built.append(zones)
+        return zones
+
+    yield make
+    for zones in built:
+        zones.close()
+
+
+@pytest.fixture
+def blob_zones(make_blob_zones: BlobZonesFactory) -> BlobZones:
+    """Fresh, isolated zones with small (256 KiB) chunks."""
+    return make_blob_zones()
