@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataops.store.factory import open_store
 from dataops.store.protocol import (
     MAX_LINEAGE_DEPTH,
     MAX_PAGE_SIZE,
@@ -28,4 +29,5 @@ __all__ = [
     "MetadataStore",
     "Page",
     "SceneQuery",
+    "open_store",
 ]

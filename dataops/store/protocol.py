@@ -46,7 +46,11 @@ class LineageDirection(StrEnum):
 
 @dataclass(frozen=True)
 class MeasurementQuery:
-    """Filters for measurements; every value is bound as a parameter, never spliced into text."""
+    """Filters for measurements; every value is bound as a parameter, never spliced into text.
+
+    ``recorded_from``/``recorded_to`` select recordings that overlap that span (both ends
+    inclusive; either may be open). Filters combine with AND.
+    """
 
     vehicle_id: str | None = None
     recorded_from: datetime | None = None
@@ -59,6 +63,8 @@ class MeasurementQuery:
 
 @dataclass(frozen=True)
 class SceneQuery:
+    """Filters for scenes (AND); ``start_from``/``start_to`` bound the scene start, inclusive."""
+
     type: str | None = None
     vehicle_id: str | None = None
     measurement_id: str | None = None

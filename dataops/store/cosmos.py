@@ -1,0 +1,614 @@
+"""The Azure metadata store: Cosmos DB (NoSQL API) through the synchronous azure-cosmos client.
+
+Every container is partitioned by ``/measurement_id`` (a measurement document carries its own id
+there). Updates send If-Match with the document's ``_etag``; queries are parameterized; sort keys
+live under ``idx`` and are stripped before a document becomes a model again.
+
+Point reads go through single-document queries: ``@vercel/cosmosdb-server`` answers a point read
+of a missing document with HTTP 500 instead of 404, and a query behaves the same on both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.cosmos import ContainerProxy
+from pydantic import BaseModel
+
+from dataops.errors import ConflictError, EtagMismatchError, InvalidInputError, NotFoundError
+from dataops.models import (
+    Datastream,
+    DatastreamState,
+    DatastreamType,
+    FileRecord,
+    Measurement,
+    MeasurementState,
+    Scene,
+    check_transition,
+)
+from dataops.models.common import utc_now
+from dataops.settings import Settings
+from dataops.store.continuation import (
+    decode_checkpoint,
+    decode_token,
+    encode_checkpoint,
+    encode_token,
+    fingerprint,
+)
+from dataops.store.cosmos_setup import (
+    StoreContainers,
+    cosmos_errors,
+    make_client,
+    open_containers,
+)
+from dataops.store.documents import dump, load
+from dataops.store.lineage_walk import walk_lineage
+from dataops.store.protocol import (
+    ChangeBatch,
+    ChangeFeedContainer,
+    LineageDirection,
+    LineageGraph,
+    MeasurementQuery,
+    Page,
+    SceneQuery,
+)
+from dataops.store.query_rules import (
+    check_container,
+    check_datastream_recreate,
+    check_depth,
+    check_filter,
+    check_limit,
+    check_measurement_recreate,
+    time_key,
+)
+
+__all__ = ["CosmosStore"]
+
+_BACKEND = "cosmos"
+_SYSTEM_KEYS = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn", "idx"})
+# A file-count update races only with other writers of the same datastream; a few rounds of
+# re-read and If-Match settle it.
+_UPDATE_ATTEMPTS = 8
+_UPSERT_WORKERS = 8
+M = TypeVar("M", bound=BaseModel)
+_FEED_MODELS: dict[str, type[BaseModel]] = {
+    "measurements": Measurement,
+    "datastreams": Datastream,
+    "scenes": Scene,
+}
+
+
+def _params(values: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": name, "value": value} for name, value in values.items()]
+
+
+def _model(cls: type[M], doc: dict[str, Any], *, drop_partition: bool = False) -> M:
+    body = {k: v for k, v in doc.items() if k not in _SYSTEM_KEYS}
+    if drop_partition:
+        body.pop("measurement_id", None)
+    return load(cls, body, str(doc["_etag"]))
+
+
+def _body(doc: dict[str, Any]) -> dict[str, Any]:
+    """A read document without the server's system properties, ready to write back."""
+    return {k: v for k, v in doc.items() if k == "idx" or k not in _SYSTEM_KEYS}
+
+
+def _file_id(datastream_id: str, path: str) -> str:
+    # Paths may hold '/', which Cosmos ids must not; a hash is a safe, fixed-length id.
+    return hashlib.sha256(f"{datastream_id}\n{path}".encode()).hexdigest()
+
+
+class CosmosStore:
+    """MetadataStore on Cosmos DB (or ``@vercel/cosmosdb-server`` locally)."""
+
+    def __init__(
+        self, containers: StoreContainers, *, close: Callable[[], None] | None = None
+    ) -> None:
+        """Use ``containers``; ``close`` releases the client when the store owns it."""
+        self._c = containers
+        self._close = close
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CosmosStore:
+        """Connect with the endpoint, key, database and TLS setting from ``settings``."""
+        if not settings.cosmos_endpoint:
+            raise InvalidInputError("is required for the cosmos store", field="cosmos_endpoint")
+        client = make_client(
+            settings.cosmos_endpoint, settings.cosmos_key, verify_tls=settings.cosmos_verify_tls
+        )
+        return cls(open_containers(client, settings.cosmos_database), close=client.close)
+
+    def close(self) -> None:
+        """Close the underlying client (its HTTP connection pool)."""
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+    # plumbing ---------------------------------------------------------------------------
+
+    def _query(
+        self,
+        container: ContainerProxy,
+        sql: str,
+        values: dict[str, Any],
+        *,
+        partition: str | None = None,
+        what: str,
+    ) -> list[Any]:
+        # Any: documents, or bare values for SELECT VALUE queries.
+        with cosmos_errors(what):
+            if partition is None:
+                items = container.query_items(
+                    sql, parameters=_params(values), enable_cross_partition_query=True
+                )
+            else:
+                items = container.query_items(
+                    sql, parameters=_params(values), partition_key=partition
+                )
+            return list(items)
+
+    def _read_measurement_doc(self, measurement_id: str) -> dict[str, Any] | None:
+        docs = self._query(
+            self._c.measurements,
+            "SELECT * FROM c WHERE c.measurement_id = @id AND c.id = @id",
+            {"@id": measurement_id},
+            partition=measurement_id,
+            what=f"measurement {measurement_id!r}",
+        )
+        return docs[0] if docs else None
+
+    def _read_datastream_doc(self, datastream_id: str) -> dict[str, Any]:
+        docs = self._query(
+            self._c.datastreams,
+            "SELECT * FROM c WHERE c.id = @id",
+            {"@id": datastream_id},
+            what=f"datastream {datastream_id!r}",
+        )
+        if not docs:
+            raise NotFoundError(f"datastream {datastream_id!r} not found")
+        doc: dict[str, Any] = docs[0]
+        return doc
+
+    def _replace(
+        self, container: ContainerProxy, doc: dict[str, Any], etag: str, what: str
+    ) -> dict[str, Any]:
+        with cosmos_errors(what):
+            result: dict[str, Any] = container.replace_item(
+                doc["id"], doc, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        return result
+
+    # measurements -----------------------------------------------------------------------
+
+    def create_measurement(self, measurement: Measurement) -> Measurement:
+        """Insert; same id and content returns the stored one; other content: ConflictError."""
+        what = f"measurement {measurement.id!r}"
+        existing = self._read_measurement_doc(measurement.id)
+        if existing is None:
+            doc = {
+                **dump(measurement),
+                "measurement_id": measurement.id,
+                "idx": {
+                    "start": time_key(measurement.recording_start),
+                    "end": time_key(measurement.recording_end),
+                },
+            }
+            try:
+                with cosmos_errors(what):
+                    created = self._c.measurements.create_item(doc)
+                return _model(Measurement, created, drop_partition=True)
+            except ConflictError:
+                # Another writer created it between our read and our create: compare with theirs.
+                existing = self._read_measurement_doc(measurement.id)
+                if existing is None:
+                    raise
+        stored = _model(Measurement, existing, drop_partition=True)
+        return check_measurement_recreate(stored, measurement)
+
+    def get_measurement(self, measurement_id: str) -> Measurement:
+        """Raise NotFoundError when absent."""
+        doc = self._read_measurement_doc(measurement_id)
+        if doc is None:
+            raise NotFoundError(f"measurement {measurement_id!r} not found")
+        return _model(Measurement, doc, drop_partition=True)
+
+    def set_measurement_state(
+        self, measurement_id: str, state: MeasurementState, expected_etag: str | None = None
+    ) -> Measurement:
+        """Set the state; with ``expected_etag`` only if the document is unchanged since."""
+        state = MeasurementState(state)
+        what = f"measurement {measurement_id!r}"
+        for _ in range(_UPDATE_ATTEMPTS):
+            doc = self._read_measurement_doc(measurement_id)
+            if doc is None:
+                raise NotFoundError(f"{what} not found")
+            etag = expected_etag if expected_etag is not None else str(doc["_etag"])
+            if doc["_etag"] != etag:
+                raise EtagMismatchError(f"{what} changed since it was read")
+            try:
+                updated = self._replace(
+                    self._c.measurements, {**_body(doc), "state": state.value}, etag, what
+                )
+            except EtagMismatchError:
+                if expected_etag is not None:
+                    raise
+                continue
+            return _model(Measurement, updated, drop_partition=True)
+        raise EtagMismatchError(f"{what} kept changing; gave up after {_UPDATE_ATTEMPTS} tries")
+
+    def query_measurements(self, query: MeasurementQuery) -> Page[Measurement]:
+        """Newest recording first (ties by id); limit capped at MAX_PAGE_SIZE."""
+        limit = check_limit(query.limit)
+        vehicle_id = check_filter(query.vehicle_id, field="vehicle_id")
+        tag = check_filter(query.tag, field="tag")
+        state = check_filter(query.state, field="state")
+        recorded_from = time_key(query.recorded_from, field="recorded_from")
+        recorded_to = time_key(query.recorded_to, field="recorded_to")
+        filters = fingerprint(vehicle_id, tag, state, recorded_from, recorded_to)
+        clauses: list[str] = []
+        values: dict[str, Any] = {"@n": limit + 1}
+        for clause, name, value in (
+            ("c.vehicle_id = @vehicle", "@vehicle", vehicle_id),
+            ("c.state = @state", "@state", state),
+            # Overlap: the recording touches [recorded_from, recorded_to].
+            ("c.idx['end'] >= @from", "@from", recorded_from),
+            ("c.idx.start <= @to", "@to", recorded_to),
+            ("ARRAY_CONTAINS(c.tags, @tag)", "@tag", tag),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                values[name] = value
+        if query.continuation is not None:
+            last_start, last_id = decode_token(query.continuation, "measurements", filters, 2)
+            clauses.append("(c.idx.start < @after OR (c.idx.start = @after AND c.id < @after_id))")
+            values.update({"@after": last_start, "@after_id": last_id})
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        docs = self._query(
+            self._c.measurements,
+            f"SELECT TOP @n * FROM c {where}ORDER BY c.idx.start DESC, c.id DESC",  # noqa: S608  # constant fragments only
+            values,
+            what="measurements query",
+        )
+        items = [_model(Measurement, doc, drop_partition=True) for doc in docs[:limit]]
+        token = None
+        if len(docs) > limit:
+            last = docs[limit - 1]
+            token = encode_token("measurements", filters, [last["idx"]["start"], last["id"]])
+        return Page(items=items, continuation=token)
+
+    # datastreams ------------------------------------------------------------------------
+
+    def _find_datastream(self, datastream_id: str) -> dict[str, Any] | None:
+        try:
+            return self._read_datastream_doc(datastream_id)
+        except NotFoundError:
+            return None
+
+    def create_datastream(self, datastream: Datastream) -> Datastream:
+        """Insert; the same id for the same product returns the stored one, else ConflictError."""
+        what = f"datastream {datastream.id!r}"
+        # Ids are unique per partition in Cosmos; the store wants them unique everywhere.
+        existing = self._find_datastream(datastream.id)
+        if existing is None:
+            if self._read_measurement_doc(datastream.measurement_id) is None:
+                raise NotFoundError(
+                    f"measurement {datastream.measurement_id!r} of {what} not found"
+                )
+            doc = {**dump(datastream), "idx": {"created": time_key(datastream.created_at)}}
+            try:
+                with cosmos_errors(what):
+                    created = self._c.datastreams.create_item(doc)
+                return _model(Datastream, created)
+            except ConflictError:
+                existing = self._find_datastream(datastream.id)
+                if existing is None:
+                    raise
+        return check_datastream_recreate(_model(Datastream, existing), datastream)
+
+    def get_datastream(self, datastream_id: str) -> Datastream:
+        """Raise NotFoundError when absent."""
+        return _model(Datastream, self._read_datastream_doc(datastream_id))
+
+    def list_datastreams(
+        self,
+        measurement_id: str,
+        type: DatastreamType | None = None,  # noqa: A002  # the protocol's parameter name
+    ) -> list[Datastream]:
+        """Datastreams of a measurement, oldest first, optionally of one type."""
+        check_filter(measurement_id, field="measurement_id")
+        type_value = check_filter(type, field="type")
+        values: dict[str, Any] = {"@m": measurement_id}
+        type_clause = ""
+        if type_value is not None:
+            type_clause = "AND c.type = @type "
+            values["@type"] = type_value
+        docs = self._query(
+            self._c.datastreams,
+            f"SELECT * FROM c WHERE c.measurement_id = @m {type_clause}"  # noqa: S608  # constant fragment
+            "ORDER BY c.idx.created, c.id",
+            values,
+            partition=measurement_id,
+            what=f"datastreams of measurement {measurement_id!r}",
+        )
+        return [_model(Datastream, doc) for doc in docs]
+
+    def transition_datastream(
+        self,
+        datastream_id: str,
+        target: DatastreamState,
+        *,
+        expected_etag: str,
+        reason: str | None = None,
+        stats: dict[str, Any] | None = None,
+    ) -> Datastream:
+        """Checked state change; EtagMismatchError if the document changed since it was read.
+
+        ``stats`` are merged into the stored stats; ``reason`` replaces the state reason.
+        """
+        target = DatastreamState(target)
+        what = f"datastream {datastream_id!r}"
+        doc = self._read_datastream_doc(datastream_id)
+        # The etag comes first: with a stale etag the caller's idea of the state is stale too.
+        if doc["_etag"] != expected_etag:
+            raise EtagMismatchError(f"{what} changed since it was read")
+        current = _model(Datastream, doc)
+        check_transition(current.state, target)
+        updated = Datastream.model_validate(
+            {
+                **current.model_dump(),
+                "state": target,
+                "state_reason": reason,
+                "stats": {**current.stats, **(stats or {})},
+                "updated_at": utc_now(),
+            }
+        )
+        # If-Match with the caller's etag makes check and write one atomic step on the server.
+        written = self._replace(
+            self._c.datastreams, {**dump(updated), "idx": doc["idx"]}, expected_etag, what
+        )
+        return _model(Datastream, written)
+
+    def attach_files(self, datastream_id: str, files: Sequence[FileRecord]) -> int:
+        """Upsert file records by path; returns the datastream's file count afterwards."""
+        records = [FileRecord.model_validate(f.model_dump()) for f in files]
+        doc = self._read_datastream_doc(datastream_id)
+        measurement_id = str(doc["measurement_id"])
+        # One upsert per file: cosmosdb-server mishandles transactional batches, and an
+        # upsert by a path-derived id is idempotent, so a retry after a partial failure is safe.
+        # A few requests in flight at once: an extraction can attach 100k files.
+        docs = [
+            {
+                "id": _file_id(datastream_id, record.path),
+                "measurement_id": measurement_id,
+                "datastream_id": datastream_id,
+                "path": record.path,
+                "record": dump(record),
+            }
+            for record in records
+        ]
+        with (
+            cosmos_errors(f"files of datastream {datastream_id!r}"),
+            ThreadPoolExecutor(max_workers=_UPSERT_WORKERS) as pool,
+        ):
+            # list() re-raises the first failure here, inside cosmos_errors.
+            list(pool.map(self._c.files.upsert_item, docs))
+        return self._update_file_count(datastream_id, measurement_id)
+
+    def _update_file_count(self, datastream_id: str, measurement_id: str) -> int:
+        what = f"datastream {datastream_id!r}"
+        for _ in range(_UPDATE_ATTEMPTS):
+            (count_value,) = self._query(
+                self._c.files,
+                "SELECT VALUE COUNT(1) FROM c WHERE c.measurement_id = @m AND c.datastream_id = @d",
+                {"@m": measurement_id, "@d": datastream_id},
+                partition=measurement_id,
+                what=f"files of {what}",
+            )
+            count = int(count_value)  # a VALUE query yields the bare number
+            doc = self._read_datastream_doc(datastream_id)
+            current = _model(Datastream, doc)
+            updated = current.model_copy(update={"file_count": count, "updated_at": utc_now()})
+            body = {**dump(updated), "idx": doc["idx"]}
+            try:
+                self._replace(self._c.datastreams, body, str(doc["_etag"]), what)
+            except EtagMismatchError:
+                continue
+            return count
+        raise EtagMismatchError(f"{what} kept changing; gave up after {_UPDATE_ATTEMPTS} tries")
+
+    def list_files(
+        self, datastream_id: str, limit: int = 100, continuation: str | None = None
+    ) -> Page[FileRecord]:
+        """File records of a datastream in path order."""
+        limit = check_limit(limit)
+        check_filter(datastream_id, field="datastream_id")
+        filters = fingerprint(datastream_id)
+        measurement_id = str(self._read_datastream_doc(datastream_id)["measurement_id"])
+        values: dict[str, Any] = {"@m": measurement_id, "@d": datastream_id, "@n": limit + 1}
+        after_clause = ""
+        if continuation is not None:
+            (values["@after"],) = decode_token(continuation, "files", filters, 1)
+            after_clause = "AND c.path > @after "
+        docs = self._query(
+            self._c.files,
+            "SELECT TOP @n * FROM c WHERE c.measurement_id = @m AND c.datastream_id = @d "  # noqa: S608  # constant fragments only
+            f"{after_clause}ORDER BY c.path",
+            values,
+            partition=measurement_id,
+            what=f"files of datastream {datastream_id!r}",
+        )
+        items = [FileRecord.model_validate(doc["record"]) for doc in docs[:limit]]
+        token = None
+        if len(docs) > limit:
+            token = encode_token("files", filters, [docs[limit - 1]["path"]])
+        return Page(items=items, continuation=token)
+
+    # lineage ----------------------------------------------------------------------------
+
+    def _fetch_datastreams(self, ids: Iterable[str]) -> dict[str, Datastream]:
+        wanted = sorted(set(ids))
+        found: dict[str, Datastream] = {}
+        for start in range(0, len(wanted), 256):
+            docs = self._query(
+                self._c.datastreams,
+                "SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)",
+                {"@ids": wanted[start : start + 256]},
+                what="lineage datastreams",
+            )
+            found.update((doc["id"], _model(Datastream, doc)) for doc in docs)
+        return found
+
+    def _fetch_consumers(self, ids: Iterable[str]) -> list[Datastream]:
+        wanted = sorted(set(ids))
+        found: dict[str, Datastream] = {}
+        for start in range(0, len(wanted), 256):
+            # EXISTS rather than JOIN + DISTINCT: cosmosdb-server cannot parse the latter.
+            docs = self._query(
+                self._c.datastreams,
+                "SELECT * FROM c WHERE EXISTS("
+                "SELECT VALUE s FROM s IN c.sources WHERE ARRAY_CONTAINS(@ids, s))",
+                {"@ids": wanted[start : start + 256]},
+                what="lineage consumers",
+            )
+            found.update((doc["id"], _model(Datastream, doc)) for doc in docs)
+        return list(found.values())
+
+    def lineage(
+        self, datastream_id: str, direction: LineageDirection, depth: int = 8
+    ) -> LineageGraph:
+        """Walk sources (up) and consumers (down) breadth-first, at most ``depth`` levels."""
+        levels = check_depth(depth)
+        try:
+            direction = LineageDirection(str(direction))
+        except ValueError as err:
+            raise InvalidInputError(
+                f"unknown lineage direction {direction!r}", field="direction"
+            ) from err
+        root = self.get_datastream(datastream_id)
+        return walk_lineage(root, direction, levels, self._fetch_datastreams, self._fetch_consumers)
+
+    # scenes -----------------------------------------------------------------------------
+
+    def upsert_scenes(self, scenes: Sequence[Scene]) -> int:
+        """Insert or replace scenes by id; returns how many were written.
+
+        Each scene is its own write (Cosmos has no cross-partition transaction); an upsert is
+        idempotent, so repeating a partly failed call completes it.
+        """
+        ids = sorted({scene.id for scene in scenes})
+        owners: dict[str, str] = {}
+        for start in range(0, len(ids), 256):
+            for doc in self._query(
+                self._c.scenes,
+                "SELECT c.id, c.measurement_id FROM c WHERE ARRAY_CONTAINS(@ids, c.id)",
+                {"@ids": ids[start : start + 256]},
+                what="scenes",
+            ):
+                owners[doc["id"]] = doc["measurement_id"]
+        for scene in scenes:
+            owner = owners.get(scene.id, scene.measurement_id)
+            if owner != scene.measurement_id:
+                raise ConflictError(
+                    f"scene {scene.id!r} belongs to measurement {owner!r}, "
+                    f"not {scene.measurement_id!r}"
+                )
+        with cosmos_errors("scenes"):
+            for scene in scenes:
+                self._c.scenes.upsert_item({**dump(scene), "idx": {"start": time_key(scene.start)}})
+        return len(scenes)
+
+    def query_scenes(self, query: SceneQuery) -> Page[Scene]:
+        """Scenes by start time (then id), filtered by type, vehicle, measurement and start."""
+        limit = check_limit(query.limit)
+        scene_type = check_filter(query.type, field="type")
+        vehicle_id = check_filter(query.vehicle_id, field="vehicle_id")
+        measurement_id = check_filter(query.measurement_id, field="measurement_id")
+        start_from = time_key(query.start_from, field="start_from")
+        start_to = time_key(query.start_to, field="start_to")
+        filters = fingerprint(scene_type, vehicle_id, measurement_id, start_from, start_to)
+        clauses: list[str] = []
+        values: dict[str, Any] = {"@n": limit + 1}
+        for clause, name, value in (
+            ("c.type = @type", "@type", scene_type),
+            ("c.vehicle_id = @vehicle", "@vehicle", vehicle_id),
+            ("c.measurement_id = @m", "@m", measurement_id),
+            ("c.idx.start >= @from", "@from", start_from),
+            ("c.idx.start <= @to", "@to", start_to),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                values[name] = value
+        if query.continuation is not None:
+            last_start, last_id = decode_token(query.continuation, "scenes", filters, 2)
+            clauses.append("(c.idx.start > @after OR (c.idx.start = @after AND c.id > @after_id))")
+            values.update({"@after": last_start, "@after_id": last_id})
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        docs = self._query(
+            self._c.scenes,
+            f"SELECT TOP @n * FROM c {where}ORDER BY c.idx.start, c.id",  # noqa: S608  # constant fragments only
+            values,
+            what="scenes query",
+        )
+        items = [_model(Scene, doc) for doc in docs[:limit]]
+        token = None
+        if len(docs) > limit:
+            last = docs[limit - 1]
+            token = encode_token("scenes", filters, [last["idx"]["start"], last["id"]])
+        return Page(items=items, continuation=token)
+
+    # change feed ------------------------------------------------------------------------
+
+    def read_changes(
+        self, container: ChangeFeedContainer, checkpoint: str | None, max_items: int = 100
+    ) -> ChangeBatch:
+        """Documents written after ``checkpoint`` (None: from the beginning), oldest first.
+
+        Polls ``_ts`` (1 s resolution) instead of the incremental change feed, which
+        cosmosdb-server lacks. The checkpoint holds the last ``_ts`` delivered and the etags
+        already delivered at that second; a document rewritten in the same second has a new
+        etag and so is delivered again, as its latest version.
+        """
+        name = check_container(container)
+        limit = check_limit(max_items, field="max_items")
+        last_ts, seen = 0, frozenset[str]()
+        if checkpoint is not None:
+            state = decode_checkpoint(checkpoint, _BACKEND, name)
+            ts, etags = state.get("ts"), state.get("seen")
+            if (
+                not isinstance(ts, int)
+                or isinstance(ts, bool)
+                or ts < 0
+                or not isinstance(etags, list)
+                or not all(isinstance(e, str) for e in etags)
+            ):
+                raise InvalidInputError("malformed checkpoint", field="checkpoint")
+            last_ts, seen = ts, frozenset(etags)
+        # Asking for limit + len(seen) guarantees `limit` unseen documents whenever that many
+        # exist, whatever order the server gives documents of the same second.
+        docs = self._query(
+            getattr(self._c, name),
+            "SELECT TOP @n * FROM c WHERE c._ts >= @ts ORDER BY c._ts",
+            {"@n": limit + len(seen), "@ts": last_ts},
+            what=f"{name} change feed",
+        )
+        fresh = [doc for doc in docs if not (doc["_ts"] == last_ts and doc["_etag"] in seen)]
+        fresh = fresh[:limit]
+        if fresh:
+            new_ts = int(fresh[-1]["_ts"])
+            carried = seen if new_ts == last_ts else frozenset()
+            seen = carried | {str(doc["_etag"]) for doc in fresh if doc["_ts"] == new_ts}
+            last_ts = new_ts
+        model: type[BaseModel] = _FEED_MODELS[name]
+        documents: list[dict[str, Any]] = [
+            _model(model, doc, drop_partition=model is Measurement).model_dump(mode="json")
+            for doc in fresh
+        ]
+        return ChangeBatch(
+            documents=documents,
+            checkpoint=encode_checkpoint(_BACKEND, name, {"ts": last_ts, "seen": sorted(seen)}),
+        )

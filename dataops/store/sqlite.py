@@ -1,0 +1,571 @@
+"""The embedded metadata store: one SQLite file in WAL mode, safe for several processes.
+
+Every read-modify-write runs inside ``BEGIN IMMEDIATE``, which takes the database's write lock
+before the read, so an etag check and the write that depends on it are atomic across threads
+and processes. SQL text is fixed: filters pick among constant fragments and every value is a
+bound parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dataops.errors import (
+    ConflictError,
+    EtagMismatchError,
+    InvalidInputError,
+    NotFoundError,
+    RetryableError,
+    TerminalError,
+)
+from dataops.models import (
+    Datastream,
+    DatastreamState,
+    DatastreamType,
+    FileRecord,
+    Measurement,
+    MeasurementState,
+    Scene,
+    check_transition,
+)
+from dataops.models.common import utc_now
+from dataops.store.continuation import (
+    decode_checkpoint,
+    decode_token,
+    encode_checkpoint,
+    encode_token,
+    fingerprint,
+)
+from dataops.store.documents import dump_json, load_json
+from dataops.store.lineage_walk import walk_lineage
+from dataops.store.protocol import (
+    ChangeBatch,
+    ChangeFeedContainer,
+    LineageDirection,
+    LineageGraph,
+    MeasurementQuery,
+    Page,
+    SceneQuery,
+)
+from dataops.store.query_rules import (
+    check_container,
+    check_datastream_recreate,
+    check_depth,
+    check_filter,
+    check_limit,
+    check_measurement_recreate,
+    time_key,
+)
+from dataops.store.sqlite_schema import connect, ensure_schema
+
+__all__ = ["SqliteStore"]
+
+_BACKEND = "sqlite"
+
+# One fixed statement per change-feed container; the container name is allow-listed first.
+_CHANGES_SQL: dict[str, str] = {
+    name: (
+        f"SELECT c.seq, d.etag, d.doc FROM changes AS c JOIN {name} AS d ON d.id = c.doc_id "  # noqa: S608  # constant table names
+        f"WHERE c.container = '{name}' AND c.seq > ? ORDER BY c.seq LIMIT ?"
+    )
+    for name in ("measurements", "datastreams", "scenes")
+}
+
+
+def _new_etag() -> str:
+    return uuid.uuid4().hex
+
+
+class SqliteStore:
+    """MetadataStore on a SQLite file (see module docstring for the concurrency model)."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        with _busy_is_retryable():
+            ensure_schema(self._conn())
+
+    # connections and transactions -------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread: sqlite connections are not meant to be shared, and a
+        # connection per writer is what makes BEGIN IMMEDIATE serialize them.
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            with self._lock:
+                if self._closed:
+                    raise TerminalError("metadata store is closed")
+                with _busy_is_retryable():
+                    conn = connect(self.path, self._busy_timeout_ms)
+                self._connections.append(conn)
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        with _busy_is_retryable():
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            with _busy_is_retryable():
+                yield conn
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with _busy_is_retryable():
+            return self._conn().execute(sql, params).fetchall()
+
+    @staticmethod
+    def _touch(conn: sqlite3.Connection, container: ChangeFeedContainer, doc_id: str) -> None:
+        # Moving the row to a fresh sequence number is what keeps the latest version only.
+        conn.execute("DELETE FROM changes WHERE container = ? AND doc_id = ?", (container, doc_id))
+        conn.execute("INSERT INTO changes (container, doc_id) VALUES (?, ?)", (container, doc_id))
+
+    def close(self) -> None:
+        """Close every connection this store opened (in any thread)."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    # measurements -----------------------------------------------------------------------
+
+    def create_measurement(self, measurement: Measurement) -> Measurement:
+        """Insert; same id and content returns the stored one; other content: ConflictError."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT etag, doc FROM measurements WHERE id = ?", (measurement.id,)
+            ).fetchone()
+            if row is not None:
+                return check_measurement_recreate(
+                    load_json(Measurement, row[1], row[0]), measurement
+                )
+            etag = _new_etag()
+            conn.execute(
+                "INSERT INTO measurements (id, vehicle_id, start_key, end_key, state, etag, doc) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    measurement.id,
+                    measurement.vehicle_id,
+                    time_key(measurement.recording_start),
+                    time_key(measurement.recording_end),
+                    measurement.state.value,
+                    etag,
+                    dump_json(measurement),
+                ),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO measurement_tags (tag, measurement_id) VALUES (?, ?)",
+                [(tag, measurement.id) for tag in measurement.tags],
+            )
+            self._touch(conn, "measurements", measurement.id)
+        return measurement.model_copy(update={"etag": etag})
+
+    def get_measurement(self, measurement_id: str) -> Measurement:
+        """Raise NotFoundError when absent."""
+        rows = self._read("SELECT etag, doc FROM measurements WHERE id = ?", (measurement_id,))
+        if not rows:
+            raise NotFoundError(f"measurement {measurement_id!r} not found")
+        return load_json(Measurement, rows[0][1], rows[0][0])
+
+    def set_measurement_state(
+        self, measurement_id: str, state: MeasurementState, expected_etag: str | None = None
+    ) -> Measurement:
+        """Set the state; with ``expected_etag`` only if the document is unchanged since."""
+        state = MeasurementState(state)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT etag, doc FROM measurements WHERE id = ?", (measurement_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"measurement {measurement_id!r} not found")
+            if expected_etag is not None and row[0] != expected_etag:
+                raise EtagMismatchError(f"measurement {measurement_id!r} changed since it was read")
+            updated = load_json(Measurement, row[1], row[0]).model_copy(update={"state": state})
+            etag = _new_etag()
+            conn.execute(
+                "UPDATE measurements SET state = ?, etag = ?, doc = ? WHERE id = ?",
+                (state.value, etag, dump_json(updated), measurement_id),
+            )
+            self._touch(conn, "measurements", measurement_id)
+        return updated.model_copy(update={"etag": etag})
+
+    def query_measurements(self, query: MeasurementQuery) -> Page[Measurement]:
+        """Newest recording first (ties by id); limit capped at MAX_PAGE_SIZE."""
+        limit = check_limit(query.limit)
+        vehicle_id = check_filter(query.vehicle_id, field="vehicle_id")
+        tag = check_filter(query.tag, field="tag")
+        state = check_filter(query.state, field="state")
+        recorded_from = time_key(query.recorded_from, field="recorded_from")
+        recorded_to = time_key(query.recorded_to, field="recorded_to")
+        filters = fingerprint(vehicle_id, tag, state, recorded_from, recorded_to)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if vehicle_id is not None:
+            clauses.append("vehicle_id = ?")
+            params.append(vehicle_id)
+        if state is not None:
+            clauses.append("state = ?")
+            params.append(state)
+        # Overlap: the recording touches [recorded_from, recorded_to].
+        if recorded_from is not None:
+            clauses.append("end_key >= ?")
+            params.append(recorded_from)
+        if recorded_to is not None:
+            clauses.append("start_key <= ?")
+            params.append(recorded_to)
+        if tag is not None:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM measurement_tags AS t "
+                "WHERE t.tag = ? AND t.measurement_id = measurements.id)"
+            )
+            params.append(tag)
+        if query.continuation is not None:
+            last_start, last_id = decode_token(query.continuation, "measurements", filters, 2)
+            clauses.append("(start_key < ? OR (start_key = ? AND id < ?))")
+            params.extend([last_start, last_start, last_id])
+        where = " AND ".join(clauses) or "1 = 1"
+        rows = self._read(
+            f"SELECT etag, doc, start_key, id FROM measurements WHERE {where} "  # noqa: S608  # constant fragments only
+            "ORDER BY start_key DESC, id DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+        items = [load_json(Measurement, row[1], row[0]) for row in rows[:limit]]
+        token = None
+        if len(rows) > limit:
+            token = encode_token("measurements", filters, [rows[limit - 1][2], rows[limit - 1][3]])
+        return Page(items=items, continuation=token)
+
+    # datastreams ------------------------------------------------------------------------
+
+    def create_datastream(self, datastream: Datastream) -> Datastream:
+        """Insert; the same id for the same product returns the stored one, else ConflictError."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT etag, doc FROM datastreams WHERE id = ?", (datastream.id,)
+            ).fetchone()
+            if row is not None:
+                return check_datastream_recreate(load_json(Datastream, row[1], row[0]), datastream)
+            exists = conn.execute(
+                "SELECT 1 FROM measurements WHERE id = ?", (datastream.measurement_id,)
+            ).fetchone()
+            if exists is None:
+                raise NotFoundError(
+                    f"measurement {datastream.measurement_id!r} of datastream "
+                    f"{datastream.id!r} not found"
+                )
+            etag = _new_etag()
+            conn.execute(
+                "INSERT INTO datastreams (id, measurement_id, type, state, created_key, etag, doc) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    datastream.id,
+                    datastream.measurement_id,
+                    datastream.type.value,
+                    datastream.state.value,
+                    time_key(datastream.created_at),
+                    etag,
+                    dump_json(datastream),
+                ),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO datastream_sources (datastream_id, source_id) VALUES (?, ?)",
+                [(datastream.id, source) for source in datastream.sources],
+            )
+            self._touch(conn, "datastreams", datastream.id)
+        return datastream.model_copy(update={"etag": etag})
+
+    def get_datastream(self, datastream_id: str) -> Datastream:
+        """Raise NotFoundError when absent."""
+        rows = self._read("SELECT etag, doc FROM datastreams WHERE id = ?", (datastream_id,))
+        if not rows:
+            raise NotFoundError(f"datastream {datastream_id!r} not found")
+        return load_json(Datastream, rows[0][1], rows[0][0])
+
+    def list_datastreams(
+        self,
+        measurement_id: str,
+        type: DatastreamType | None = None,  # noqa: A002  # the protocol's parameter name
+    ) -> list[Datastream]:
+        """Datastreams of a measurement, oldest first, optionally of one type."""
+        check_filter(measurement_id, field="measurement_id")
+        type_value = check_filter(type, field="type")
+        if type_value is None:
+            rows = self._read(
+                "SELECT etag, doc FROM datastreams WHERE measurement_id = ? "
+                "ORDER BY created_key, id",
+                (measurement_id,),
+            )
+        else:
+            rows = self._read(
+                "SELECT etag, doc FROM datastreams WHERE measurement_id = ? AND type = ? "
+                "ORDER BY created_key, id",
+                (measurement_id, type_value),
+            )
+        return [load_json(Datastream, row[1], row[0]) for row in rows]
+
+    def transition_datastream(
+        self,
+        datastream_id: str,
+        target: DatastreamState,
+        *,
+        expected_etag: str,
+        reason: str | None = None,
+        stats: dict[str, Any] | None = None,
+    ) -> Datastream:
+        """Checked state change; EtagMismatchError if the document changed since it was read.
+
+        ``stats`` are merged into the stored stats; ``reason`` replaces the state reason.
+        """
+        target = DatastreamState(target)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT etag, doc FROM datastreams WHERE id = ?", (datastream_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"datastream {datastream_id!r} not found")
+            # The etag comes first: with a stale etag the caller's idea of the state is stale too.
+            if row[0] != expected_etag:
+                raise EtagMismatchError(f"datastream {datastream_id!r} changed since it was read")
+            current = load_json(Datastream, row[1], row[0])
+            check_transition(current.state, target)
+            updated = Datastream.model_validate(
+                {
+                    **current.model_dump(),
+                    "state": target,
+                    "state_reason": reason,
+                    "stats": {**current.stats, **(stats or {})},
+                    "updated_at": utc_now(),
+                }
+            )
+            etag = _new_etag()
+            conn.execute(
+                "UPDATE datastreams SET state = ?, etag = ?, doc = ? WHERE id = ?",
+                (target.value, etag, dump_json(updated), datastream_id),
+            )
+            self._touch(conn, "datastreams", datastream_id)
+        return updated.model_copy(update={"etag": etag})
+
+    def attach_files(self, datastream_id: str, files: Sequence[FileRecord]) -> int:
+        """Upsert file records by path; returns the datastream's file count afterwards."""
+        records = [FileRecord.model_validate(f.model_dump()) for f in files]
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT etag, doc FROM datastreams WHERE id = ?", (datastream_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"datastream {datastream_id!r} not found")
+            conn.executemany(
+                "INSERT INTO files (datastream_id, path, doc) VALUES (?, ?, ?) "
+                "ON CONFLICT (datastream_id, path) DO UPDATE SET doc = excluded.doc",
+                [(datastream_id, record.path, dump_json(record)) for record in records],
+            )
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM files WHERE datastream_id = ?", (datastream_id,)
+            ).fetchone()
+            current = load_json(Datastream, row[1], row[0])
+            updated = current.model_copy(update={"file_count": count, "updated_at": utc_now()})
+            conn.execute(
+                "UPDATE datastreams SET etag = ?, doc = ? WHERE id = ?",
+                (_new_etag(), dump_json(updated), datastream_id),
+            )
+            self._touch(conn, "datastreams", datastream_id)
+        return int(count)
+
+    def list_files(
+        self, datastream_id: str, limit: int = 100, continuation: str | None = None
+    ) -> Page[FileRecord]:
+        """File records of a datastream in path order."""
+        limit = check_limit(limit)
+        check_filter(datastream_id, field="datastream_id")
+        filters = fingerprint(datastream_id)
+        if continuation is None:
+            rows = self._read(
+                "SELECT path, doc FROM files WHERE datastream_id = ? ORDER BY path LIMIT ?",
+                (datastream_id, limit + 1),
+            )
+        else:
+            (after,) = decode_token(continuation, "files", filters, 1)
+            rows = self._read(
+                "SELECT path, doc FROM files WHERE datastream_id = ? AND path > ? "
+                "ORDER BY path LIMIT ?",
+                (datastream_id, after, limit + 1),
+            )
+        items = [FileRecord.model_validate_json(row[1]) for row in rows[:limit]]
+        token = encode_token("files", filters, [rows[limit - 1][0]]) if len(rows) > limit else None
+        return Page(items=items, continuation=token)
+
+    # lineage ----------------------------------------------------------------------------
+
+    def _fetch_datastreams(self, ids: Iterable[str]) -> dict[str, Datastream]:
+        wanted = sorted(set(ids))
+        found: dict[str, Datastream] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self._read(
+                "SELECT d.etag, d.doc FROM datastreams AS d JOIN json_each(?) AS w "
+                "ON d.id = w.value",
+                (_json_list(chunk),),
+            )
+            for row in rows:
+                datastream = load_json(Datastream, row[1], row[0])
+                found[datastream.id] = datastream
+        return found
+
+    def _fetch_consumers(self, ids: Iterable[str]) -> list[Datastream]:
+        rows = self._read(
+            "SELECT DISTINCT s.datastream_id FROM datastream_sources AS s JOIN json_each(?) AS w "
+            "ON s.source_id = w.value",
+            (_json_list(sorted(set(ids))),),
+        )
+        return list(self._fetch_datastreams(row[0] for row in rows).values())
+
+    def lineage(
+        self, datastream_id: str, direction: LineageDirection, depth: int = 8
+    ) -> LineageGraph:
+        """Walk sources (up) and consumers (down) breadth-first, at most ``depth`` levels."""
+        levels = check_depth(depth)
+        direction = _direction(direction)
+        root = self.get_datastream(datastream_id)
+        return walk_lineage(root, direction, levels, self._fetch_datastreams, self._fetch_consumers)
+
+    # scenes -----------------------------------------------------------------------------
+
+    def upsert_scenes(self, scenes: Sequence[Scene]) -> int:
+        """Insert or replace scenes by id (all or nothing); returns how many were written."""
+        with self._write() as conn:
+            for scene in scenes:
+                row = conn.execute(
+                    "SELECT measurement_id FROM scenes WHERE id = ?", (scene.id,)
+                ).fetchone()
+                if row is not None and row[0] != scene.measurement_id:
+                    raise ConflictError(
+                        f"scene {scene.id!r} belongs to measurement {row[0]!r}, "
+                        f"not {scene.measurement_id!r}"
+                    )
+                conn.execute(
+                    "INSERT INTO scenes "
+                    "(id, measurement_id, datastream_id, vehicle_id, type, start_key, etag, doc) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "datastream_id = excluded.datastream_id, vehicle_id = excluded.vehicle_id, "
+                    "type = excluded.type, start_key = excluded.start_key, "
+                    "etag = excluded.etag, doc = excluded.doc",
+                    (
+                        scene.id,
+                        scene.measurement_id,
+                        scene.datastream_id,
+                        scene.vehicle_id,
+                        scene.type,
+                        time_key(scene.start),
+                        _new_etag(),
+                        dump_json(scene),
+                    ),
+                )
+                self._touch(conn, "scenes", scene.id)
+        return len(scenes)
+
+    def query_scenes(self, query: SceneQuery) -> Page[Scene]:
+        """Scenes by start time (then id), filtered by type, vehicle, measurement and start."""
+        limit = check_limit(query.limit)
+        scene_type = check_filter(query.type, field="type")
+        vehicle_id = check_filter(query.vehicle_id, field="vehicle_id")
+        measurement_id = check_filter(query.measurement_id, field="measurement_id")
+        start_from = time_key(query.start_from, field="start_from")
+        start_to = time_key(query.start_to, field="start_to")
+        filters = fingerprint(scene_type, vehicle_id, measurement_id, start_from, start_to)
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("type = ?", scene_type),
+            ("vehicle_id = ?", vehicle_id),
+            ("measurement_id = ?", measurement_id),
+            ("start_key >= ?", start_from),
+            ("start_key <= ?", start_to),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if query.continuation is not None:
+            last_start, last_id = decode_token(query.continuation, "scenes", filters, 2)
+            clauses.append("(start_key > ? OR (start_key = ? AND id > ?))")
+            params.extend([last_start, last_start, last_id])
+        where = " AND ".join(clauses) or "1 = 1"
+        rows = self._read(
+            f"SELECT etag, doc, start_key, id FROM scenes WHERE {where} "  # noqa: S608  # constant fragments only
+            "ORDER BY start_key, id LIMIT ?",
+            [*params, limit + 1],
+        )
+        items = [load_json(Scene, row[1], row[0]) for row in rows[:limit]]
+        token = None
+        if len(rows) > limit:
+            token = encode_token("scenes", filters, [rows[limit - 1][2], rows[limit - 1][3]])
+        return Page(items=items, continuation=token)
+
+    # change feed ------------------------------------------------------------------------
+
+    def read_changes(
+        self, container: ChangeFeedContainer, checkpoint: str | None, max_items: int = 100
+    ) -> ChangeBatch:
+        """Documents written after ``checkpoint`` (None: from the beginning), oldest first."""
+        name = check_container(container)
+        limit = check_limit(max_items, field="max_items")
+        after = 0
+        if checkpoint is not None:
+            seq = decode_checkpoint(checkpoint, _BACKEND, name).get("seq")
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+                raise InvalidInputError("malformed checkpoint", field="checkpoint")
+            after = seq
+        rows = self._read(_CHANGES_SQL[name], (after, limit))
+        documents = [{**_json_object(row[2]), "etag": row[1]} for row in rows]
+        last = rows[-1][0] if rows else after
+        return ChangeBatch(
+            documents=documents, checkpoint=encode_checkpoint(_BACKEND, name, {"seq": last})
+        )
+
+
+@contextmanager
+def _busy_is_retryable() -> Iterator[None]:
+    """A lock still held after busy_timeout is transient; every other sqlite error is a bug."""
+    try:
+        yield
+    except sqlite3.OperationalError as err:
+        if err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise RetryableError(f"metadata database busy: {err}") from err
+        raise
+
+
+def _json_list(values: list[str]) -> str:
+    return json.dumps(values)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    body = json.loads(text)
+    if not isinstance(body, dict):
+        raise TypeError("stored document is not a JSON object")
+    return body
+
+
+def _direction(direction: object) -> LineageDirection:
+    try:
+        return LineageDirection(str(direction))
+    except ValueError as err:
+        raise InvalidInputError(
+            f"unknown lineage direction {direction!r}", field="direction"
+        ) from err

@@ -1,0 +1,127 @@
+"""Schema and connection setup of the sqlite metadata store.
+
+Documents are stored as JSON text; the fields that queries filter or sort on are copied into
+indexed columns. ``changes`` is the change log: one row per document, moved to a new sequence
+number on every write, so a reader sees the latest version only (like the Cosmos change feed).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from dataops.errors import TerminalError
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "connect", "ensure_schema"]
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS store_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id TEXT PRIMARY KEY,
+    vehicle_id TEXT NOT NULL,
+    start_key TEXT NOT NULL,
+    end_key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS measurements_by_start ON measurements (start_key DESC, id DESC);
+CREATE INDEX IF NOT EXISTS measurements_by_vehicle
+    ON measurements (vehicle_id, start_key DESC, id DESC);
+CREATE INDEX IF NOT EXISTS measurements_by_state ON measurements (state, start_key DESC, id DESC);
+CREATE TABLE IF NOT EXISTS measurement_tags (
+    tag TEXT NOT NULL,
+    measurement_id TEXT NOT NULL REFERENCES measurements (id),
+    PRIMARY KEY (tag, measurement_id)
+);
+CREATE TABLE IF NOT EXISTS datastreams (
+    id TEXT PRIMARY KEY,
+    measurement_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_key TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datastreams_by_measurement
+    ON datastreams (measurement_id, created_key, id);
+CREATE TABLE IF NOT EXISTS datastream_sources (
+    datastream_id TEXT NOT NULL REFERENCES datastreams (id),
+    source_id TEXT NOT NULL,
+    PRIMARY KEY (datastream_id, source_id)
+);
+CREATE INDEX IF NOT EXISTS datastream_sources_by_source
+    ON datastream_sources (source_id, datastream_id);
+CREATE TABLE IF NOT EXISTS files (
+    datastream_id TEXT NOT NULL REFERENCES datastreams (id),
+    path TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (datastream_id, path)
+);
+CREATE TABLE IF NOT EXISTS scenes (
+    id TEXT PRIMARY KEY,
+    measurement_id TEXT NOT NULL,
+    datastream_id TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    start_key TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scenes_by_start ON scenes (start_key, id);
+CREATE INDEX IF NOT EXISTS scenes_by_type ON scenes (type, start_key, id);
+CREATE INDEX IF NOT EXISTS scenes_by_measurement ON scenes (measurement_id, start_key, id);
+CREATE INDEX IF NOT EXISTS scenes_by_vehicle ON scenes (vehicle_id, start_key, id);
+CREATE TABLE IF NOT EXISTS changes (
+    -- AUTOINCREMENT: a sequence number is never reused, even after the newest row moves.
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    container TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    UNIQUE (container, doc_id)
+);
+CREATE INDEX IF NOT EXISTS changes_by_container ON changes (container, seq);
+"""
+
+
+def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """Open a connection in autocommit mode; the store issues BEGIN IMMEDIATE itself."""
+    conn = sqlite3.connect(
+        path,
+        timeout=busy_timeout_ms / 1000,
+        isolation_level=None,
+        # Each connection is used by one thread; close() may run on another at shutdown.
+        check_same_thread=False,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose
+    # the last commits, which the at-least-once pipeline re-does.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create missing tables and indexes (idempotent; safe when several processes race)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO NOTHING",
+            (str(SCHEMA_VERSION),),
+        )
+        row = conn.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        raise TerminalError(f"metadata database has schema {row}, this code needs {SCHEMA_VERSION}")

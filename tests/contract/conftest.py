@@ -1,0 +1,180 @@
+"""One contract suite, run against every metadata store backend.
+
+The cosmos run starts ``@vercel/cosmosdb-server`` itself (once per session) and gives every test
+a database of its own. If the server cannot start, the cosmos tests error out: a missing backend
+must be a failure, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from azure.cosmos import CosmosClient
+
+from dataops.models import (
+    Datastream,
+    DatastreamType,
+    FileRecord,
+    Measurement,
+    Producer,
+    Scene,
+)
+from dataops.paths import Zone
+from dataops.settings import Settings, StoreBackend
+from dataops.store import MetadataStore, open_store
+from dataops.store.cosmos import CosmosStore
+from dataops.store.cosmos_setup import make_client, open_containers
+from devhost.services.cosmos_server import CosmosServer
+
+BACKENDS = ["sqlite", "cosmos"]
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The local server's certificate is self-signed; its warnings are noise here only."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(
+                pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+            )
+            if "cosmos" in item.name:
+                item.add_marker(pytest.mark.cosmos)
+
+
+@pytest.fixture(scope="session")
+def cosmos_server() -> Iterator[CosmosServer]:
+    """One cosmosdb-server for the session; raising here fails every cosmos test."""
+    with CosmosServer() as server:
+        yield server
+
+
+def store_settings(backend: str, tmp_path: Path, server: CosmosServer | None) -> Settings:
+    """Settings that point ``open_store`` at a fresh, isolated store of ``backend``."""
+    if backend == "sqlite":
+        return Settings(
+            store_backend=StoreBackend.SQLITE, sqlite_path=tmp_path / "db" / "metadata.sqlite3"
+        )
+    assert server is not None
+    return Settings(
+        store_backend=StoreBackend.COSMOS,
+        cosmos_endpoint=server.endpoint,
+        cosmos_key=server.key,
+        cosmos_database=f"contract-{uuid.uuid4().hex[:12]}",
+        cosmos_verify_tls=False,
+    )
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Name of the backend under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings for a fresh store of the backend under test."""
+    server = request.getfixturevalue("cosmos_server") if backend == "cosmos" else None
+    return store_settings(backend, tmp_path, server)
+
+
+@pytest.fixture(scope="session")
+def cosmos_client(cosmos_server: CosmosServer) -> Iterator[CosmosClient]:
+    """One client for the session: a client per test would load the CA bundle every time."""
+    client = make_client(cosmos_server.endpoint, cosmos_server.key, verify_tls=False)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def store(settings: Settings, request: pytest.FixtureRequest) -> Iterator[MetadataStore]:
+    """A fresh, empty store (own sqlite file, or own cosmos database).
+
+    test_factory.py and test_concurrency.py open stores through ``open_store`` itself.
+    """
+    if settings.store_backend is StoreBackend.SQLITE:
+        opened: MetadataStore = open_store(settings)
+    else:
+        client: CosmosClient = request.getfixturevalue("cosmos_client")
+        opened = CosmosStore(open_containers(client, settings.cosmos_database))
+    try:
+        yield opened
+    finally:
+        opened.close()
+        if settings.store_backend is StoreBackend.COSMOS:
+            client.delete_database(settings.cosmos_database)
+
+
+def sha(text: str) -> str:
+    """A valid SHA-256 hex digest derived from ``text``."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_measurement(
+    measurement_id: str,
+    *,
+    vehicle_id: str = "VIN-1",
+    start: datetime = T0,
+    hours: float = 1.0,
+    tags: list[str] | None = None,
+    variant: str = "",
+) -> Measurement:
+    """A measurement whose content hash depends on its id and ``variant``."""
+    return Measurement(
+        id=measurement_id,
+        vehicle_id=vehicle_id,
+        recording_start=start,
+        recording_end=start + timedelta(hours=hours),
+        upload_prefix=f"uploads/{measurement_id}",
+        files=[FileRecord(path="drive.mcap", format="mcap", size=123, sha256=sha(measurement_id))],
+        tags=tags or [],
+        content_sha256=sha(f"{measurement_id}/{variant}"),
+    )
+
+
+def make_datastream(
+    datastream_id: str,
+    measurement_id: str,
+    *,
+    type: DatastreamType = DatastreamType.RAW,  # noqa: A002  # mirrors the model field
+    sources: list[str] | None = None,
+) -> Datastream:
+    """A datastream of ``measurement_id`` made from ``sources``."""
+    return Datastream(
+        id=datastream_id,
+        measurement_id=measurement_id,
+        type=type,
+        zone=Zone.RAW,
+        path=f"2024/05/01/VIN-1/{measurement_id}/{datastream_id}",
+        producer=Producer(step="ingest", code_version="1.0.0", instance_id="inst-1"),
+        sources=sources or [],
+    )
+
+
+def make_scene(
+    scene_id: str,
+    measurement_id: str,
+    *,
+    datastream_id: str = "ds-scenes",
+    vehicle_id: str = "VIN-1",
+    type: str = "pedestrian",  # noqa: A002  # mirrors the model field
+    start: datetime = T0,
+) -> Scene:
+    """A five-second scene."""
+    return Scene(
+        id=scene_id,
+        measurement_id=measurement_id,
+        datastream_id=datastream_id,
+        vehicle_id=vehicle_id,
+        type=type,
+        start=start,
+        end=start + timedelta(seconds=5),
+        attributes={"objects": 3},
+    )
