@@ -1,0 +1,256 @@
+"""The local pool's state: jobs, tasks and scheduler owners in one SQLite file (WAL).
+
+Every state change is one ``BEGIN IMMEDIATE`` transaction, which takes the write lock before
+the read it depends on. That is what makes a claim atomic: two pools on one database (two
+threads or two processes) can never both move the same task from PENDING to RUNNING.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dataops.batch.spec import TaskSpec, TaskState
+from dataops.errors import RetryableError, TerminalError
+from dataops.store.sqlite_schema import connect
+
+__all__ = ["SCHEMA_VERSION", "OwnerRow", "PoolDb", "TaskRow"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pool_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    canceled INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    task_id TEXT NOT NULL,
+    -- position in dependency order: older jobs first, then parents before children
+    seq INTEGER NOT NULL,
+    -- the TaskSpec with zone placeholders resolved, as launched
+    task TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER,
+    reason TEXT,
+    log_path TEXT NOT NULL,
+    owner TEXT,
+    pid INTEGER,
+    proc_start TEXT,
+    not_before REAL NOT NULL DEFAULT 0,
+    started_at REAL,
+    ended_at REAL,
+    PRIMARY KEY (job_id, task_id)
+);
+CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, job_id, seq);
+CREATE TABLE IF NOT EXISTS owners (
+    owner_id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    proc_start TEXT,
+    heartbeat REAL NOT NULL
+);
+"""
+
+_TASK_COLUMNS = (
+    "job_id, task_id, seq, task, state, attempts, exit_code, reason, log_path, owner, pid, "
+    "proc_start, not_before, started_at, ended_at"
+)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One row of ``tasks``."""
+
+    job_id: str
+    task_id: str
+    seq: int
+    task: TaskSpec
+    state: TaskState
+    attempts: int
+    exit_code: int | None
+    reason: str | None
+    log_path: str
+    owner: str | None
+    pid: int | None
+    proc_start: str | None
+    not_before: float
+    started_at: float | None
+    ended_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> TaskRow:
+        """Build from a SELECT of ``_TASK_COLUMNS``."""
+        return cls(
+            job_id=row[0],
+            task_id=row[1],
+            seq=row[2],
+            task=TaskSpec.model_validate_json(row[3]),
+            state=TaskState(row[4]),
+            attempts=row[5],
+            exit_code=row[6],
+            reason=row[7],
+            log_path=row[8],
+            owner=row[9],
+            pid=row[10],
+            proc_start=row[11],
+            not_before=row[12],
+            started_at=row[13],
+            ended_at=row[14],
+        )
+
+
+@dataclass(frozen=True)
+class OwnerRow:
+    """A scheduler instance that may hold RUNNING tasks."""
+
+    owner_id: str
+    host: str
+    pid: int
+    proc_start: str | None
+    heartbeat: float
+
+
+class PoolDb:
+    """Connections (one per thread) and transactions on the pool database."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        with self.write() as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO pool_meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (str(SCHEMA_VERSION),),
+            )
+            row = conn.execute(
+                "SELECT value FROM pool_meta WHERE key = 'schema_version'"
+            ).fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            raise TerminalError(f"batch pool database {self.path} has schema {row}")
+
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread: a connection per writer is what makes BEGIN IMMEDIATE
+        # serialize them, and sqlite connections are not meant to be shared.
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            with self._lock:
+                if self._closed:
+                    raise TerminalError("batch pool database is closed")
+                with _busy_is_retryable():
+                    conn = connect(self.path, self._busy_timeout_ms)
+                self._connections.append(conn)
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error)."""
+        conn = self._conn()
+        with _busy_is_retryable():
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            with _busy_is_retryable():
+                yield conn
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: several SELECTs see one snapshot."""
+        conn = self._conn()
+        with _busy_is_retryable():
+            conn.execute("BEGIN")
+        try:
+            with _busy_is_retryable():
+                yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection opened (in any thread)."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    # queries shared by the pool -------------------------------------------------------------
+
+    @staticmethod
+    def tasks_of(conn: sqlite3.Connection, job_id: str) -> list[TaskRow]:
+        """Every task of a job in dependency order."""
+        rows = conn.execute(
+            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE job_id = ? ORDER BY seq",  # noqa: S608  # constant column list
+            (job_id,),
+        ).fetchall()
+        return [TaskRow.from_row(row) for row in rows]
+
+    @staticmethod
+    def tasks_in_state(
+        conn: sqlite3.Connection, state: TaskState, *, owner: str | None = None
+    ) -> list[TaskRow]:
+        """Tasks in one state (optionally of one owner), oldest job first."""
+        sql = (
+            f"SELECT {_TASK_COLUMNS} FROM tasks AS t WHERE state = ? "  # noqa: S608  # constant column list
+            "ORDER BY (SELECT created_at FROM jobs AS j WHERE j.job_id = t.job_id), job_id, seq"
+        )
+        rows = conn.execute(sql, (state.value,)).fetchall()
+        tasks = [TaskRow.from_row(row) for row in rows]
+        if owner is not None:
+            tasks = [task for task in tasks if task.owner == owner]
+        return tasks
+
+    @staticmethod
+    def owners(conn: sqlite3.Connection) -> dict[str, OwnerRow]:
+        """Every registered scheduler instance."""
+        rows = conn.execute(
+            "SELECT owner_id, host, pid, proc_start, heartbeat FROM owners"
+        ).fetchall()
+        return {row[0]: OwnerRow(*row) for row in rows}
+
+    @staticmethod
+    def canceled_jobs(conn: sqlite3.Connection) -> set[str]:
+        """Ids of jobs that were canceled."""
+        return {row[0] for row in conn.execute("SELECT job_id FROM jobs WHERE canceled = 1")}
+
+
+def dump_task(task: TaskSpec) -> str:
+    """Canonical JSON of a task spec (what is stored and compared)."""
+    return json.dumps(task.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+@contextmanager
+def _busy_is_retryable() -> Iterator[None]:
+    """A lock still held after busy_timeout is transient; every other sqlite error is a bug."""
+    try:
+        yield
+    except sqlite3.OperationalError as err:
+        if err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise RetryableError(f"batch pool database busy: {err}") from err
+        raise
