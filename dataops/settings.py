@@ -6,11 +6,13 @@ exactly these keys (tests/unit/test_settings_parity.py checks it).
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["BatchBackend", "Settings", "StoreBackend", "UnlistedFilePolicy"]
 
@@ -42,7 +44,8 @@ class Settings(BaseSettings):
         default=Path(".avops/metadata.sqlite3"), description="SQLite metadata database file."
     )
     cosmos_endpoint: str | None = Field(
-        default=None, description="Cosmos DB account endpoint (https://<account>.documents.azure.com)."
+        default=None,
+        description="Cosmos DB account endpoint (https://<account>.documents.azure.com).",
     )
     cosmos_key: str | None = Field(
         default=None,
@@ -50,7 +53,8 @@ class Settings(BaseSettings):
     )
     cosmos_database: str = Field(default="avops", description="Cosmos DB database name.")
     cosmos_verify_tls: bool = Field(
-        default=True, description="Verify the Cosmos endpoint's TLS certificate (off for local emulators)."
+        default=True,
+        description="Verify the Cosmos endpoint's TLS certificate (off for local emulators).",
     )
     storage_connection_string: str | None = Field(
         default=None,
@@ -61,7 +65,8 @@ class Settings(BaseSettings):
         description='JSON map zone -> account URL, e.g. {"raw": "https://stavopsraw.blob.core.windows.net"}.',
     )
     batch_backend: BatchBackend = Field(
-        default=BatchBackend.LOCAL, description="Extraction jobs: local process pool or Azure Batch."
+        default=BatchBackend.LOCAL,
+        description="Extraction jobs: local process pool or Azure Batch.",
     )
     batch_account_url: str | None = Field(default=None, description="Azure Batch account URL.")
     batch_pool_id: str = Field(default="extraction", description="Azure Batch pool for extraction.")
@@ -76,6 +81,35 @@ class Settings(BaseSettings):
         default=30, ge=0, description="How long ingest waits for files listed but not yet uploaded."
     )
     log_level: str = Field(default="INFO", description="Python log level.")
+    # Secrets: kept out of repr so a logged Settings object never shows them.
+    api_read_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        repr=False,
+        description="Metadata API keys with the read role (comma-separated or JSON list).",
+    )
+    api_write_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        repr=False,
+        description="Metadata API keys with the write role (comma-separated or JSON list).",
+    )
+    api_trust_client_principal: bool = Field(
+        default=False,
+        description="Take roles from X-MS-CLIENT-PRINCIPAL (only behind App Service auth).",
+    )
+    api_sas_minutes: int = Field(
+        default=15, ge=1, le=60, description="Lifetime of the read-only SAS the API hands out."
+    )
+
+    @field_validator("api_read_keys", "api_write_keys", mode="before")
+    @classmethod
+    def _key_list(cls, value: object) -> object:
+        # An app setting is one string: accept a JSON list or a comma-separated list.
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     @classmethod
     def env_names(cls) -> set[str]:

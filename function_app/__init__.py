@@ -5,11 +5,16 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
+from dataops.telemetry import configure_telemetry_from_environment
+from function_app.api import bp as api_bp
 from function_app.health import bp as health_bp
 from function_app.ingest import bp as ingest_bp
 
 __all__ = ["app"]
 
+# Once per worker process, before any function runs; never raises, so indexing cannot fail on it.
+configure_telemetry_from_environment()
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health_bp)
 app.register_functions(ingest_bp)
+app.register_functions(api_bp)

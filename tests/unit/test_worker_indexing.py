@@ -13,10 +13,26 @@ ROOT = Path(__file__).resolve().parents[2]
 # Runs in a fresh interpreter: the worker imports the script module by file name, and an
 # earlier import of function_app in this test process would hide import-order mistakes.
 INDEX_SCRIPT = """
-import json, os, sys
-from azure_functions_runtime import loader
-functions = loader.index_function_app(os.path.join(sys.argv[1], "main.py"))
-print(json.dumps(sorted(f.get_function_name() for f in functions)))
+import json, os, sys, types
+from azure_functions_runtime import functions as worker_functions, loader
+from azure_functions_runtime.bindings import meta
+
+# What the worker does on FunctionsMetadataRequest: index the script, then load each function
+# into its registry, which checks every parameter against its binding and type annotation.
+meta.load_binding_registry()
+indexed = loader.index_function_app(os.path.join(sys.argv[1], "main.py"))
+# The worker passes its generated gRPC protos; only BindingInfo's direction constants are read.
+protos = types.SimpleNamespace(
+    BindingInfo=types.SimpleNamespace(in_=0, out=1, inout=2, undefined=None)
+)
+registry = worker_functions.Registry()
+errors = []
+for function in indexed:
+    try:
+        registry.add_indexed_function(function, protos)
+    except Exception as err:
+        errors.append(f"{function.get_function_name()}: {err}")
+print(json.dumps({"functions": sorted(f.get_function_name() for f in indexed), "errors": errors}))
 """
 
 EXPECTED_FUNCTIONS = sorted(
@@ -31,6 +47,16 @@ EXPECTED_FUNCTIONS = sorted(
         "ingest_complete",
         "ingest_delete_landing",
         "ingest_fail",
+        "api_list_measurements",
+        "api_get_measurement",
+        "api_list_measurement_datastreams",
+        "api_datastream",
+        "api_list_datastream_files",
+        "api_datastream_lineage",
+        "api_locations",
+        "api_list_scenes",
+        "api_openapi",
+        "api_docs",
     ]
 )
 
@@ -48,10 +74,12 @@ def run_indexer(script_file_name: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_worker_indexes_exactly_our_functions_from_main_py() -> None:
+def test_worker_indexes_and_loads_exactly_our_functions_from_main_py() -> None:
     result = run_indexer("main.py")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == EXPECTED_FUNCTIONS
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["errors"] == []
+    assert report["functions"] == EXPECTED_FUNCTIONS
 
 
 def test_worker_setting_and_sample_settings_agree() -> None:

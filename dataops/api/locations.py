@@ -1,0 +1,147 @@
+"""Where a datastream's bytes are: zone, container, path, URL, and an optional read-only SAS.
+
+The SAS is signed with the account key where there is one (Azurite, a connection string) and
+with a user delegation key where the app has only its managed identity (Azure). It is read-only
+and short-lived; a blob SAS covers exactly one blob, and a prefix (a whole datastream) gets a
+container SAS with read and list, because a blob SAS cannot cover a prefix.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerClient,
+    ContainerSasPermissions,
+    UserDelegationKey,
+    generate_blob_sas,
+    generate_container_sas,
+)
+
+from dataops.api.models import Location, SasGrant, SasScope
+from dataops.errors import InvalidInputError
+from dataops.models import Datastream
+from dataops.paths import check_relative_path, join_path
+from dataops.storage import ZoneClients, translate_azure_errors
+
+__all__ = ["MAX_SAS_MINUTES", "Locator"]
+
+MAX_SAS_MINUTES = 60
+# Clocks of client and service differ a little; a start in the past avoids "not yet valid".
+_CLOCK_SKEW = timedelta(minutes=5)
+_DELEGATION_KEY_LIFETIME = timedelta(hours=2)
+
+
+class Locator:
+    """Builds :class:`Location` answers from the zone clients of this deployment."""
+
+    def __init__(
+        self,
+        clients: ZoneClients,
+        *,
+        sas_minutes: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if not 1 <= sas_minutes <= MAX_SAS_MINUTES:
+            raise InvalidInputError(
+                f"must be between 1 and {MAX_SAS_MINUTES}", field="api_sas_minutes"
+            )
+        self._clients = clients
+        self._lifetime = timedelta(minutes=sas_minutes)
+        self._clock = clock
+        self._keys: dict[str, UserDelegationKey] = {}
+        self._keys_lock = threading.Lock()
+
+    def locate(self, datastream: Datastream, path: str | None, *, with_sas: bool) -> Location:
+        """The location of ``datastream`` (``path`` None) or of one blob below its prefix.
+
+        ``path`` is checked like every path from input, so it can only name something inside
+        this datastream's own prefix.
+        """
+        container = self._clients.container(datastream.zone)
+        prefix = check_relative_path(datastream.path.strip("/"), field="path")
+        if path is None:
+            blob_path = prefix + "/"
+            url = f"{container.url}/{quote(blob_path)}"
+        else:
+            relative = check_relative_path(path, field="path")
+            blob_path = check_relative_path(join_path(prefix, relative), field="path")
+            url = str(container.get_blob_client(blob_path).url)
+        sas = None
+        if with_sas:
+            if path is None:
+                # A prefix is read by listing it: hand out the listing URL with the SAS.
+                listing = f"{container.url}?restype=container&comp=list&prefix={quote(blob_path)}"
+                sas = self._sign(container, None, listing)
+            else:
+                sas = self._sign(container, blob_path, url)
+        return Location(
+            datastream_id=datastream.id,
+            zone=datastream.zone,
+            container=str(container.container_name),
+            path=blob_path,
+            is_prefix=path is None,
+            url=url,
+            sas=sas,
+        )
+
+    def _sign(self, container: ContainerClient, blob_path: str | None, url: str) -> SasGrant:
+        now = self._clock()
+        start, expiry = now - _CLOCK_SKEW, now + self._lifetime
+        account = str(container.account_name)
+        name = str(container.container_name)
+        credential = container.credential
+        account_key = getattr(credential, "account_key", None)
+        delegation = None if account_key else self._delegation_key(container, now)
+        if blob_path is not None:
+            token = generate_blob_sas(
+                account_name=account,
+                container_name=name,
+                blob_name=blob_path,
+                account_key=account_key,
+                user_delegation_key=delegation,
+                permission=BlobSasPermissions(read=True),
+                start=start,
+                expiry=expiry,
+            )
+            scope, permissions = SasScope.BLOB, "r"
+        else:
+            token = generate_container_sas(
+                account_name=account,
+                container_name=name,
+                account_key=account_key,
+                user_delegation_key=delegation,
+                permission=ContainerSasPermissions(read=True, list=True),
+                start=start,
+                expiry=expiry,
+            )
+            scope, permissions = SasScope.CONTAINER, "rl"
+        return SasGrant(
+            scope=scope,
+            permissions=permissions,
+            expires_at=expiry,
+            token=token,
+            url=f"{url}{'&' if '?' in url else '?'}{token}",
+        )
+
+    def _delegation_key(self, container: ContainerClient, now: datetime) -> UserDelegationKey:
+        account_url = f"{container.scheme}://{container.primary_hostname}"
+        with self._keys_lock:
+            key = self._keys.get(account_url)
+            if key is None or _expiry(key) - now < self._lifetime + _CLOCK_SKEW:
+                service = BlobServiceClient(account_url, credential=container.credential)
+                with translate_azure_errors(f"{account_url}: user delegation key"):
+                    key = service.get_user_delegation_key(
+                        now - _CLOCK_SKEW, now + _DELEGATION_KEY_LIFETIME
+                    )
+                self._keys[account_url] = key
+            return key
+
+
+def _expiry(key: UserDelegationKey) -> datetime:
+    return datetime.fromisoformat(str(key.signed_expiry).replace("Z", "+00:00"))

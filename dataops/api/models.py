@@ -1,0 +1,173 @@
+"""Request and response bodies of the Metadata API (the OpenAPI schemas are generated from these).
+
+Stored documents are returned as the domain models themselves (``Measurement``, ``Datastream``,
+``FileRecord``, ``Scene``), so the API cannot drift from what the store holds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dataops.models import (
+    Datastream,
+    DatastreamState,
+    DatastreamType,
+    FileRecord,
+    Measurement,
+    Scene,
+)
+from dataops.paths import Zone
+
+__all__ = [
+    "DatastreamList",
+    "DatastreamPatch",
+    "DatastreamSummary",
+    "FilePage",
+    "LineageEdgeOut",
+    "LineageResponse",
+    "Location",
+    "MeasurementDetail",
+    "MeasurementPage",
+    "SasGrant",
+    "SasScope",
+    "ScenePage",
+]
+
+_CONTINUATION = Field(
+    default=None,
+    description="Opaque token of the next page (send it as `continuation`); null on the last.",
+)
+
+
+class MeasurementPage(BaseModel):
+    """One page of a measurement search, newest recording first."""
+
+    items: list[Measurement]
+    continuation: str | None = _CONTINUATION
+
+
+class DatastreamSummary(BaseModel):
+    """The short form of a datastream shown with its measurement."""
+
+    id: str
+    type: DatastreamType
+    state: DatastreamState
+    zone: Zone
+    path: str
+    file_count: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, datastream: Datastream) -> DatastreamSummary:
+        """Summary of ``datastream``."""
+        return cls(
+            id=datastream.id,
+            type=datastream.type,
+            state=datastream.state,
+            zone=datastream.zone,
+            path=datastream.path,
+            file_count=datastream.file_count,
+            updated_at=datastream.updated_at,
+        )
+
+
+class MeasurementDetail(BaseModel):
+    """A measurement with a summary of its datastreams."""
+
+    measurement: Measurement
+    datastreams: list[DatastreamSummary]
+    datastream_states: dict[str, int] = Field(
+        description="How many of its datastreams are in each state."
+    )
+
+
+class DatastreamList(BaseModel):
+    """Every datastream of one measurement, oldest first."""
+
+    measurement_id: str
+    items: list[Datastream]
+
+
+class FilePage(BaseModel):
+    """One page of a datastream's file records, in path order."""
+
+    datastream_id: str
+    items: list[FileRecord]
+    continuation: str | None = _CONTINUATION
+
+
+class LineageEdgeOut(BaseModel):
+    """``source`` was used to make ``target``."""
+
+    source: str
+    target: str
+
+
+class LineageResponse(BaseModel):
+    """Datastreams reachable from ``root`` and the edges between them."""
+
+    root: str
+    direction: str
+    depth: int
+    nodes: list[Datastream]
+    edges: list[LineageEdgeOut]
+    truncated: bool = Field(description="True when the walk stopped at `depth` with more to see.")
+
+
+class ScenePage(BaseModel):
+    """One page of scenes, by start time."""
+
+    items: list[Scene]
+    continuation: str | None = _CONTINUATION
+
+
+class DatastreamPatch(BaseModel):
+    """A state change requested by a pipeline component (needs the write role and If-Match)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: DatastreamState = Field(description="Target state; the state machine must allow it.")
+    reason: Annotated[str, Field(max_length=4096)] | None = Field(
+        default=None, description="Why (required in practice for FAILED)."
+    )
+    stats: dict[str, Any] | None = Field(
+        default=None, description="Merged into the datastream's stats."
+    )
+
+
+class SasScope(StrEnum):
+    BLOB = "blob"
+    CONTAINER = "container"
+
+
+class SasGrant(BaseModel):
+    """A short-lived, read-only shared access signature."""
+
+    scope: SasScope = Field(
+        description="`blob`: one blob; `container`: read and list in the zone's container "
+        "(what a prefix needs: blob SAS cannot cover a prefix)."
+    )
+    permissions: str = Field(description="SAS permissions: `r` (read), `rl` (read, list).")
+    expires_at: datetime
+    token: str = Field(description="The SAS query string, without the leading '?'.")
+    url: str = Field(
+        description="The blob's URL, or for a prefix its listing URL, with the SAS appended."
+    )
+
+
+class Location(BaseModel):
+    """Where a datastream (or one blob of it) is stored."""
+
+    datastream_id: str
+    zone: Zone
+    container: str
+    path: str = Field(
+        description="Blob path, or the prefix (ending in '/') for a whole datastream."
+    )
+    is_prefix: bool
+    url: str
+    sas: SasGrant | None = None

@@ -1,0 +1,200 @@
+"""Query parameter models: parse and bound every input before it reaches the store.
+
+Each model lists one route's parameters (by their wire names) and is also what the OpenAPI
+parameters are generated from. Values arrive as strings; pydantic converts them. Anything that
+breaks a rule becomes a 400 problem naming the parameter. Unknown parameters are refused too, so
+a misspelt filter (``vehical=``) cannot silently widen a search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Self, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from dataops.api.auth import KEY_PARAM
+from dataops.api.problems import ApiError
+from dataops.models import DatastreamType, MeasurementState
+from dataops.models.common import Identifier, Tag, UtcDatetime, VehicleId
+from dataops.store.continuation import MAX_TOKEN_LENGTH
+from dataops.store.protocol import MAX_LINEAGE_DEPTH, MAX_PAGE_SIZE, LineageDirection
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "DatastreamListParams",
+    "FileListParams",
+    "LineageParams",
+    "LocationParams",
+    "MeasurementSearch",
+    "NoParams",
+    "SceneSearch",
+    "check_id",
+    "parse_params",
+]
+
+DEFAULT_PAGE_SIZE = 100
+
+Limit = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        description=f"Page size, 1-{MAX_PAGE_SIZE} (the cap: larger values are a 400).",
+    ),
+]
+Continuation = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TOKEN_LENGTH, pattern=r"^[A-Za-z0-9_-]+$"),
+    Field(description="The `continuation` of the previous page, unchanged."),
+]
+SceneType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+BlobPath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1024),
+    Field(description="A file path inside the datastream (relative POSIX path); omit for all."),
+]
+
+P = TypeVar("P", bound=BaseModel)
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_only(value: object) -> object:
+    # pydantic also reads "1700000000" as a Unix time; a query should say what it means.
+    if isinstance(value, str) and not _ISO_DATETIME.match(value):
+        raise ValueError("expected an ISO 8601 date-time with a time zone")
+    return value
+
+
+def _four_digit_year(value: datetime) -> datetime:
+    # Stores compare times as fixed-width text; years before 1000 would not sort as times.
+    if value.year < 1000:
+        raise ValueError("year must be 1000 or later")
+    return value
+
+
+QueryTime = Annotated[
+    UtcDatetime,
+    BeforeValidator(_iso_only),
+    AfterValidator(_four_digit_year),
+    Field(description="ISO 8601 date-time with a time zone."),
+]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class _TimeRange(_Params):
+    recorded_from: QueryTime | None = Field(default=None, alias="from")
+    recorded_to: QueryTime | None = Field(default=None, alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.recorded_from and self.recorded_to and self.recorded_to < self.recorded_from:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
+class NoParams(_Params):
+    """A route without query parameters."""
+
+
+class MeasurementSearch(_TimeRange):
+    """``GET /measurements``: recordings that overlap [from, to], newest first."""
+
+    vehicle: VehicleId | None = None
+    tag: Tag | None = None
+    state: MeasurementState | None = None
+    limit: Limit = DEFAULT_PAGE_SIZE
+    continuation: Continuation | None = None
+
+
+class SceneSearch(_TimeRange):
+    """``GET /scenes``: scenes whose start lies in [from, to], by start time."""
+
+    type: SceneType | None = Field(default=None, description="Scene type, e.g. `pedestrian`.")
+    vehicle: VehicleId | None = None
+    measurement: Identifier | None = None
+    limit: Limit = DEFAULT_PAGE_SIZE
+    continuation: Continuation | None = None
+
+
+class FileListParams(_Params):
+    """``GET /datastreams/{id}/files``."""
+
+    limit: Limit = DEFAULT_PAGE_SIZE
+    continuation: Continuation | None = None
+
+
+class LineageParams(_Params):
+    """``GET /datastreams/{id}/lineage``."""
+
+    direction: LineageDirection = Field(
+        default=LineageDirection.BOTH, description="`up` (sources), `down` (consumers), `both`."
+    )
+    depth: int = Field(
+        default=8, ge=0, le=MAX_LINEAGE_DEPTH, description="Levels to walk from the datastream."
+    )
+
+
+class LocationParams(_Params):
+    """``GET /locations``."""
+
+    datastream: Identifier
+    path: BlobPath | None = None
+    sas: bool = Field(default=False, description="Also return a short-lived read-only SAS.")
+
+
+def _parameter_name(model: type[BaseModel], error_loc: tuple[int | str, ...]) -> str | None:
+    if not error_loc:
+        return None
+    name = str(error_loc[0])
+    field = model.model_fields.get(name)
+    return field.alias if field is not None and field.alias else name
+
+
+def parse_params(model: type[P], params: Mapping[str, str]) -> P:
+    """Validate query ``params`` into ``model``; ApiError 400 naming the first bad parameter."""
+    values = {name: value for name, value in params.items() if name != KEY_PARAM}
+    try:
+        return model.model_validate(values)
+    except ValidationError as err:
+        first = err.errors(include_url=False, include_input=False)[0]
+        parameter = _parameter_name(model, tuple(first["loc"]))
+        if first["type"] == "extra_forbidden":
+            raise ApiError(400, "unknown query parameter", parameter=parameter) from None
+        where = f"{parameter}: " if parameter else ""
+        raise ApiError(400, f"{where}{first['msg']}", parameter=parameter) from None
+
+
+class _IdCheck(BaseModel):
+    id: Identifier
+
+
+def check_id(value: str, *, parameter: str = "id") -> str:
+    """A path id must look like one of ours (so no odd text reaches a query, even bound)."""
+    try:
+        return _IdCheck(id=value).id
+    except ValidationError:
+        raise ApiError(
+            400, "not a valid id (letters, digits, '.', '_', '-'; at most 128)", parameter=parameter
+        ) from None
+
+
+class DatastreamListParams(_Params):
+    """``GET /measurements/{id}/datastreams``."""
+
+    type: DatastreamType | None = Field(default=None, description="Only datastreams of this type.")

@@ -1,0 +1,611 @@
+// AVOps DataOps on Azure: everything `azd up` deploys. One resource group holds one storage
+// account per zone, Event Grid, Cosmos DB, the Function App (Flex Consumption), Azure Batch with
+// its registry, Key Vault, monitoring and a virtual network with private endpoints. Every
+// workload runs as its own user-assigned identity with only the roles it needs; no keys or
+// connection strings with secrets are stored anywhere.
+// Validate: az bicep build --file infra/main.bicep   (or: azd provision --preview)
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(48)
+@description('Name of the azd environment; names the resource group and seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region of every resource; it must offer Flex Consumption and Azure Batch.')
+param location string
+
+@description('Object id of the person or pipeline running azd: may upload to landing, read the zones and metadata, push worker images and manage Key Vault secrets. Empty: no such assignments.')
+param principalId string = ''
+
+@description('Kind of principalId.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
+
+@description('Keep the internal zones, Cosmos DB, Key Vault and the host storage off the internet (private endpoints only). Landing, share and labeled stay reachable (Entra-only) for vehicles and partners.')
+param restrictNetwork bool = true
+
+@description('Replication of the storage accounts (NFS zones allow only LRS and ZRS).')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+])
+param storageSku string = 'Standard_LRS'
+
+@description('Days deleted blobs and containers stay restorable (soft delete).')
+@minValue(1)
+@maxValue(365)
+param softDeleteDays int = 14
+
+@description('Days the archive zone keeps a landing archive before it ages out (0: forever).')
+@minValue(0)
+param archiveRetentionDays int = 365
+
+@description('Days after which archived uploads move to the Cool tier (0: stay Hot).')
+@minValue(0)
+param archiveCoolAfterDays int = 30
+
+@description('Days the error zone keeps failed uploads and dead-lettered events (0: forever).')
+@minValue(0)
+param errorRetentionDays int = 90
+
+@description('Days after which files left in landing (uploads whose manifest never came) are deleted (0: never).')
+@minValue(0)
+param landingAbandonedDays int = 14
+
+@description('Serverless Cosmos DB (pay per request) instead of provisioned autoscale throughput.')
+param cosmosServerless bool = true
+
+@description('Most Function App instances.')
+@minValue(1)
+@maxValue(1000)
+param functionMaxInstances int = 100
+
+@description('Memory per Function App instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param functionInstanceMemoryMB int = 2048
+
+@description('Run extraction on Spot (low-priority) nodes instead of dedicated ones.')
+param useSpotNodes bool = true
+
+@description('VM size of the extraction nodes.')
+param batchVmSize string = 'Standard_D4ds_v5'
+
+@description('Most extraction nodes.')
+@minValue(1)
+param batchMaxNodes int = 10
+
+@description('Extraction tasks that run at once on one node.')
+@minValue(1)
+param batchTaskSlotsPerNode int = 2
+
+@description('Tag of the extract_worker image the pool runs (the postprovision hook pushes it).')
+param workerImageTag string = 'latest'
+
+@description('Create the Event Grid subscription to the ingest function. The postdeploy hook turns it on once the code is deployed, because Event Grid checks that the function exists.')
+param eventSubscriptionEnabled bool = false
+
+@description('Read the Metadata API key lists from Key Vault secrets avops-api-read-keys and avops-api-write-keys (create them before turning this on).')
+param apiKeysFromKeyVault bool = false
+
+@description('Trust the X-MS-CLIENT-PRINCIPAL header: only once App Service authentication (Entra ID) is configured in front of the app.')
+param apiTrustClientPrincipal bool = false
+
+@description('Key Vault purge protection (recommended for production; `azd down --purge` then cannot purge the vault and its name stays taken for 90 days).')
+param keyVaultPurgeProtection bool = false
+
+@description('A run is slow (alert) after this many minutes.')
+@minValue(1)
+@maxValue(300)
+param expectedRunMinutes int = 60
+
+@description('E-mail address for alerts; empty: alerts only show in the portal.')
+param alertEmail string = ''
+
+@description('Days Log Analytics keeps logs and metrics.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  application: 'avops-dataops'
+}
+
+// The zones of dataops.paths.Zone (tests/infra/test_zones_parity.py keeps them equal). Each
+// gets its own account named st<zone><token> and a container named after the zone.
+// public: reachable from the internet with Entra ID (vehicles upload to landing, partners use
+// share and labeled); nfs: mounted by the Batch nodes.
+var zones = [
+  {
+    name: 'landing'
+    public: true
+    nfs: false
+    retentionDays: 0
+    coolAfterDays: 0
+    abandonedAfterDays: landingAbandonedDays
+    extraContainers: []
+  }
+  {
+    name: 'raw'
+    public: false
+    nfs: true
+    retentionDays: 0
+    coolAfterDays: 0
+    abandonedAfterDays: 0
+    extraContainers: []
+  }
+  {
+    name: 'archive'
+    public: false
+    nfs: false
+    retentionDays: archiveRetentionDays
+    coolAfterDays: archiveCoolAfterDays
+    abandonedAfterDays: 0
+    extraContainers: []
+  }
+  {
+    name: 'error'
+    public: false
+    nfs: false
+    retentionDays: errorRetentionDays
+    coolAfterDays: 0
+    abandonedAfterDays: 0
+    extraContainers: [
+      deadLetterContainer
+    ]
+  }
+  {
+    name: 'extracted'
+    public: false
+    nfs: true
+    retentionDays: 0
+    coolAfterDays: 0
+    abandonedAfterDays: 0
+    extraContainers: []
+  }
+  {
+    name: 'curated'
+    public: false
+    nfs: false
+    retentionDays: 0
+    coolAfterDays: 0
+    abandonedAfterDays: 0
+    extraContainers: []
+  }
+  {
+    name: 'share'
+    public: true
+    nfs: false
+    retentionDays: 0
+    coolAfterDays: 0
+    abandonedAfterDays: 0
+    extraContainers: []
+  }
+  {
+    name: 'labeled'
+    public: true
+    nfs: false
+    retentionDays: 0
+    coolAfterDays: 0
+    abandonedAfterDays: 0
+    extraContainers: []
+  }
+]
+var deadLetterContainer = 'eventgrid-deadletter'
+var zoneNames = map(zones, z => z.name)
+var storageAccountUrls = toObject(
+  zones,
+  z => z.name,
+  z => 'https://st${z.name}${resourceToken}.blob.${environment().suffixes.storage}'
+)
+var deploymentContainerName = 'app-package'
+var workerImage = 'avops-extract-worker:${workerImageTag}'
+
+// Built-in Azure roles used below.
+var roles = {
+  blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  blobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  blobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
+  queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    functionIdentityName: 'id-func-${resourceToken}'
+    batchIdentityName: 'id-batch-${resourceToken}'
+    eventGridIdentityName: 'id-evgt-${resourceToken}'
+  }
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    vnetName: 'vnet-${resourceToken}'
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    workspaceName: 'log-${resourceToken}'
+    appInsightsName: 'appi-${resourceToken}'
+    retentionDays: logRetentionDays
+    functionPrincipalId: identity.outputs.functionPrincipalId
+  }
+}
+
+module zoneAccounts 'modules/storage-zone.bicep' = [
+  for z in zones: {
+    name: 'zone-${z.name}'
+    scope: rg
+    params: {
+      location: location
+      tags: tags
+      accountName: 'st${z.name}${resourceToken}'
+      zone: z.name
+      extraContainers: z.extraContainers
+      skuName: storageSku
+      nfsV3: z.nfs
+      batchSubnetId: network.outputs.batchSubnetId
+      publicAccess: z.public || !restrictNetwork
+      softDeleteDays: softDeleteDays
+      retentionDays: z.retentionDays
+      coolAfterDays: z.coolAfterDays
+      abandonedAfterDays: z.abandonedAfterDays
+    }
+  }
+]
+
+// Function App: read/write/delete in every zone (ingest deletes from landing, copies to raw,
+// archive and error, downstream steps write curated and share, label import reads labeled) and
+// Storage Blob Delegator, which only lets it sign user delegation SAS (cross-account copy
+// sources, partner downloads) that can never exceed its own data role. Batch nodes read raw and
+// write extracted through the blob API as well as NFS. The operator uploads to landing and reads
+// the rest.
+module zoneRoles 'modules/roles.bicep' = [
+  for (z, i) in zones: {
+    name: 'roles-${z.name}'
+    scope: rg
+    params: {
+      accountName: zoneAccounts[i].outputs.accountName
+      assignments: concat(
+        [
+          {
+            principalId: identity.outputs.functionPrincipalId
+            roleId: roles.blobDataContributor
+            principalType: 'ServicePrincipal'
+            why: 'AVOps Function App: zone data'
+          }
+          {
+            principalId: identity.outputs.functionPrincipalId
+            roleId: roles.blobDelegator
+            principalType: 'ServicePrincipal'
+            why: 'AVOps Function App: user delegation SAS for cross-account copies'
+          }
+        ],
+        z.name == 'raw'
+          ? [
+              {
+                principalId: identity.outputs.batchPrincipalId
+                roleId: roles.blobDataReader
+                principalType: 'ServicePrincipal'
+                why: 'AVOps Batch nodes: read measurement files'
+              }
+            ]
+          : [],
+        z.name == 'extracted'
+          ? [
+              {
+                principalId: identity.outputs.batchPrincipalId
+                roleId: roles.blobDataContributor
+                principalType: 'ServicePrincipal'
+                why: 'AVOps Batch nodes: write extraction output'
+              }
+            ]
+          : [],
+        empty(principalId)
+          ? []
+          : [
+              {
+                principalId: principalId
+                roleId: z.name == 'landing' ? roles.blobDataContributor : roles.blobDataReader
+                principalType: principalType
+                why: 'AVOps operator: upload to landing, read the other zones'
+              }
+            ]
+      )
+    }
+  }
+]
+
+var errorZoneIndex = indexOf(zoneNames, 'error')
+
+module deadLetterRole 'modules/roles.bicep' = {
+  name: 'roles-deadletter'
+  scope: rg
+  params: {
+    accountName: zoneAccounts[errorZoneIndex].outputs.accountName
+    containerName: deadLetterContainer
+    assignments: [
+      {
+        principalId: identity.outputs.eventGridPrincipalId
+        roleId: roles.blobDataContributor
+        principalType: 'ServicePrincipal'
+        why: 'Event Grid: write dead-lettered events'
+      }
+    ]
+  }
+}
+
+module hostStorage 'modules/functions-storage.bicep' = {
+  name: 'functions-storage'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    accountName: 'stfunc${resourceToken}'
+    deploymentContainerName: deploymentContainerName
+    publicAccess: !restrictNetwork
+    skuName: storageSku
+  }
+}
+
+// The Functions host and the Durable task hub use blobs, queues and tables of the host account.
+module hostStorageRoles 'modules/roles.bicep' = {
+  name: 'roles-functions-storage'
+  scope: rg
+  params: {
+    accountName: hostStorage.outputs.accountName
+    assignments: [
+      {
+        principalId: identity.outputs.functionPrincipalId
+        roleId: roles.blobDataOwner
+        principalType: 'ServicePrincipal'
+        why: 'Functions host: leases, app package, Durable task hub blobs'
+      }
+      {
+        principalId: identity.outputs.functionPrincipalId
+        roleId: roles.queueDataContributor
+        principalType: 'ServicePrincipal'
+        why: 'Durable task hub: control and work-item queues'
+      }
+      {
+        principalId: identity.outputs.functionPrincipalId
+        roleId: roles.tableDataContributor
+        principalType: 'ServicePrincipal'
+        why: 'Durable task hub: history and instance tables'
+      }
+    ]
+  }
+}
+
+module cosmos 'modules/cosmos.bicep' = {
+  name: 'cosmos'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    accountName: 'cosmos-${resourceToken}'
+    serverless: cosmosServerless
+    publicAccess: !restrictNetwork
+    functionPrincipalId: identity.outputs.functionPrincipalId
+    readerPrincipalId: principalId
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    vaultName: 'kv-${resourceToken}'
+    purgeProtection: keyVaultPurgeProtection
+    publicAccess: !restrictNetwork
+    functionPrincipalId: identity.outputs.functionPrincipalId
+    adminPrincipalId: principalId
+    adminPrincipalType: principalType
+  }
+}
+
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    registryName: 'cr${resourceToken}'
+    batchPrincipalId: identity.outputs.batchPrincipalId
+    pusherPrincipalId: principalId
+    pusherPrincipalType: principalType
+  }
+}
+
+module batch 'modules/batch.bicep' = {
+  name: 'batch'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    accountName: 'ba${resourceToken}'
+    vmSize: batchVmSize
+    useSpot: useSpotNodes
+    maxNodes: batchMaxNodes
+    taskSlotsPerNode: batchTaskSlotsPerNode
+    registryLoginServer: registry.outputs.loginServer
+    workerImage: workerImage
+    batchIdentityId: identity.outputs.batchIdentityId
+    subnetId: network.outputs.batchSubnetId
+    rawAccountName: zoneAccounts[indexOf(zoneNames, 'raw')].outputs.accountName
+    extractedAccountName: zoneAccounts[indexOf(zoneNames, 'extracted')].outputs.accountName
+    functionPrincipalId: identity.outputs.functionPrincipalId
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    planName: 'plan-${resourceToken}'
+    appName: 'func-${resourceToken}'
+    identityId: identity.outputs.functionIdentityId
+    identityClientId: identity.outputs.functionClientId
+    hostStorageAccountName: hostStorage.outputs.accountName
+    hostStorageBlobEndpoint: hostStorage.outputs.blobEndpoint
+    deploymentContainerName: deploymentContainerName
+    subnetId: network.outputs.functionSubnetId
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    maximumInstanceCount: functionMaxInstances
+    instanceMemoryMB: functionInstanceMemoryMB
+    cosmosEndpoint: cosmos.outputs.endpoint
+    cosmosDatabase: cosmos.outputs.databaseName
+    storageAccountUrls: storageAccountUrls
+    batchAccountUrl: batch.outputs.accountUrl
+    batchPoolId: batch.outputs.poolId
+    apiKeysVaultName: apiKeysFromKeyVault ? 'kv-${resourceToken}' : ''
+    apiTrustClientPrincipal: apiTrustClientPrincipal
+  }
+  // The app starts with its data roles in place, so the first run does not fail on a 403.
+  dependsOn: [
+    hostStorageRoles
+    zoneRoles
+  ]
+}
+
+module eventGrid 'modules/eventgrid.bicep' = {
+  name: 'eventgrid'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    topicName: 'evgt-landing-${resourceToken}'
+    landingAccountId: zoneAccounts[indexOf(zoneNames, 'landing')].outputs.accountId
+    eventGridIdentityId: identity.outputs.eventGridIdentityId
+    functionAppId: functionApp.outputs.appId
+    subscriptionEnabled: eventSubscriptionEnabled
+    deadLetterAccountId: zoneAccounts[errorZoneIndex].outputs.accountId
+    deadLetterContainer: deadLetterContainer
+  }
+  dependsOn: [
+    deadLetterRole
+  ]
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    namePrefix: 'avops-${resourceToken}'
+    workspaceId: monitoring.outputs.workspaceId
+    expectedRunMinutes: expectedRunMinutes
+    alertEmail: alertEmail
+  }
+}
+
+// Private endpoints: every zone account (blob), the host account (blob, queue, table), Cosmos DB
+// and Key Vault. Only with restrictNetwork; without it every service is reached publicly.
+var zoneEndpoints = [
+  for z in zones: {
+    name: 'pe-st-${z.name}'
+    serviceId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Storage/storageAccounts', 'st${z.name}${resourceToken}')
+    groupId: 'blob'
+    dnsZone: 'blob'
+  }
+]
+var hostEndpoints = [
+  for sub in ['blob', 'queue', 'table']: {
+    name: 'pe-stfunc-${sub}'
+    serviceId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Storage/storageAccounts', 'stfunc${resourceToken}')
+    groupId: sub
+    dnsZone: sub
+  }
+]
+var serviceEndpoints = [
+  {
+    name: 'pe-cosmos'
+    serviceId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.DocumentDB/databaseAccounts', 'cosmos-${resourceToken}')
+    groupId: 'Sql'
+    dnsZone: 'cosmos'
+  }
+  {
+    name: 'pe-keyvault'
+    serviceId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.KeyVault/vaults', 'kv-${resourceToken}')
+    groupId: 'vault'
+    dnsZone: 'vault'
+  }
+]
+
+module privateEndpoints 'modules/private-endpoint.bicep' = [
+  for ep in concat(zoneEndpoints, hostEndpoints, serviceEndpoints): if (restrictNetwork) {
+    name: ep.name
+    scope: rg
+    params: {
+      location: location
+      tags: tags
+      name: '${ep.name}-${resourceToken}'
+      serviceId: ep.serviceId
+      groupId: ep.groupId
+      subnetId: network.outputs.privateEndpointSubnetId
+      dnsZoneId: network.outputs.dnsZoneIds[ep.dnsZone]
+    }
+    // The endpoints connect to services created by these modules.
+    dependsOn: [
+      zoneAccounts
+      hostStorage
+      cosmos
+      keyVault
+    ]
+  }
+]
+
+// Outputs become azd environment values (azd env get-values), used by the hooks and the guide.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.appName
+output AZURE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.hostName}'
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.registryName
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AVOPS_WORKER_IMAGE string = workerImage
+output AVOPS_BATCH_IDENTITY_ID string = identity.outputs.batchIdentityId
+output AVOPS_BATCH_IDENTITY_CLIENT_ID string = identity.outputs.batchClientId
+output AVOPS_STORAGE_ACCOUNT_URLS string = string(storageAccountUrls)
+output AVOPS_LANDING_ACCOUNT_URL string = storageAccountUrls.landing
+output AVOPS_COSMOS_ENDPOINT string = cosmos.outputs.endpoint
+output AVOPS_BATCH_ACCOUNT_URL string = batch.outputs.accountUrl
+output AVOPS_BATCH_POOL_ID string = batch.outputs.poolId
+output AVOPS_EVENT_TOPIC_ID string = eventGrid.outputs.topicId
+output AVOPS_LOG_ANALYTICS_WORKSPACE string = monitoring.outputs.workspaceName
+output AVOPS_KEY_VAULT_URI string = keyVault.outputs.vaultUri
+output AVOPS_ALERT_RULE_ID string = alerts.outputs.alertRuleId

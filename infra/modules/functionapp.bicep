@@ -1,0 +1,226 @@
+// The Function App on the Flex Consumption plan: Python 3.11, the worker loads main.py, every app
+// setting of the settings model, identity-based connections only (no keys, no connection
+// strings with secrets), VNet-integrated so it reaches the private endpoints.
+
+@description('Azure region of the app.')
+param location string
+
+@description('Tags applied to the plan and the app.')
+param tags object
+
+@description('Name of the Flex Consumption plan.')
+param planName string
+
+@description('Name of the Function App.')
+param appName string
+
+@description('Resource id of the identity the app runs as.')
+param identityId string
+
+@description('Client id of that identity (AZURE_CLIENT_ID and the __clientId connection settings).')
+param identityClientId string
+
+@description('Name of the host storage account (AzureWebJobsStorage, Durable task hub).')
+param hostStorageAccountName string
+
+@description('Blob endpoint of the host storage account, with a trailing slash.')
+param hostStorageBlobEndpoint string
+
+@description('Container the app package is deployed to.')
+param deploymentContainerName string
+
+@description('Subnet the app integrates into (delegated to Microsoft.App/environments).')
+param subnetId string
+
+@description('Application Insights connection string (ingestion address; local auth is off).')
+param appInsightsConnectionString string
+
+@description('Most instances the app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Memory per instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Cosmos DB document endpoint.')
+param cosmosEndpoint string
+
+@description('Cosmos DB database name.')
+param cosmosDatabase string
+
+@description('Zone name -> blob account URL, one account per zone.')
+param storageAccountUrls object
+
+@description('Batch account URL.')
+param batchAccountUrl string
+
+@description('Batch pool for extraction tasks.')
+param batchPoolId string
+
+@description('Largest manifest.json accepted, in bytes.')
+param manifestMaxBytes int = 1048576
+
+@description('Files under an upload prefix that the manifest does not list: warn or fail.')
+@allowed([
+  'warn'
+  'fail'
+])
+param unlistedFiles string = 'warn'
+
+@description('Minutes ingest waits for listed files that have not arrived.')
+param lateFileDeadlineMinutes int = 30
+
+@description('Python log level of the app.')
+@allowed([
+  'DEBUG'
+  'INFO'
+  'WARNING'
+  'ERROR'
+])
+param logLevel string = 'INFO'
+
+@description('Key Vault holding the Metadata API key lists as secrets avops-api-read-keys and avops-api-write-keys (create them first); empty: no API keys, only signed-in principals if trusted.')
+param apiKeysVaultName string = ''
+
+@description('Trust X-MS-CLIENT-PRINCIPAL: set only once App Service authentication is configured in front of the app.')
+param apiTrustClientPrincipal bool = false
+
+@description('Minutes a read-only SAS handed out by the Metadata API stays valid.')
+@minValue(1)
+@maxValue(60)
+param apiSasMinutes int = 15
+
+// API keys are secrets: never inline, only as Key Vault references resolved with the app's
+// identity. (An unresolved reference stays a literal string, which the host would still reject
+// as a function key before the API sees it.)
+var apiReadKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-read-keys)'
+var apiWriteKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-write-keys)'
+
+// The one list of app settings. tests/infra/test_settings_parity.py parses it: the AVOPS_ keys
+// must be exactly dataops.settings.Settings.env_names(), the rest are host keys it knows.
+// Flex Consumption refuses FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION as app
+// settings (functionAppConfig.runtime carries them), so they are absent on purpose.
+var appSettings = {
+  PYTHON_SCRIPT_FILE_NAME: 'main.py'
+  AzureWebJobsStorage__accountName: hostStorageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  AZURE_CLIENT_ID: identityClientId
+  AVOPS_STORE_BACKEND: 'cosmos'
+  // Only read by the sqlite backend; a writable scratch path keeps the value valid.
+  AVOPS_SQLITE_PATH: '/tmp/avops/metadata.sqlite3'
+  AVOPS_COSMOS_ENDPOINT: cosmosEndpoint
+  // Empty: the store authenticates with the managed identity (DefaultAzureCredential).
+  AVOPS_COSMOS_KEY: ''
+  AVOPS_COSMOS_DATABASE: cosmosDatabase
+  AVOPS_COSMOS_VERIFY_TLS: 'true'
+  // Empty: the zones are reached through AVOPS_STORAGE_ACCOUNT_URLS with the managed identity.
+  AVOPS_STORAGE_CONNECTION_STRING: ''
+  AVOPS_STORAGE_ACCOUNT_URLS: string(storageAccountUrls)
+  AVOPS_BATCH_BACKEND: 'azure'
+  AVOPS_BATCH_ACCOUNT_URL: batchAccountUrl
+  AVOPS_BATCH_POOL_ID: batchPoolId
+  AVOPS_MANIFEST_MAX_BYTES: string(manifestMaxBytes)
+  AVOPS_UNLISTED_FILES: unlistedFiles
+  AVOPS_LATE_FILE_DEADLINE_MINUTES: string(lateFileDeadlineMinutes)
+  AVOPS_LOG_LEVEL: logLevel
+  AVOPS_API_READ_KEYS: apiReadKeys
+  AVOPS_API_WRITE_KEYS: apiWriteKeys
+  AVOPS_API_TRUST_CLIENT_PRINCIPAL: apiTrustClientPrincipal ? 'true' : 'false'
+  AVOPS_API_SAS_MINUTES: string(apiSasMinutes)
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    virtualNetworkSubnetId: subnetId
+    vnetRouteAllEnabled: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${hostStorageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'appsettings'
+  properties: appSettings
+}
+
+// azd deploys with an Entra token; basic (user/password) publishing stays off.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+@description('Resource id of the Function App.')
+output appId string = app.id
+@description('Name of the Function App.')
+output appName string = app.name
+@description('Default host name of the app.')
+output hostName string = app.properties.defaultHostName

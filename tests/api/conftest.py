@@ -1,0 +1,196 @@
+"""Route tests run against both store backends through the app's real HTTP functions.
+
+A session-scoped store per backend is seeded once with a small fleet (measurements, a lineage
+chain of datastreams, files, scenes); read-only tests share it, and tests that change state
+create datastreams of their own in it. ``activities.runtime`` is pointed at that store and at
+settings with one read and one write key. cosmosdb-server is started by the fixture and a
+failure to start fails the cosmos tests, never skips them.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import urllib3
+from azure.cosmos import CosmosClient
+
+from activities import runtime
+from dataops.models import DatastreamType, FileRecord, MeasurementState
+from dataops.settings import Settings, StoreBackend
+from dataops.store import MetadataStore
+from dataops.store.cosmos import CosmosStore
+from dataops.store.cosmos_setup import make_client, open_containers
+from dataops.store.sqlite import SqliteStore
+from devhost.services.cosmos_server import CosmosServer, CosmosServerError
+from tests.api.function_host import FunctionHost
+from tests.contract.conftest import T0, make_datastream, make_measurement, make_scene
+
+BACKENDS = ["sqlite", "cosmos"]
+READ_KEY = "read-key-" + "r" * 24
+WRITE_KEY = "write-key-" + "w" * 24
+# Offline: URLs and SAS tokens are computed locally, no request is made with this.
+OFFLINE_STORAGE = "UseDevelopmentStorage=true"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the cosmos runs; the self-signed certificate's warnings are noise here."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(
+                pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+            )
+            if "cosmos" in item.name:
+                item.add_marker(pytest.mark.cosmos)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Ids of the seeded documents the tests look for."""
+
+    backend: str
+    store: MetadataStore
+    measurements: tuple[str, ...] = ("m-a1", "m-a2", "m-b1", "m-c1", "m-c2")
+    raw: str = "ds-raw"
+    extracted: str = "ds-ext"
+    synchronized: str = "ds-sync"
+    other_raw: str = "ds-raw-b1"
+
+
+def seed(store: MetadataStore) -> None:
+    """Write the fleet the tests expect into an empty store."""
+    layout = [
+        ("m-a1", "VIN-A", 0, ["highway", "rain"]),
+        ("m-a2", "VIN-A", 2, ["city"]),
+        ("m-b1", "VIN-B", 4, ["highway"]),
+        ("m-c1", "VIN-C", 6, []),
+        ("m-c2", "VIN-C", 8, ["night"]),
+    ]
+    for measurement_id, vehicle, hour, tags in layout:
+        store.create_measurement(
+            make_measurement(
+                measurement_id, vehicle_id=vehicle, start=T0 + timedelta(hours=hour), tags=tags
+            )
+        )
+    store.set_measurement_state("m-a1", MeasurementState.INGESTED)
+    store.create_datastream(make_datastream(Fleet.raw, "m-a1"))
+    store.create_datastream(
+        make_datastream(Fleet.extracted, "m-a1", type=DatastreamType.EXTRACTED, sources=[Fleet.raw])
+    )
+    store.create_datastream(
+        make_datastream(
+            Fleet.synchronized,
+            "m-a1",
+            type=DatastreamType.SYNCHRONIZED,
+            sources=[Fleet.extracted],
+        )
+    )
+    store.create_datastream(make_datastream(Fleet.other_raw, "m-b1"))
+    store.attach_files(
+        Fleet.raw,
+        [FileRecord(path=f"file-{i:02d}.mcap", format="mcap", size=100 + i) for i in range(7)],
+    )
+    store.upsert_scenes(
+        [
+            make_scene("sc-1", "m-a1", type="pedestrian", vehicle_id="VIN-A", start=T0),
+            make_scene(
+                "sc-2", "m-a1", type="cut_in", vehicle_id="VIN-A", start=T0 + timedelta(minutes=5)
+            ),
+            make_scene(
+                "sc-3", "m-b1", type="pedestrian", vehicle_id="VIN-B", start=T0 + timedelta(hours=4)
+            ),
+        ]
+    )
+
+
+@pytest.fixture(scope="session")
+def cosmos_server() -> Iterator[CosmosServer]:
+    """One cosmosdb-server for the session; a failure to start fails every cosmos test."""
+    try:
+        server = CosmosServer()
+        server.start()
+    except CosmosServerError as err:
+        pytest.fail(f"cosmosdb-server could not start: {err}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def cosmos_client(cosmos_server: CosmosServer) -> Iterator[CosmosClient]:
+    """One client for the session."""
+    client = make_client(cosmos_server.endpoint, cosmos_server.key, verify_tls=False)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def fleet(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fleet]:
+    """A seeded store of the backend under test, shared by the session."""
+    backend = str(request.param)
+    database = ""
+    if backend == "sqlite":
+        store: MetadataStore = SqliteStore(tmp_path_factory.mktemp("api") / "metadata.sqlite3")
+    else:
+        client: CosmosClient = request.getfixturevalue("cosmos_client")
+        database = f"api-{uuid.uuid4().hex[:12]}"
+        store = CosmosStore(open_containers(client, database))
+    seed(store)
+    try:
+        yield Fleet(backend=backend, store=store)
+    finally:
+        store.close()
+        if database:
+            # Teardown may run after tests of other folders, outside this folder's filter.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                client.delete_database(database)
+
+
+def api_settings(**overrides: object) -> Settings:
+    """Settings with one read and one write key and offline storage."""
+    values: dict[str, object] = {
+        "store_backend": StoreBackend.SQLITE,
+        "storage_connection_string": OFFLINE_STORAGE,
+        "api_read_keys": [READ_KEY],
+        "api_write_keys": [WRITE_KEY],
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]  # keyword names checked by pydantic
+
+
+@pytest.fixture
+def host(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> FunctionHost:
+    """The app's functions, with activities.runtime pointed at the fleet's store."""
+    settings = api_settings()
+    monkeypatch.setattr(runtime, "settings", lambda: settings)
+    monkeypatch.setattr(runtime, "metadata_store", lambda: fleet.store)
+    return FunctionHost()
+
+
+def read(key: str = READ_KEY) -> dict[str, str]:
+    """Headers with an API key."""
+    return {"x-functions-key": key}
+
+
+def write() -> dict[str, str]:
+    """Headers with the write key."""
+    return {"x-functions-key": WRITE_KEY}
+
+
+def new_datastream(fleet: Fleet, *, measurement_id: str = "m-c1") -> str:
+    """A fresh CREATED datastream of its own for a test that changes state."""
+    datastream_id = f"ds-{uuid.uuid4().hex[:10]}"
+    fleet.store.create_datastream(make_datastream(datastream_id, measurement_id))
+    return datastream_id

@@ -1,0 +1,156 @@
+"""The dispatcher's error paths and the SAS signer's Azure path, without a store or a host."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from azure.storage.blob import ContainerClient, UserDelegationKey
+
+from dataops.api import HANDLERS, ApiContext, ApiRequest, Locator, handle
+from dataops.api import locations as locations_module
+from dataops.api.dispatch import Call, Reply
+from dataops.errors import InvalidInputError, RetryableError
+from dataops.models import Datastream, DatastreamType, Producer
+from dataops.paths import Zone
+from tests.api.conftest import READ_KEY, api_settings
+
+SETTINGS = api_settings()
+
+
+def _context(store: Any = None, locator: Any = None) -> ApiContext:
+    return ApiContext(settings=lambda: SETTINGS, store=lambda: store, locator=lambda: locator)
+
+
+def _request(route: str, **extra: Any) -> ApiRequest:
+    return ApiRequest.build(
+        method=extra.pop("method", "GET"),
+        route=route,
+        path="/api/" + route,
+        headers={"X-Functions-Key": READ_KEY},
+        **extra,
+    )
+
+
+def test_unknown_operation_is_a_404_problem() -> None:
+    response = handle(_request("nothing"), _context(), HANDLERS)
+    assert response.status == 404
+    assert response.media_type == "application/problem+json"
+
+
+def test_a_busy_store_is_503_with_retry_after() -> None:
+    class BusyStore:
+        def query_measurements(self, query: object) -> object:
+            raise RetryableError("database is locked")
+
+    response = handle(_request("measurements"), _context(BusyStore()), HANDLERS)
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "locked" not in response.json()["detail"]
+
+
+def test_a_bug_is_a_500_without_internals(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(context: ApiContext, call: Call) -> Reply:
+        raise KeyError("secret internal detail")
+
+    response = handle(
+        _request("measurements"), _context(), {**HANDLERS, "listMeasurements": broken}
+    )
+    assert response.status == 500
+    assert "secret" not in response.body.decode()
+    assert "secret internal detail" in caplog.text
+
+
+def test_header_names_are_case_blind() -> None:
+    request = _request("measurements")
+    assert request.headers == {"x-functions-key": READ_KEY}
+
+
+class _FakeService:
+    """Stands in for BlobServiceClient in Azure: hands out user delegation keys."""
+
+    calls = 0
+
+    def __init__(self, account_url: str, credential: object) -> None:
+        self.account_url = account_url
+
+    def get_user_delegation_key(self, start: datetime, expiry: datetime) -> UserDelegationKey:
+        _FakeService.calls += 1
+        key = UserDelegationKey()
+        key.signed_oid = "00000000-0000-0000-0000-000000000001"
+        key.signed_tid = "00000000-0000-0000-0000-000000000002"
+        key.signed_start = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        key.signed_expiry = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+        key.signed_service = "b"
+        key.signed_version = "2025-01-05"
+        key.value = base64.b64encode(b"k" * 32).decode()
+        return key
+
+
+class _NoTokens:
+    """A token credential that is never asked (the fake service needs no token)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        raise AssertionError("no token needed in this test")
+
+
+class _TokenZones:
+    """ZoneClients of an account reached with a token credential (no account key)."""
+
+    chunk_size = 1024
+
+    def container(self, zone: Zone) -> ContainerClient:
+        return ContainerClient(
+            "https://stavopsraw.blob.core.windows.net", zone.value, credential=_NoTokens()
+        )
+
+    def copy_source_url(self, source_zone: Zone, path: str, destination_zone: Zone) -> str:
+        raise AssertionError("not used")
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def test_azure_sas_is_signed_with_a_cached_user_delegation_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(locations_module, "BlobServiceClient", _FakeService)
+    _FakeService.calls = 0
+    now = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+    locator = Locator(_TokenZones(), sas_minutes=10, clock=lambda: now)
+    datastream = Datastream(
+        id="ds-1",
+        measurement_id="m-1",
+        type=DatastreamType.RAW,
+        zone=Zone.RAW,
+        path="2026/05/04/VIN-1/m-1/ds-1",
+        producer=Producer(step="ingest", code_version="1"),
+    )
+    blob = locator.locate(datastream, "a.mcap", with_sas=True)
+    prefix = locator.locate(datastream, None, with_sas=True)
+    assert _FakeService.calls == 1
+    assert blob.sas is not None
+    assert prefix.sas is not None
+    query = parse_qs(blob.sas.token)
+    assert query["sp"] == ["r"]
+    assert query["sr"] == ["b"]
+    assert query["skoid"] == ["00000000-0000-0000-0000-000000000001"]
+    assert query["se"] == [(now + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    assert blob.url == (
+        "https://stavopsraw.blob.core.windows.net/raw/2026/05/04/VIN-1/m-1/ds-1/a.mcap"
+    )
+    prefix_query = parse_qs(prefix.sas.token)
+    assert prefix_query["sp"] == ["rl"]
+    assert prefix_query["sr"] == ["c"]
+    assert prefix.sas.url.startswith(
+        "https://stavopsraw.blob.core.windows.net/raw?restype=container&comp=list"
+        "&prefix=2026/05/04/VIN-1/m-1/ds-1/&"
+    )
+
+
+def test_sas_lifetime_is_capped() -> None:
+    with pytest.raises(InvalidInputError, match="between 1 and 60"):
+        Locator(_TokenZones(), sas_minutes=61)
