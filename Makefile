@@ -7,9 +7,20 @@ PIP := $(PY) -m pip
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: demo test lint typecheck unit test-slow bench setup clean schema
+.PHONY: demo test lint typecheck unit test-slow bench setup clean schema browser
 
 setup: $(STAMP_PY) $(STAMP_NODE)
+
+# Headless Chromium for the devhost dashboard test (Debian's package; no browser download).
+# Installed when we can (root, as in CI); otherwise the dashboard test skips locally and fails
+# under CI=true, so a missing browser never passes silently in CI.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: install Debian's chromium package to run the dashboard browser test"; \
+	  fi; }
 
 $(STAMP_PY): requirements.txt requirements-dev.txt extract_worker/requirements.txt requirements-worker-indexing.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -30,7 +41,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-unit: setup
+unit: setup browser
 	$(PY) -m pytest
 
 test: lint typecheck unit

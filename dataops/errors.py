@@ -37,7 +37,9 @@ class TerminalError(DataOpsError):
 class InvalidInputError(TerminalError):
     """Input (a manifest, a path, an API query) broke a rule; the message names file and field."""
 
-    def __init__(self, message: str, *, source: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str | None = None, field: str | None = None
+    ) -> None:
         self.source = source
         self.field = field
         where = ": ".join(part for part in (source, field) if part)

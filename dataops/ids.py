@@ -13,7 +13,9 @@ __all__ = ["MEASUREMENT_NAMESPACE", "derive_measurement_id", "instance_id_for"]
 MEASUREMENT_NAMESPACE = uuid.UUID("6f1c1d2e-8a47-5b3c-9d0e-a7f4c2b91e35")
 
 
-def derive_measurement_id(vehicle_id: str, recording_start: datetime, sha256s: Iterable[str]) -> str:
+def derive_measurement_id(
+    vehicle_id: str, recording_start: datetime, sha256s: Iterable[str]
+) -> str:
     """UUIDv5 of (vehicle id, start, sorted file hashes): same content, same id."""
     start = recording_start.isoformat().replace("+00:00", "Z")
     name = "|".join([vehicle_id, start, *sorted(sha256s)])

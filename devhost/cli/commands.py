@@ -5,6 +5,7 @@ from __future__ import annotations
 from devhost.cli import (
     demo,  # noqa: F401
     dev,  # noqa: F401
+    metadata,  # noqa: F401
     runs,  # noqa: F401
     sample,  # noqa: F401
     upload,  # noqa: F401

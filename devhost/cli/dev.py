@@ -1,4 +1,4 @@
-"""``avops dev``: Azurite (and cosmosdb-server for the cosmos backend) plus devhost, in the foreground."""
+"""``avops dev``: Azurite (and cosmosdb-server for the cosmos backend) plus devhost."""
 
 from __future__ import annotations
 
@@ -7,19 +7,21 @@ import contextlib
 import logging
 import os
 import signal
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from devhost.cli import app
+from devhost.errors import DevhostError
 from devhost.events.changefeed import ChangeSource, CosmosTsSource
 from devhost.host import DevHost, HostOptions
 from devhost.loader import read_app_settings
 
 log = logging.getLogger("devhost.cli.dev")
 
-DEFAULT_SUBSCRIPTIONS = Path("devhost") / "subscriptions.json"
+DEFAULT_SUBSCRIPTIONS = Path("infra") / "eventgrid-subscriptions.json"
 
 
 def _state_dir(app_root: Path, state_dir: Path | None) -> Path:
@@ -27,38 +29,62 @@ def _state_dir(app_root: Path, state_dir: Path | None) -> Path:
 
 
 @app.command()
-def dev(
+def dev(  # noqa: PLR0917 - typer maps each option to one parameter
     app_root: Annotated[Path, typer.Option("--app-root", help="Functions app directory.")] = Path(),
     port: Annotated[int, typer.Option(help="HTTP port (0: any free port).")] = 7071,
-    state_dir: Annotated[Path | None, typer.Option(help="Where devhost keeps its SQLite state.")] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Where devhost keeps its SQLite state.")
+    ] = None,
     subscriptions: Annotated[
-        Path | None, typer.Option(help="Event Grid subscriptions file (default devhost/subscriptions.json).")
+        Path | None,
+        typer.Option(help="Event Grid subscriptions (default infra/eventgrid-subscriptions.json)."),
     ] = None,
-    activities: Annotated[str, typer.Option(help="Run activities in 'process' or 'thread' workers.")] = "process",
+    activities: Annotated[
+        str, typer.Option(help="Run activities in 'process' or 'thread' workers.")
+    ] = "process",
     thread_activity: Annotated[
-        list[str] | None, typer.Option(help="Activity to run in a thread even in process mode (repeatable).")
+        list[str] | None,
+        typer.Option(help="Activity to run in a thread even in process mode (repeatable)."),
     ] = None,
-    azurite: Annotated[bool, typer.Option(help="Start Azurite for blob storage and Event Grid.")] = True,
+    azurite: Annotated[
+        bool, typer.Option(help="Start Azurite for blob storage and Event Grid.")
+    ] = True,
     log_level: Annotated[str, typer.Option(help="Python log level.")] = "INFO",
 ) -> None:
     """Start Azurite (and cosmosdb-server for the cosmos backend) and devhost; Ctrl-C stops them."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The storage SDK logs every request at INFO; the host's own lines are what matters here.
+    logging.getLogger("azure").setLevel(max(logging.WARNING, logging.getLogger().level))
     root = app_root.resolve()
     settings = read_app_settings(root)
     for key, value in settings.items():
         os.environ.setdefault(key, value)
     state = _state_dir(root, state_dir)
     sub_path = subscriptions or (root / DEFAULT_SUBSCRIPTIONS)
-    asyncio.run(
-        _serve(
-            root, port, state, sub_path if sub_path.is_file() else None, activities,
-            set(thread_activity or []), azurite,
+    try:
+        _run(
+            root,
+            port=port,
+            state=state,
+            subscriptions=sub_path if sub_path.is_file() else None,
+            activities=activities,
+            thread_activities=set(thread_activity or []),
+            want_azurite=azurite,
         )
-    )
+    except DevhostError as err:
+        typer.echo(f"devhost cannot start: {err}", err=True)
+        raise typer.Exit(2) from err
+
+
+def _run(root: Path, **kwargs: Any) -> None:
+    asyncio.run(_serve(root, **kwargs))
 
 
 async def _serve(
     root: Path,
+    *,
     port: int,
     state: Path,
     subscriptions: Path | None,
@@ -77,7 +103,7 @@ async def _serve(
             started.append(blob)
             connection_string = blob.connection_string
             # The app and its activity processes must talk to this Azurite, not to port 10000.
-            os.environ["AzureWebJobsStorage"] = connection_string
+            os.environ["AzureWebJobsStorage"] = connection_string  # noqa: SIM112 - the host's name
             os.environ["AVOPS_STORAGE_CONNECTION_STRING"] = connection_string
             with contextlib.suppress(Exception):
                 blob.create_zone_containers()
@@ -119,6 +145,8 @@ def _change_source(root: Path, started: list[Any]) -> ChangeSource | None:
 
         from devhost.services.cosmos_server import CosmosServer
 
+        # cosmosdb-server serves a self-signed certificate; TLS checks are off on purpose here.
+        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
         server = CosmosServer()
         server.start()
         started.append(server)
@@ -126,7 +154,9 @@ def _change_source(root: Path, started: list[Any]) -> ChangeSource | None:
         os.environ["AVOPS_COSMOS_KEY"] = server.key
         os.environ["AVOPS_COSMOS_VERIFY_TLS"] = "false"
         client = CosmosClient(server.endpoint, server.key, connection_verify=False)
-        database = client.create_database_if_not_exists(os.environ.get("AVOPS_COSMOS_DATABASE", "avops"))
+        database = client.create_database_if_not_exists(
+            os.environ.get("AVOPS_COSMOS_DATABASE", "avops")
+        )
         return CosmosTsSource(database)
     return None
 
@@ -140,7 +170,11 @@ def _print_banner(host: DevHost, started: list[Any], subscriptions: Path | None)
     for service in started:
         name = type(service).__name__
         endpoint = getattr(service, "blob_endpoint", None) or getattr(service, "endpoint", "")
-        typer.echo(f"  {name:<11} {endpoint} (pid {getattr(service, 'pid', '?')})")
+        pid = getattr(service, "pid", None)
+        typer.echo(f"  {name:<11} {endpoint}" + (f" (pid {pid})" if pid else ""))
+        connection = getattr(service, "connection_string", None)
+        if connection:
+            typer.echo(f"  AVOPS_STORAGE_CONNECTION_STRING={connection}")
     typer.echo(f"  subscriptions: {subscriptions or 'none'}")
     typer.echo("ready; Ctrl-C or SIGTERM stops everything started here", err=False)
 

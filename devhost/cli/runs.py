@@ -11,13 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from devhost.cli import app
 from devhost.db import Database
 from devhost.durable.clock import SystemClock
 from devhost.durable.history import EventType
 from devhost.durable.store import DurableStore, RuntimeStatus
 from devhost.events.delivery import DeliveryQueue
-
-from devhost.cli import app
 
 AppRoot = Annotated[Path, typer.Option("--app-root", help="Functions app directory.")]
 StateDir = Annotated[Path | None, typer.Option(help="devhost state directory.")]
@@ -33,8 +32,12 @@ def _db(app_root: Path, state_dir: Path | None) -> Database:
 
 @app.command()
 def runs(
-    status: Annotated[str | None, typer.Option(help="Only this runtime status, e.g. Running.")] = None,
-    name: Annotated[str | None, typer.Option(help="Only orchestrators whose name contains this.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this runtime status, e.g. Running.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Only orchestrators whose name contains this.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
     app_root: AppRoot = Path(),
     state_dir: StateDir = None,
@@ -53,8 +56,15 @@ def runs(
         items = store.query_instances(conn, statuses=statuses, name=name, limit=limit)
     table = Table("instance id", "name", "status", "custom status", "created", "updated")
     for inst in items:
-        table.add_row(inst.instance_id, inst.name, inst.status.value, inst.custom_status or "",
-                      inst.created_at, inst.updated_at)
+        custom = inst.custom_status or ""
+        table.add_row(
+            inst.instance_id,
+            inst.name,
+            inst.status.value,
+            custom if len(custom) <= 40 else custom[:39] + "…",
+            inst.created_at,
+            inst.updated_at,
+        )
     Console().print(table)
     db.close()
 
@@ -88,11 +98,15 @@ def run(
     counts = Counter(_event_name(e["EventType"]) for e in history)
     summary = ", ".join(f"{name} x{count}" for name, count in sorted(counts.items()))
     console.print(f"history:       {len(history)} events ({summary})")
-    scheduled = Counter(e.get("Name") for e in history if e["EventType"] == EventType.TASK_SCHEDULED)
+    scheduled = Counter(
+        e.get("Name") for e in history if e["EventType"] == EventType.TASK_SCHEDULED
+    )
     for activity, count in sorted(scheduled.items(), key=lambda kv: str(kv[0])):
         console.print(f"  activity {activity}: {count} scheduled")
     for child in children:
-        console.print(f"  sub-orchestration {child.instance_id} ({child.name}): {child.status.value}")
+        console.print(
+            f"  sub-orchestration {child.instance_id} ({child.name}): {child.status.value}"
+        )
 
 
 def _event_name(value: int) -> str:
@@ -115,5 +129,13 @@ def deadletters(
     table = Table("#", "source", "function", "attempts", "error", "at", "payload")
     for d in letters:
         payload = json.dumps(json.loads(d.payload))[:80]
-        table.add_row(str(d.deadletter_id), d.source, d.function, str(d.attempts), d.error, d.created_at, payload)
+        table.add_row(
+            str(d.deadletter_id),
+            d.source,
+            d.function,
+            str(d.attempts),
+            d.error,
+            d.created_at,
+            payload,
+        )
     Console().print(table)

@@ -1,0 +1,1 @@
+"""Benchmarks, each against a named reference measured in the same run."""

@@ -1,0 +1,1 @@
+"""The monitor dashboard: the local stand-in for the Durable Functions Monitor."""

@@ -1,0 +1,1 @@
+"""Event sources of devhost: Event Grid over Azurite, change feed, timers, and their delivery."""

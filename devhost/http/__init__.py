@@ -1,0 +1,1 @@
+"""HTTP side of devhost: ``/api`` routes, the durabletask webhooks and the dashboard."""
