@@ -61,6 +61,9 @@ def _ingest_steps(
 ) -> Generator[Any, Any, dict[str, Any]]:
     """The happy path; ``progress`` tells the failure handler how far it got."""
     prefix: str = params["upload_prefix"]
+    # One RAW datastream per run, revalidations included; new_uuid is replay-safe, so a
+    # retried register activity finds the datastream it already made.
+    datastream_id = str(context.new_uuid())
     for _attempt in range(MAX_REVALIDATIONS):
         progress["step"] = "validate"
         upload = yield from _wait_for_complete_upload(context, params, status)
@@ -82,8 +85,7 @@ def _ingest_steps(
                 "upload_prefix": prefix,
                 "manifest_etag": upload["manifest_etag"],
                 "instance_id": context.instance_id,
-                # new_uuid is replay-safe: a retried register finds the datastream it made.
-                "datastream_id": str(context.new_uuid()),
+                "datastream_id": datastream_id,
                 "sources": list(params.get("sources") or []),
             },
         )

@@ -57,6 +57,9 @@ EXPECTED_FUNCTIONS = sorted(
         "api_list_scenes",
         "api_openapi",
         "api_docs",
+        "ops_rerun_measurement",
+        "ops_rehydrate_upload",
+        "reconcile_ingest",
     ]
 )
 

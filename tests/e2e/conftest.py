@@ -1,0 +1,106 @@
+"""End to end: our real function_app under devhost, on Azurite and the SQLite store.
+
+Each test gets its own Azurite (the app names its containers after the zones, so tests cannot
+share one) and its own store file; the app's per-process singletons are reset around each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activities import runtime
+from dataops.settings import Settings
+from dataops.storage import BlobZones
+from dataops.store.sqlite import SqliteStore
+from devhost.durable.clock import Clock
+from devhost.host import DevHost, HostOptions
+from devhost.services.azurite import AzuriteBlob
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBSCRIPTIONS = ROOT / "infra" / "eventgrid-subscriptions.json"
+WRITE_KEY = "e2e-write-key"
+READ_KEY = "e2e-read-key"
+
+
+@dataclass
+class AppEnv:
+    """Handles on everything the app under test talks to."""
+
+    azurite: AzuriteBlob
+    zones: BlobZones
+    sqlite_path: Path
+    state_dir: Path
+
+    def store(self) -> SqliteStore:
+        return SqliteStore(self.sqlite_path)
+
+    def options(self, **overrides: Any) -> HostOptions:
+        values: dict[str, Any] = {
+            "app_root": ROOT,
+            "state_dir": self.state_dir,
+            "port": 0,
+            "function_key": WRITE_KEY,
+            "activity_mode": "thread",
+            "subscriptions_path": SUBSCRIPTIONS,
+            "storage_connection_string": self.azurite.connection_string,
+            "poll_interval_s": 0.05,
+            "delivery_backoff_s": 0.05,
+        }
+        values.update(overrides)
+        return HostOptions(**values)
+
+
+@pytest.fixture
+def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]:
+    """A fresh Azurite with the zone containers and app settings pointing at it and a new store."""
+    with AzuriteBlob(tmp_path / "azurite") as azurite:
+        sqlite_path = tmp_path / "metadata.sqlite3"
+        monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", azurite.connection_string)
+        monkeypatch.setenv("AVOPS_SQLITE_PATH", str(sqlite_path))
+        monkeypatch.setenv("AVOPS_API_WRITE_KEYS", WRITE_KEY)
+        monkeypatch.setenv("AVOPS_API_READ_KEYS", READ_KEY)
+        runtime.reset()
+        zones = BlobZones.from_settings(Settings())
+        zones.ensure_containers()
+        try:
+            yield AppEnv(azurite, zones, sqlite_path, tmp_path / "devhost")
+        finally:
+            zones.close()
+            runtime.reset()
+
+
+def run_host(options: HostOptions, body: Callable[[DevHost], Awaitable[Any]]) -> Any:
+    """Start the host on one event loop, run ``body``, stop the host."""
+
+    async def main() -> Any:
+        host = DevHost(options)
+        await host.start()
+        try:
+            return await body(host)
+        finally:
+            await host.stop()
+
+    return asyncio.run(main())
+
+
+async def wait_for(
+    check: Callable[[], Any], *, timeout_s: float = 60.0, what: str = "condition"
+) -> Any:
+    """Poll ``check`` until it returns something truthy (the host runs while we sleep)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+__all__ = ["ROOT", "SUBSCRIPTIONS", "AppEnv", "Clock", "run_host", "wait_for"]
