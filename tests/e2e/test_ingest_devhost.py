@@ -25,7 +25,8 @@ from tests.e2e.conftest import ROOT, AppEnv, run_host, wait_for
 
 pytestmark = pytest.mark.azurite
 TOPIC = (
-    "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1"
+    "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/"
+    + "devstoreaccount1"
 )
 FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 

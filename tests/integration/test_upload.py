@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +15,6 @@ from dataops.storage import BlobZones
 from dataops.uploader import upload_measurement
 
 pytestmark = pytest.mark.azurite
-ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 5, 4, 10, tzinfo=UTC)
 
 
@@ -67,19 +63,3 @@ def test_a_file_changed_after_the_manifest_is_not_uploaded(
     with pytest.raises(InvalidInputError, match=r"drive\.bag"):
         upload_measurement(blob_zones, root, manifest, upload_prefix="V-9/2")
     assert list(blob_zones.list_blobs(Zone.LANDING, "V-9/2")) == []
-
-
-def test_demo_command_runs_end_to_end_and_stops_azurite(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "devhost.cli", "demo", "--workdir", str(tmp_path / "demo")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "uploaded 8 files + manifest" in result.stdout
-    assert "Azurite stopped" in result.stdout
-    manifest = json.loads((tmp_path / "demo" / "sample-0" / "manifest.json").read_text())
-    assert manifest["vehicle_id"] == "WAVSAMPLE00000000"
