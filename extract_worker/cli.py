@@ -1,0 +1,124 @@
+"""``python -m extract_worker run --task KIND --input PATH_OR_URL --output PATH_OR_URL``.
+
+Exit codes: 0 ok (or already committed), 2 bad input (do not retry), 3 retryable.
+Logs go to stderr as JSON lines carrying the ids given on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from extract_worker.config import load_config
+from extract_worker.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_RETRYABLE,
+    ExtractError,
+    LimitExceededError,
+)
+from extract_worker.extractors import TASK_KINDS
+from extract_worker.limits import apply_limits, tune_malloc
+from extract_worker.logs import configure_logging, log
+
+__all__ = ["build_parser", "main"]
+
+_ID_OPTIONS = ("measurement_id", "datastream_id", "job_id", "task_id", "instance_id")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m extract_worker")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one extraction task")
+    run.add_argument("--task", required=True, choices=TASK_KINDS)
+    run.add_argument("--input", required=True, help="local/NFS path or blob URL (with SAS)")
+    run.add_argument("--output", required=True, help="local/NFS path or blob URL (with SAS)")
+    run.add_argument("--topics", nargs="*", default=[], help="topic or channel group globs")
+    run.add_argument("--config", type=Path, default=None, help="JSON or YAML extraction config")
+    run.add_argument("--force", action="store_true", help="redo a task that is committed")
+    run.add_argument("--memory-mb", type=int, default=None, help="override limits.memory_mb")
+    run.add_argument("--time-s", type=int, default=None, help="override limits.time_s")
+    run.add_argument("--scratch", type=Path, default=None, help="scratch dir for blob staging")
+    run.add_argument("--no-limits", action="store_true", help="skip rlimit and alarm (tests)")
+    for name in _ID_OPTIONS:
+        run.add_argument(f"--{name.replace('_', '-')}", dest=name, default="")
+    return parser
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    context = {name: getattr(args, name) for name in _ID_OPTIONS}
+    context["task"] = args.task
+    configure_logging(context)
+    tune_malloc()
+    try:
+        config = load_config(args.config)
+        if not args.no_limits:
+            apply_limits(
+                memory_mb=args.memory_mb or config.limits.memory_mb,
+                time_s=args.time_s or config.limits.time_s,
+            )
+        ids = {k: v for k, v in context.items() if v and k != "task"}
+        if _is_url(args.input) or _is_url(args.output):
+            from extract_worker.blob_io import run_blob_task
+
+            manifest = run_blob_task(
+                kind=args.task,
+                input_ref=args.input,
+                output_ref=args.output,
+                config=config,
+                topics=args.topics,
+                ids=ids,
+                force=args.force,
+                scratch=args.scratch,
+            )
+        else:
+            from extract_worker.run import run_local_task
+
+            manifest = run_local_task(
+                kind=args.task,
+                input_path=Path(args.input),
+                output=Path(args.output),
+                config=config,
+                topics=args.topics,
+                ids=ids,
+                force=args.force,
+            )
+    except ExtractError as err:
+        log.error(
+            str(err),
+            extra={"error": type(err).__name__, "exit_code": err.exit_code, "input": args.input},
+        )
+        log.debug("traceback", exc_info=True)
+        return err.exit_code
+    except MemoryError:
+        limit_error = LimitExceededError(
+            "parsing needed more memory than the task limit", path=args.input
+        )
+        log.error(
+            str(limit_error), extra={"error": "LimitExceededError", "exit_code": EXIT_BAD_INPUT}
+        )
+        return EXIT_BAD_INPUT
+    except Exception:  # noqa: BLE001 - the last line of defence maps every bug to an exit code
+        # An unexpected failure is a bug or an environment problem, not proven bad input:
+        # report it as retryable so the orchestrator's retry cap decides.
+        log.exception("unexpected failure", extra={"exit_code": EXIT_RETRYABLE})
+        return EXIT_RETRYABLE
+    log.info(
+        "done",
+        extra={"files": manifest.get("file_count"), "errors": len(manifest.get("errors", []))},
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    logging.raiseExceptions = False
+    sys.exit(main())

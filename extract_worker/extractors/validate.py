@@ -1,0 +1,33 @@
+"""``validate``: the file opens, is indexed, is not truncated, chunk CRCs hold. Runs first."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from extract_worker.commit import OutputFile
+
+if TYPE_CHECKING:
+    from extract_worker.extractors.context import TaskContext
+
+__all__ = ["run_validation"]
+
+
+def run_validation(ctx: TaskContext) -> None:
+    """Check the whole file; a damaged one raises BadInputError and nothing is committed."""
+    report = ctx.reader.validate()
+    start, end = ctx.reader.time_range()
+    body = {**asdict(report), "start_ns": start, "end_ns": end}
+    (ctx.output.staging / "validation.json").write_text(json.dumps(body, indent=2) + "\n")
+    ctx.output.extra["validation"] = body
+    ctx.output.add(
+        OutputFile(
+            path="validation.json",
+            stream="*",
+            sensor=ctx.kind,
+            rows=len(report.checks),
+            start_ns=start,
+            end_ns=end,
+        )
+    )

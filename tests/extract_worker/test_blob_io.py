@@ -1,0 +1,118 @@
+"""Blob URLs for --input and --output against Azurite: download, upload, marker last."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from devhost.services.azurite import AzuriteBlob, AzuriteError
+from extract_worker.cli import main
+from extract_worker.errors import EXIT_BAD_INPUT, EXIT_OK
+from tests.extract_worker.recordings import write_ros1, write_ros2
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.azurite
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
+    server = AzuriteBlob(tmp_path_factory.mktemp("azurite"))
+    try:
+        server.start()
+    except AzuriteError as err:
+        pytest.fail(f"Azurite could not start: {err}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def service(azurite: AzuriteBlob, monkeypatch: pytest.MonkeyPatch) -> BlobServiceClient:
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    client = BlobServiceClient.from_connection_string(azurite.connection_string)
+    for name in ("raw", "extracted"):
+        if not client.get_container_client(name).exists():
+            client.create_container(name)
+    return client
+
+
+def _upload(service: BlobServiceClient, local: Path, name: str) -> None:
+    container = service.get_container_client("raw")
+    files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
+    for path in files:
+        blob = name if local.is_file() else f"{name}/{path.relative_to(local).as_posix()}"
+        with path.open("rb") as f:
+            container.upload_blob(blob, f, overwrite=True)
+
+
+def test_blob_input_and_output(
+    tmp_path: Path,
+    azurite: AzuriteBlob,
+    service: BlobServiceClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _upload(service, write_ros1(tmp_path / "drive.bag"), "m1/drive.bag")
+    src = f"{azurite.blob_endpoint}/raw/m1/drive.bag"
+    dst = f"{azurite.blob_endpoint}/extracted/2026/05/04/VIN/m1/ds1"
+    argv = [
+        "run",
+        "--task",
+        "gps",
+        "--input",
+        src,
+        "--output",
+        dst,
+        "--no-limits",
+        "--scratch",
+        str(tmp_path),
+    ]
+    assert main(argv) == EXIT_OK
+    container = service.get_container_client("extracted")
+    names = sorted(b.name for b in container.list_blobs(name_starts_with="2026/05/04/VIN/m1/ds1/"))
+    assert names == [
+        "2026/05/04/VIN/m1/ds1/gps/_SUCCESS",
+        "2026/05/04/VIN/m1/ds1/gps/_manifest.json",
+        "2026/05/04/VIN/m1/ds1/gps/gps_fix/data.parquet",
+    ]
+    manifest = json.loads(
+        container.download_blob("2026/05/04/VIN/m1/ds1/gps/_manifest.json").readall()
+    )
+    assert manifest["input"]["path"] == src
+    # The scratch copy is gone once the task ends.
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("extract-")] == []
+    capsys.readouterr()
+    # A rerun finds the marker and does nothing.
+    assert main(argv) == EXIT_OK
+    assert "already committed" in capsys.readouterr().err
+
+
+def test_ros2_bag_prefix_as_input(
+    tmp_path: Path, azurite: AzuriteBlob, service: BlobServiceClient
+) -> None:
+    _upload(service, write_ros2(tmp_path / "bag", storage="mcap"), "m2/bag")
+    out = tmp_path / "out"
+    argv = [
+        "run", "--task", "metadata", "--input", f"{azurite.blob_endpoint}/raw/m2/bag",
+        "--output", str(out), "--no-limits", "--scratch", str(tmp_path),
+    ]  # fmt: skip
+    assert main(argv) == EXIT_OK
+    meta = json.loads((out / "metadata" / "metadata.json").read_text())
+    assert meta["format"] == "ros2"
+    assert meta["stream_count"] == 9
+
+
+def test_missing_blob_is_bad_input(
+    tmp_path: Path, azurite: AzuriteBlob, service: BlobServiceClient
+) -> None:
+    argv = [
+        "run", "--task", "validate", "--input", f"{azurite.blob_endpoint}/raw/nope/x.bag",
+        "--output", str(tmp_path / "out"), "--no-limits", "--scratch", str(tmp_path),
+    ]  # fmt: skip
+    assert main(argv) == EXIT_BAD_INPUT

@@ -1,0 +1,94 @@
+"""Bounded memory: the worker's peak RSS on a 200 MB input, in a subprocess.
+
+asammdf's own ``export('parquet')`` holds the whole group (over 1 GB for this input); the
+worker streams fragments. TDMS streams ``data_chunks``. Bigger inputs are @slow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from asammdf import MDF, Signal
+
+from tests.extract_worker.peak_rss import run_measured, worker_argv
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Interpreter, numpy, pyarrow and asammdf imports alone take ~120 MB of RSS.
+PEAK_RSS_LIMIT_MB = 250
+
+
+def write_big_mdf(
+    path: Path, *, channels: int = 20, samples: int = 1_250_000, groups: int = 1
+) -> Path:
+    """Groups of float64 channels: 200 MB of samples at the defaults.
+
+    Appended group by group: asammdf moves appended samples to a temporary file, so writing
+    a 4 GB file needs memory for one group only.
+    """
+    mdf = MDF(version="4.10")
+    t = np.arange(samples) * 0.001
+    rng = np.random.default_rng(0)
+    for group in range(groups):
+        mdf.append(
+            [
+                Signal(rng.standard_normal(samples), t, name=f"ch{c}", unit="V")
+                for c in range(channels)
+            ],
+            acq_name="Big" if groups == 1 else f"Big{group}",
+        )
+    mdf.save(path, overwrite=True)
+    mdf.close()
+    return path
+
+
+def write_big_tdms(path: Path, *, segments: int = 50, per_segment: int = 250_000) -> Path:
+    """Two float64 channels over many segments: 200 MB at the defaults."""
+    from nptdms import ChannelObject, TdmsWriter
+
+    rng = np.random.default_rng(0)
+    with TdmsWriter(path) as writer:
+        for _ in range(segments):
+            writer.write_segment(
+                [
+                    ChannelObject("Rig", "a", rng.standard_normal(per_segment)),
+                    ChannelObject("Rig", "b", rng.standard_normal(per_segment)),
+                ]
+            )
+    return path
+
+
+def test_mdf4_structured_streams_in_bounded_memory(tmp_path: Path) -> None:
+    src = write_big_mdf(tmp_path / "big.mf4")
+    assert src.stat().st_size > 200_000_000
+    result = run_measured(worker_argv("structured", str(src), str(tmp_path / "out")))
+    assert result["returncode"] == 0, result["stderr"]
+    assert float(result["peak_rss_mb"]) < PEAK_RSS_LIMIT_MB, result
+    times = pq.read_table(tmp_path / "out" / "structured" / "000_Big" / "data", columns=["time_ns"])
+    assert times.num_rows == 1_250_000
+
+
+def test_tdms_structured_streams_in_bounded_memory(tmp_path: Path) -> None:
+    src = write_big_tdms(tmp_path / "big.tdms")
+    assert src.stat().st_size > 200_000_000
+    result = run_measured(worker_argv("structured", str(src), str(tmp_path / "out")))
+    assert result["returncode"] == 0, result["stderr"]
+    assert float(result["peak_rss_mb"]) < PEAK_RSS_LIMIT_MB, result
+    times = pq.read_table(tmp_path / "out" / "structured" / "Rig" / "data", columns=["time_ns"])
+    assert times.num_rows == 50 * 250_000
+
+
+@pytest.mark.slow
+def test_mdf4_4gb_input_stays_under_512mb(tmp_path: Path) -> None:
+    """The issue's bound for any task on a 4 GB input."""
+    src = write_big_mdf(tmp_path / "huge.mf4", channels=20, samples=3_125_000, groups=8)
+    assert src.stat().st_size > 4_000_000_000
+    for kind in ("validate", "metadata", "structured"):
+        result = run_measured(worker_argv(kind, str(src), str(tmp_path / "out")))
+        assert result["returncode"] == 0, result["stderr"]
+        print(f"{kind}: {result['peak_rss_mb']:.0f} MB peak RSS, {result['seconds']:.1f} s")
+        assert float(result["peak_rss_mb"]) < 512, (kind, result)
