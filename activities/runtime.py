@@ -1,4 +1,4 @@
-"""Per-process singletons for activities: settings, metadata store, blob zones.
+"""Per-process singletons for activities: settings, metadata store, blob zones, batch backend.
 
 Built lazily on first use (never at import time, so indexing the app reads no environment) and
 shared by every activity the process runs. :func:`reset` drops them (tests, settings changes).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from dataops.batch import BatchBackend, open_batch_backend
 from dataops.paths import Zone
 from dataops.settings import Settings
 from dataops.storage import BlobZones
@@ -16,6 +17,7 @@ from dataops.store import MetadataStore
 from dataops.store.factory import open_store
 
 __all__ = [
+    "batch_backend",
     "blob_zones",
     "ingest_start_input",
     "landing_container",
@@ -43,6 +45,23 @@ def blob_zones() -> BlobZones:
     return BlobZones.from_settings(settings())
 
 
+@functools.cache
+def batch_backend() -> BatchBackend:
+    """The batch backend extraction jobs are submitted to (submit/status/cancel only).
+
+    Locally the tasks reach the zones through their Azurite container URLs; the scheduler
+    that runs them lives outside the app (devhost/batch_runner.py), as Azure Batch does.
+    """
+    zones = blob_zones()
+    return open_batch_backend(
+        settings(),
+        zone_roots={
+            Zone.RAW.value: zones.container_url(Zone.RAW),
+            Zone.EXTRACTED.value: zones.container_url(Zone.EXTRACTED),
+        },
+    )
+
+
 def landing_container() -> str:
     """Name of the container that holds the landing zone (what Event Grid subjects name)."""
     return blob_zones().container_name(Zone.LANDING)
@@ -58,6 +77,8 @@ def ingest_start_input(upload_prefix: str, *, sources: list[str] | None = None) 
         "upload_prefix": upload_prefix,
         "late_file_deadline_minutes": current.late_file_deadline_minutes,
         "sources": sources or [],
+        "extract": current.extract_on_ingest,
+        "extract_deadline_minutes": current.extract_deadline_minutes,
     }
 
 
@@ -67,5 +88,7 @@ def reset() -> None:
         metadata_store().close()
     if blob_zones.cache_info().currsize:
         blob_zones().close()
-    for cached in (settings, metadata_store, blob_zones):
+    if batch_backend.cache_info().currsize:
+        batch_backend().close()
+    for cached in (settings, metadata_store, blob_zones, batch_backend):
         cached.cache_clear()

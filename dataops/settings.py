@@ -80,6 +80,25 @@ class Settings(BaseSettings):
     late_file_deadline_minutes: int = Field(
         default=30, ge=0, description="How long ingest waits for files listed but not yet uploaded."
     )
+    reconcile_after_minutes: int = Field(
+        default=10,
+        ge=0,
+        description="Age after which a landing manifest with no ingest run is started by the "
+        "reconciler (0: at once; only for tests, Event Grid is usually seconds behind).",
+    )
+    run_deadline_minutes: int = Field(
+        default=120,
+        ge=1,
+        description="Ingest runs still running after this long are terminated and reported.",
+    )
+    extract_on_ingest: bool = Field(
+        default=True, description="Start extraction when a RAW datastream is COMPLETED."
+    )
+    extract_deadline_minutes: int = Field(
+        default=360,
+        ge=1,
+        description="An extraction still running after this long is canceled and FAILED.",
+    )
     log_level: str = Field(default="INFO", description="Python log level.")
     # Secrets: kept out of repr so a logged Settings object never shows them.
     api_read_keys: Annotated[list[str], NoDecode] = Field(

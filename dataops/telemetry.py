@@ -9,7 +9,9 @@ logs go to the console. Either way:
   context; :class:`IdsFilter` copies them onto every log record and :class:`IdsSpanProcessor`
   onto every span started inside it (Azure SDK calls included).
 * :func:`record_bytes` counts bytes validated, copied and extracted (metric ``avops.bytes``),
-  :func:`step_timer` times one step (histogram ``avops.step.duration``, plus a span).
+  :func:`step_timer` times one step (histogram ``avops.step.duration``, plus a span),
+  :func:`record_run_event` counts what operations did to runs (metric ``avops.runs``: reruns,
+  reconciler starts, deadlines exceeded).
 
 Metric attributes stay low-cardinality (step, kind, outcome): per-measurement numbers live in
 the logs and spans, where infra/queries/measurement.kql finds them.
@@ -52,17 +54,20 @@ __all__ = [
     "CONNECTION_STRING_ENV",
     "ID_FIELDS",
     "METER_NAME",
+    "RUN_EVENTS_METRIC",
     "STEP_DURATION_METRIC",
     "ByteKind",
     "IdLoggerAdapter",
     "IdsFilter",
     "IdsSpanProcessor",
+    "RunEvent",
     "TelemetryMode",
     "bind_ids",
     "configure_telemetry",
     "configure_telemetry_from_environment",
     "current_ids",
     "record_bytes",
+    "record_run_event",
     "shutdown_telemetry",
     "step_timer",
     "use_providers",
@@ -74,6 +79,9 @@ ID_FIELDS = ("measurement_id", "datastream_id", "instance_id")
 METER_NAME = "avops.dataops"
 BYTES_METRIC = "avops.bytes"
 STEP_DURATION_METRIC = "avops.step.duration"
+RUN_EVENTS_METRIC = "avops.runs"
+RunEvent = Literal["rerun_started", "reconciler_started", "deadline_exceeded"]
+_RUN_EVENTS = frozenset({"rerun_started", "reconciler_started", "deadline_exceeded"})
 ByteKind = Literal["validated", "copied", "extracted"]
 _BYTE_KINDS = frozenset({"validated", "copied", "extracted"})
 _CONSOLE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -181,6 +189,7 @@ class _ConsoleFormatter(logging.Formatter):
 class _Instruments:
     bytes: Counter
     duration: Histogram
+    runs: Counter
 
 
 @dataclass
@@ -233,6 +242,12 @@ def _instruments() -> _Instruments:
                     unit="s",
                     description="Duration of one pipeline step (avops.step, avops.outcome).",
                 ),
+                runs=meter.create_counter(
+                    RUN_EVENTS_METRIC,
+                    unit="{run}",
+                    description="Runs rerun, started by the reconciler or past their deadline "
+                    "(attribute avops.event).",
+                ),
             )
         return _state.instruments
 
@@ -258,6 +273,23 @@ def record_bytes(kind: ByteKind, count: int, **ids: str | None) -> None:
         attributes: dict[str, str | int] = {**_ids.get(), **_checked(ids)}
         attributes.update({"avops.kind": kind, "avops.bytes": count})
         span.add_event(BYTES_METRIC, attributes)
+
+
+def record_run_event(event: RunEvent, orchestration: str = "ingest", **ids: str | None) -> None:
+    """Count one operations event on a run (metric ``avops.runs``).
+
+    The ids go on a span event of the current span, as with :func:`record_bytes`, so the
+    metric keeps two low-cardinality attributes while a run can still be found by id.
+    """
+    if event not in _RUN_EVENTS:
+        raise ValueError(f"unknown run event {event!r}; use one of {sorted(_RUN_EVENTS)}")
+    checked = _checked(ids)  # a misspelt id fails here, with or without a recording span
+    _instruments().runs.add(1, {"avops.event": event, "avops.orchestration": orchestration})
+    span = trace.get_current_span()
+    if span.is_recording():
+        attributes: dict[str, str | int] = {**_ids.get(), **checked}
+        attributes.update({"avops.event": event, "avops.orchestration": orchestration})
+        span.add_event(RUN_EVENTS_METRIC, attributes)
 
 
 @contextmanager

@@ -64,6 +64,20 @@ def _script_name(app_root: Path, settings: dict[str, str]) -> str:
 _INDEXED: dict[int, tuple[func.FunctionRegister, list[func.Function]]] = {}
 
 
+def indexed_functions(app: func.FunctionRegister) -> list[func.Function]:
+    """``app.get_functions()``, indexed once per app object and shared by every caller.
+
+    Everything in one process that needs an app's functions (devhost, test harnesses) must come
+    through here: a second ``get_functions()`` on the same app raises a duplicate-name error.
+    """
+    cached = _INDEXED.get(id(app))
+    if cached is not None and cached[0] is app:
+        return cached[1]
+    functions = app.get_functions()
+    _INDEXED[id(app)] = (app, functions)
+    return functions
+
+
 def _forget_shadowed_modules(app_root: Path) -> None:
     # Several apps in one process (tests) often share top-level names (``function_app``): a cached
     # module of that name from elsewhere would be returned instead of this root's module.
@@ -100,15 +114,10 @@ def load_app(app_root: Path | str, *, apply_settings: bool = True) -> LoadedApp:
     except Exception as err:
         raise AppLoadError(f"importing {module_name!r} from {root} failed: {err!r}") from err
     app = _find_register(module, script)
-    cached = _INDEXED.get(id(app))
-    if cached is not None and cached[0] is app:
-        functions = cached[1]
-    else:
-        try:
-            functions = app.get_functions()
-        except Exception as err:
-            raise AppLoadError(f"indexing functions of {script} failed: {err}") from err
-        _INDEXED[id(app)] = (app, functions)
+    try:
+        functions = indexed_functions(app)
+    except Exception as err:
+        raise AppLoadError(f"indexing functions of {script} failed: {err}") from err
     log.info("loaded %s from %s: %d functions", script, root, len(functions))
     return LoadedApp(
         root=root, module_name=module_name, app=app, functions=functions, settings=settings

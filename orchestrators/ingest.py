@@ -12,6 +12,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dataops.ids import instance_id_for
+
 __all__ = ["COPY_WAVE", "MAX_REVALIDATIONS", "ingest_orchestrator"]
 
 COPY_WAVE = 16
@@ -122,8 +124,41 @@ def _ingest_steps(
             "manifest_etag": upload["manifest_etag"],
         },
     )
+    output = {**ids, "raw_prefix": registration["raw_prefix"], **result}
+    if params.get("extract", True):
+        output["extraction"] = yield from _extract(context, params, ids, status)
     _publish(context, status, stage="completed")
-    return {**ids, "raw_prefix": registration["raw_prefix"], **result}
+    return output
+
+
+def _extract(
+    context: df.DurableOrchestrationContext,
+    params: dict[str, Any],
+    ids: dict[str, str],
+    status: dict[str, Any],
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Run ``extract`` for the RAW datastream; its failure never fails the ingest.
+
+    RAW is verified and COMPLETED at this point: nothing may go to the error zone, and a
+    failed extraction is rerun on its own (POST /api/measurements/{id}/extract).
+    """
+    _publish(context, status, stage="extracting")
+    try:
+        result: dict[str, Any] = yield context.call_sub_orchestrator(
+            "extract",
+            {
+                "measurement_id": ids["measurement_id"],
+                "raw_datastream_id": ids["datastream_id"],
+                "deadline_minutes": params.get("extract_deadline_minutes"),
+            },
+            instance_id_for("extract", ids["datastream_id"]),
+        )
+    except Exception as err:  # noqa: BLE001 - any extraction failure is reported, not raised
+        reason = _first_line(err)
+        status["extraction"] = {"status": "Failed", "reason": reason}
+        return {"status": "Failed", "reason": reason}
+    status["extraction"] = {"status": "Completed", "datastream_id": result["datastream_id"]}
+    return result
 
 
 def _wait_for_complete_upload(

@@ -97,6 +97,10 @@ class BlobZones:
         """Name of the container that holds ``zone``."""
         return str(self._clients.container(zone).container_name)
 
+    def container_url(self, zone: Zone) -> str:
+        """URL of the zone's container (what batch tasks are given as the zone's root)."""
+        return str(self._clients.container(zone).url)
+
     def _blob(self, zone: Zone, path: str, *, field: str = "path") -> BlobClient:
         checked = check_relative_path(path, field=field, source=zone.value)
         return self._clients.container(zone).get_blob_client(checked)

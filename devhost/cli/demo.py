@@ -1,18 +1,21 @@
 """``avops demo``: the main job end to end on the embedded default (what ``make demo`` runs).
 
-Starts Azurite and devhost with the unchanged function_app, generates the small sample drive,
-uploads it to landing (files first, manifest last), waits for the ingest run, reports what is
-where, and stops exactly what it started. Exits non-zero when any step failed.
+Starts Azurite, devhost with the unchanged function_app and (for the local batch backend) the
+local batch pool, generates the small sample drive, uploads it to landing (files first, manifest
+last), waits for the ingest run and its extraction, reports what is where (per sensor: files,
+rows, bytes), and stops exactly what it started. Exits non-zero when any step failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,9 +25,10 @@ from rich.table import Table
 
 from dataops.ids import instance_id_for
 from dataops.paths import Zone
-from dataops.settings import Settings
+from dataops.settings import BatchBackend, Settings
 from dataops.storage import BlobZones
 from dataops.store import open_store
+from devhost.batch_runner import batch_runner
 from devhost.cli import app
 from devhost.cli.upload import upload_directory
 from devhost.durable.store import RuntimeStatus
@@ -75,12 +79,24 @@ def demo(
                 storage_connection_string=azurite.connection_string,
                 poll_interval_s=0.25,
             )
-            outcome = asyncio.run(_ingest(options, zones, drive.out_dir, console, timeout_s))
-            _report(console, zones, settings, outcome)
+            with _batch_pool(settings, console):
+                outcome = asyncio.run(_ingest(options, zones, drive.out_dir, console, timeout_s))
+            ok = _report(console, zones, settings, outcome)
     elapsed = time.perf_counter() - started
     console.print(f"demo finished in {elapsed:.1f} s; Azurite and devhost stopped")
-    if outcome["status"] != RuntimeStatus.COMPLETED.value:
+    if not ok:
         raise typer.Exit(code=1)
+
+
+@contextlib.contextmanager
+def _batch_pool(settings: Settings, console: Console) -> Iterator[None]:
+    """The local batch pool (the Batch service's stand-in) while the host runs, if local."""
+    if settings.batch_backend is not BatchBackend.LOCAL:
+        yield
+        return
+    with batch_runner(settings) as runner:
+        console.print(f"local batch pool running ({runner.pool.workdir})")
+        yield
 
 
 async def _ingest(
@@ -100,13 +116,20 @@ async def _ingest(
         )
         deadline = time.monotonic() + timeout_s
         last_stage = ""
+        last_progress = ""
         while time.monotonic() < deadline:
             found = host.engine.get_instance(instance_id)
             if found is not None:
-                stage = json.loads(found.custom_status or "{}").get("stage", "")
+                custom = json.loads(found.custom_status or "{}")
+                stage = custom.get("stage", "")
                 if stage and stage != last_stage:
                     console.print(f"  ingest: {stage}")
                     last_stage = stage
+                if stage == "extracting" and custom.get("datastream_id"):
+                    progress = _extract_progress(host, custom["datastream_id"])
+                    if progress and progress != last_progress:
+                        console.print(f"  extract: {progress}")
+                        last_progress = progress
                 if found.status in FINAL:
                     return {
                         "status": found.status.value,
@@ -121,17 +144,35 @@ async def _ingest(
         await host.stop()
 
 
+def _extract_progress(host: DevHost, raw_datastream_id: str) -> str:
+    """``tasks done/total`` of the extraction the ingest run started, once it has begun."""
+    found = host.engine.get_instance(instance_id_for("extract", raw_datastream_id))
+    if found is None:
+        return ""
+    custom = json.loads(found.custom_status or "{}")
+    if not custom.get("tasks_total"):
+        return str(custom.get("stage", ""))
+    return f"{custom['stage']}, {custom['tasks_done']}/{custom['tasks_total']} tasks done"
+
+
 def _report(
     console: Console, zones: BlobZones, settings: Settings, outcome: dict[str, Any]
-) -> None:
+) -> bool:
+    """Print what is where; False if ingest or extraction failed."""
     if outcome["status"] != RuntimeStatus.COMPLETED.value:
         console.print(f"[red]ingest {outcome['status']}[/red]: {outcome['error']}")
-        return
+        return False
     output = outcome["output"]
     store = open_store(settings)
     try:
         raw = store.get_datastream(output["datastream_id"])
         files = store.list_files(raw.id, limit=1000).items
+        extraction = output.get("extraction")
+        extracted = (
+            store.get_datastream(extraction["datastream_id"])
+            if extraction and extraction.get("status") == "Completed"
+            else None
+        )
     finally:
         store.close()
     table = Table(title=f"raw/{raw.path}")
@@ -149,3 +190,27 @@ def _report(
     remaining = list(zones.list_blobs(Zone.LANDING))
     console.print(f"landing now holds {len(remaining)} blobs")
     console.print(f"ingest took {outcome['seconds']:.1f} s from upload to COMPLETED")
+    if extraction is None:
+        console.print("extraction is off (AVOPS_EXTRACT_ON_INGEST=false)")
+        return True
+    if extracted is None:
+        console.print(f"[red]extraction failed[/red]: {extraction.get('reason')}")
+        return False
+    _report_extraction(console, extracted.path, extracted.id, extracted.stats)
+    return True
+
+
+def _report_extraction(console: Console, path: str, datastream_id: str, stats: Any) -> None:
+    table = Table(title=f"extracted/{path}")
+    table.add_column("sensor (task kind)")
+    table.add_column("files", justify="right")
+    table.add_column("rows", justify="right")
+    table.add_column("bytes", justify="right")
+    for kind, totals in sorted(stats.get("kinds", {}).items()):
+        table.add_row(kind, f"{totals['files']:,}", f"{totals['rows']:,}", f"{totals['bytes']:,}")
+    console.print(table)
+    recordings = stats.get("recordings", {})
+    console.print(
+        f"EXTRACTED datastream: {datastream_id} (COMPLETED), {len(recordings)} recordings, "
+        f"{stats.get('files', 0):,} files, {stats.get('bytes', 0):,} bytes"
+    )

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
+from dataops.settings import BatchBackend, Settings
+from devhost.batch_runner import BatchRunner
 from devhost.cli import app
 from devhost.errors import DevhostError
 from devhost.events.changefeed import ChangeSource, CosmosTsSource
@@ -108,6 +110,7 @@ async def _serve(
             with contextlib.suppress(Exception):
                 blob.create_zone_containers()
         change_source = _change_source(root, started)
+        _start_batch_runner(started)
         options = HostOptions(
             app_root=root,
             state_dir=state,
@@ -131,6 +134,13 @@ async def _serve(
             with contextlib.suppress(Exception):
                 service.stop()
         typer.echo("stopped")
+
+
+def _start_batch_runner(started: list[Any]) -> None:
+    """The local batch pool runs the extraction tasks the app submits (Azure Batch's stand-in)."""
+    settings = Settings()
+    if settings.batch_backend is BatchBackend.LOCAL:
+        started.append(BatchRunner(settings).start())
 
 
 def _change_source(root: Path, started: list[Any]) -> ChangeSource | None:

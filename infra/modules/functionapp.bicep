@@ -76,6 +76,21 @@ param unlistedFiles string = 'warn'
 @description('Minutes ingest waits for listed files that have not arrived.')
 param lateFileDeadlineMinutes int = 30
 
+@description('Age in minutes after which the reconciler starts a landing manifest that has no ingest run.')
+@minValue(0)
+param reconcileAfterMinutes int = 10
+
+@description('Minutes after which a still-running ingest run is terminated and reported.')
+@minValue(1)
+param runDeadlineMinutes int = 120
+
+@description('Start extraction when a RAW datastream is COMPLETED.')
+param extractOnIngest bool = true
+
+@description('Minutes after which a still-running extraction is canceled and FAILED.')
+@minValue(1)
+param extractDeadlineMinutes int = 360
+
 @description('Python log level of the app.')
 @allowed([
   'DEBUG'
@@ -131,6 +146,10 @@ var appSettings = {
   AVOPS_MANIFEST_MAX_BYTES: string(manifestMaxBytes)
   AVOPS_UNLISTED_FILES: unlistedFiles
   AVOPS_LATE_FILE_DEADLINE_MINUTES: string(lateFileDeadlineMinutes)
+  AVOPS_RECONCILE_AFTER_MINUTES: string(reconcileAfterMinutes)
+  AVOPS_RUN_DEADLINE_MINUTES: string(runDeadlineMinutes)
+  AVOPS_EXTRACT_ON_INGEST: extractOnIngest ? 'true' : 'false'
+  AVOPS_EXTRACT_DEADLINE_MINUTES: string(extractDeadlineMinutes)
   AVOPS_LOG_LEVEL: logLevel
   AVOPS_API_READ_KEYS: apiReadKeys
   AVOPS_API_WRITE_KEYS: apiWriteKeys

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 
+from devhost.loader import indexed_functions
 from function_app import app
 
 __all__ = ["FunctionHost", "HostResponse", "http_functions"]
@@ -47,7 +48,7 @@ class _Route:
 def http_functions() -> tuple[_Route, ...]:
     """The app's HTTP functions (``get_functions`` may run once per app object: cached)."""
     routes = []
-    for function in app.get_functions():
+    for function in indexed_functions(app):
         trigger = function.get_trigger()
         if trigger.type != "httpTrigger":
             continue

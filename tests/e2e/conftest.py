@@ -65,6 +65,8 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]
         monkeypatch.setenv("AVOPS_SQLITE_PATH", str(sqlite_path))
         monkeypatch.setenv("AVOPS_API_WRITE_KEYS", WRITE_KEY)
         monkeypatch.setenv("AVOPS_API_READ_KEYS", READ_KEY)
+        # Ingest tests upload fake (non-recording) bytes: they test ingest alone.
+        monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "false")
         runtime.reset()
         zones = BlobZones.from_settings(Settings())
         zones.ensure_containers()

@@ -71,7 +71,7 @@ def test_hash_of_missing_blob_is_not_found(blob_zones: BlobZones) -> None:
 
 def test_hash_memory_stays_bounded(make_blob_zones: BlobZonesFactory, tmp_path: Path) -> None:
     zones = make_blob_zones(chunk_size=DEFAULT_CHUNK_SIZE)
-    size = 64 * 1024 * 1024
+    size = 256 * 1024 * 1024
     local = tmp_path / "big.bin"
     expected = hashlib.sha256()
     with local.open("wb") as handle:
@@ -93,5 +93,5 @@ def test_hash_memory_stays_bounded(make_blob_zones: BlobZonesFactory, tmp_path: 
     assert digest.sha256 == uploaded.sha256 == expected.hexdigest()
     assert digest.size == size
     # A few chunks in flight (plus the SDK's pre-sized list per range), never the whole blob.
-    assert hash_peak < size // 2, hash_peak
+    assert hash_peak < 96 * 1024 * 1024, hash_peak
     assert upload_peak < size // 2, upload_peak

@@ -1,0 +1,238 @@
+"""The reconciler: what Event Grid and the orchestrations left behind, found every few minutes.
+
+Two jobs:
+
+* **Lost events.** A ``manifest.json`` in landing older than ``reconcile_after`` whose upload
+  has no ``ingest`` instance at all gets one, with the same id and input the Event Grid trigger
+  would use (so a late event afterwards finds it and starts nothing). Uploads with a finished
+  instance are left alone: those are restarted only by rerun, as the trigger does.
+* **Runs past their deadline.** An ``ingest`` instance still Pending/Running ``run_deadline``
+  after it was created is stuck (its own late-file deadline would have failed it long before):
+  it is reported (warning log with instance id, upload prefix and measurement, metric
+  ``avops.runs`` with ``avops.event=deadline_exceeded``) and *marked* by terminating it with
+  the reason, and by setting its RAW datastream, if it registered one, to FAILED with the same
+  reason. Nothing is moved or deleted: ingest deletes from landing only after verified copies,
+  so the upload is still complete in landing (or in the archive), and
+  ``POST /api/uploads/{prefix}/rehydrate`` starts a fresh run that links the failed datastream.
+  A terminated instance is no longer Running, so the next pass does not report it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dataops.errors import (
+    DataOpsError,
+    EtagMismatchError,
+    InvalidTransitionError,
+    NotFoundError,
+)
+from dataops.ids import instance_id_for
+from dataops.ingest.runs import INGEST, RunControl, RunInfo
+from dataops.models import MANIFEST_NAME, DatastreamState
+from dataops.paths import Zone, check_relative_path
+from dataops.storage import BlobZones
+from dataops.storage.models import BlobInfo
+from dataops.store import MetadataStore
+from dataops.telemetry import record_run_event
+
+__all__ = ["MAX_STARTS_PER_PASS", "ReconcileReport", "firing_time", "reconcile"]
+
+log = logging.getLogger("avops.reconcile")
+
+# Bounds the work of one pass (a backlog after an outage is worked off over several passes).
+MAX_STARTS_PER_PASS = 100
+_TERMINAL = frozenset({DatastreamState.COMPLETED, DatastreamState.FAILED})
+
+
+@dataclass
+class ReconcileReport:
+    """What one pass did."""
+
+    started: list[str] = field(default_factory=list)
+    """Upload prefixes whose ingest run the reconciler started."""
+    waiting: int = 0
+    """Manifests without a run that are younger than the threshold (Event Grid may still come)."""
+    overdue: list[str] = field(default_factory=list)
+    """Instance ids found past their deadline (and terminated)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for the log line."""
+        return {"started": self.started, "waiting": self.waiting, "overdue": self.overdue}
+
+
+def firing_time(schedule_status: Mapping[str, Any] | None, fallback: datetime) -> datetime:
+    """The host's time of this timer firing (``ScheduleStatus.LastUpdated``), else ``fallback``.
+
+    Ages are measured against the host's clock, not the worker's, so they agree with the
+    instance times the same host records: in devhost under a fake clock, a wall-clock "now"
+    would make every run of a test started "in January" look months overdue. In Azure both
+    clocks are the same; a status a whole interval stale only makes a pass act one interval
+    later, never earlier.
+    """
+    text = (schedule_status or {}).get("LastUpdated")
+    if not isinstance(text, str) or not text:
+        return fallback
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        log.warning("timer ScheduleStatus.LastUpdated %r is not ISO 8601; using the clock", text)
+        return fallback
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _upload_prefix(info: BlobInfo) -> str | None:
+    """The upload a landing blob is the manifest of (same rule as the Event Grid trigger)."""
+    if info.size <= 0 or not info.path.endswith("/" + MANIFEST_NAME):
+        return None
+    return info.path.removesuffix("/" + MANIFEST_NAME)
+
+
+async def _start_orphans(
+    control: RunControl,
+    zones: BlobZones,
+    report: ReconcileReport,
+    *,
+    older_than: datetime,
+    start_input: Callable[[str], dict[str, Any]],
+) -> None:
+    manifests = await asyncio.to_thread(lambda: list(zones.list_blobs(Zone.LANDING)))
+    for info in manifests:
+        prefix = _upload_prefix(info)
+        if prefix is None:
+            continue
+        try:
+            check_relative_path(prefix, field="upload_prefix", source="landing")
+        except DataOpsError as err:
+            log.warning("landing manifest %s has an unsafe prefix, not started: %s", info.path, err)
+            continue
+        instance_id = instance_id_for(INGEST, prefix)
+        if await control.status(instance_id) is not None:
+            continue
+        if info.last_modified > older_than:
+            report.waiting += 1
+            continue
+        if len(report.started) >= MAX_STARTS_PER_PASS:
+            log.warning(
+                "reconciler start limit %d reached; the rest next pass", len(report.started)
+            )
+            return
+        try:
+            await control.start(INGEST, instance_id, start_input(prefix))
+        except Exception:
+            # The trigger may have started it in between; only a still-missing run is an error.
+            if await control.status(instance_id) is None:
+                raise
+            continue
+        report.started.append(prefix)
+        record_run_event("reconciler_started", instance_id=instance_id)
+        log.warning(
+            "started ingest %s for upload %s: manifest written %s, no run (lost event?)",
+            instance_id,
+            prefix,
+            info.last_modified.isoformat(),
+        )
+
+
+def _fail_datastream(store: MetadataStore, datastream_id: str, reason: str) -> bool:
+    """RAW datastream -> FAILED with ``reason`` unless it already finished; True if changed."""
+    for _attempt in range(3):
+        try:
+            stream = store.get_datastream(datastream_id)
+        except NotFoundError:
+            return False
+        if stream.state in _TERMINAL:
+            return False
+        assert stream.etag is not None
+        try:
+            store.transition_datastream(
+                datastream_id, DatastreamState.FAILED, expected_etag=stream.etag, reason=reason
+            )
+        except InvalidTransitionError:
+            return False
+        except EtagMismatchError:
+            continue  # changed under us (an activity still finishing): read again
+        return True
+    return False
+
+
+EXTRACTING_STAGE = "extracting"
+
+
+async def _mark_overdue(
+    control: RunControl,
+    store: MetadataStore,
+    report: ReconcileReport,
+    *,
+    now: datetime,
+    created_before: datetime,
+    deadline: timedelta,
+) -> None:
+    runs: list[RunInfo] = await control.active_created_before(created_before)
+    for run in runs:
+        if run.name != INGEST:
+            continue  # sub-orchestrations have their own deadlines and their parent's id
+        if run.created_time is not None and run.created_time > created_before:
+            continue  # a backend whose created-time filter is coarser than ours
+        if run.reported("stage") == EXTRACTING_STAGE:
+            # Raw is verified and the upload is safe; the extract sub-orchestration enforces
+            # its own (longer) deadline and ends the wait, so this run is not stuck.
+            continue
+        since = run.created_time.isoformat() if run.created_time else "unknown"
+        minutes = int(deadline.total_seconds() // 60)
+        reason = f"deadline exceeded: running since {since}, deadline {minutes} min (reconciler)"
+        prefix = run.reported("upload_prefix")
+        measurement_id = run.reported("measurement_id")
+        datastream_id = run.reported("datastream_id")
+        log.warning(
+            "ingest %s of upload %s (measurement %s) is past its deadline: created %s, now %s;"
+            " terminating it",
+            run.instance_id,
+            prefix,
+            measurement_id,
+            since,
+            now.isoformat(),
+            extra={
+                "instance_id": run.instance_id,
+                "measurement_id": measurement_id or "",
+                "datastream_id": datastream_id or "",
+            },
+        )
+        record_run_event(
+            "deadline_exceeded",
+            instance_id=run.instance_id,
+            measurement_id=measurement_id,
+            datastream_id=datastream_id,
+        )
+        await control.terminate(run.instance_id, reason)
+        if datastream_id is not None:
+            await asyncio.to_thread(_fail_datastream, store, datastream_id, reason)
+        report.overdue.append(run.instance_id)
+
+
+async def reconcile(
+    control: RunControl,
+    zones: BlobZones,
+    store: MetadataStore,
+    *,
+    now: datetime,
+    reconcile_after: timedelta,
+    run_deadline: timedelta,
+    start_input: Callable[[str], dict[str, Any]],
+) -> ReconcileReport:
+    """One pass: start runs for orphaned landing manifests, terminate and report overdue runs."""
+    report = ReconcileReport()
+    await _start_orphans(
+        control, zones, report, older_than=now - reconcile_after, start_input=start_input
+    )
+    await _mark_overdue(
+        control, store, report, now=now, created_before=now - run_deadline, deadline=run_deadline
+    )
+    if report.started or report.overdue:
+        log.info("reconciler pass: %s", report.to_dict())
+    return report

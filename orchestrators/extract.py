@@ -1,0 +1,137 @@
+"""Orchestrator ``extract``: RAW datastream -> batch jobs per recording -> EXTRACTED datastream.
+
+Deterministic: only context calls, no I/O, clock or environment. The batch backend runs the
+work; this only submits (through ``extract_prepare``), polls with durable timers that back off
+from 5 s to 60 s, and records the result or the failure. See docs/extraction.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+__all__ = ["ExtractionFailedError", "extract_orchestrator", "next_poll_seconds"]
+
+POLL_FIRST_SECONDS = 5
+POLL_MAX_SECONDS = 60
+DEADLINE_MINUTES_DEFAULT = 360
+# Store and backend calls retry transient failures; terminal ones fail fast within 3 attempts.
+IO_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=3)
+
+
+class ExtractionFailedError(Exception):
+    """Raised at the end of a failed run so the instance ends Failed (after the datastream did)."""
+
+
+def next_poll_seconds(current: int) -> int:
+    """Double the wait between polls, up to a minute: short jobs finish fast, long ones cost
+    few replays."""
+    return min(current * 2, POLL_MAX_SECONDS)
+
+
+def extract_orchestrator(
+    context: df.DurableOrchestrationContext,
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Extract every recording of one RAW datastream into a new EXTRACTED datastream."""
+    params: dict[str, Any] = context.get_input() or {}
+    # A rerun passes the id it announced; otherwise new_uuid is replay-safe, so a retried
+    # prepare activity finds the datastream (and the jobs) it already made.
+    datastream_id = str(params.get("datastream_id") or context.new_uuid())
+    status: dict[str, Any] = {
+        "stage": "preparing",
+        "measurement_id": params["measurement_id"],
+        "raw_datastream_id": params["raw_datastream_id"],
+        "datastream_id": datastream_id,
+        "tasks_done": 0,
+        "tasks_total": 0,
+        "failed": 0,
+    }
+    context.set_custom_status(dict(status))
+    jobs: list[dict[str, Any]] = []
+    try:
+        prepared: dict[str, Any] = yield context.call_activity_with_retry(
+            "extract_prepare",
+            IO_RETRY,
+            {
+                "measurement_id": params["measurement_id"],
+                "raw_datastream_id": params["raw_datastream_id"],
+                "datastream_id": datastream_id,
+                "instance_id": context.instance_id,
+            },
+        )
+        jobs = prepared["jobs"]
+        minutes = int(params.get("deadline_minutes") or DEADLINE_MINUTES_DEFAULT)
+        yield from _wait_for_jobs(context, jobs, status, timedelta(minutes=minutes))
+        _publish(context, status, stage="recording")
+        result: dict[str, Any] = yield context.call_activity_with_retry(
+            "extract_record", IO_RETRY, {"datastream_id": datastream_id, "jobs": jobs}
+        )
+        _publish(context, status, stage="completed")
+        return {**result, "recordings": len(jobs), "status": "Completed"}
+    except Exception as err:
+        reason = err.reason if isinstance(err, _JobsFailedError) else _first_line(err)
+        _publish(context, status, stage="failed")
+        failure: dict[str, Any] = yield context.call_activity_with_retry(
+            "extract_fail",
+            IO_RETRY,
+            {"datastream_id": datastream_id, "jobs": jobs, "reason": reason},
+        )
+        _publish(context, status, stage="failed", reason=failure["reason"][:1000])
+        raise ExtractionFailedError(f"extraction failed: {failure['reason']}") from err
+
+
+class _JobsFailedError(Exception):
+    """Jobs failed or ran out of time: handled like any other failure, with this reason."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason or "batch jobs failed")
+        self.reason = reason
+
+
+def _wait_for_jobs(
+    context: df.DurableOrchestrationContext,
+    jobs: list[dict[str, Any]],
+    status: dict[str, Any],
+    deadline_after: timedelta,
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Poll until every job settled; _JobsFailedError if one failed or the deadline passed."""
+    deadline = context.current_utc_datetime + deadline_after
+    interval = POLL_FIRST_SECONDS
+    job_ids = [job["job_id"] for job in jobs]
+    while True:
+        summary: dict[str, Any] = yield context.call_activity_with_retry(
+            "extract_poll", IO_RETRY, {"job_ids": job_ids}
+        )
+        _publish(
+            context,
+            status,
+            stage="extracting",
+            tasks_done=summary["tasks_done"],
+            tasks_total=summary["tasks_total"],
+            failed=len(summary["failed"]),
+        )
+        if summary["settled"]:
+            if summary["failed"]:
+                # extract_fail names the failed tasks, exit codes and logs from the backend.
+                raise _JobsFailedError(None)
+            return summary
+        now = context.current_utc_datetime
+        if now >= deadline:
+            raise _JobsFailedError(f"deadline of {deadline_after} passed")
+        yield context.create_timer(min(now + timedelta(seconds=interval), deadline))
+        interval = next_poll_seconds(interval)
+
+
+def _publish(
+    context: df.DurableOrchestrationContext, status: dict[str, Any], **changes: Any
+) -> None:
+    status.update(changes)
+    context.set_custom_status(dict(status))
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0][:500]

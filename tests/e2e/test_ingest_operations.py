@@ -1,0 +1,380 @@
+"""Issue 4, items 5 and 6 end to end: rerun, rehydrate and the reconciler on our real app.
+
+devhost runs function_app on a fresh Azurite with the SQLite store (fixture ``app_env`` in
+tests/e2e/conftest.py). The reconciler is fired through devhost's own timer scheduler (fake
+clock advanced past its schedule) or handed a timer delivery directly, so no test waits minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from dataops.ids import instance_id_for
+from dataops.models import DatastreamState, DatastreamType
+from dataops.paths import Zone
+from devhost.durable.clock import FakeClock
+from devhost.durable.store import TERMINAL, Instance, RuntimeStatus
+from devhost.events.delivery import Delivery
+from devhost.host import DevHost
+from tests.e2e.conftest import READ_KEY, WRITE_KEY, AppEnv, run_host, wait_for
+
+pytestmark = pytest.mark.azurite
+
+FILES = {
+    "ros2/metadata.yaml": b"rosbag2_bagfile_information:\n  version: 5\n",
+    "ros2/ros2_0.mcap": b"\x89MCAP0\r\n" + bytes(range(256)) * 64,
+    "drive.bag": b"#ROSBAG V2.0\n" + b"\x03" * 3000,
+}
+WRITE = {"x-functions-key": WRITE_KEY}
+
+
+def manifest(files: dict[str, bytes]) -> dict[str, Any]:
+    formats = {"ros2/metadata.yaml": "rosbag2", "ros2/ros2_0.mcap": "rosbag2"}
+    return {
+        "schema_version": "1.0",
+        "vehicle_id": "WVW-OPS-001",
+        "recording_start": "2026-05-04T10:00:00Z",
+        "recording_end": "2026-05-04T10:05:00Z",
+        "files": [
+            {
+                "path": path,
+                "format": formats.get(path, "rosbag1"),
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+            for path, data in files.items()
+        ],
+    }
+
+
+def upload(
+    env: AppEnv, prefix: str, files: dict[str, bytes], listed: dict[str, bytes] | None = None
+) -> None:
+    """Files first, the manifest (describing ``listed``, default ``files``) last."""
+    for path, data in files.items():
+        env.zones.write_bytes(Zone.LANDING, f"{prefix}/{path}", data)
+    body = json.dumps(manifest(listed if listed is not None else files)).encode()
+    env.zones.write_bytes(Zone.LANDING, f"{prefix}/manifest.json", body)
+
+
+def names(env: AppEnv, zone: Zone, prefix: str) -> set[str]:
+    return {b.path.removeprefix(prefix + "/") for b in env.zones.list_blobs(zone, prefix)}
+
+
+def instance(host: DevHost, prefix: str) -> Instance | None:
+    return host.engine.get_instance(instance_id_for("ingest", prefix))
+
+
+async def run_finished(host: DevHost, prefix: str, *, after: str | None = None) -> Instance:
+    """The upload's instance once finished; ``after``: an execution id it must differ from."""
+
+    def done() -> Instance | None:
+        found = instance(host, prefix)
+        if found is None or found.status not in TERMINAL or found.execution_id == after:
+            return None
+        return found
+
+    result: Instance = await wait_for(done, timeout_s=90, what=f"ingest of {prefix}")
+    return result
+
+
+async def post(host: DevHost, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=host.base_url, timeout=60) as http:
+        return await http.post(path, headers=WRITE if headers is None else headers)
+
+
+async def fire_reconciler(host: DevHost, at: datetime | None = None) -> None:
+    """Hand the timer function one firing at host time ``at``, as the scheduler would; wait."""
+    stamp = at.isoformat() if at is not None else None
+    payload = {
+        "Schedule": {"AdjustForDST": True},
+        "ScheduleStatus": {"Last": stamp, "Next": None, "LastUpdated": stamp},
+        "IsPastDue": False,
+    }
+    await host.invoke_delivery(Delivery(0, "timer", "reconcile_ingest", json.dumps(payload), 0))
+
+
+def raw_streams(env: AppEnv, measurement_id: str) -> dict[str, Any]:
+    store = env.store()
+    try:
+        return {s.id: s for s in store.list_datastreams(measurement_id, DatastreamType.RAW)}
+    finally:
+        store.close()
+
+
+def assert_accepted(response: httpx.Response, prefix: str, restored_from: str) -> None:
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert instance_id_for("ingest", prefix) in body["statusQueryGetUri"]
+    assert response.headers["location"] == body["statusQueryGetUri"]
+    assert response.headers["x-avops-restored-from"] == restored_from
+
+
+def test_rerun_of_a_completed_ingest_starts_a_new_run_linked_to_the_old_datastream(
+    app_env: AppEnv,
+) -> None:
+    prefix = "fleet/done-1"
+
+    async def body(host: DevHost) -> dict[str, Any]:
+        upload(app_env, prefix, FILES)
+        first = await run_finished(host, prefix)
+        assert first.status is RuntimeStatus.COMPLETED, first.error
+        output = json.loads(first.output or "{}")
+        rerun = await post(host, f"/api/measurements/{output['measurement_id']}/rerun")
+        second = await run_finished(host, prefix, after=first.execution_id)
+        async with httpx.AsyncClient(base_url=host.base_url, timeout=30) as http:
+            status = await http.get(rerun.json()["statusQueryGetUri"])
+            lineage = await http.get(
+                f"/api/datastreams/{json.loads(second.output or '{}')['datastream_id']}/lineage",
+                params={"direction": "up"},
+                headers=WRITE,
+            )
+        return {
+            "first": output,
+            "rerun": rerun,
+            "second": second,
+            "status": status,
+            "lineage": lineage,
+        }
+
+    result = run_host(app_env.options(), body)
+    assert_accepted(result["rerun"], prefix, "archive")
+    second = result["second"]
+    assert second.status is RuntimeStatus.COMPLETED, second.error
+    new = json.loads(second.output)
+    old_id = result["first"]["datastream_id"]
+    assert new["measurement_id"] == result["first"]["measurement_id"]  # same Measurement
+    assert new["datastream_id"] != old_id
+    streams = raw_streams(app_env, new["measurement_id"])
+    assert set(streams) == {old_id, new["datastream_id"]}
+    assert streams[old_id].state is DatastreamState.COMPLETED  # the old one is kept
+    assert streams[new["datastream_id"]].state is DatastreamState.COMPLETED
+    assert streams[new["datastream_id"]].sources == [old_id]
+    assert old_id in {node["id"] for node in result["lineage"].json()["nodes"]}
+    assert result["status"].json()["runtimeStatus"] == "Completed"
+    # Landing is clean again and the archive holds the upload once.
+    assert names(app_env, Zone.LANDING, prefix) == set()
+    assert names(app_env, Zone.ARCHIVE, prefix) == set(FILES)
+
+
+def test_rerun_after_a_failed_copy_is_fixed_restores_from_error_and_links_lineage(
+    app_env: AppEnv,
+) -> None:
+    """The raw container is missing, so the copy fails after registration; then it is back."""
+    prefix = "fleet/copy-fails"
+    service = BlobServiceClient.from_connection_string(app_env.azurite.connection_string)
+    raw_container = app_env.zones.container_name(Zone.RAW)
+    service.delete_container(raw_container)
+
+    async def body(host: DevHost) -> dict[str, Any]:
+        upload(app_env, prefix, FILES)
+        first = await run_finished(host, prefix)
+        custom = json.loads(first.custom_status or "{}")
+        in_error = names(app_env, Zone.ERROR, prefix)
+        service.create_container(raw_container)  # the fix
+        rerun = await post(host, f"/api/measurements/{custom['measurement_id']}/rerun")
+        second = await run_finished(host, prefix, after=first.execution_id)
+        return {
+            "first": first,
+            "custom": custom,
+            "in_error": in_error,
+            "rerun": rerun,
+            "second": second,
+        }
+
+    result = run_host(app_env.options(), body)
+    assert result["first"].status is RuntimeStatus.FAILED
+    assert result["in_error"] == {*FILES, "manifest.json", "_error.json"}
+    assert_accepted(result["rerun"], prefix, "error")
+    second = result["second"]
+    assert second.status is RuntimeStatus.COMPLETED, second.error
+    new = json.loads(second.output)
+    failed_id = result["custom"]["datastream_id"]
+    streams = raw_streams(app_env, new["measurement_id"])
+    assert streams[failed_id].state is DatastreamState.FAILED
+    assert streams[new["datastream_id"]].sources == [failed_id]
+    assert names(app_env, Zone.ARCHIVE, prefix) == set(FILES)
+    assert names(app_env, Zone.LANDING, prefix) == set()
+
+
+def test_rehydrate_of_a_checksum_failure_runs_again_from_the_error_zone(app_env: AppEnv) -> None:
+    prefix = "fleet/bad/bytes"
+    wrong = {**FILES, "drive.bag": FILES["drive.bag"][:-1] + b"!"}
+
+    async def body(host: DevHost) -> dict[str, Any]:
+        upload(app_env, prefix, wrong, listed=FILES)
+        first = await run_finished(host, prefix)
+        before = json.loads(
+            app_env.zones.read_bytes(Zone.ERROR, f"{prefix}/_error.json", max_bytes=65536).data
+        )
+        rehydrated = await post(host, f"/api/uploads/{prefix}/rehydrate")
+        second = await run_finished(host, prefix, after=first.execution_id)
+        after = json.loads(
+            app_env.zones.read_bytes(Zone.ERROR, f"{prefix}/_error.json", max_bytes=65536).data
+        )
+        return {
+            "first": first,
+            "rehydrated": rehydrated,
+            "second": second,
+            "errors": (before, after),
+        }
+
+    result = run_host(app_env.options(), body)
+    assert result["first"].status is RuntimeStatus.FAILED
+    assert_accepted(result["rehydrated"], prefix, "error")
+    assert result["second"].status is RuntimeStatus.FAILED  # the bytes are still wrong
+    before, after = result["errors"]
+    assert before["step"] == after["step"] == "checksum"
+    assert after["time"] > before["time"]  # written by the second run
+    assert json.loads(result["second"].input)["sources"] == []  # failed before registering
+    assert names(app_env, Zone.LANDING, prefix) == set()
+    assert names(app_env, Zone.ERROR, prefix) == {*FILES, "manifest.json", "_error.json"}
+
+
+def test_rerun_is_refused_while_running_and_bad_requests_get_problems(app_env: AppEnv) -> None:
+    """A manifest whose file is missing keeps the run waiting on a durable timer (fake clock)."""
+    prefix = "fleet/waiting"
+
+    async def body(host: DevHost) -> dict[str, httpx.Response]:
+        upload(app_env, prefix, {"drive.bag": FILES["drive.bag"]}, listed=FILES)
+        await wait_for(
+            lambda: (
+                (i := instance(host, prefix)) is not None
+                and "waiting_for_files" in (i.custom_status or "")
+            ),
+            what="the run to wait for files",
+        )
+        return {
+            "running": await post(host, f"/api/uploads/{prefix}/rehydrate"),
+            "unknown_measurement": await post(host, "/api/measurements/no-such-id/rerun"),
+            "bad_id": await post(host, "/api/measurements/bad%20id/rerun"),
+            "unknown_prefix": await post(host, "/api/uploads/never/uploaded/rehydrate"),
+            "bad_prefix": await post(host, "/api/uploads/fleet./x/rehydrate"),
+            "no_operation": await post(host, "/api/uploads/fleet/waiting/restore"),
+        }
+
+    answers = run_host(app_env.options(clock=FakeClock()), body)
+    for name, status in [
+        ("running", 409),
+        ("unknown_measurement", 404),
+        ("bad_id", 400),
+        ("unknown_prefix", 404),
+        ("bad_prefix", 400),
+        ("no_operation", 404),
+    ]:
+        response = answers[name]
+        assert response.status_code == status, (name, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == status
+    assert "Running" in answers["running"].json()["detail"]
+    assert answers["bad_prefix"].json()["parameter"] == "prefix"
+    # The refused rerun touched nothing: the waiting run still owns its landing prefix.
+    assert names(app_env, Zone.LANDING, prefix) == {"drive.bag", "manifest.json"}
+    assert names(app_env, Zone.ERROR, prefix) == set()
+
+
+def test_rerun_needs_the_write_role(app_env: AppEnv) -> None:
+    # devhost has one function key per run: as the read key it passes the host, not the role.
+    async def as_reader(host: DevHost) -> tuple[httpx.Response, httpx.Response]:
+        read = {"x-functions-key": READ_KEY}
+        return (
+            await post(host, "/api/measurements/m-1/rerun", headers=read),
+            await post(host, "/api/uploads/a/b/rehydrate", headers={}),
+        )
+
+    forbidden, keyless = run_host(app_env.options(function_key=READ_KEY), as_reader)
+    assert forbidden.status_code == 403
+    assert forbidden.json()["type"].endswith("/forbidden")
+    assert keyless.status_code == 401  # the host's own key check
+
+    async def with_host_key_only(host: DevHost) -> httpx.Response:
+        return await post(host, "/api/measurements/m-1/rerun", headers={"x-functions-key": "k0"})
+
+    unknown = run_host(app_env.options(function_key="k0"), with_host_key_only)
+    assert unknown.status_code == 401
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+
+
+def test_reconciler_starts_an_old_orphaned_manifest_on_its_schedule(app_env: AppEnv) -> None:
+    """No Event Grid subscription (the event was lost); 11 host minutes later it is started."""
+    prefix = "fleet/lost-event"
+    clock = FakeClock(datetime.now(UTC))
+
+    async def body(host: DevHost) -> Instance:
+        upload(app_env, prefix, FILES)
+        await host.poll_sources_once()  # the scheduler notes the next 5-minute mark
+        assert instance(host, prefix) is None
+        clock.advance(timedelta(minutes=11))  # past the 10-minute threshold and a 5-minute mark
+        return await run_finished(host, prefix)
+
+    done = run_host(app_env.options(clock=clock, subscriptions_path=None), body)
+    assert done.status is RuntimeStatus.COMPLETED, done.error
+    assert names(app_env, Zone.ARCHIVE, prefix) == set(FILES)
+    assert names(app_env, Zone.LANDING, prefix) == set()
+
+
+def test_reconciler_leaves_a_young_manifest_to_event_grid(app_env: AppEnv) -> None:
+    prefix = "fleet/just-uploaded"
+
+    async def body(host: DevHost) -> Instance | None:
+        upload(app_env, prefix, FILES)
+        await fire_reconciler(host, datetime.now(UTC) + timedelta(minutes=9))  # threshold: 10
+        return instance(host, prefix)
+
+    assert run_host(app_env.options(subscriptions_path=None), body) is None
+    assert names(app_env, Zone.LANDING, prefix) == {*FILES, "manifest.json"}
+
+
+def test_a_run_past_its_deadline_is_terminated_then_rehydrated_from_landing(
+    app_env: AppEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reconciler fires three host hours after the run started, which still waits for a file."""
+    prefix = "fleet/stuck"
+    clock = FakeClock(datetime.now(UTC))
+
+    async def body(host: DevHost) -> dict[str, Any]:
+        upload(app_env, prefix, {"drive.bag": FILES["drive.bag"]}, listed=FILES)
+        await wait_for(
+            lambda: (
+                (i := instance(host, prefix)) is not None
+                and "waiting_for_files" in (i.custom_status or "")
+            ),
+            what="the run to wait for files",
+        )
+        three_hours_later = clock.now() + timedelta(hours=3)
+        await fire_reconciler(host, three_hours_later)
+        # Terminate is a message to the instance, as in Azure: it lands a moment later.
+        stuck: Instance = await wait_for(
+            lambda: (
+                (i := instance(host, prefix)) is not None
+                and i.status is RuntimeStatus.TERMINATED
+                and i
+            ),
+            what="the overdue run to be terminated",
+        )
+        await fire_reconciler(host, three_hours_later)  # terminated: not reported twice
+        for path, data in FILES.items():  # the late files arrive after all
+            app_env.zones.write_bytes(Zone.LANDING, f"{prefix}/{path}", data)
+        rehydrated = await post(host, f"/api/uploads/{prefix}/rehydrate")
+        again = await run_finished(host, prefix, after=stuck.execution_id)
+        return {"stuck": stuck, "rehydrated": rehydrated, "again": again}
+
+    with caplog.at_level("WARNING", logger="avops.reconcile"):
+        result = run_host(app_env.options(clock=clock), body)
+    stuck = result["stuck"]
+    assert stuck.status is RuntimeStatus.TERMINATED
+    assert "deadline exceeded" in (stuck.output or "")
+    reports = [r for r in caplog.records if "past its deadline" in r.getMessage()]
+    assert len(reports) == 1
+    assert stuck.instance_id in reports[0].getMessage()
+    assert prefix in reports[0].getMessage()
+    assert_accepted(result["rehydrated"], prefix, "landing")
+    assert result["again"].status is RuntimeStatus.COMPLETED, result["again"].error
+    assert names(app_env, Zone.ARCHIVE, prefix) == set(FILES)
