@@ -16,9 +16,10 @@ from activities import runtime
 from dataops.paths import Zone
 from dataops.storage import BlobZones, ConnectionStringZones
 from dataops.store.sqlite import SqliteStore
-from devhost.services.azurite import AzuriteBlob, AzuriteError
+from devhost.services.azurite import AzuriteBlob
 from tests.api.conftest import READ_KEY, api_settings, seed
 from tests.api.function_host import FunctionHost
+from tests.azurite import started_azurite
 
 pytestmark = pytest.mark.azurite
 
@@ -28,15 +29,8 @@ PREFIX = "2024/05/01/VIN-1/m-a1/ds-raw"
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
     """A running Azurite for this module; failing to start fails the tests."""
-    server = AzuriteBlob(tmp_path_factory.mktemp("azurite-api"))
-    try:
-        server.start()
-    except AzuriteError as err:
-        pytest.fail(f"Azurite could not start: {err}")
-    try:
+    with started_azurite(tmp_path_factory.mktemp("azurite-api")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

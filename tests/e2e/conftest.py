@@ -7,7 +7,7 @@ share one) and its own store file; the app's per-process singletons are reset ar
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,9 @@ from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
 from devhost.durable.clock import Clock
-from devhost.host import DevHost, HostOptions
+from devhost.host import HostOptions
 from devhost.services.azurite import AzuriteBlob
+from tests.devhost.hosting import run_with_host
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIPTIONS = ROOT / "infra" / "eventgrid-subscriptions.json"
@@ -77,18 +78,8 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]
             runtime.reset()
 
 
-def run_host(options: HostOptions, body: Callable[[DevHost], Awaitable[Any]]) -> Any:
-    """Start the host on one event loop, run ``body``, stop the host."""
-
-    async def main() -> Any:
-        host = DevHost(options)
-        await host.start()
-        try:
-            return await body(host)
-        finally:
-            await host.stop()
-
-    return asyncio.run(main())
+# One way to run a host in a test: the devhost tests' helper, under the name these tests use.
+run_host = run_with_host
 
 
 async def wait_for(

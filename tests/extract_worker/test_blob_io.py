@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from devhost.services.azurite import AzuriteBlob, AzuriteError
+from devhost.services.azurite import AzuriteBlob
 from extract_worker.cli import main
 from extract_worker.errors import EXIT_BAD_INPUT, EXIT_OK
+from tests.azurite import started_azurite
 from tests.extract_worker.recordings import write_ros1, write_ros2
 
 if TYPE_CHECKING:
@@ -22,15 +23,8 @@ pytestmark = pytest.mark.azurite
 
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
-    server = AzuriteBlob(tmp_path_factory.mktemp("azurite"))
-    try:
-        server.start()
-    except AzuriteError as err:
-        pytest.fail(f"Azurite could not start: {err}")
-    try:
+    with started_azurite(tmp_path_factory.mktemp("azurite")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from dataops.storage import BlobZones, ConnectionStringZones
-from devhost.services.azurite import AzuriteBlob, AzuriteError
+from devhost.services.azurite import AzuriteBlob
+from tests.azurite import started_azurite
 
 # Small chunks keep the multi-chunk cases fast; the memory test uses the production default.
 TEST_CHUNK_SIZE = 256 * 1024
@@ -19,16 +20,8 @@ BlobZonesFactory = Callable[..., BlobZones]
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
     """A running Azurite blob service with its data in a session temp dir."""
-    server = AzuriteBlob(tmp_path_factory.mktemp("azurite"))
-    try:
-        server.start()
-    except AzuriteError as err:
-        # A missing emulator is a broken checkout, not an optional feature: fail, never skip.
-        pytest.fail(f"Azurite could not start: {err}")
-    try:
+    with started_azurite(tmp_path_factory.mktemp("azurite")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
