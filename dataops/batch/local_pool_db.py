@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dataops.batch.spec import TaskSpec, TaskState
-from dataops.errors import RetryableError, TerminalError
-from dataops.store.sqlite_schema import connect
+from dataops.errors import TerminalError
+from dataops.sqlite_db import ThreadConnections
 
 __all__ = ["SCHEMA_VERSION", "OwnerRow", "PoolDb", "TaskRow"]
 
@@ -129,12 +128,10 @@ class PoolDb:
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 30_000) -> None:
         self.path = Path(path)
-        self._busy_timeout_ms = busy_timeout_ms
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        self._db = ThreadConnections(
+            self.path, busy_timeout_ms=busy_timeout_ms, what="batch pool database"
+        )
         with self.write() as conn:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -150,55 +147,17 @@ class PoolDb:
         if row is None or row[0] != str(SCHEMA_VERSION):
             raise TerminalError(f"batch pool database {self.path} has schema {row}")
 
-    def _conn(self) -> sqlite3.Connection:
-        # One connection per thread: a connection per writer is what makes BEGIN IMMEDIATE
-        # serialize them, and sqlite connections are not meant to be shared.
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            with self._lock:
-                if self._closed:
-                    raise TerminalError("batch pool database is closed")
-                with _busy_is_retryable():
-                    conn = connect(self.path, self._busy_timeout_ms)
-                self._connections.append(conn)
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error)."""
-        conn = self._conn()
-        with _busy_is_retryable():
-            conn.execute("BEGIN IMMEDIATE")
-        try:
-            with _busy_is_retryable():
-                yield conn
-                conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        return self._db.write()
 
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read transaction: several SELECTs see one snapshot."""
-        conn = self._conn()
-        with _busy_is_retryable():
-            conn.execute("BEGIN")
-        try:
-            with _busy_is_retryable():
-                yield conn
-        finally:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+        return self._db.read()
 
     def close(self) -> None:
         """Close every connection opened (in any thread)."""
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        self._db.close()
 
     # queries shared by the pool -------------------------------------------------------------
 
@@ -243,14 +202,3 @@ class PoolDb:
 def dump_task(task: TaskSpec) -> str:
     """Canonical JSON of a task spec (what is stored and compared)."""
     return json.dumps(task.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-
-
-@contextmanager
-def _busy_is_retryable() -> Iterator[None]:
-    """A lock still held after busy_timeout is transient; every other sqlite error is a bug."""
-    try:
-        yield
-    except sqlite3.OperationalError as err:
-        if err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            raise RetryableError(f"batch pool database busy: {err}") from err
-        raise

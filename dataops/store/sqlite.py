@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,6 @@ from dataops.errors import (
     EtagMismatchError,
     InvalidInputError,
     NotFoundError,
-    RetryableError,
-    TerminalError,
 )
 from dataops.models import (
     Datastream,
@@ -36,6 +33,7 @@ from dataops.models import (
     check_transition,
 )
 from dataops.models.common import utc_now
+from dataops.sqlite_db import ThreadConnections, busy_is_retryable
 from dataops.store.continuation import (
     decode_checkpoint,
     decode_token,
@@ -63,7 +61,7 @@ from dataops.store.query_rules import (
     check_measurement_recreate,
     time_key,
 )
-from dataops.store.sqlite_schema import connect, ensure_schema
+from dataops.store.sqlite_schema import ensure_schema
 
 __all__ = ["SqliteStore"]
 
@@ -88,44 +86,20 @@ class SqliteStore:
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 30_000) -> None:
         self.path = Path(path)
-        self._busy_timeout_ms = busy_timeout_ms
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        self._db = ThreadConnections(
+            self.path, busy_timeout_ms=busy_timeout_ms, what="metadata store"
+        )
         with _busy_is_retryable():
             ensure_schema(self._conn())
 
     # connections and transactions -------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        # One connection per thread: sqlite connections are not meant to be shared, and a
-        # connection per writer is what makes BEGIN IMMEDIATE serialize them.
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            with self._lock:
-                if self._closed:
-                    raise TerminalError("metadata store is closed")
-                with _busy_is_retryable():
-                    conn = connect(self.path, self._busy_timeout_ms)
-                self._connections.append(conn)
-            self._local.conn = conn
-        return conn
+        return self._db.conn()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        with _busy_is_retryable():
-            conn.execute("BEGIN IMMEDIATE")
-        try:
-            with _busy_is_retryable():
-                yield conn
-                conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.write()
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with _busy_is_retryable():
@@ -139,11 +113,7 @@ class SqliteStore:
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        self._db.close()
 
     # measurements -----------------------------------------------------------------------
 
@@ -540,15 +510,8 @@ class SqliteStore:
         )
 
 
-@contextmanager
-def _busy_is_retryable() -> Iterator[None]:
-    """A lock still held after busy_timeout is transient; every other sqlite error is a bug."""
-    try:
-        yield
-    except sqlite3.OperationalError as err:
-        if err.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            raise RetryableError(f"metadata database busy: {err}") from err
-        raise
+def _busy_is_retryable() -> AbstractContextManager[None]:
+    return busy_is_retryable("metadata database")
 
 
 def _json_list(values: list[str]) -> str:

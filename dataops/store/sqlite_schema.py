@@ -8,11 +8,10 @@ number on every write, so a reader sees the latest version only (like the Cosmos
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 from dataops.errors import TerminalError
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "connect", "ensure_schema"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "ensure_schema"]
 
 SCHEMA_VERSION = 1
 
@@ -86,24 +85,6 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 CREATE INDEX IF NOT EXISTS changes_by_container ON changes (container, seq);
 """
-
-
-def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    """Open a connection in autocommit mode; the store issues BEGIN IMMEDIATE itself."""
-    conn = sqlite3.connect(
-        path,
-        timeout=busy_timeout_ms / 1000,
-        isolation_level=None,
-        # Each connection is used by one thread; close() may run on another at shutdown.
-        check_same_thread=False,
-    )
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose
-    # the last commits, which the at-least-once pipeline re-does.
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
