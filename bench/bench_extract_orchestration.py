@@ -95,6 +95,7 @@ def _run_directly(tasks: list[Any], env: dict[str, str]) -> float:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)
 def test_upload_to_extracted_against_the_same_tasks_run_directly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -119,6 +120,7 @@ def test_upload_to_extracted_against_the_same_tasks_run_directly(
         )
         with batch_runner(settings):
             timing = asyncio.run(_orchestrated(options, zones, drive))
+        print(f"\norchestrated: {timing}", flush=True)
         tasks = _tasks(settings.sqlite_path.parent / "batch" / "pool.sqlite3")
         pool_task_s = sum((t.ended_at or 0) - (t.started_at or 0) for t in tasks)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}

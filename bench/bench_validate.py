@@ -54,6 +54,7 @@ def _probe(mode: str, connection: str, prefix: str, path: str) -> dict[str, Any]
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)
 def test_validation_throughput_and_memory_against_plain_download(tmp_path: Path) -> None:
     rows = []
     with AzuriteBlob(tmp_path / "azurite") as azurite:
