@@ -7,6 +7,7 @@ import azure.functions as func
 
 from dataops.telemetry import configure_telemetry_from_environment
 from function_app.api import bp as api_bp
+from function_app.downstream import bp as downstream_bp
 from function_app.extraction import bp as extraction_bp
 from function_app.health import bp as health_bp
 from function_app.ingest import bp as ingest_bp
@@ -20,5 +21,6 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health_bp)
 app.register_functions(ingest_bp)
 app.register_functions(extraction_bp)
+app.register_functions(downstream_bp)
 app.register_functions(api_bp)
 app.register_functions(operations_bp)

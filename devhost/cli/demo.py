@@ -2,8 +2,9 @@
 
 Starts Azurite, devhost with the unchanged function_app and (for the local batch backend) the
 local batch pool, generates the small sample drive, uploads it to landing (files first, manifest
-last), waits for the ingest run and its extraction, reports what is where (per sensor: files,
-rows, bytes), and stops exactly what it started. Exits non-zero when any step failed.
+last), waits for the ingest run, its extraction and the ``synchronize`` run the datastreams change
+feed starts, reports what is where (per sensor: files, rows, bytes; synchronization stats), and
+stops exactly what it started. Exits non-zero when any step failed.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from rich.console import Console
 from rich.table import Table
 
 from dataops.ids import instance_id_for
+from dataops.models import DatastreamType
 from dataops.paths import Zone
-from dataops.settings import BatchBackend, Settings
+from dataops.settings import BatchBackend, Settings, StoreBackend
 from dataops.storage import BlobZones
 from dataops.store import open_store
+from dataops.store.sqlite import SqliteStore
 from devhost.batch_runner import batch_runner
 from devhost.cli import app
 from devhost.cli.upload import upload_directory
@@ -71,6 +74,12 @@ def demo(
                 f"generated the small sample drive: {len(drive.manifest.files)} files, "
                 f"{drive.total_bytes / 1e6:.1f} MB in {drive.seconds:.1f} s"
             )
+            # The sqlite store's change log feeds the datastreams change feed (synchronize).
+            feed = (
+                SqliteStore(settings.sqlite_path)
+                if settings.store_backend is StoreBackend.SQLITE
+                else None
+            )
             options = HostOptions(
                 app_root=REPO_ROOT,
                 state_dir=workdir / "devhost",
@@ -78,9 +87,16 @@ def demo(
                 subscriptions_path=REPO_ROOT / "infra" / "eventgrid-subscriptions.json",
                 storage_connection_string=azurite.connection_string,
                 poll_interval_s=0.25,
+                change_source=feed,
             )
-            with _batch_pool(settings, console):
-                outcome = asyncio.run(_ingest(options, zones, drive.out_dir, console, timeout_s))
+            try:
+                with _batch_pool(settings, console):
+                    outcome = asyncio.run(
+                        _ingest(options, zones, drive.out_dir, console, timeout_s)
+                    )
+            finally:
+                if feed is not None:
+                    feed.close()
             ok = _report(console, zones, settings, outcome)
     elapsed = time.perf_counter() - started
     console.print(f"demo finished in {elapsed:.1f} s; Azurite and devhost stopped")
@@ -131,17 +147,36 @@ async def _ingest(
                         console.print(f"  extract: {progress}")
                         last_progress = progress
                 if found.status in FINAL:
+                    output = json.loads(found.output or "null")
                     return {
                         "status": found.status.value,
-                        "output": json.loads(found.output or "null"),
+                        "output": output,
                         "error": found.error,
                         "seconds": time.perf_counter() - upload_started,
                         "instance_id": instance_id,
+                        "synchronize": await _synchronized(host, output, deadline, console),
                     }
             await asyncio.sleep(0.2)
         return {"status": "TimedOut", "output": None, "error": f"no result in {timeout_s} s"}
     finally:
         await host.stop()
+
+
+async def _synchronized(
+    host: DevHost, output: Any, deadline: float, console: Console
+) -> dict[str, Any] | None:
+    """Wait for the ``synchronize`` run the change feed starts after a completed extraction."""
+    extraction = (output or {}).get("extraction") or {}
+    if extraction.get("status") != "Completed" or host.changefeed is None:
+        return None
+    instance_id = instance_id_for("synchronize", extraction["datastream_id"])
+    console.print(f"  change feed: waiting for synchronize {instance_id}")
+    while time.monotonic() < deadline:
+        found = host.engine.get_instance(instance_id)
+        if found is not None and found.status in FINAL:
+            return {"status": found.status.value, "error": found.error}
+        await asyncio.sleep(0.2)
+    return {"status": "TimedOut", "error": "synchronize did not finish in time"}
 
 
 def _extract_progress(host: DevHost, raw_datastream_id: str) -> str:
@@ -197,7 +232,7 @@ def _report(
         console.print(f"[red]extraction failed[/red]: {extraction.get('reason')}")
         return False
     _report_extraction(console, extracted.path, extracted.id, extracted.stats)
-    return True
+    return _report_synchronization(console, settings, output["measurement_id"], outcome)
 
 
 def _report_extraction(console: Console, path: str, datastream_id: str, stats: Any) -> None:
@@ -214,3 +249,43 @@ def _report_extraction(console: Console, path: str, datastream_id: str, stats: A
         f"EXTRACTED datastream: {datastream_id} (COMPLETED), {len(recordings)} recordings, "
         f"{stats.get('files', 0):,} files, {stats.get('bytes', 0):,} bytes"
     )
+
+
+def _report_synchronization(
+    console: Console, settings: Settings, measurement_id: str, outcome: dict[str, Any]
+) -> bool:
+    """The SYNCHRONIZED datastream's stats; False if the synchronize run failed."""
+    run = outcome.get("synchronize")
+    if run is None:
+        console.print("synchronization: no change feed for this store backend")
+        return True
+    if run["status"] != RuntimeStatus.COMPLETED.value:
+        console.print(f"[red]synchronize {run['status']}[/red]: {run['error']}")
+        return False
+    store = open_store(settings)
+    try:
+        found = store.list_datastreams(measurement_id, DatastreamType.SYNCHRONIZED)
+    finally:
+        store.close()
+    if not found:
+        console.print("[red]synchronize completed but no SYNCHRONIZED datastream exists[/red]")
+        return False
+    synchronized = found[0]
+    stats = synchronized.stats
+    head = f"SYNCHRONIZED datastream: {synchronized.id} ({synchronized.state})"
+    if stats.get("skipped"):
+        console.print(f"{head}, skipped: {stats['skipped']}")
+        return True
+    table = Table(title=f"curated/{stats.get('path', synchronized.path)}")
+    table.add_column("sensor")
+    table.add_column("match rate", justify="right")
+    table.add_column("max |offset| ms", justify="right")
+    for name, sensor in sorted(stats.get("sensors", {}).items()):
+        table.add_row(name, f"{sensor['match_rate']:.3f}", str(sensor["max_abs_offset_ms"]))
+    console.print(table)
+    reference = stats.get("reference", {})
+    console.print(
+        f"{head}, {stats.get('rows', 0)} rows on {reference.get('sensor')} "
+        f"({reference.get('rate_hz')} Hz)"
+    )
+    return True

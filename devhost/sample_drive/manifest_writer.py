@@ -51,7 +51,9 @@ def write_manifest(
         tags=tags,
         project="avops-sample",
         driver="synthetic",
-        logger_synchronized=True,
+        # Sensors run at their own rates (camera 10/5 Hz, IMU 100 Hz, ...): aligning them to the
+        # camera frames is the pipeline's job, as for most fleet loggers.
+        logger_synchronized=False,
     )
     data = (manifest.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
     # Parse it back with the ingest's own parser: the generator must never emit a manifest that

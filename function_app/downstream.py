@@ -1,0 +1,86 @@
+"""Downstream wiring: the datastreams change-feed consumer and the ``synchronize`` orchestration.
+
+The consumer only reads its batch and starts orchestrations (routing in
+``dataops.synchronization.routing``); it never writes the documents that triggered it, so it
+cannot retrigger itself. Logic lives in ``dataops.synchronization`` (through
+``activities.synchronization``) and ``orchestrators.synchronize``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities import synchronization as synchronization_activities
+from dataops.synchronization.routing import downstream_starts
+from orchestrators.synchronize import synchronize_orchestrator
+
+__all__ = ["bp"]
+
+bp = df.Blueprint()
+log = logging.getLogger("avops.downstream")
+
+
+@bp.cosmos_db_trigger(
+    arg_name="documents",
+    database_name="%AVOPS_COSMOS_DATABASE%",
+    container_name="datastreams",
+    connection="AVOPS_COSMOS",
+    lease_container_name="leases",
+    create_lease_container_if_not_exists=True,
+)
+@bp.durable_client_input(client_name="client")
+async def on_datastream_changed(
+    documents: func.DocumentList, client: df.DurableOrchestrationClient
+) -> None:
+    """Start the downstream step of each COMPLETED datastream, once per source datastream."""
+    for start in downstream_starts(document.to_dict() for document in documents):
+        # At-least-once delivery: any existing instance (running, done or failed) means this
+        # change was handled; a rerun is an explicit operation, not a redelivery.
+        status = await client.get_status(start.instance_id)
+        if status is not None and status.runtime_status is not None:
+            log.info(
+                "change feed: %s for %s already exists (%s)",
+                start.instance_id,
+                start.input["source_datastream_id"],
+                status.runtime_status,
+            )
+            continue
+        await client.start_new(start.orchestrator, start.instance_id, start.input)
+        log.info(
+            "change feed: started %s %s for datastream %s of %s",
+            start.orchestrator,
+            start.instance_id,
+            start.input["source_datastream_id"],
+            start.input["measurement_id"],
+        )
+
+
+@bp.orchestration_trigger(context_name="context")
+def synchronize(context: df.DurableOrchestrationContext) -> Any:
+    """EXTRACTED -> SYNCHRONIZED; see orchestrators/synchronize.py."""
+    return (yield from synchronize_orchestrator(context))
+
+
+# Bare ``dict`` on activity inputs: the worker refuses ``dict[str, Any]`` on trigger bindings.
+
+
+@bp.activity_trigger(input_name="params")
+def synchronize_prepare(params: dict) -> dict[str, Any]:
+    """SYNCHRONIZED datastream PROCESSING (idempotent)."""
+    return synchronization_activities.prepare(params)
+
+
+@bp.activity_trigger(input_name="params")
+def synchronize_run(params: dict) -> dict[str, Any]:
+    """Align to the reference camera, write Parquet to curated, datastream COMPLETED."""
+    return synchronization_activities.run(params)
+
+
+@bp.activity_trigger(input_name="params")
+def synchronize_fail(params: dict) -> dict[str, Any]:
+    """SYNCHRONIZED datastream FAILED with the reason."""
+    return synchronization_activities.fail(params)
