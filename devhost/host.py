@@ -45,6 +45,7 @@ class HostOptions:
     host: str = "127.0.0.1"
     port: int = 7071
     function_key: str | None = None
+    named_function_keys: dict[str, str] = field(default_factory=dict)
     activity_mode: str = "process"  # "process" or "thread"
     thread_activities: set[str] = field(default_factory=set)
     activity_workers: int = max(2, os.cpu_count() or 2)
@@ -106,7 +107,9 @@ class DevHost:
         )
         self.runner: ActivityRunner = self._make_runner()
         self.worker = DurableWorker(self.engine, self.runner, concurrency=options.concurrency)
-        self._http_config = HttpConfig(self.registry, self.engine, self.function_key)
+        self._http_config = HttpConfig(
+            self.registry, self.engine, self.function_key, options.named_function_keys
+        )
         self._web_runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake_events = asyncio.Event()

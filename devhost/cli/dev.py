@@ -52,6 +52,10 @@ def dev(  # noqa: PLR0917 - typer maps each option to one parameter
         bool, typer.Option(help="Start Azurite for blob storage and Event Grid.")
     ] = True,
     log_level: Annotated[str, typer.Option(help="Python log level.")] = "INFO",
+    function_key: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra named function key NAME=VALUE (repeatable), as in Azure."),
+    ] = None,
 ) -> None:
     """Start Azurite (and cosmosdb-server for the cosmos backend) and devhost; Ctrl-C stops them."""
     logging.basicConfig(
@@ -74,10 +78,24 @@ def dev(  # noqa: PLR0917 - typer maps each option to one parameter
             activities=activities,
             thread_activities=set(thread_activity or []),
             want_azurite=azurite,
+            named_keys=parse_named_keys(function_key or []),
         )
     except DevhostError as err:
         typer.echo(f"devhost cannot start: {err}", err=True)
         raise typer.Exit(2) from err
+
+
+def parse_named_keys(pairs: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` options into named function keys (both parts non-empty)."""
+    keys: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value:
+            raise typer.BadParameter(
+                f"expected NAME=VALUE, got {pair!r}", param_hint="--function-key"
+            )
+        keys[name] = value
+    return keys
 
 
 def _run(root: Path, **kwargs: Any) -> None:
@@ -93,6 +111,7 @@ async def _serve(
     activities: str,
     thread_activities: set[str],
     want_azurite: bool,
+    named_keys: dict[str, str],
 ) -> None:
     started: list[Any] = []  # exactly the child services this command started, stopped in reverse
     try:
@@ -112,6 +131,7 @@ async def _serve(
         change_source = _change_source(root, started)
         _start_batch_runner(started)
         options = HostOptions(
+            named_function_keys=named_keys,
             app_root=root,
             state_dir=state,
             port=port,
@@ -177,6 +197,8 @@ def _print_banner(host: DevHost, started: list[Any], subscriptions: Path | None)
     typer.echo(f"  dashboard   {host.base_url}/dashboard")
     typer.echo(f"  durable API {host.base_url}/runtime/webhooks/durabletask/")
     typer.echo(f"  function key: {host.function_key}")
+    for name in host.options.named_function_keys:
+        typer.echo(f"  named function key: {name}")
     for service in started:
         name = type(service).__name__
         endpoint = getattr(service, "blob_endpoint", None) or getattr(service, "endpoint", "")

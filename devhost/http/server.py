@@ -33,10 +33,19 @@ def new_function_key() -> str:
 class HttpConfig:
     """What the HTTP layer needs from the host."""
 
-    def __init__(self, registry: Registry, engine: DurableEngine, function_key: str) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        engine: DurableEngine,
+        function_key: str,
+        named_keys: dict[str, str] | None = None,
+    ) -> None:
         self.registry = registry
         self.engine = engine
+        # The default key is also the admin key (webhooks); named keys open function routes
+        # only, like the named function keys of an Azure Function App.
         self.function_key = function_key
+        self.function_keys = (function_key, *(named_keys or {}).values())
         self.routes: list[Route] = [compile_route(s) for s in registry.of_type(TriggerType.HTTP)]
 
 
@@ -65,11 +74,16 @@ def _is_loopback(request: web.Request) -> bool:
         return False
 
 
-def _authorized(request: web.Request, level: str, key: str) -> bool:
+def _authorized(request: web.Request, level: str, keys: str | tuple[str, ...]) -> bool:
     if level == "anonymous":
         return True
     presented = _presented_key(request)
-    return presented is not None and secrets.compare_digest(presented, key)
+    if presented is None:
+        return False
+    accepted = (keys,) if isinstance(keys, str) else keys
+    # Compare against every key (no early exit), so timing does not tell which one matched.
+    matches = [secrets.compare_digest(presented, key) for key in accepted]
+    return any(matches)
 
 
 async def _http_trigger(request: web.Request) -> web.StreamResponse:
@@ -86,7 +100,7 @@ async def _http_trigger(request: web.Request) -> web.StreamResponse:
             status=405,
             headers={"Allow": ", ".join(sorted(route.methods))},
         )
-    if not _authorized(request, route.auth_level, config.function_key):
+    if not _authorized(request, route.auth_level, config.function_keys):
         return web.json_response({"error": "missing or wrong function key (code=...)"}, status=401)
     body = await request.read()
     req = func.HttpRequest(

@@ -1,8 +1,8 @@
 """The API through devhost's real HTTP server: route templates, the host's key check, bodies.
 
-devhost hosts an app made of the API blueprint alone: the full app does not load in devhost
-today (its registry refuses the ingest activities' ``dict[str, Any]`` annotations, as the
-worker's function loader does). devhost accepts a single function key; it is the write key here.
+devhost hosts an app made of the API blueprint alone (the full app is tested in tests/e2e)
+here, so the test stays about the API. The host's default key is the write key; the read key
+is a named function key, as a Function App has several.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import pytest
 
 from activities import runtime
 from dataops.store.sqlite import SqliteStore
+from devhost.cli.dev import parse_named_keys
 from devhost.host import DevHost, HostOptions
-from tests.api.conftest import WRITE_KEY, api_settings, seed
+from tests.api.conftest import READ_KEY, WRITE_KEY, api_settings, seed
 from tests.devhost.hosting import client, run_with_host
 
 API_ONLY_APP = """
@@ -44,6 +45,7 @@ def test_api_served_by_devhost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         state_dir=tmp_path / "devhost",
         port=0,
         function_key=WRITE_KEY,
+        named_function_keys=parse_named_keys([f"reader={READ_KEY}"]),
         activity_mode="thread",
     )
 
@@ -62,6 +64,16 @@ def test_api_served_by_devhost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
                 json={"state": "COPYING"},
             )
             lineage = await http.get("/api/datastreams/ds-ext/lineage", params={"code": WRITE_KEY})
+            reader = {"x-functions-key": READ_KEY}
+            read_with_read_key = await http.get("/api/datastreams/ds-ext", headers=reader)
+            patch_with_read_key = await http.patch(
+                "/api/datastreams/ds-ext",
+                headers={**reader, "If-Match": read_with_read_key.headers.get("etag", "")},
+                json={"state": "FAILED"},
+            )
+            unknown_key = await http.get(
+                "/api/measurements", headers={"x-functions-key": "not-a-key"}
+            )
         return {
             "found": found,
             "bad": bad,
@@ -70,6 +82,9 @@ def test_api_served_by_devhost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             "docs": docs,
             "moved": moved,
             "lineage": lineage,
+            "read_with_read_key": read_with_read_key,
+            "patch_with_read_key": patch_with_read_key,
+            "unknown_key": unknown_key,
         }
 
     try:
@@ -86,3 +101,7 @@ def test_api_served_by_devhost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert answers["moved"].status_code == 200, answers["moved"].text
     assert answers["moved"].json()["state"] == "COPYING"
     assert answers["lineage"].json()["root"] == "ds-ext"
+    # Both roles through the host: the read key opens reads, the write route answers 403.
+    assert answers["read_with_read_key"].status_code == 200
+    assert answers["patch_with_read_key"].status_code == 403
+    assert answers["unknown_key"].status_code == 401
