@@ -13,13 +13,13 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrators.derived_step import IO_RETRY
+
 __all__ = ["ExtractionFailedError", "extract_orchestrator", "next_poll_seconds"]
 
 POLL_FIRST_SECONDS = 5
 POLL_MAX_SECONDS = 60
 DEADLINE_MINUTES_DEFAULT = 360
-# Store and backend calls retry transient failures; terminal ones fail fast within 3 attempts.
-IO_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=3)
 
 
 class ExtractionFailedError(Exception):

@@ -13,14 +13,13 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.ids import instance_id_for
+from orchestrators.derived_step import IO_RETRY
 
 __all__ = ["COPY_WAVE", "MAX_REVALIDATIONS", "ingest_orchestrator"]
 
 COPY_WAVE = 16
 MAX_REVALIDATIONS = 3
 POLL_SECONDS_DEFAULT = 30
-# I/O activities retry transient failures; terminal ones fail fast enough within 3 attempts.
-IO_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=3)
 
 
 class IngestFailedError(Exception):
