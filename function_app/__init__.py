@@ -12,6 +12,7 @@ from function_app.extraction import bp as extraction_bp
 from function_app.health import bp as health_bp
 from function_app.ingest import bp as ingest_bp
 from function_app.operations import bp as operations_bp
+from function_app.scenes import bp as scenes_bp
 
 __all__ = ["app"]
 
@@ -22,5 +23,6 @@ app.register_functions(health_bp)
 app.register_functions(ingest_bp)
 app.register_functions(extraction_bp)
 app.register_functions(downstream_bp)
+app.register_functions(scenes_bp)
 app.register_functions(api_bp)
 app.register_functions(operations_bp)

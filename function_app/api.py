@@ -6,15 +6,18 @@ here only converts between ``func.HttpRequest`` / ``func.HttpResponse`` and plai
 
 from __future__ import annotations
 
+import tempfile
 import threading
+from pathlib import Path
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from activities import runtime
 from dataops.api import HANDLERS, ApiContext, ApiRequest, Locator, handle
+from dataops.frames.search import FrameSearch
 from dataops.settings import Settings
-from dataops.storage import zone_clients_from_settings
+from dataops.storage import BlobZones, zone_clients_from_settings
 from dataops.store import MetadataStore
 
 bp = df.Blueprint()
@@ -45,7 +48,25 @@ def _store() -> MetadataStore:
     return runtime.metadata_store()
 
 
-_CONTEXT = ApiContext(settings=_settings, store=_store, locator=_process_locator)
+_frames_lock = threading.Lock()
+_frames: tuple[BlobZones, FrameSearch] | None = None
+
+
+def _process_frames() -> FrameSearch:
+    # Rebuilt only when runtime.reset() gave the process new blob clients. The table cache is
+    # a scratch directory: keyed by each table's log etags, it never serves a stale table.
+    global _frames  # noqa: PLW0603  # one per process, like the locator
+    zones = runtime.blob_zones()
+    with _frames_lock:
+        if _frames is None or _frames[0] is not zones:
+            cache = Path(tempfile.gettempdir()) / "avops-frame-index"
+            _frames = (zones, FrameSearch(zones, cache))
+        return _frames[1]
+
+
+_CONTEXT = ApiContext(
+    settings=_settings, store=_store, locator=_process_locator, frames=_process_frames
+)
 
 
 def serve(route: str, req: func.HttpRequest) -> func.HttpResponse:
@@ -123,6 +144,12 @@ def api_locations(req: func.HttpRequest) -> func.HttpResponse:
 def api_list_scenes(req: func.HttpRequest) -> func.HttpResponse:
     """GET /api/scenes."""
     return serve("scenes", req)
+
+
+@bp.route(route="frames", methods=["GET"], auth_level=_KEYED)
+def api_list_frames(req: func.HttpRequest) -> func.HttpResponse:
+    """``GET /api/frames``: frame index search (Delta tables in the curated zone)."""
+    return serve("frames", req)
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

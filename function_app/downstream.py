@@ -1,9 +1,9 @@
-"""Downstream wiring: the datastreams change-feed consumer and the ``synchronize`` orchestration.
+"""Downstream wiring: the datastreams change-feed consumer, ``synchronize`` and ``enrich``.
 
 The consumer only reads its batch and starts orchestrations (routing in
 ``dataops.synchronization.routing``); it never writes the documents that triggered it, so it
-cannot retrigger itself. Logic lives in ``dataops.synchronization`` (through
-``activities.synchronization``) and ``orchestrators.synchronize``.
+cannot retrigger itself. Logic lives in ``dataops.synchronization`` and ``dataops.enrichment``
+(through ``activities.synchronization`` / ``activities.enrichment``) and ``orchestrators``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities import enrichment as enrichment_activities
 from activities import synchronization as synchronization_activities
 from dataops.synchronization.routing import downstream_starts
+from orchestrators.enrich import enrich_orchestrator
 from orchestrators.synchronize import synchronize_orchestrator
 
 __all__ = ["bp"]
@@ -84,3 +86,27 @@ def synchronize_run(params: dict) -> dict[str, Any]:
 def synchronize_fail(params: dict) -> dict[str, Any]:
     """SYNCHRONIZED datastream FAILED with the reason."""
     return synchronization_activities.fail(params)
+
+
+@bp.orchestration_trigger(context_name="context")
+def enrich(context: df.DurableOrchestrationContext) -> Any:
+    """SYNCHRONIZED -> ENRICHED; see orchestrators/enrich.py."""
+    return (yield from enrich_orchestrator(context))
+
+
+@bp.activity_trigger(input_name="params")
+def enrich_prepare(params: dict) -> dict[str, Any]:
+    """ENRICHED datastream PROCESSING (idempotent)."""
+    return enrichment_activities.prepare(params)
+
+
+@bp.activity_trigger(input_name="params")
+def enrich_run(params: dict) -> dict[str, Any]:
+    """Weather, map context, sun and objects per frame; Parquet to curated; COMPLETED."""
+    return enrichment_activities.run(params)
+
+
+@bp.activity_trigger(input_name="params")
+def enrich_fail(params: dict) -> dict[str, Any]:
+    """ENRICHED datastream FAILED with the reason."""
+    return enrichment_activities.fail(params)

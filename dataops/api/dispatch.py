@@ -21,6 +21,7 @@ from dataops.api.params import check_id, parse_params
 from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, from_dataops_error
 from dataops.api.routes import JSON, Operation, find_operation
 from dataops.errors import DataOpsError
+from dataops.frames.search import FrameSearch
 from dataops.settings import Settings
 from dataops.store import MetadataStore
 
@@ -49,6 +50,8 @@ class ApiContext:
     settings: Callable[[], Settings]
     store: Callable[[], MetadataStore]
     locator: Callable[[], Locator]
+    frames: Callable[[], FrameSearch] | None = None
+    """The frame index search (``GET /frames``); None: that route answers 503."""
 
 
 @dataclass(frozen=True)

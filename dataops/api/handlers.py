@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from dataops.api.auth import Role, require_role
 from dataops.api.dispatch import ApiContext, Call, Handler, Reply, json_reply
@@ -13,6 +14,8 @@ from dataops.api.models import (
     DatastreamPatch,
     DatastreamSummary,
     FilePage,
+    Frame,
+    FramePage,
     LineageEdgeOut,
     LineageResponse,
     MeasurementDetail,
@@ -23,12 +26,14 @@ from dataops.api.openapi import openapi_document
 from dataops.api.params import (
     DatastreamListParams,
     FileListParams,
+    FrameSearchParams,
     LineageParams,
     LocationParams,
     MeasurementSearch,
     SceneSearch,
 )
 from dataops.api.problems import ApiError
+from dataops.frames.search import FrameQuery
 from dataops.models import Datastream
 from dataops.store import MeasurementQuery, SceneQuery
 
@@ -164,6 +169,39 @@ def list_scenes(context: ApiContext, call: Call) -> Reply:
     return json_reply(ScenePage(items=page.items, continuation=page.continuation))
 
 
+def list_frames(context: ApiContext, call: Call) -> Reply:
+    """``GET /frames``: from the frame index Delta tables, not the store."""
+    search: FrameSearchParams = call.params
+    if context.frames is None:
+        raise ApiError(503, "frame search is not configured in this process")
+    page = context.frames().search(
+        context.store(),
+        FrameQuery(
+            vehicle_id=search.vehicle,
+            object_class=search.object,
+            scene_type=search.scene_type,
+            time_from=search.recorded_from,
+            time_to=search.recorded_to,
+            limit=search.limit,
+            continuation=search.continuation,
+        ),
+    )
+    items = [
+        Frame.model_validate(
+            {
+                **row,
+                "time": datetime.fromtimestamp(row["time_ns"] / 1e9, tz=UTC),
+                "paths": dict(row["paths"] or {}),
+                "object_classes": list(row["object_classes"] or []),
+                "scene_ids": list(row["scene_ids"] or []),
+                "scene_types": list(row["scene_types"] or []),
+            }
+        )
+        for row in page.items
+    ]
+    return json_reply(FramePage(items=items, continuation=page.continuation))
+
+
 def get_openapi(context: ApiContext, call: Call) -> Reply:
     """``GET /openapi.json``."""
     del context, call  # the document depends on the code only
@@ -186,6 +224,7 @@ HANDLERS: dict[str, Handler] = {
     "getDatastreamLineage": get_datastream_lineage,
     "getLocation": get_location,
     "listScenes": list_scenes,
+    "listFrames": list_frames,
     "getOpenApiDocument": get_openapi,
     "getApiDocs": get_docs,
 }

@@ -27,6 +27,8 @@ __all__ = [
     "DatastreamPatch",
     "DatastreamSummary",
     "FilePage",
+    "Frame",
+    "FramePage",
     "LineageEdgeOut",
     "LineageResponse",
     "Location",
@@ -122,6 +124,36 @@ class ScenePage(BaseModel):
     """One page of scenes, by start time."""
 
     items: list[Scene]
+    continuation: str | None = _CONTINUATION
+
+
+class Frame(BaseModel):
+    """One reference frame of the frame index (see docs/scenes.md)."""
+
+    vehicle_id: str
+    measurement_id: str
+    datastream_id: str = Field(description="The SCENES datastream whose index holds the frame.")
+    frame: int = Field(description="Row of the frame in the synchronized table.")
+    time_ns: int = Field(description="Reference frame time, UNIX nanoseconds.")
+    time: datetime
+    paths: dict[str, str] = Field(
+        description="Sensor name -> matched file in the extracted zone (cameras: the frame)."
+    )
+    object_classes: list[str]
+    scene_ids: list[str]
+    scene_types: list[str]
+    speed_mps: float | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    h3_cell: str | None = Field(default=None, description="From enrichment; null without it.")
+    is_night: bool | None = None
+    is_raining: bool | None = None
+
+
+class FramePage(BaseModel):
+    """One page of frames by time."""
+
+    items: list[Frame]
     continuation: str | None = _CONTINUATION
 
 

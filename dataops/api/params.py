@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DatastreamListParams",
     "FileListParams",
+    "FrameSearchParams",
     "LineageParams",
     "LocationParams",
     "MeasurementSearch",
@@ -128,6 +129,25 @@ class SceneSearch(_TimeRange):
     type: SceneType | None = Field(default=None, description="Scene type, e.g. `pedestrian`.")
     vehicle: VehicleId | None = None
     measurement: Identifier | None = None
+    limit: Limit = DEFAULT_PAGE_SIZE
+    continuation: Continuation | None = None
+
+
+ObjectClass = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$"),
+    Field(description="Object class seen in the frame, e.g. `pedestrian`."),
+]
+
+
+class FrameSearchParams(_TimeRange):
+    """``GET /frames``: reference frames whose time lies in [from, to], by time."""
+
+    vehicle: VehicleId | None = None
+    object: ObjectClass | None = None
+    scene_type: SceneType | None = Field(
+        default=None, description="Only frames inside a scene of this type."
+    )
     limit: Limit = DEFAULT_PAGE_SIZE
     continuation: Continuation | None = None
 

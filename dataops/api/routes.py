@@ -16,6 +16,7 @@ from dataops.api.models import (
     DatastreamList,
     DatastreamPatch,
     FilePage,
+    FramePage,
     LineageResponse,
     Location,
     MeasurementDetail,
@@ -25,6 +26,7 @@ from dataops.api.models import (
 from dataops.api.params import (
     DatastreamListParams,
     FileListParams,
+    FrameSearchParams,
     LineageParams,
     LocationParams,
     MeasurementSearch,
@@ -178,6 +180,19 @@ ROUTES: tuple[Operation, ...] = (
         role=Role.READ,
         params=SceneSearch,
         response=ScenePage,
+        errors=_READ_ERRORS,
+    ),
+    Operation(
+        operation_id="listFrames",
+        method="GET",
+        route="frames",
+        summary="Search frames",
+        description="Reference frames from the frame index (Delta tables written by "
+        "detect_scenes), by time, filtered by vehicle, object class, scene type and time in "
+        "[from, to]; continuation-token pages.",
+        role=Role.READ,
+        params=FrameSearchParams,
+        response=FramePage,
         errors=_READ_ERRORS,
     ),
     Operation(

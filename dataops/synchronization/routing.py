@@ -1,9 +1,9 @@
 """The change-feed routing of downstream steps: which orchestrator a finished datastream starts.
 
 The datastreams change feed delivers whole documents, at least once, in batches. A datastream
-that reached COMPLETED with a type in :data:`DOWNSTREAM` starts that orchestrator once: the
+that reached COMPLETED with a type in :data:`DOWNSTREAM` starts each of its orchestrators once: the
 instance id is derived from the source datastream id, so a redelivered batch maps to the same
-instance. The next steps (SYNCHRONIZED -> enrich, ENRICHED -> detect_scenes) are rows here.
+instance. The next step (ENRICHED -> detect_scenes) is a row here.
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ __all__ = ["DOWNSTREAM", "DownstreamStart", "decode_datastream", "downstream_sta
 
 log = logging.getLogger("avops.downstream")
 
-# Source datastream type (when COMPLETED) -> orchestrator that consumes it.
-DOWNSTREAM: dict[DatastreamType, str] = {
-    DatastreamType.EXTRACTED: "synchronize",
+# Source datastream type (when COMPLETED) -> orchestrators that consume it, in start order.
+# detect_scenes runs from SYNCHRONIZED next to enrich for now (it uses an ENRICHED table only
+# when one is already there); once enrich is settled it moves to ENRICHED -> detect_scenes.
+DOWNSTREAM: dict[DatastreamType, tuple[str, ...]] = {
+    DatastreamType.EXTRACTED: ("synchronize",),
+    DatastreamType.SYNCHRONIZED: ("enrich", "detect_scenes"),
 }
 
 
@@ -60,8 +63,8 @@ def downstream_starts(documents: Iterable[Mapping[str, Any]]) -> list[Downstream
         datastream = decode_datastream(document)
         if datastream is None:
             continue
-        orchestrator = DOWNSTREAM.get(datastream.type)
-        if orchestrator is None or datastream.state is not DatastreamState.COMPLETED:
+        orchestrators = DOWNSTREAM.get(datastream.type, ())
+        if not orchestrators or datastream.state is not DatastreamState.COMPLETED:
             log.debug(
                 "change feed: nothing to start for %s %s %s",
                 datastream.type,
@@ -69,16 +72,17 @@ def downstream_starts(documents: Iterable[Mapping[str, Any]]) -> list[Downstream
                 datastream.id,
             )
             continue
-        instance_id = instance_id_for(orchestrator, datastream.id)
-        starts.setdefault(
-            instance_id,
-            DownstreamStart(
-                orchestrator=orchestrator,
-                instance_id=instance_id,
-                input={
-                    "measurement_id": datastream.measurement_id,
-                    "source_datastream_id": datastream.id,
-                },
-            ),
-        )
+        for orchestrator in orchestrators:
+            instance_id = instance_id_for(orchestrator, datastream.id)
+            starts.setdefault(
+                instance_id,
+                DownstreamStart(
+                    orchestrator=orchestrator,
+                    instance_id=instance_id,
+                    input={
+                        "measurement_id": datastream.measurement_id,
+                        "source_datastream_id": datastream.id,
+                    },
+                ),
+            )
     return list(starts.values())

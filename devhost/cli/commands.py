@@ -8,5 +8,6 @@ from devhost.cli import (
     metadata,  # noqa: F401
     runs,  # noqa: F401
     sample,  # noqa: F401
+    search,  # noqa: F401
     upload,  # noqa: F401
 )

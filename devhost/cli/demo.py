@@ -29,7 +29,7 @@ from dataops.models import DatastreamType
 from dataops.paths import Zone
 from dataops.settings import BatchBackend, Settings, StoreBackend
 from dataops.storage import BlobZones
-from dataops.store import open_store
+from dataops.store import SceneQuery, open_store
 from dataops.store.sqlite import SqliteStore
 from devhost.batch_runner import batch_runner
 from devhost.cli import app
@@ -97,6 +97,7 @@ def demo(
             finally:
                 if feed is not None:
                     feed.close()
+            outcome["truth_path"] = str(drive.truth_path)
             ok = _report(console, zones, settings, outcome)
     elapsed = time.perf_counter() - started
     console.print(f"demo finished in {elapsed:.1f} s; Azurite and devhost stopped")
@@ -154,7 +155,10 @@ async def _ingest(
                         "error": found.error,
                         "seconds": time.perf_counter() - upload_started,
                         "instance_id": instance_id,
-                        "synchronize": await _synchronized(host, output, deadline, console),
+                        "synchronize": (
+                            sync := await _synchronized(host, output, deadline, console)
+                        ),
+                        "downstream": await _downstream(host, sync, deadline, console),
                     }
             await asyncio.sleep(0.2)
         return {"status": "TimedOut", "output": None, "error": f"no result in {timeout_s} s"}
@@ -174,9 +178,38 @@ async def _synchronized(
     while time.monotonic() < deadline:
         found = host.engine.get_instance(instance_id)
         if found is not None and found.status in FINAL:
-            return {"status": found.status.value, "error": found.error}
+            custom = json.loads(found.custom_status or "{}")
+            return {
+                "status": found.status.value,
+                "error": found.error,
+                "datastream_id": custom.get("datastream_id"),
+            }
         await asyncio.sleep(0.2)
     return {"status": "TimedOut", "error": "synchronize did not finish in time"}
+
+
+async def _downstream(
+    host: DevHost, sync: dict[str, Any] | None, deadline: float, console: Console
+) -> dict[str, dict[str, Any]]:
+    """Wait for the steps the change feed starts from the SYNCHRONIZED datastream.
+
+    The host must not stop under them: an activity cut off mid-write would only be redone on
+    the next start, and the report should show what they made.
+    """
+    if sync is None or sync["status"] != RuntimeStatus.COMPLETED.value:
+        return {}
+    results: dict[str, dict[str, Any]] = {}
+    for step in ("enrich", "detect_scenes"):
+        instance_id = instance_id_for(step, sync["datastream_id"])
+        console.print(f"  change feed: waiting for {step} {instance_id}")
+        results[step] = {"status": "TimedOut", "error": f"{step} did not finish in time"}
+        while time.monotonic() < deadline:
+            found = host.engine.get_instance(instance_id)
+            if found is not None and found.status in FINAL:
+                results[step] = {"status": found.status.value, "error": found.error}
+                break
+            await asyncio.sleep(0.2)
+    return results
 
 
 def _extract_progress(host: DevHost, raw_datastream_id: str) -> str:
@@ -232,7 +265,58 @@ def _report(
         console.print(f"[red]extraction failed[/red]: {extraction.get('reason')}")
         return False
     _report_extraction(console, extracted.path, extracted.id, extracted.stats)
-    return _report_synchronization(console, settings, output["measurement_id"], outcome)
+    synchronized = _report_synchronization(console, settings, output["measurement_id"], outcome)
+    return synchronized and _report_scenes(console, settings, output["measurement_id"], outcome)
+
+
+def _report_scenes(
+    console: Console, settings: Settings, measurement_id: str, outcome: dict[str, Any]
+) -> bool:
+    """Scenes found next to the sample drive's planted truth; False if a step failed."""
+    runs = outcome.get("downstream") or {}
+    failed = {step: run for step, run in runs.items() if run["status"] != "Completed"}
+    for step, run in failed.items():
+        console.print(f"[red]{step} {run['status']}[/red]: {run['error']}")
+    if "detect_scenes" not in runs or failed:
+        return not failed
+    store = open_store(settings)
+    try:
+        scenes = store.query_scenes(SceneQuery(measurement_id=measurement_id, limit=1000)).items
+    finally:
+        store.close()
+    truth_path = outcome.get("truth_path")
+    truth = json.loads(Path(truth_path).read_text())["events"] if truth_path else []
+    start = min((s.start for s in scenes), default=None)
+    table = Table(title=f"scenes of {measurement_id} next to the planted truth")
+    for column in ("type", "truth start-end s", "found start-end s", "error s"):
+        table.add_column(column)
+    for event in truth:
+        match = next(
+            (
+                scene
+                for scene in scenes
+                if scene.type == event["type"]
+                and scene.start.timestamp() * 1e9 < event["end_ns"]
+                and scene.end.timestamp() * 1e9 > event["start_ns"]
+            ),
+            None,
+        )
+        found = "not found"
+        error = "-"
+        if match is not None:
+            found_start = match.start.timestamp() - event["start_ns"] / 1e9 + event["start_s"]
+            found_end = match.end.timestamp() - event["end_ns"] / 1e9 + event["end_s"]
+            found = f"{found_start:.2f}-{found_end:.2f}"
+            error = f"{found_start - event['start_s']:+.2f} / {found_end - event['end_s']:+.2f}"
+        table.add_row(event["type"], f"{event['start_s']:.2f}-{event['end_s']:.2f}", found, error)
+    console.print(table)
+    by_type: dict[str, int] = {}
+    for scene in scenes:
+        by_type[scene.type] = by_type.get(scene.type, 0) + 1
+    console.print(
+        f"scenes found: {by_type or 'none'}" + (f" from {start:%H:%M:%S}" if start else "")
+    )
+    return True
 
 
 def _report_extraction(console: Console, path: str, datastream_id: str, stats: Any) -> None:

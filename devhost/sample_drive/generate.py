@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dataops.models.manifest import MANIFEST_NAME, FileFormat, Manifest
+from devhost.sample_drive.context import ROADS_NAME, WEATHER_NAME, write_roads, write_weather
 from devhost.sample_drive.dbc import build_database, can_frames
 from devhost.sample_drive.manifest_writer import write_manifest
 from devhost.sample_drive.mdf4 import SIGNALS, write_mdf4
@@ -137,6 +138,8 @@ def generate_drive(
     truth = build_truth(drive, seed=seed, size=size, vehicle_id=vehicle_id, recordings=recordings)
     write_truth(out_dir / TRUTH_NAME, truth)
     write_route(out_dir / ROUTE_NAME, drive)
+    write_weather(out_dir / WEATHER_NAME, drive)
+    write_roads(out_dir / ROADS_NAME, drive)
 
     listed = [(f"{ROS2_DIR}/{name}", FileFormat.ROSBAG2) for name in ros2_files]
     listed += [
@@ -146,6 +149,8 @@ def generate_drive(
         (FILE_NAMES["tdms"], FileFormat.TDMS),
         (TRUTH_NAME, FileFormat.OTHER),
         (ROUTE_NAME, FileFormat.OTHER),
+        (WEATHER_NAME, FileFormat.OTHER),
+        (ROADS_NAME, FileFormat.OTHER),
     ]
     manifest = write_manifest(
         out_dir,

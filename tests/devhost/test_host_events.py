@@ -86,6 +86,10 @@ def test_blob_created_event_starts_orchestration(
             lambda: len({r["id"] for r in read_records(out_file, "eventgrid")}) == 2,
             what="second event",
         )
+        # The rewrite reaches the CloudEvents subscription too: wait for it before stopping.
+        await wait_until(
+            lambda: len(read_records(out_file, "cloudevent")) == 3, what="third cloud event"
+        )
 
     run_with_host(options, body)
     grid = read_records(out_file, "eventgrid")

@@ -28,8 +28,11 @@ def test_demo_ingests_the_sample_drive_and_stops_what_it_started(tmp_path: Path)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     out = result.stdout
     assert "ingest: completed" in out
-    assert "(COMPLETED), 8 files" in out
+    assert "(COMPLETED), 10 files" in out
     assert "landing now holds 0 blobs" in out
+    # Every planted event is reported next to the scene found for it.
+    assert "not found" not in out
+    assert "scenes found: {'pedestrian_in_view': 2, 'hard_brake': 1, 'stop': 1," in out
     for name in ("ros2_drive/ros2_drive.mcap", "ros1_drive.bag", "vehicle.mf4", "daq.tdms"):
         assert name in out
     # Azurite and the activity workers are gone: no process of ours outlives the demo.

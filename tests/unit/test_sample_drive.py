@@ -286,8 +286,9 @@ def test_same_seed_is_byte_identical_other_seed_differs(
     theirs = {f.path: f.sha256 for f in other.manifest.files}
     ours = {f.path: f.sha256 for f in manifest.files}
     assert theirs.keys() == ours.keys()
-    # Every recording differs (events move, noise differs); only the DBC is the same by design.
-    assert [p for p in ours if ours[p] == theirs[p]] == ["vehicle.dbc"]
+    # Every recording differs (events move, noise differs); only the DBC and the road network
+    # (the same streets for every seed) are the same by design.
+    assert sorted(p for p in ours if ours[p] == theirs[p]) == ["roads.geojson", "vehicle.dbc"]
 
 
 def test_refuses_a_non_empty_directory(tmp_path: Path) -> None:

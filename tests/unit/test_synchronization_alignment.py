@@ -171,6 +171,8 @@ def test_routing_starts_synchronize_once_per_completed_extracted_datastream() ->
     starts = downstream_starts(batch)
     assert [(s.orchestrator, s.instance_id) for s in starts] == [
         ("synchronize", instance_id_for("synchronize", "ds-1")),
+        ("enrich", instance_id_for("enrich", "ds-4")),  # SYNCHRONIZED -> enrich
+        ("detect_scenes", instance_id_for("detect_scenes", "ds-4")),  # and -> detect_scenes
         ("synchronize", instance_id_for("synchronize", "ds-5")),
     ]
     assert starts[0].input == {"measurement_id": "m-1", "source_datastream_id": "ds-1"}

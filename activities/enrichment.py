@@ -1,0 +1,58 @@
+"""Enrichment activities: validate the input dict, call ``dataops.enrichment``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from activities.runtime import blob_zones, metadata_store
+from dataops import enrichment
+
+__all__ = ["fail", "prepare", "run"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PrepareInput(_Input):
+    source_datastream_id: str
+    datastream_id: str
+    instance_id: str
+
+
+class RunInput(_Input):
+    datastream_id: str
+
+
+class FailInput(_Input):
+    datastream_id: str
+    reason: str
+
+
+def prepare(params: dict[str, Any]) -> dict[str, Any]:
+    """ENRICHED datastream PROCESSING (idempotent)."""
+    args = PrepareInput.model_validate(params)
+    return enrichment.prepare_enrichment(
+        metadata_store(),
+        source_datastream_id=args.source_datastream_id,
+        datastream_id=args.datastream_id,
+        instance_id=args.instance_id,
+    )
+
+
+def run(params: dict[str, Any]) -> dict[str, Any]:
+    """Enrich every frame, write the Parquet to curated, ENRICHED datastream COMPLETED."""
+    args = RunInput.model_validate(params)
+    return enrichment.run_enrichment(
+        blob_zones(), metadata_store(), datastream_id=args.datastream_id
+    )
+
+
+def fail(params: dict[str, Any]) -> dict[str, Any]:
+    """ENRICHED datastream FAILED with the reason."""
+    args = FailInput.model_validate(params)
+    return enrichment.fail_enrichment(
+        metadata_store(), datastream_id=args.datastream_id, reason=args.reason
+    )

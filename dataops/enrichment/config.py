@@ -1,0 +1,99 @@
+"""The enrichment config (``config/enrichment.json``): providers and their parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dataops.errors import InvalidInputError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "EnrichmentConfig",
+    "MapConfig",
+    "ObjectsConfig",
+    "OpenMeteoConfig",
+    "WeatherConfig",
+    "load_enrichment_config",
+]
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "enrichment.json"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OpenMeteoConfig(_Model):
+    """The Open-Meteo client; see dataops/enrichment/weather_openmeteo.py."""
+
+    archive_url: str = "https://archive-api.open-meteo.com/v1/archive"
+    forecast_url: str = "https://api.open-meteo.com/v1/forecast"
+    archive_lag_days: int = Field(default=5, ge=0)
+    grid_deg: float = Field(default=0.01, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    cache_dir: str | None = Field(
+        default=None, description="On-disk cache of archived days; null: per run only."
+    )
+
+
+class WeatherConfig(_Model):
+    """Which weather provider runs: the drive's offline table, Open-Meteo, or none."""
+
+    provider: Literal["offline", "open-meteo", "none"] = "offline"
+    table_name: str = Field(default="weather.csv", description="File name in the RAW datastream.")
+    max_distance_km: float = Field(default=50.0, gt=0)
+    max_age_s: float = Field(default=3600.0, gt=0)
+    rain_threshold_mm: float = Field(
+        default=0.1, ge=0, description="Precipitation at or above this: the frame is rainy."
+    )
+    open_meteo: OpenMeteoConfig = Field(default_factory=OpenMeteoConfig)
+
+
+class MapConfig(_Model):
+    """Road matching and the H3 cell."""
+
+    roads_name: str = Field(default="roads.geojson", description="File name in the RAW datastream.")
+    max_distance_m: float = Field(default=30.0, gt=0)
+    grid_cell_m: float = Field(default=100.0, gt=0)
+    h3_resolution: int = Field(default=9, ge=0, le=15)
+
+
+class ObjectsConfig(_Model):
+    """Where objects come from: perception topics (sensor globs), an optional detector."""
+
+    sensors: list[str] = Field(default_factory=lambda: ["*/structured/*detections*"])
+    detector: dict[str, Any] | None = Field(
+        default=None, description="ONNX detector settings; null: none configured."
+    )
+
+
+class EnrichmentConfig(_Model):
+    """The effective enrichment config."""
+
+    weather: WeatherConfig = Field(default_factory=WeatherConfig)
+    map: MapConfig = Field(default_factory=MapConfig)
+    objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
+    night_sun_elevation_deg: float = Field(
+        default=-6.0, description="Sun below this (civil twilight's end): night."
+    )
+    max_file_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+
+
+def load_enrichment_config(path: Path = DEFAULT_CONFIG_PATH) -> EnrichmentConfig:
+    """Read and check the config; InvalidInputError naming the field if it is wrong."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise InvalidInputError(
+            f"cannot read the enrichment config: {err}", source=str(path)
+        ) from err
+    try:
+        return EnrichmentConfig.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise InvalidInputError(first["msg"], source=str(path), field=field) from err

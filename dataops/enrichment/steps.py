@@ -1,0 +1,486 @@
+"""The work of the ``enrich`` orchestration's activities: prepare, run, fail.
+
+Idempotent like every activity: the ENRICHED datastream id comes from the orchestrator, the
+Parquet output is deterministic and overwritten whole, the file record is upserted by path and
+state changes are only made from the state they leave.
+
+Input: the SYNCHRONIZED Parquet (one row per reference frame, read with only the needed
+columns) and the drive's context files in its RAW datastream (``weather.csv``,
+``roads.geojson``). Output: ``enriched.parquet``, one row per reference frame keyed by the same
+``time_ns``, and the providers (name, version) in the datastream's stats.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import h3
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dataops import __version__
+from dataops.enrichment import objects as objects_mod
+from dataops.enrichment import roads as roads_mod
+from dataops.enrichment import sun
+from dataops.enrichment.config import (
+    DEFAULT_CONFIG_PATH,
+    EnrichmentConfig,
+    load_enrichment_config,
+)
+from dataops.enrichment.providers import FloatArray, Int64Array, WeatherProvider, WeatherTable
+from dataops.enrichment.weather_offline import OfflineWeather
+from dataops.enrichment.weather_openmeteo import OpenMeteoWeather
+from dataops.errors import InvalidInputError, NotFoundError
+from dataops.models import (
+    Datastream,
+    DatastreamState,
+    DatastreamType,
+    FileRecord,
+    Producer,
+)
+from dataops.paths import Zone, join_path, raw_prefix
+from dataops.storage import BlobZones
+from dataops.store import MetadataStore
+
+__all__ = [
+    "OUTPUT_NAME",
+    "SKIPPED_NO_FRAMES",
+    "fail_enrichment",
+    "prepare_enrichment",
+    "run_enrichment",
+]
+
+log = logging.getLogger("avops.enrichment")
+
+OUTPUT_NAME = "enriched.parquet"
+SYNCHRONIZED_NAME = "synchronized.parquet"
+SKIPPED_NO_FRAMES = "no_synchronized_frames"
+TIME_COLUMN = "time_ns"
+_PAGE = 1000
+# The context files are small; anything bigger than this is not what the step expects.
+_MAX_CONTEXT_BYTES = 64 * 1024 * 1024
+
+
+# ----------------------------------------------------------------------------- prepare / fail
+
+
+def prepare_enrichment(
+    store: MetadataStore,
+    *,
+    source_datastream_id: str,
+    datastream_id: str,
+    instance_id: str,
+) -> dict[str, Any]:
+    """ENRICHED datastream PROCESSING in the curated zone, source: the SYNCHRONIZED one."""
+    source = store.get_datastream(source_datastream_id)
+    if source.type is not DatastreamType.SYNCHRONIZED:
+        raise InvalidInputError(f"datastream {source.id} is {source.type}, not SYNCHRONIZED")
+    if source.state is not DatastreamState.COMPLETED:
+        raise InvalidInputError(
+            f"SYNCHRONIZED datastream {source.id} is {source.state}, not COMPLETED"
+        )
+    measurement = store.get_measurement(source.measurement_id)
+    prefix = raw_prefix(
+        measurement.recording_start, measurement.vehicle_id, measurement.id, datastream_id
+    )
+    datastream = store.create_datastream(
+        Datastream(
+            id=datastream_id,
+            measurement_id=measurement.id,
+            type=DatastreamType.ENRICHED,
+            zone=Zone.CURATED,
+            path=prefix,
+            producer=Producer(step="enrich", code_version=__version__, instance_id=instance_id),
+            sources=[source.id],
+        )
+    )
+    if datastream.state is DatastreamState.CREATED:
+        assert datastream.etag is not None
+        store.transition_datastream(
+            datastream.id, DatastreamState.PROCESSING, expected_etag=datastream.etag
+        )
+    return {"datastream_id": datastream_id, "measurement_id": measurement.id, "path": prefix}
+
+
+def fail_enrichment(store: MetadataStore, *, datastream_id: str, reason: str) -> dict[str, Any]:
+    """ENRICHED datastream FAILED with ``reason`` (if it exists and is not final)."""
+    try:
+        datastream = store.get_datastream(datastream_id)
+    except NotFoundError:
+        # Failed before prepare made it (e.g. the source is not COMPLETED).
+        return {"datastream_id": datastream_id, "reason": reason}
+    if datastream.state in (DatastreamState.CREATED, DatastreamState.PROCESSING):
+        assert datastream.etag is not None
+        store.transition_datastream(
+            datastream_id, DatastreamState.FAILED, expected_etag=datastream.etag, reason=reason
+        )
+    return {"datastream_id": datastream_id, "reason": reason}
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def run_enrichment(
+    zones: BlobZones,
+    store: MetadataStore,
+    *,
+    datastream_id: str,
+    config_path: Path = DEFAULT_CONFIG_PATH,
+    weather_provider: WeatherProvider | None = None,
+) -> dict[str, Any]:
+    """Per-frame weather, map context, sun and objects; write the Parquet, COMPLETED.
+
+    ``weather_provider`` replaces the configured one (tests, notebooks).
+    """
+    datastream = store.get_datastream(datastream_id)
+    if datastream.state is DatastreamState.COMPLETED:
+        return _result(datastream)  # a retried activity after the commit
+    if datastream.state is not DatastreamState.PROCESSING:
+        raise InvalidInputError(f"ENRICHED datastream {datastream_id} is {datastream.state}")
+    if len(datastream.sources) != 1:
+        raise InvalidInputError(f"ENRICHED datastream {datastream_id} needs one source")
+    config = load_enrichment_config(config_path)
+    source = store.get_datastream(datastream.sources[0])
+    synchronized_path = _find_file(store, source, SYNCHRONIZED_NAME)
+    if synchronized_path is None:
+        # Synchronization skipped (logger-synchronized or no camera): there are no frames.
+        return _complete(store, datastream_id, {"rows": 0, "skipped": SKIPPED_NO_FRAMES})
+    frames = _read_synchronized(zones, synchronized_path, config)
+    times = np.asarray(frames.column(TIME_COLUMN).to_numpy(), dtype=np.int64)
+    lat = _floats(frames, "latitude")
+    lon = _floats(frames, "longitude")
+    located = np.isfinite(lat) & np.isfinite(lon)
+    context = _context_files(store, datastream.measurement_id, config)
+    providers: dict[str, Any] = {}
+
+    weather, providers["weather"] = _weather(
+        zones, context, config, lat=lat, lon=lon, times=times, override=weather_provider
+    )
+    raining = np.where(
+        np.isnan(weather.precipitation_mm),
+        np.nan,
+        weather.precipitation_mm >= config.weather.rain_threshold_mm,
+    )
+
+    road_class, speed_limit, country, road_distance, providers["map"] = _roads(
+        zones, context, config, lat, lon
+    )
+    cells: list[str | None] = [
+        h3.latlng_to_cell(float(la), float(lo), config.map.h3_resolution) if ok else None
+        for la, lo, ok in zip(lat, lon, located, strict=True)
+    ]
+    providers["h3"] = {
+        "name": "h3",
+        "version": h3.__version__,
+        "resolution": config.map.h3_resolution,
+    }
+
+    elevation = np.where(located, sun.sun_elevation_deg(lat, lon, times), np.nan)
+    night = np.where(np.isnan(elevation), np.nan, elevation < config.night_sun_elevation_deg)
+    providers["sun"] = {"name": sun.NAME, "version": sun.VERSION}
+
+    found, providers["objects"] = _objects(zones, frames, config)
+
+    columns: dict[str, pa.Array] = {
+        "frame": frames.column("frame").combine_chunks()
+        if "frame" in frames.column_names
+        else pa.array(np.arange(times.size, dtype=np.int64)),
+        TIME_COLUMN: pa.array(times),
+        "lat": _nullable(lat),
+        "lon": _nullable(lon),
+        "h3_cell": pa.array(cells, type=pa.string()),
+        "road_class": pa.array(road_class, type=pa.string()),
+        "speed_limit_kph": _nullable(speed_limit),
+        "country": pa.array(country, type=pa.string()),
+        "road_distance_m": _nullable(road_distance),
+        "sun_elevation_deg": _nullable(elevation),
+        "is_night": _nullable_bool(night),
+        "temperature_c": _nullable(weather.temperature_c),
+        "precipitation_mm": _nullable(weather.precipitation_mm),
+        "cloud_cover_pct": _nullable(weather.cloud_cover_pct),
+        "weather_code": _nullable(weather.weather_code),
+        "is_raining": _nullable_bool(raining),
+        "object_count": found.count,
+        "object_classes": found.classes,
+    }
+    table = pa.table(columns).replace_schema_metadata(
+        {"avops.source": source.id, "avops.providers": _json(providers)}
+    )
+    data = _parquet_bytes(table)
+    path = join_path(datastream.path, OUTPUT_NAME)
+    zones.write_bytes(Zone.CURATED, path, data)
+    store.attach_files(
+        datastream_id,
+        [
+            FileRecord(
+                path=path,
+                format="parquet",
+                size=len(data),
+                meta={"kind": "enriched", "rows": table.num_rows},
+            )
+        ],
+    )
+    rows = int(times.size)
+    stats = {
+        "rows": rows,
+        "providers": providers,
+        "shares": {
+            "position": _share(located, rows),
+            "road_match": _share(np.asarray([c is not None for c in road_class]), rows),
+            "rain": _share(raining == 1, rows),
+            "night": _share(night == 1, rows),
+            "objects": _share(np.asarray([(c or 0) > 0 for c in found.count.to_pylist()]), rows),
+        },
+    }
+    return _complete(store, datastream_id, stats)
+
+
+def _complete(store: MetadataStore, datastream_id: str, stats: dict[str, Any]) -> dict[str, Any]:
+    # Re-read: attaching files changed the document (file_count) and so its etag.
+    datastream = store.get_datastream(datastream_id)
+    if datastream.state is DatastreamState.PROCESSING:
+        assert datastream.etag is not None
+        datastream = store.transition_datastream(
+            datastream_id, DatastreamState.COMPLETED, expected_etag=datastream.etag, stats=stats
+        )
+    return _result(datastream)
+
+
+def _result(datastream: Datastream) -> dict[str, Any]:
+    stats = datastream.stats
+    return {
+        "datastream_id": datastream.id,
+        "rows": stats.get("rows", 0),
+        "skipped": stats.get("skipped"),
+    }
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _find_file(store: MetadataStore, datastream: Datastream, name: str) -> str | None:
+    """Zone path of the datastream's file called ``name`` (first in path order), if any."""
+    continuation: str | None = None
+    while True:
+        page = store.list_files(datastream.id, limit=_PAGE, continuation=continuation)
+        for record in page.items:
+            if posixpath.basename(record.path) == name:
+                return record.path
+        continuation = page.continuation
+        if continuation is None:
+            return None
+
+
+def _context_files(
+    store: MetadataStore, measurement_id: str, config: EnrichmentConfig
+) -> dict[str, tuple[Zone, str]]:
+    """The weather table and road network of the measurement's RAW datastream(s), by name."""
+    wanted = {config.weather.table_name, config.map.roads_name}
+    found: dict[str, tuple[Zone, str]] = {}
+    for raw in store.list_datastreams(measurement_id, DatastreamType.RAW):
+        if raw.state is not DatastreamState.COMPLETED:
+            continue
+        for name in sorted(wanted - set(found)):
+            path = _find_file(store, raw, name)
+            if path is not None:
+                found[name] = (raw.zone, path)
+    return found
+
+
+def _read_synchronized(zones: BlobZones, path: str, config: EnrichmentConfig) -> pa.Table:
+    """Only the columns enrichment needs: frame, time, position and the objects' matches."""
+    blob = zones.read_bytes(Zone.CURATED, path, max_bytes=config.max_file_bytes)
+    parquet = pq.ParquetFile(pa.BufferReader(blob.data))
+    names = parquet.schema_arrow.names
+    if TIME_COLUMN not in names:
+        raise InvalidInputError(f"no {TIME_COLUMN} column", source=f"curated/{path}")
+    wanted = [c for c in ("frame", TIME_COLUMN, "latitude", "longitude") if c in names]
+    wanted += [
+        f"{sensor}.{suffix}"
+        for sensor in _object_sensors(names, config)
+        for suffix in ("path", "row")
+    ]
+    return parquet.read(columns=wanted)
+
+
+def _object_sensors(names: list[str], config: EnrichmentConfig) -> list[str]:
+    """Sensors of the synchronized table whose name matches an objects glob, sorted."""
+    sensors = {
+        name.removesuffix(".path")
+        for name in names
+        if name.endswith(".path") and f"{name.removesuffix('.path')}.row" in names
+    }
+    return sorted(
+        s for s in sensors if any(fnmatchcase(s, pattern) for pattern in config.objects.sensors)
+    )
+
+
+def _floats(table: pa.Table, name: str) -> FloatArray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    values = pc.cast(table.column(name), pa.float64()).to_numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- providers
+
+
+def _weather(
+    zones: BlobZones,
+    context: dict[str, tuple[Zone, str]],
+    config: EnrichmentConfig,
+    *,
+    lat: FloatArray,
+    lon: FloatArray,
+    times: Int64Array,
+    override: WeatherProvider | None,
+) -> tuple[WeatherTable, dict[str, Any]]:
+    settings = config.weather
+    provider: WeatherProvider | None = override
+    owned: OpenMeteoWeather | None = None
+    source: str | None = None
+    if provider is None and settings.provider == "offline":
+        located = context.get(settings.table_name)
+        if located is None:
+            reason = f"no {settings.table_name} in the RAW datastream"
+            return WeatherTable.unknown(lat.size), {
+                "name": OfflineWeather.name,
+                "version": OfflineWeather.version,
+                "reason": reason,
+            }
+        zone, path = located
+        source = f"{zone.value}/{path}"
+        provider = OfflineWeather(
+            zones.read_bytes(zone, path, max_bytes=_MAX_CONTEXT_BYTES).data,
+            source=source,
+            max_distance_km=settings.max_distance_km,
+            max_age_s=settings.max_age_s,
+        )
+    elif provider is None and settings.provider == "open-meteo":
+        meteo = settings.open_meteo
+        owned = provider = OpenMeteoWeather(
+            archive_url=meteo.archive_url,
+            forecast_url=meteo.forecast_url,
+            archive_lag_days=meteo.archive_lag_days,
+            grid_deg=meteo.grid_deg,
+            timeout_s=meteo.timeout_s,
+            cache_dir=Path(meteo.cache_dir) if meteo.cache_dir else None,
+        )
+    if provider is None:
+        return WeatherTable.unknown(lat.size), {"name": None, "reason": "no provider configured"}
+    try:
+        table = provider.conditions(lat, lon, times)
+    finally:
+        if owned is not None:
+            owned.close()
+    info: dict[str, Any] = {"name": provider.name, "version": provider.version}
+    if source is not None:
+        info["source"] = source
+    info["valid"] = int(np.sum(np.isfinite(table.precipitation_mm)))
+    return table, info
+
+
+def _roads(
+    zones: BlobZones,
+    context: dict[str, tuple[Zone, str]],
+    config: EnrichmentConfig,
+    lat: FloatArray,
+    lon: FloatArray,
+) -> tuple[list[str | None], FloatArray, list[str | None], FloatArray, dict[str, Any]]:
+    settings = config.map
+    info: dict[str, Any] = {"name": roads_mod.NAME, "version": roads_mod.VERSION}
+    located = context.get(settings.roads_name)
+    nothing = np.full(lat.size, np.nan)
+    if located is None:
+        info["reason"] = f"no {settings.roads_name} in the RAW datastream"
+        return [None] * lat.size, nothing, [None] * lat.size, nothing.copy(), info
+    zone, path = located
+    network = roads_mod.RoadNetwork.from_geojson(
+        zones.read_bytes(zone, path, max_bytes=_MAX_CONTEXT_BYTES).data,
+        source=f"{zone.value}/{path}",
+        cell_m=settings.grid_cell_m,
+    )
+    match = network.nearest(lat, lon, settings.max_distance_m)
+    props = [network.properties[int(r)] if r >= 0 else None for r in match.road]
+    info.update(
+        source=f"{zone.value}/{path}",
+        roads=len(network.properties),
+        max_distance_m=settings.max_distance_m,
+    )
+    speed = np.array(
+        [np.nan if p is None or p["maxspeed"] is None else p["maxspeed"] for p in props],
+        dtype=np.float64,
+    )
+    return (
+        [None if p is None else p["road_class"] for p in props],
+        speed,
+        [None if p is None else p["country"] for p in props],
+        match.distance_m,
+        info,
+    )
+
+
+def _objects(
+    zones: BlobZones, frames: pa.Table, config: EnrichmentConfig
+) -> tuple[objects_mod.FrameObjects, dict[str, Any]]:
+    """Objects from the first matching perception sensor (one source, so no double counts)."""
+    info: dict[str, Any] = {"name": "perception-topics", "version": "1"}
+    info.update(objects_mod.detector_status(config.objects.detector))
+    sensors = _object_sensors(frames.column_names, config)
+    if not sensors:
+        info["reason"] = "no perception sensor in the synchronized table"
+        nulls = objects_mod.FrameObjects(
+            pa.nulls(frames.num_rows, pa.int32()), pa.nulls(frames.num_rows, pa.list_(pa.string()))
+        )
+        return nulls, info
+    sensor = sensors[0]
+    info["sensor"] = sensor
+
+    def read(path: str) -> pa.Array:
+        blob = zones.read_bytes(Zone.EXTRACTED, path, max_bytes=config.max_file_bytes)
+        parquet = pq.ParquetFile(pa.BufferReader(blob.data))
+        if objects_mod.DETECTIONS_COLUMN not in parquet.schema_arrow.names:
+            raise InvalidInputError(
+                f"no '{objects_mod.DETECTIONS_COLUMN}' column", source=f"extracted/{path}"
+            )
+        column = parquet.read(columns=[objects_mod.DETECTIONS_COLUMN]).column(0)
+        return column.combine_chunks()
+
+    rows = pc.fill_null(frames.column(f"{sensor}.row"), -1).to_numpy()
+    found = objects_mod.objects_per_frame(
+        frames.column(f"{sensor}.path").to_pylist(), np.asarray(rows, dtype=np.int64), read
+    )
+    return found, info
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def _nullable(values: FloatArray) -> pa.Array:
+    return pa.array(values, mask=np.isnan(values), type=pa.float64())
+
+
+def _nullable_bool(values: FloatArray) -> pa.Array:
+    """0/1 with NaN for unknown -> bool with nulls."""
+    return pa.array(values == 1, mask=np.isnan(values), type=pa.bool_())
+
+
+def _share(flags: Any, rows: int) -> float:
+    return round(float(np.sum(flags)) / rows, 4) if rows else 0.0
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())

@@ -1,0 +1,122 @@
+"""``avops scenes`` and ``avops frames``: scene and frame search through the Metadata API.
+
+Same conventions as ``devhost/cli/metadata.py`` (``--url`` / ``AVOPS_API_URL``, ``--key`` /
+``AVOPS_API_KEY``, ``--json``); ``scenes`` reads the metadata store behind ``GET /api/scenes``,
+``frames`` the frame index behind ``GET /api/frames``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from devhost.cli import app
+from devhost.cli.metadata import DEFAULT_URL, AsJson, Key, Url, _call, _print_json
+
+__all__ = ["frames", "scenes"]
+
+Since = Annotated[str | None, typer.Option("--from", help="At or after (ISO 8601, with zone).")]
+Until = Annotated[str | None, typer.Option("--to", help="At or before (ISO 8601, with zone).")]
+Limit = Annotated[int, typer.Option(help="Page size (1-1000).")]
+Continuation = Annotated[str | None, typer.Option(help="Token of the next page.")]
+
+
+def _more(console: Console, continuation: str | None) -> None:
+    if continuation:
+        console.print(f"more: --continuation {continuation}")
+
+
+@app.command()
+def scenes(
+    *,
+    scene_type: Annotated[
+        str | None, typer.Option("--type", help="Scene type, e.g. hard_brake.")
+    ] = None,
+    vehicle: Annotated[str | None, typer.Option(help="Only this vehicle id.")] = None,
+    measurement: Annotated[str | None, typer.Option(help="Only this measurement id.")] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 50,
+    continuation: Continuation = None,
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Search scenes by start time."""
+    params = {
+        "type": scene_type,
+        "vehicle": vehicle,
+        "measurement": measurement,
+        "from": since,
+        "to": until,
+        "limit": limit,
+        "continuation": continuation,
+    }
+    page = _call(url, key, "/scenes", params)
+    if as_json:
+        _print_json(page)
+        return
+    table = Table("type", "start", "end", "confidence", "vehicle", "measurement", "id")
+    for item in page["items"]:
+        table.add_row(
+            item["type"],
+            item["start"],
+            item["end"],
+            f"{item['confidence']:.2f}",
+            item["vehicle_id"],
+            item["measurement_id"],
+            item["id"],
+        )
+    console = Console()
+    console.print(table)
+    _more(console, page.get("continuation"))
+
+
+@app.command()
+def frames(
+    *,
+    vehicle: Annotated[str | None, typer.Option(help="Only this vehicle id.")] = None,
+    object_class: Annotated[
+        str | None, typer.Option("--object", help="Object class in view, e.g. pedestrian.")
+    ] = None,
+    scene_type: Annotated[
+        str | None, typer.Option("--scene-type", help="Only frames inside such a scene.")
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 50,
+    continuation: Continuation = None,
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Search reference frames in the frame index by time."""
+    params = {
+        "vehicle": vehicle,
+        "object": object_class,
+        "scene_type": scene_type,
+        "from": since,
+        "to": until,
+        "limit": limit,
+        "continuation": continuation,
+    }
+    page = _call(url, key, "/frames", params)
+    if as_json:
+        _print_json(page)
+        return
+    table = Table("time", "vehicle", "frame", "objects", "scenes", "measurement")
+    for item in page["items"]:
+        table.add_row(
+            item["time"],
+            item["vehicle_id"],
+            str(item["frame"]),
+            ", ".join(item["object_classes"]),
+            ", ".join(item["scene_types"]),
+            item["measurement_id"],
+        )
+    console = Console()
+    console.print(table)
+    _more(console, page.get("continuation"))
