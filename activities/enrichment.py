@@ -4,31 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from activities.runtime import blob_zones, metadata_store
+from activities.step_inputs import FailInput, PrepareInput, RunInput
 from dataops import enrichment
 
 __all__ = ["fail", "prepare", "run"]
-
-
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class PrepareInput(_Input):
-    source_datastream_id: str
-    datastream_id: str
-    instance_id: str
-
-
-class RunInput(_Input):
-    datastream_id: str
-
-
-class FailInput(_Input):
-    datastream_id: str
-    reason: str
 
 
 def prepare(params: dict[str, Any]) -> dict[str, Any]:
