@@ -22,12 +22,13 @@ browser:
 	    echo "note: install Debian's chromium package to run the dashboard browser test"; \
 	  fi; }
 
-$(STAMP_PY): requirements.txt requirements-dev.txt extract_worker/requirements.txt requirements-worker-indexing.txt constraints.txt
+$(STAMP_PY): requirements.txt requirements-dev.txt extract_worker/requirements.txt requirements-worker-indexing.txt requirements-nodeps.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt -c constraints.txt
 	$(PIP) install --quiet --no-deps --ignore-requires-python -r requirements-worker-indexing.txt
+	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt -c constraints.txt
 	touch $@
 
 $(STAMP_NODE): package.json package-lock.json
