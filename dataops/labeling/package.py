@@ -95,7 +95,8 @@ def report_path_for(name: str) -> str:
     return name[: -len(".json")] + REPORT_SUFFIX
 
 
-# One row per label of a LABELED datastream (curated zone Parquet, ``stats["labels_table"]``).
+# One row per label of a LABELED datastream: a Delta table in the curated zone whose prefix is
+# the datastream's ``stats["labels_table"]`` (written with dataops.frames.delta).
 # Frame search joins it to the frame index on (measurement_id, time_ns).
 LABELS_SCHEMA = pa.schema(
     [

@@ -27,6 +27,8 @@ class DatastreamType(StrEnum):
     SYNCHRONIZED = "SYNCHRONIZED"
     ENRICHED = "ENRICHED"
     SCENES = "SCENES"
+    # One per measurement in a labeling export: the package items of that measurement.
+    LABEL_EXPORT = "LABEL_EXPORT"
     LABELED = "LABELED"
 
 
