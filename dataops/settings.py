@@ -118,6 +118,33 @@ class Settings(BaseSettings):
     api_sas_minutes: int = Field(
         default=15, ge=1, le=60, description="Lifetime of the read-only SAS the API hands out."
     )
+    label_export_max_items: int = Field(
+        default=5000,
+        ge=1,
+        le=100_000,
+        description="Most items (frames x sensors) one labeling export may hold.",
+    )
+    label_export_expiry_hours: int = Field(
+        default=168, ge=1, description="Default lifetime of a labeling export's partner SAS."
+    )
+    label_export_max_expiry_hours: int = Field(
+        default=168,
+        ge=1,
+        le=168,
+        description="Longest partner SAS lifetime a labeling export may ask for (Azure user "
+        "delegation SAS live at most 7 days).",
+    )
+    label_import_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest label file (COCO or OpenLABEL JSON) an import parses, in bytes.",
+    )
+
+    scenes_config: str = Field(
+        default="",
+        description="Scene detector thresholds (JSON file path); empty: config/scenes.json of "
+        "the app. Read on every detect_scenes run, so a change applies to the next run.",
+    )
 
     @field_validator("api_read_keys", "api_write_keys", mode="before")
     @classmethod

@@ -11,6 +11,8 @@ from function_app.downstream import bp as downstream_bp
 from function_app.extraction import bp as extraction_bp
 from function_app.health import bp as health_bp
 from function_app.ingest import bp as ingest_bp
+from function_app.labeling_export import bp as labeling_export_bp
+from function_app.labeling_import import bp as labeling_import_bp
 from function_app.operations import bp as operations_bp
 from function_app.scenes import bp as scenes_bp
 
@@ -26,3 +28,5 @@ app.register_functions(downstream_bp)
 app.register_functions(scenes_bp)
 app.register_functions(api_bp)
 app.register_functions(operations_bp)
+app.register_functions(labeling_import_bp)
+app.register_functions(labeling_export_bp)

@@ -16,6 +16,7 @@ import azure.functions as func
 from activities import runtime
 from dataops.api import HANDLERS, ApiContext, ApiRequest, Locator, handle
 from dataops.frames.search import FrameSearch
+from dataops.scenes.search import SceneSearch
 from dataops.settings import Settings
 from dataops.storage import BlobZones, zone_clients_from_settings
 from dataops.store import MetadataStore
@@ -64,8 +65,18 @@ def _process_frames() -> FrameSearch:
         return _frames[1]
 
 
+def _process_scenes() -> SceneSearch:
+    # Shares the frame search's table cache (and its rebuild on new blob clients).
+    return SceneSearch(_process_frames().tables)
+
+
 _CONTEXT = ApiContext(
-    settings=_settings, store=_store, locator=_process_locator, frames=_process_frames
+    settings=_settings,
+    store=_store,
+    locator=_process_locator,
+    frames=_process_frames,
+    scenes=_process_scenes,
+    zones=runtime.blob_zones,
 )
 
 
@@ -150,6 +161,12 @@ def api_list_scenes(req: func.HttpRequest) -> func.HttpResponse:
 def api_list_frames(req: func.HttpRequest) -> func.HttpResponse:
     """``GET /api/frames``: frame index search (Delta tables in the curated zone)."""
     return serve("frames", req)
+
+
+@bp.route(route="label-exports/{id}/imports", methods=["GET"], auth_level=_KEYED)
+def api_list_label_imports(req: func.HttpRequest) -> func.HttpResponse:
+    """``GET /api/label-exports/{id}/imports``: label files of an export and their reports."""
+    return serve("label-exports/{id}/imports", req)
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

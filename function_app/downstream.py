@@ -1,5 +1,8 @@
 """Downstream wiring: the datastreams change-feed consumer, ``synchronize`` and ``enrich``.
 
+The consumer starts every step of the chain (EXTRACTED -> synchronize, SYNCHRONIZED -> enrich,
+ENRICHED -> detect_scenes, whose wiring is in ``function_app.scenes``).
+
 The consumer only reads its batch and starts orchestrations (routing in
 ``dataops.synchronization.routing``); it never writes the documents that triggered it, so it
 cannot retrigger itself. Logic lives in ``dataops.synchronization`` and ``dataops.enrichment``
@@ -32,7 +35,9 @@ log = logging.getLogger("avops.downstream")
     container_name="datastreams",
     connection="AVOPS_COSMOS",
     lease_container_name="leases",
-    create_lease_container_if_not_exists=True,
+    # infra creates the leases container: the app's identity has a data-plane role only, and
+    # creating a container is a control-plane operation it may not do.
+    create_lease_container_if_not_exists=False,
 )
 @bp.durable_client_input(client_name="client")
 async def on_datastream_changed(

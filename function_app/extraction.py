@@ -15,13 +15,11 @@ import azure.functions as func
 
 from activities import extraction as extraction_activities
 from activities import runtime
-from dataops.api import PROBLEM_MEDIA_TYPE, ApiError, Role
-from dataops.api.auth import require_role, resolve_caller
+from dataops.api import ApiError
 from dataops.api.params import check_id
-from dataops.api.problems import from_dataops_error
-from dataops.errors import DataOpsError
 from dataops.extraction.rerun import extraction_target
 from dataops.ids import instance_id_for
+from function_app.starters import Started, start_with_write_role
 from orchestrators.extract import extract_orchestrator
 
 __all__ = ["EXTRACT_ROUTE", "bp", "extract_start_input"]
@@ -78,17 +76,6 @@ def extract_fail(params: dict) -> dict[str, Any]:
     return extraction_activities.fail(params)
 
 
-def _problem(error: ApiError, req: func.HttpRequest) -> func.HttpResponse:
-    path = "/" + req.url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
-    return func.HttpResponse(
-        body=error.problem(instance=path).model_dump_json(exclude_none=True),
-        status_code=error.status,
-        headers=error.headers,
-        mimetype=PROBLEM_MEDIA_TYPE,
-        charset="utf-8",
-    )
-
-
 async def _running(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
     status = await client.get_status(instance_id)
     return status is not None and status.runtime_status in _ACTIVE
@@ -120,19 +107,11 @@ async def ops_extract_measurement(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """POST /api/measurements/{id}/extract: a new EXTRACTED datastream (write role); 202."""
-    try:
-        headers = {name.lower(): value for name, value in req.headers.items()}
-        require_role(resolve_caller(headers, dict(req.params), runtime.settings()), Role.WRITE)
+
+    async def work() -> Started:
         measurement_id = check_id(req.route_params.get("id", ""), parameter="id")
         instance_id, datastream_id = await _start_extraction(client, measurement_id)
-    except ApiError as err:
-        return _problem(err, req)
-    except DataOpsError as err:
-        return _problem(from_dataops_error(err), req)
-    except Exception:
-        log.exception("%s %s failed", req.method, req.url)
-        return _problem(ApiError(500, "internal error"), req)
-    log.info("started extraction %s of %s into %s", instance_id, measurement_id, datastream_id)
-    response = client.create_check_status_response(req, instance_id)
-    response.headers["X-AVOps-Datastream-Id"] = datastream_id
-    return response
+        log.info("started extraction %s of %s into %s", instance_id, measurement_id, datastream_id)
+        return Started(instance_id, {"X-AVOps-Datastream-Id": datastream_id})
+
+    return await start_with_write_role(req, client, work)

@@ -1,6 +1,7 @@
-"""Operations wiring: rerun and rehydrate starters (HTTP) and the reconciler (timer).
+"""Operations wiring: rerun, rehydrate and downstream-rerun starters (HTTP), the reconciler (timer).
 
-Logic lives in ``dataops.ingest.runs`` (rerun, rehydrate) and ``dataops.ingest.reconcile``;
+Logic lives in ``dataops.ingest.runs`` (rerun, rehydrate), ``dataops.ingest.reconcile`` and
+``dataops.synchronization.routing`` (which steps a datastream feeds);
 auth and problem+json come from ``dataops.api``. Here: the Durable client behind the
 ``RunControl`` protocol, and the translation between HTTP and those calls.
 """
@@ -8,6 +9,7 @@ auth and problem+json come from ``dataops.api``. Here: the Durable client behind
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,14 +18,14 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import runtime
-from dataops.api import PROBLEM_MEDIA_TYPE, ApiError, Role
-from dataops.api.auth import require_role, resolve_caller
+from dataops.api import ApiError
 from dataops.api.params import check_id
-from dataops.api.problems import from_dataops_error
 from dataops.errors import DataOpsError
 from dataops.ingest.reconcile import firing_time, reconcile
 from dataops.ingest.runs import RerunResult, RunInfo, rerun_measurement, rerun_upload
 from dataops.paths import check_relative_path
+from dataops.synchronization.routing import rerun_starts
+from function_app.starters import Started, start_with_write_role
 
 __all__ = ["OPERATION_ROUTES", "DurableRunControl", "bp"]
 
@@ -35,7 +37,9 @@ RERUN_ROUTE = "measurements/{id}/rerun"
 # /uploads/<prefix with slashes>/rehydrate is matched as uploads/{*path} and split here.
 REHYDRATE_ROUTE = "uploads/{*path}"
 REHYDRATE_SUFFIX = "/rehydrate"
-OPERATION_ROUTES = frozenset({RERUN_ROUTE, REHYDRATE_ROUTE})
+# A downstream step (synchronize, enrich, detect_scenes) again from its source datastream.
+DOWNSTREAM_RERUN_ROUTE = "datastreams/{id}/rerun"
+OPERATION_ROUTES = frozenset({RERUN_ROUTE, REHYDRATE_ROUTE, DOWNSTREAM_RERUN_ROUTE})
 """HTTP routes of this blueprint: starters, not part of the Metadata API's route table."""
 
 
@@ -88,38 +92,12 @@ class DurableRunControl:
         await self._client.terminate(instance_id, reason)
 
 
-def _problem(error: ApiError, req: func.HttpRequest) -> func.HttpResponse:
-    path = "/" + req.url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
-    return func.HttpResponse(
-        body=error.problem(instance=path).model_dump_json(exclude_none=True),
-        status_code=error.status,
-        headers=error.headers,
-        mimetype=PROBLEM_MEDIA_TYPE,
-        charset="utf-8",
-    )
-
-
-async def _start(
-    req: func.HttpRequest,
+async def _rerun(
     client: df.DurableOrchestrationClient,
     work: Callable[[DurableRunControl], Awaitable[RerunResult]],
-) -> func.HttpResponse:
-    """Write role, then ``work``; 202 with the status URLs, or problem+json."""
-    try:
-        settings = runtime.settings()
-        headers = {name.lower(): value for name, value in req.headers.items()}
-        require_role(resolve_caller(headers, dict(req.params), settings), Role.WRITE)
-        result = await work(DurableRunControl(client))
-    except ApiError as err:
-        return _problem(err, req)
-    except DataOpsError as err:
-        return _problem(from_dataops_error(err), req)
-    except Exception:
-        log.exception("%s %s failed", req.method, req.url)
-        return _problem(ApiError(500, "internal error"), req)
-    response = client.create_check_status_response(req, result.instance_id)
-    response.headers["X-AVOps-Restored-From"] = result.restore.restored_from
-    return response
+) -> Started:
+    result = await work(DurableRunControl(client))
+    return Started(result.instance_id, {"X-AVOps-Restored-From": result.restore.restored_from})
 
 
 _KEYED = func.AuthLevel.FUNCTION
@@ -132,7 +110,7 @@ async def ops_rerun_measurement(
 ) -> func.HttpResponse:
     """POST /api/measurements/{id}/rerun: restore the upload, start a fresh ingest (write role)."""
 
-    async def work(control: DurableRunControl) -> RerunResult:
+    async def rerun(control: DurableRunControl) -> RerunResult:
         measurement_id = check_id(req.route_params.get("id", ""), parameter="id")
         return await rerun_measurement(
             control,
@@ -143,7 +121,7 @@ async def ops_rerun_measurement(
             max_manifest_bytes=runtime.settings().manifest_max_bytes,
         )
 
-    return await _start(req, client, work)
+    return await start_with_write_role(req, client, lambda: _rerun(client, rerun))
 
 
 @bp.route(route=REHYDRATE_ROUTE, methods=["POST"], auth_level=_KEYED)
@@ -153,7 +131,7 @@ async def ops_rehydrate_upload(
 ) -> func.HttpResponse:
     """POST /api/uploads/{prefix}/rehydrate: restore an upload by prefix and start ingest."""
 
-    async def work(control: DurableRunControl) -> RerunResult:
+    async def rehydrate(control: DurableRunControl) -> RerunResult:
         path = req.route_params.get("path", "")
         if not path.endswith(REHYDRATE_SUFFIX):
             raise ApiError(404, f"no POST operation on /uploads/{path}")
@@ -171,7 +149,37 @@ async def ops_rehydrate_upload(
             max_manifest_bytes=runtime.settings().manifest_max_bytes,
         )
 
-    return await _start(req, client, work)
+    return await start_with_write_role(req, client, lambda: _rerun(client, rehydrate))
+
+
+@bp.route(route=DOWNSTREAM_RERUN_ROUTE, methods=["POST"], auth_level=_KEYED)
+@bp.durable_client_input(client_name="client")
+async def ops_rerun_downstream(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """POST /api/datastreams/{id}/rerun: the step consuming it runs again into a new datastream.
+
+    Write role. The change feed's run and its output stay; the new instance reads the step's
+    config as it is now. 202; X-AVOps-Datastream-Id names the output it will make.
+    """
+
+    async def work() -> Started:
+        datastream_id = check_id(req.route_params.get("id", ""), parameter="id")
+        source = runtime.metadata_store().get_datastream(datastream_id)
+        starts = rerun_starts(source, uuid.uuid4().hex)
+        for start in starts:
+            await client.start_new(start.orchestrator, start.instance_id, start.input)
+            log.info(
+                "rerun: started %s %s from datastream %s into %s",
+                start.orchestrator,
+                start.instance_id,
+                source.id,
+                start.input["datastream_id"],
+            )
+        outputs = ",".join(str(start.input["datastream_id"]) for start in starts)
+        return Started(starts[0].instance_id, {"X-AVOps-Datastream-Id": outputs})
+
+    return await start_with_write_role(req, client, work)
 
 
 def _start_input(prefix: str, sources: list[str]) -> dict[str, Any]:

@@ -509,6 +509,8 @@ module eventGrid 'modules/eventgrid.bicep' = {
     tags: tags
     topicName: 'evgt-landing-${resourceToken}'
     landingAccountId: zoneAccounts[indexOf(zoneNames, 'landing')].outputs.accountId
+    labeledTopicName: 'evgt-labeled-${resourceToken}'
+    labeledAccountId: zoneAccounts[indexOf(zoneNames, 'labeled')].outputs.accountId
     eventGridIdentityId: identity.outputs.eventGridIdentityId
     functionAppId: functionApp.outputs.appId
     subscriptionEnabled: eventSubscriptionEnabled

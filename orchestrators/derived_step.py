@@ -33,8 +33,9 @@ def derived_step(
 ) -> Generator[Any, Any, dict[str, Any]]:
     """Prepare ``<step>``'s datastream, run it, or mark it FAILED and raise StepFailedError."""
     params: dict[str, Any] = context.get_input() or {}
-    # new_uuid is replay-safe: a retried prepare finds the datastream it already made.
-    datastream_id = str(context.new_uuid())
+    # A rerun names its output datastream up front (so its starter can report it); else
+    # new_uuid, which is replay-safe: a retried prepare finds the datastream it already made.
+    datastream_id = str(params.get("datastream_id") or context.new_uuid())
     status: dict[str, Any] = {
         "stage": "preparing",
         "measurement_id": params.get("measurement_id"),

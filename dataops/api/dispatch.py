@@ -22,7 +22,9 @@ from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, from_dataops_erro
 from dataops.api.routes import JSON, Operation, find_operation
 from dataops.errors import DataOpsError
 from dataops.frames.search import FrameSearch
+from dataops.scenes.search import SceneSearch
 from dataops.settings import Settings
+from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 
 __all__ = [
@@ -52,6 +54,10 @@ class ApiContext:
     locator: Callable[[], Locator]
     frames: Callable[[], FrameSearch] | None = None
     """The frame index search (``GET /frames``); None: that route answers 503."""
+    scenes: Callable[[], SceneSearch] | None = None
+    """The scenes table search (``GET /scenes``); None: that route answers 503."""
+    zones: Callable[[], BlobZones] | None = None
+    """Blob zones (label import reports); None: routes that read blobs answer 503."""
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,10 @@ from dataops.api.params import (
 )
 from dataops.api.problems import ApiError
 from dataops.frames.search import FrameQuery
+from dataops.labeling.import_status import list_label_imports
 from dataops.models import Datastream
-from dataops.store import MeasurementQuery, SceneQuery
+from dataops.scenes.search import SceneTableQuery
+from dataops.store import MeasurementQuery
 
 __all__ = ["HANDLERS"]
 
@@ -153,18 +155,23 @@ def get_location(context: ApiContext, call: Call) -> Reply:
 
 
 def list_scenes(context: ApiContext, call: Call) -> Reply:
-    """``GET /scenes``."""
+    """``GET /scenes``: from the scenes Delta tables of SCENES datastreams, not the store."""
     search: SceneSearch = call.params
-    page = context.store().query_scenes(
-        SceneQuery(
+    if context.scenes is None:
+        raise ApiError(503, "scene search is not configured in this process")
+    page = context.scenes().search(
+        context.store(),
+        SceneTableQuery(
             type=search.type,
             vehicle_id=search.vehicle,
             measurement_id=search.measurement,
             start_from=search.recorded_from,
             start_to=search.recorded_to,
+            labeled=search.labeled,
+            label=search.label,
             limit=search.limit,
             continuation=search.continuation,
-        )
+        ),
     )
     return json_reply(ScenePage(items=page.items, continuation=page.continuation))
 
@@ -182,6 +189,8 @@ def list_frames(context: ApiContext, call: Call) -> Reply:
             scene_type=search.scene_type,
             time_from=search.recorded_from,
             time_to=search.recorded_to,
+            labeled=search.labeled,
+            label=search.label,
             limit=search.limit,
             continuation=search.continuation,
         ),
@@ -195,11 +204,19 @@ def list_frames(context: ApiContext, call: Call) -> Reply:
                 "object_classes": list(row["object_classes"] or []),
                 "scene_ids": list(row["scene_ids"] or []),
                 "scene_types": list(row["scene_types"] or []),
+                "label_categories": list(row["label_categories"] or []),
             }
         )
         for row in page.items
     ]
     return json_reply(FramePage(items=items, continuation=page.continuation))
+
+
+def list_label_export_imports(context: ApiContext, call: Call) -> Reply:
+    """``GET /label-exports/{id}/imports``: from the export's labeled container."""
+    if context.zones is None:
+        raise ApiError(503, "blob storage is not configured in this process")
+    return json_reply(list_label_imports(context.zones(), context.store(), call.ids["id"]))
 
 
 def get_openapi(context: ApiContext, call: Call) -> Reply:
@@ -225,6 +242,7 @@ HANDLERS: dict[str, Handler] = {
     "getLocation": get_location,
     "listScenes": list_scenes,
     "listFrames": list_frames,
+    "listLabelImports": list_label_export_imports,
     "getOpenApiDocument": get_openapi,
     "getApiDocs": get_docs,
 }

@@ -148,6 +148,10 @@ class Frame(BaseModel):
     h3_cell: str | None = Field(default=None, description="From enrichment; null without it.")
     is_night: bool | None = None
     is_raining: bool | None = None
+    label_categories: list[str] = Field(
+        description="Categories of the frame's labels (every LABELED datastream of its "
+        "measurement), sorted; empty when it has none."
+    )
 
 
 class FramePage(BaseModel):

@@ -123,12 +123,36 @@ class MeasurementSearch(_TimeRange):
     continuation: Continuation | None = None
 
 
+def _true_or_false(value: object) -> object:
+    # Only the two words: "0", "yes" or "on" would be guesses about what the caller meant.
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError("expected true or false")
+    return value
+
+
+Labeled = Annotated[bool, BeforeValidator(_true_or_false)]
+LabelCategory = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+( [A-Za-z0-9_.:/-]+)*$"
+    ),
+]
+
+
 class SceneSearch(_TimeRange):
     """``GET /scenes``: scenes whose start lies in [from, to], by start time."""
 
     type: SceneType | None = Field(default=None, description="Scene type, e.g. `pedestrian`.")
     vehicle: VehicleId | None = None
     measurement: Identifier | None = None
+    labeled: Labeled | None = Field(
+        default=None,
+        description="`true`: only scenes with a label inside [start, end]; `false`: only "
+        "scenes without.",
+    )
+    label: LabelCategory | None = Field(
+        default=None, description="Only scenes with a label of this category inside them."
+    )
     limit: Limit = DEFAULT_PAGE_SIZE
     continuation: Continuation | None = None
 
@@ -147,6 +171,13 @@ class FrameSearchParams(_TimeRange):
     object: ObjectClass | None = None
     scene_type: SceneType | None = Field(
         default=None, description="Only frames inside a scene of this type."
+    )
+    labeled: Labeled | None = Field(
+        default=None,
+        description="`true`: only frames with at least one label; `false`: only frames without.",
+    )
+    label: LabelCategory | None = Field(
+        default=None, description="Only frames with a label of this category, e.g. `pedestrian`."
     )
     limit: Limit = DEFAULT_PAGE_SIZE
     continuation: Continuation | None = None

@@ -33,6 +33,7 @@ from dataops.api.params import (
     NoParams,
     SceneSearch,
 )
+from dataops.labeling.import_status import LabelImports
 from dataops.models import Datastream
 
 __all__ = ["HTML", "JSON", "ROUTES", "Operation", "find_operation"]
@@ -194,6 +195,19 @@ ROUTES: tuple[Operation, ...] = (
         params=FrameSearchParams,
         response=FramePage,
         errors=_READ_ERRORS,
+    ),
+    Operation(
+        operation_id="listLabelImports",
+        method="GET",
+        route="label-exports/{id}/imports",
+        summary="Label files a partner handed back for an export, with their reports",
+        description="Every label file in the export's labeled container, in name order, with "
+        "the import's verdict on its current version: `accepted` (with the LABELED datastream "
+        "ids), `rejected` (with every error, naming file and JSON path), `failed`, or "
+        "`pending` (not checked yet).",
+        role=Role.READ,
+        response=LabelImports,
+        errors=_ONE_ERRORS,
     ),
     Operation(
         operation_id="getOpenApiDocument",

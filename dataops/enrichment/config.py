@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dataops.errors import InvalidInputError
+from dataops.paths import Zone
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "DetectorConfig",
     "EnrichmentConfig",
     "MapConfig",
     "ObjectsConfig",
@@ -62,11 +64,61 @@ class MapConfig(_Model):
     h3_resolution: int = Field(default=9, ge=0, le=15)
 
 
+class DetectorConfig(_Model):
+    """An ONNX object detector run on the reference camera's frames (see docs/enrichment.md)."""
+
+    model: str = Field(
+        min_length=1,
+        description="The .onnx file: a local path (relative: to the config file's folder), "
+        "or a blob path in ``model_zone``.",
+    )
+    model_zone: Zone | None = Field(
+        default=None, description="Zone holding ``model`` as a blob; null: a local file."
+    )
+    layout: Literal["boxes_scores_labels", "yolo"] = Field(
+        description="boxes_scores_labels: three outputs, boxes x1,y1,x2,y2 in input pixels "
+        "(torchvision-style); yolo: one [1, 4+C, N] or [1, N, 4+C] output of cx,cy,w,h and "
+        "C class scores (Ultralytics)."
+    )
+    class_names: list[str] = Field(min_length=1, description="Model class index -> name.")
+    label_offset: int = Field(
+        default=0, description="Subtracted from boxes_scores_labels labels (1: torchvision)."
+    )
+    input_width: int = Field(default=640, gt=0, le=8192)
+    input_height: int = Field(default=640, gt=0, le=8192)
+    letterbox: bool = Field(
+        default=True, description="Keep the aspect ratio and pad; false: stretch to the input."
+    )
+    pad_value: int = Field(default=114, ge=0, le=255)
+    channel_order: Literal["rgb", "bgr"] = "rgb"
+    scale: float = Field(default=1 / 255, gt=0, description="Pixel value factor, then mean/std.")
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    output_names: list[str] | None = Field(
+        default=None,
+        description="boxes, scores, labels (or the one yolo output); null: the model's order.",
+    )
+    score_threshold: float = Field(default=0.25, ge=0, le=1)
+    nms_iou: float = Field(default=0.45, gt=0, le=1)
+    max_detections: int = Field(default=100, gt=0, description="Per frame, after NMS.")
+    batch_size: int = Field(default=4, gt=0, le=64, description="Frames per inference call.")
+    frame_stride: int = Field(
+        default=1, gt=0, description="Run on every Nth reference frame (CPU inference is slow)."
+    )
+    threads: int = Field(default=1, ge=0, description="onnxruntime intra-op threads; 0: all.")
+
+    @model_validator(mode="after")
+    def _std_not_zero(self) -> DetectorConfig:
+        if any(value == 0 for value in self.std):
+            raise ValueError("std must not contain 0")
+        return self
+
+
 class ObjectsConfig(_Model):
     """Where objects come from: perception topics (sensor globs), an optional detector."""
 
     sensors: list[str] = Field(default_factory=lambda: ["*/structured/*detections*"])
-    detector: dict[str, Any] | None = Field(
+    detector: DetectorConfig | None = Field(
         default=None, description="ONNX detector settings; null: none configured."
     )
 

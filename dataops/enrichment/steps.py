@@ -5,9 +5,11 @@ Parquet output is deterministic and overwritten whole, the file record is upsert
 state changes are only made from the state they leave.
 
 Input: the SYNCHRONIZED Parquet (one row per reference frame, read with only the needed
-columns) and the drive's context files in its RAW datastream (``weather.csv``,
-``roads.geojson``). Output: ``enriched.parquet``, one row per reference frame keyed by the same
-``time_ns``, and the providers (name, version) in the datastream's stats.
+columns), the drive's context files in its RAW datastream (``weather.csv``,
+``roads.geojson``) and, if a detector is configured, the reference camera's frames (streamed,
+see onnx_detector.py). Output: ``enriched.parquet``, one row per reference frame keyed by the
+same ``time_ns``, and the providers (name, version) in the datastream's stats. Nothing is written
+before every provider has run, so a failing one leaves no partial output.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops import __version__
+from dataops.derived import OneSourceStep, complete_output, fail_output
+from dataops.enrichment import camera_frames, sun
 from dataops.enrichment import objects as objects_mod
 from dataops.enrichment import roads as roads_mod
-from dataops.enrichment import sun
 from dataops.enrichment.config import (
     DEFAULT_CONFIG_PATH,
     EnrichmentConfig,
@@ -37,15 +39,14 @@ from dataops.enrichment.config import (
 from dataops.enrichment.providers import FloatArray, Int64Array, WeatherProvider, WeatherTable
 from dataops.enrichment.weather_offline import OfflineWeather
 from dataops.enrichment.weather_openmeteo import OpenMeteoWeather
-from dataops.errors import InvalidInputError, NotFoundError
+from dataops.errors import InvalidInputError
 from dataops.models import (
     Datastream,
     DatastreamState,
     DatastreamType,
     FileRecord,
-    Producer,
 )
-from dataops.paths import Zone, join_path, raw_prefix
+from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 
@@ -63,6 +64,8 @@ OUTPUT_NAME = "enriched.parquet"
 SYNCHRONIZED_NAME = "synchronized.parquet"
 SKIPPED_NO_FRAMES = "no_synchronized_frames"
 TIME_COLUMN = "time_ns"
+REFERENCE_PATH = "reference.path"
+REFERENCE_ROW = "reference.row"
 _PAGE = 1000
 # The context files are small; anything bigger than this is not what the step expects.
 _MAX_CONTEXT_BYTES = 64 * 1024 * 1024
@@ -71,57 +74,14 @@ _MAX_CONTEXT_BYTES = 64 * 1024 * 1024
 # ----------------------------------------------------------------------------- prepare / fail
 
 
-def prepare_enrichment(
-    store: MetadataStore,
-    *,
-    source_datastream_id: str,
-    datastream_id: str,
-    instance_id: str,
-) -> dict[str, Any]:
-    """ENRICHED datastream PROCESSING in the curated zone, source: the SYNCHRONIZED one."""
-    source = store.get_datastream(source_datastream_id)
-    if source.type is not DatastreamType.SYNCHRONIZED:
-        raise InvalidInputError(f"datastream {source.id} is {source.type}, not SYNCHRONIZED")
-    if source.state is not DatastreamState.COMPLETED:
-        raise InvalidInputError(
-            f"SYNCHRONIZED datastream {source.id} is {source.state}, not COMPLETED"
-        )
-    measurement = store.get_measurement(source.measurement_id)
-    prefix = raw_prefix(
-        measurement.recording_start, measurement.vehicle_id, measurement.id, datastream_id
-    )
-    datastream = store.create_datastream(
-        Datastream(
-            id=datastream_id,
-            measurement_id=measurement.id,
-            type=DatastreamType.ENRICHED,
-            zone=Zone.CURATED,
-            path=prefix,
-            producer=Producer(step="enrich", code_version=__version__, instance_id=instance_id),
-            sources=[source.id],
-        )
-    )
-    if datastream.state is DatastreamState.CREATED:
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream.id, DatastreamState.PROCESSING, expected_etag=datastream.etag
-        )
-    return {"datastream_id": datastream_id, "measurement_id": measurement.id, "path": prefix}
+prepare_enrichment = OneSourceStep(
+    "enrich", DatastreamType.SYNCHRONIZED, DatastreamType.ENRICHED
+).prepare
+"""ENRICHED datastream PROCESSING in the curated zone, source: the SYNCHRONIZED one."""
 
 
-def fail_enrichment(store: MetadataStore, *, datastream_id: str, reason: str) -> dict[str, Any]:
-    """ENRICHED datastream FAILED with ``reason`` (if it exists and is not final)."""
-    try:
-        datastream = store.get_datastream(datastream_id)
-    except NotFoundError:
-        # Failed before prepare made it (e.g. the source is not COMPLETED).
-        return {"datastream_id": datastream_id, "reason": reason}
-    if datastream.state in (DatastreamState.CREATED, DatastreamState.PROCESSING):
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream_id, DatastreamState.FAILED, expected_etag=datastream.etag, reason=reason
-        )
-    return {"datastream_id": datastream_id, "reason": reason}
+fail_enrichment = fail_output
+"""ENRICHED datastream FAILED with ``reason`` (if it exists and is not final)."""
 
 
 # ----------------------------------------------------------------------------- run
@@ -186,7 +146,11 @@ def run_enrichment(
     night = np.where(np.isnan(elevation), np.nan, elevation < config.night_sun_elevation_deg)
     providers["sun"] = {"name": sun.NAME, "version": sun.VERSION}
 
-    found, providers["objects"] = _objects(zones, frames, config)
+    found, objects_column, providers["objects"], detector_info = _objects(
+        zones, frames, config, config_dir=config_path.parent
+    )
+    if detector_info is not None:
+        providers["detector"] = detector_info
 
     columns: dict[str, pa.Array] = {
         "frame": frames.column("frame").combine_chunks()
@@ -209,6 +173,7 @@ def run_enrichment(
         "is_raining": _nullable_bool(raining),
         "object_count": found.count,
         "object_classes": found.classes,
+        "objects": objects_column,
     }
     table = pa.table(columns).replace_schema_metadata(
         {"avops.source": source.id, "avops.providers": _json(providers)}
@@ -243,14 +208,7 @@ def run_enrichment(
 
 
 def _complete(store: MetadataStore, datastream_id: str, stats: dict[str, Any]) -> dict[str, Any]:
-    # Re-read: attaching files changed the document (file_count) and so its etag.
-    datastream = store.get_datastream(datastream_id)
-    if datastream.state is DatastreamState.PROCESSING:
-        assert datastream.etag is not None
-        datastream = store.transition_datastream(
-            datastream_id, DatastreamState.COMPLETED, expected_etag=datastream.etag, stats=stats
-        )
-    return _result(datastream)
+    return _result(complete_output(store, datastream_id, stats))
 
 
 def _result(datastream: Datastream) -> dict[str, Any]:
@@ -302,6 +260,9 @@ def _read_synchronized(zones: BlobZones, path: str, config: EnrichmentConfig) ->
     if TIME_COLUMN not in names:
         raise InvalidInputError(f"no {TIME_COLUMN} column", source=f"curated/{path}")
     wanted = [c for c in ("frame", TIME_COLUMN, "latitude", "longitude") if c in names]
+    if config.objects.detector is not None:
+        # The detector runs on the reference camera's frames.
+        wanted += [c for c in (REFERENCE_PATH, REFERENCE_ROW) if c in names]
     wanted += [
         f"{sensor}.{suffix}"
         for sensor in _object_sensors(names, config)
@@ -428,18 +389,54 @@ def _roads(
 
 
 def _objects(
-    zones: BlobZones, frames: pa.Table, config: EnrichmentConfig
-) -> tuple[objects_mod.FrameObjects, dict[str, Any]]:
-    """Objects from the first matching perception sensor (one source, so no double counts)."""
-    info: dict[str, Any] = {"name": "perception-topics", "version": "1"}
-    info.update(objects_mod.detector_status(config.objects.detector))
+    zones: BlobZones, frames: pa.Table, config: EnrichmentConfig, *, config_dir: Path
+) -> tuple[objects_mod.FrameObjects, pa.Array, dict[str, Any], dict[str, Any] | None]:
+    """Objects per frame from the first matching perception sensor (one source, so no double
+    counts) and the configured detector, merged; with the providers' records."""
+    detector = config.objects.detector
+    info: dict[str, Any] = {"name": "perception-topics", "version": "1", "detector": None}
+    perception = _perception(zones, frames, config, info)
+    detected: list[list[objects_mod.DetectedObject] | None] = [None] * frames.num_rows
+    detector_info: dict[str, Any] | None = None
+    if detector is not None:
+        # Lazy: onnxruntime and OpenCV load only when a detector is configured.
+        from dataops.enrichment import onnx_detector
+
+        info["detector"] = onnx_detector.NAME
+        # Loaded and checked before any frame is read: a bad model fails fast.
+        model = onnx_detector.load_detector(
+            zones, detector, config_dir=config_dir, max_bytes=config.max_file_bytes
+        )
+        detector_info = model.info()
+        if REFERENCE_PATH in frames.column_names and REFERENCE_ROW in frames.column_names:
+            picked = np.arange(0, frames.num_rows, detector.frame_stride, dtype=np.int64)
+            rows = np.asarray(
+                pc.fill_null(frames.column(REFERENCE_ROW), -1).to_numpy(), dtype=np.int64
+            )
+            frame_stream = camera_frames.iter_frames(
+                zones,
+                frames.column(REFERENCE_PATH).to_pylist(),
+                rows,
+                picked,
+                max_bytes=config.max_file_bytes,
+            )
+            detected = onnx_detector.detect_frames(model, frame_stream, frames.num_rows)
+        else:
+            detector_info["reason"] = "no reference camera frames in the synchronized table"
+        detector_info["frames"] = sum(d is not None for d in detected)
+        detector_info["objects"] = sum(len(d) for d in detected if d is not None)
+    merged, column = objects_mod.merge_objects(perception, detected)
+    return merged, column, info, detector_info
+
+
+def _perception(
+    zones: BlobZones, frames: pa.Table, config: EnrichmentConfig, info: dict[str, Any]
+) -> list[list[objects_mod.DetectedObject] | None]:
+    """Objects per frame of the matched perception message (None: none matched)."""
     sensors = _object_sensors(frames.column_names, config)
     if not sensors:
         info["reason"] = "no perception sensor in the synchronized table"
-        nulls = objects_mod.FrameObjects(
-            pa.nulls(frames.num_rows, pa.int32()), pa.nulls(frames.num_rows, pa.list_(pa.string()))
-        )
-        return nulls, info
+        return [None] * frames.num_rows
     sensor = sensors[0]
     info["sensor"] = sensor
 
@@ -457,7 +454,7 @@ def _objects(
     found = objects_mod.objects_per_frame(
         frames.column(f"{sensor}.path").to_pylist(), np.asarray(rows, dtype=np.int64), read
     )
-    return found, info
+    return found.per_frame
 
 
 # ----------------------------------------------------------------------------- output

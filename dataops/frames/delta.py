@@ -17,23 +17,31 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 
-__all__ = ["DELTA_LOG", "download_delta_table", "upload_delta_table"]
+__all__ = ["DELTA_LOG", "ROW_GROUP_ROWS", "download_delta_table", "upload_delta_table"]
 
 DELTA_LOG = "_delta_log"
 # A whole table is read into the cache; the caps keep one bad table from filling a disk.
 _MAX_FILE_BYTES = 1 << 30
+# Small row groups: their min/max let a search skip most of a table for a time window, and
+# fetch a page's rows without decoding the whole file (bench/bench_frame_search.py).
+ROW_GROUP_ROWS = 2048
 
 
 def upload_delta_table(zones: BlobZones, zone: Zone, prefix: str, table: pa.Table) -> int:
     """Write ``table`` as a one-version Delta table at ``zone/prefix``; returns bytes uploaded."""
     with tempfile.TemporaryDirectory(prefix="avops-delta-") as scratch:
         local = Path(scratch) / "table"
-        write_deltalake(str(local), table, mode="overwrite")
+        write_deltalake(
+            str(local),
+            table,
+            mode="overwrite",
+            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+        )
         results = zones.upload_directory(zone, prefix, local, write_sha256=False)
     return sum(result.size for result in results)
 

@@ -1,10 +1,11 @@
 """The work of the ``detect_scenes`` orchestration's activities: prepare, run, fail.
 
-Input: a COMPLETED SYNCHRONIZED datastream (``synchronized.parquet``, one row per reference
-frame) and, when the measurement has a COMPLETED ENRICHED datastream made from it, its
-enriched columns (``is_night``, ``is_raining``, ``object_classes``, ``speed_limit_kph``,
-``h3_cell``). Output: a SCENES datastream in the curated zone holding two Delta tables,
-``scenes`` and ``frames`` (the frame index), plus the scenes in the metadata store.
+Input: a COMPLETED ENRICHED datastream (the change feed starts this step when enrich is done)
+and the SYNCHRONIZED datastream it was made from: ``synchronized.parquet`` (one row per
+reference frame) and the enriched columns (``is_night``, ``is_raining``, ``object_classes``,
+``speed_limit_kph``, ``h3_cell``). Output: a SCENES datastream in the curated zone holding
+two Delta tables, ``scenes`` and ``frames`` (the frame index), plus the scenes in the
+metadata store.
 
 Idempotent like every activity: the datastream id comes from the orchestrator, scene ids are
 ``uuid5(datastream id, type, start)``, the store upserts them, the Delta tables are written
@@ -27,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops import __version__
-from dataops.errors import InvalidInputError, NotFoundError
+from dataops.derived import complete_output, completed_source, fail_output, prepare_output
+from dataops.errors import InvalidInputError
 from dataops.frames.delta import upload_delta_table
 from dataops.frames.index import FrameScene, build_frame_table
 from dataops.models import (
@@ -37,10 +38,9 @@ from dataops.models import (
     DatastreamType,
     FileRecord,
     Measurement,
-    Producer,
     Scene,
 )
-from dataops.paths import Zone, join_path, raw_prefix
+from dataops.paths import Zone, join_path
 from dataops.scenes import detectors
 from dataops.scenes.config import DEFAULT_CONFIG_PATH, SceneConfig, load_scene_config
 from dataops.scenes.detectors import BoolArray, Detection, FloatArray, Int64Array
@@ -98,64 +98,35 @@ def prepare_scene_detection(
 ) -> dict[str, Any]:
     """SCENES datastream PROCESSING in the curated zone.
 
-    The source is a SYNCHRONIZED datastream (today's routing) or an ENRICHED one (once
-    ``enrich`` sits in front); sources: the SYNCHRONIZED id, then the ENRICHED one if used.
+    The source is the ENRICHED datastream the change feed routes here (or, run by hand, a
+    SYNCHRONIZED one, with the newest ENRICHED made from it if any); sources: the SYNCHRONIZED
+    id, then the ENRICHED one if used.
     """
-    source = store.get_datastream(source_datastream_id)
-    if source.state is not DatastreamState.COMPLETED:
-        raise InvalidInputError(f"datastream {source.id} is {source.state}, not COMPLETED")
+    source = completed_source(
+        store, source_datastream_id, DatastreamType.ENRICHED, DatastreamType.SYNCHRONIZED
+    )
     if source.type is DatastreamType.ENRICHED:
         if not source.sources:
             raise InvalidInputError(f"ENRICHED datastream {source.id} has no source")
         synchronized = store.get_datastream(source.sources[0])
         enriched: Datastream | None = source
-    elif source.type is DatastreamType.SYNCHRONIZED:
-        synchronized, enriched = source, _enriched_for(store, source)
     else:
-        raise InvalidInputError(f"datastream {source.id} is {source.type}, not SYNCHRONIZED")
+        synchronized, enriched = source, _enriched_for(store, source)
     if synchronized.type is not DatastreamType.SYNCHRONIZED:
         raise InvalidInputError(f"datastream {synchronized.id} is not SYNCHRONIZED")
-    measurement = store.get_measurement(synchronized.measurement_id)
-    prefix = raw_prefix(
-        measurement.recording_start, measurement.vehicle_id, measurement.id, datastream_id
+    return prepare_output(
+        store,
+        measurement_id=synchronized.measurement_id,
+        datastream_id=datastream_id,
+        datastream_type=DatastreamType.SCENES,
+        step="detect_scenes",
+        instance_id=instance_id,
+        sources=[synchronized.id] + ([enriched.id] if enriched is not None else []),
     )
-    sources = [synchronized.id] + ([enriched.id] if enriched is not None else [])
-    datastream = store.create_datastream(
-        Datastream(
-            id=datastream_id,
-            measurement_id=measurement.id,
-            type=DatastreamType.SCENES,
-            zone=Zone.CURATED,
-            path=prefix,
-            producer=Producer(
-                step="detect_scenes", code_version=__version__, instance_id=instance_id
-            ),
-            sources=sources,
-        )
-    )
-    if datastream.state is DatastreamState.CREATED:
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream.id, DatastreamState.PROCESSING, expected_etag=datastream.etag
-        )
-    return {"datastream_id": datastream_id, "measurement_id": measurement.id, "path": prefix}
 
 
-def fail_scene_detection(
-    store: MetadataStore, *, datastream_id: str, reason: str
-) -> dict[str, Any]:
-    """SCENES datastream FAILED with ``reason`` (if it exists and is not final)."""
-    try:
-        datastream = store.get_datastream(datastream_id)
-    except NotFoundError:
-        # Failed before prepare made it (e.g. the source is not COMPLETED).
-        return {"datastream_id": datastream_id, "reason": reason}
-    if datastream.state in (DatastreamState.CREATED, DatastreamState.PROCESSING):
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream_id, DatastreamState.FAILED, expected_etag=datastream.etag, reason=reason
-        )
-    return {"datastream_id": datastream_id, "reason": reason}
+fail_scene_detection = fail_output
+"""SCENES datastream FAILED with ``reason`` (if it exists and is not final)."""
 
 
 # ----------------------------------------------------------------------------- run
@@ -451,14 +422,7 @@ def frame_object_classes(table: pa.Table) -> list[list[str]]:
 
 
 def _complete(store: MetadataStore, datastream_id: str, stats: dict[str, Any]) -> dict[str, Any]:
-    # Re-read: attaching files changed the document (file_count) and so its etag.
-    datastream = store.get_datastream(datastream_id)
-    if datastream.state is DatastreamState.PROCESSING:
-        assert datastream.etag is not None
-        datastream = store.transition_datastream(
-            datastream_id, DatastreamState.COMPLETED, expected_etag=datastream.etag, stats=stats
-        )
-    return _result(datastream)
+    return _result(complete_output(store, datastream_id, stats))
 
 
 def _result(datastream: Datastream) -> dict[str, Any]:

@@ -27,6 +27,7 @@ __all__ = [
     "EXPORT_ZONES",
     "check_export_id",
     "export_container",
+    "export_container_client",
     "export_zones",
 ]
 
@@ -38,7 +39,7 @@ EXPORT_ZONES = (Zone.SHARE, Zone.LABELED)
 def check_export_id(export_id: str, *, field: str = "export_id") -> str:
     """``export_id`` unchanged if it is 32 lowercase hex digits, else InvalidInputError."""
     if not isinstance(export_id, str) or not EXPORT_ID_PATTERN.match(export_id):
-        raise InvalidInputError(f"{field}: an export id is 32 lowercase hex digits")
+        raise InvalidInputError("an export id is 32 lowercase hex digits", field=field)
     return export_id
 
 
@@ -83,3 +84,10 @@ class _ExportClients:
 def export_zones(zones: BlobZones, export_id: str) -> BlobZones:
     """A view of ``zones`` whose share and labeled zones are the export's own containers."""
     return BlobZones(_ExportClients(zones._clients, export_id))
+
+
+def export_container_client(zones: BlobZones, zone: Zone, export_id: str) -> ContainerClient:
+    """The container client of the export's own container in ``zone`` (share or labeled)."""
+    if zone not in EXPORT_ZONES:
+        raise InvalidInputError(f"zone {zone.value!r} has no per-export containers", field="zone")
+    return _ExportClients(zones._clients, export_id).container(zone)

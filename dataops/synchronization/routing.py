@@ -3,31 +3,47 @@
 The datastreams change feed delivers whole documents, at least once, in batches. A datastream
 that reached COMPLETED with a type in :data:`DOWNSTREAM` starts each of its orchestrators once: the
 instance id is derived from the source datastream id, so a redelivered batch maps to the same
-instance. The next step (ENRICHED -> detect_scenes) is a row here.
+instance. The chain is EXTRACTED -> synchronize -> SYNCHRONIZED -> enrich -> ENRICHED ->
+detect_scenes -> SCENES; a rerun (:func:`rerun_starts`) starts the same consumers under a
+fresh instance id.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from dataops.errors import ConflictError, InvalidInputError
 from dataops.ids import instance_id_for
 from dataops.models import Datastream, DatastreamState, DatastreamType
 
-__all__ = ["DOWNSTREAM", "DownstreamStart", "decode_datastream", "downstream_starts"]
+__all__ = [
+    "DOWNSTREAM",
+    "DownstreamStart",
+    "decode_datastream",
+    "downstream_starts",
+    "rerun_starts",
+]
 
 log = logging.getLogger("avops.downstream")
 
+# Fixed forever: the output datastream id of a rerun follows from (source, nonce, step).
+_RERUN_NAMESPACE = uuid.UUID("3d0c5a77-6b1e-5f42-8c39-2a9e7d41f0b6")
+
 # Source datastream type (when COMPLETED) -> orchestrators that consume it, in start order.
-# detect_scenes runs from SYNCHRONIZED next to enrich for now (it uses an ENRICHED table only
-# when one is already there); once enrich is settled it moves to ENRICHED -> detect_scenes.
+# detect_scenes follows enrich, so night, rain and the enriched object classes are always
+# there; a skipped step (logger-synchronized, no camera) still completes, with stats
+# "skipped", so the chain always ends in a SCENES datastream. A FAILED step ends the chain
+# there, its reason on the datastream; the operator reruns it (POST datastreams/{id}/rerun).
 DOWNSTREAM: dict[DatastreamType, tuple[str, ...]] = {
     DatastreamType.EXTRACTED: ("synchronize",),
-    DatastreamType.SYNCHRONIZED: ("enrich", "detect_scenes"),
+    DatastreamType.SYNCHRONIZED: ("enrich",),
+    DatastreamType.ENRICHED: ("detect_scenes",),
 }
 
 
@@ -86,3 +102,36 @@ def downstream_starts(documents: Iterable[Mapping[str, Any]]) -> list[Downstream
                 ),
             )
     return list(starts.values())
+
+
+def rerun_starts(source: Datastream, nonce: str) -> list[DownstreamStart]:
+    """The steps that consume ``source``, once more, each under a new instance id.
+
+    ``nonce`` (unique per rerun request) keeps the instance apart from the change feed's
+    (which stays, with its output) and from earlier reruns; the input names the new output
+    datastream id, so the caller can report it before the run made it. Steps read their
+    config at run time, so a rerun after a config change gives a new, different output.
+    """
+    orchestrators = DOWNSTREAM.get(source.type, ())
+    if not orchestrators:
+        raise InvalidInputError(
+            f"no step consumes {source.type} datastreams (datastream {source.id})", field="id"
+        )
+    if source.state is not DatastreamState.COMPLETED:
+        raise ConflictError(
+            f"datastream {source.id} is {source.state}: only a COMPLETED one can be rerun from"
+        )
+    return [
+        DownstreamStart(
+            orchestrator=orchestrator,
+            instance_id=instance_id_for(orchestrator, f"{source.id}|rerun|{nonce}"),
+            input={
+                "measurement_id": source.measurement_id,
+                "source_datastream_id": source.id,
+                "datastream_id": str(
+                    uuid.uuid5(_RERUN_NAMESPACE, f"{source.id}|{nonce}|{orchestrator}")
+                ),
+            },
+        )
+        for orchestrator in orchestrators
+    ]

@@ -24,16 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops import __version__
-from dataops.errors import InvalidInputError, NotFoundError
-from dataops.models import (
-    Datastream,
-    DatastreamState,
-    DatastreamType,
-    FileRecord,
-    Producer,
-)
-from dataops.paths import Zone, join_path, raw_prefix
+from dataops.derived import OneSourceStep, complete_output, fail_output
+from dataops.errors import InvalidInputError
+from dataops.models import Datastream, DatastreamState, DatastreamType, FileRecord
+from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 from dataops.synchronization.alignment import (
@@ -102,61 +96,14 @@ class Timeline:
 # ----------------------------------------------------------------------------- prepare / fail
 
 
-def prepare_synchronization(
-    store: MetadataStore,
-    *,
-    source_datastream_id: str,
-    datastream_id: str,
-    instance_id: str,
-) -> dict[str, Any]:
-    """SYNCHRONIZED datastream PROCESSING in the curated zone, source: the EXTRACTED one."""
-    source = store.get_datastream(source_datastream_id)
-    if source.type is not DatastreamType.EXTRACTED:
-        raise InvalidInputError(f"datastream {source.id} is {source.type}, not EXTRACTED")
-    if source.state is not DatastreamState.COMPLETED:
-        raise InvalidInputError(
-            f"EXTRACTED datastream {source.id} is {source.state}, not COMPLETED"
-        )
-    measurement = store.get_measurement(source.measurement_id)
-    prefix = raw_prefix(
-        measurement.recording_start, measurement.vehicle_id, measurement.id, datastream_id
-    )
-    datastream = store.create_datastream(
-        Datastream(
-            id=datastream_id,
-            measurement_id=measurement.id,
-            type=DatastreamType.SYNCHRONIZED,
-            zone=Zone.CURATED,
-            path=prefix,
-            producer=Producer(
-                step="synchronize", code_version=__version__, instance_id=instance_id
-            ),
-            sources=[source.id],
-        )
-    )
-    if datastream.state is DatastreamState.CREATED:
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream.id, DatastreamState.PROCESSING, expected_etag=datastream.etag
-        )
-    return {"datastream_id": datastream_id, "measurement_id": measurement.id, "path": prefix}
+prepare_synchronization = OneSourceStep(
+    "synchronize", DatastreamType.EXTRACTED, DatastreamType.SYNCHRONIZED
+).prepare
+"""SYNCHRONIZED datastream PROCESSING in the curated zone, source: the EXTRACTED one."""
 
 
-def fail_synchronization(
-    store: MetadataStore, *, datastream_id: str, reason: str
-) -> dict[str, Any]:
-    """SYNCHRONIZED datastream FAILED with ``reason`` (if it exists and is not final)."""
-    try:
-        datastream = store.get_datastream(datastream_id)
-    except NotFoundError:
-        # Failed before prepare made it (e.g. the source is not COMPLETED).
-        return {"datastream_id": datastream_id, "reason": reason}
-    if datastream.state in (DatastreamState.CREATED, DatastreamState.PROCESSING):
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream_id, DatastreamState.FAILED, expected_etag=datastream.etag, reason=reason
-        )
-    return {"datastream_id": datastream_id, "reason": reason}
+fail_synchronization = fail_output
+"""SYNCHRONIZED datastream FAILED with ``reason`` (if it exists and is not final)."""
 
 
 # ----------------------------------------------------------------------------- run
@@ -275,14 +222,7 @@ def run_synchronization(
 
 
 def _complete(store: MetadataStore, datastream_id: str, stats: dict[str, Any]) -> dict[str, Any]:
-    # Re-read: attaching files changed the document (file_count) and so its etag.
-    datastream = store.get_datastream(datastream_id)
-    if datastream.state is DatastreamState.PROCESSING:
-        assert datastream.etag is not None
-        datastream = store.transition_datastream(
-            datastream_id, DatastreamState.COMPLETED, expected_etag=datastream.etag, stats=stats
-        )
-    return _result(datastream)
+    return _result(complete_output(store, datastream_id, stats))
 
 
 def _result(datastream: Datastream) -> dict[str, Any]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from devhost.cli import (
     demo,  # noqa: F401
     dev,  # noqa: F401
+    export_labels,  # noqa: F401
+    import_status,  # noqa: F401
     metadata,  # noqa: F401
+    rerun,  # noqa: F401
     runs,  # noqa: F401
     sample,  # noqa: F401
     search,  # noqa: F401

@@ -191,24 +191,32 @@ async def _synchronized(
 async def _downstream(
     host: DevHost, sync: dict[str, Any] | None, deadline: float, console: Console
 ) -> dict[str, dict[str, Any]]:
-    """Wait for the steps the change feed starts from the SYNCHRONIZED datastream.
+    """Wait for the chain the change feed starts: enrich from the SYNCHRONIZED datastream,
+    then detect_scenes from the ENRICHED one (each instance id derives from its source).
 
     The host must not stop under them: an activity cut off mid-write would only be redone on
     the next start, and the report should show what they made.
     """
-    if sync is None or sync["status"] != RuntimeStatus.COMPLETED.value:
-        return {}
     results: dict[str, dict[str, Any]] = {}
+    source = sync
     for step in ("enrich", "detect_scenes"):
-        instance_id = instance_id_for(step, sync["datastream_id"])
+        if source is None or source["status"] != RuntimeStatus.COMPLETED.value:
+            break
+        instance_id = instance_id_for(step, source["datastream_id"])
         console.print(f"  change feed: waiting for {step} {instance_id}")
         results[step] = {"status": "TimedOut", "error": f"{step} did not finish in time"}
         while time.monotonic() < deadline:
             found = host.engine.get_instance(instance_id)
             if found is not None and found.status in FINAL:
-                results[step] = {"status": found.status.value, "error": found.error}
+                custom = json.loads(found.custom_status or "{}")
+                results[step] = {
+                    "status": found.status.value,
+                    "error": found.error,
+                    "datastream_id": custom.get("datastream_id"),
+                }
                 break
             await asyncio.sleep(0.2)
+        source = results[step]
     return results
 
 

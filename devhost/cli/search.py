@@ -1,8 +1,9 @@
 """``avops scenes`` and ``avops frames``: scene and frame search through the Metadata API.
 
 Same conventions as ``devhost/cli/metadata.py`` (``--url`` / ``AVOPS_API_URL``, ``--key`` /
-``AVOPS_API_KEY``, ``--json``); ``scenes`` reads the metadata store behind ``GET /api/scenes``,
-``frames`` the frame index behind ``GET /api/frames``.
+``AVOPS_API_KEY``, ``--json``); ``scenes`` reads the scenes tables behind ``GET /api/scenes``,
+``frames`` the frame index behind ``GET /api/frames``; both filter by labels
+(``--labeled/--unlabeled``, ``--label``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ Since = Annotated[str | None, typer.Option("--from", help="At or after (ISO 8601
 Until = Annotated[str | None, typer.Option("--to", help="At or before (ISO 8601, with zone).")]
 Limit = Annotated[int, typer.Option(help="Page size (1-1000).")]
 Continuation = Annotated[str | None, typer.Option(help="Token of the next page.")]
+Labeled = Annotated[
+    bool | None,
+    typer.Option(
+        "--labeled/--unlabeled", help="Only with labels / only without (default: either)."
+    ),
+]
+Label = Annotated[str | None, typer.Option("--label", help="Only with a label of this category.")]
+
+
+def _labeled(value: bool | None) -> str | None:
+    return None if value is None else str(value).lower()
 
 
 def _more(console: Console, continuation: str | None) -> None:
@@ -37,6 +49,8 @@ def scenes(
     ] = None,
     vehicle: Annotated[str | None, typer.Option(help="Only this vehicle id.")] = None,
     measurement: Annotated[str | None, typer.Option(help="Only this measurement id.")] = None,
+    labeled: Labeled = None,
+    label: Label = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -50,6 +64,8 @@ def scenes(
         "type": scene_type,
         "vehicle": vehicle,
         "measurement": measurement,
+        "labeled": _labeled(labeled),
+        "label": label,
         "from": since,
         "to": until,
         "limit": limit,
@@ -85,6 +101,8 @@ def frames(
     scene_type: Annotated[
         str | None, typer.Option("--scene-type", help="Only frames inside such a scene.")
     ] = None,
+    labeled: Labeled = None,
+    label: Label = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -98,6 +116,8 @@ def frames(
         "vehicle": vehicle,
         "object": object_class,
         "scene_type": scene_type,
+        "labeled": _labeled(labeled),
+        "label": label,
         "from": since,
         "to": until,
         "limit": limit,
@@ -107,7 +127,7 @@ def frames(
     if as_json:
         _print_json(page)
         return
-    table = Table("time", "vehicle", "frame", "objects", "scenes", "measurement")
+    table = Table("time", "vehicle", "frame", "objects", "scenes", "labels", "measurement")
     for item in page["items"]:
         table.add_row(
             item["time"],
@@ -115,6 +135,7 @@ def frames(
             str(item["frame"]),
             ", ".join(item["object_classes"]),
             ", ".join(item["scene_types"]),
+            ", ".join(item.get("label_categories") or []),
             item["measurement_id"],
         )
     console = Console()

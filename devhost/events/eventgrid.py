@@ -1,7 +1,9 @@
 """Blob-created events from Azurite: poll containers, remember (name, etag), emit Event Grid events.
 
 Azurite has neither Event Grid nor a blob change feed, so the poller lists every watched container
-and treats a new name or a changed etag as ``Microsoft.Storage.BlobCreated``.
+and treats a new name or a changed etag as ``Microsoft.Storage.BlobCreated``. A subscription may
+watch containers by name prefix (``"container": "labeled-*"``: one container per labeling
+export, created at run time); those are found by listing containers on every poll.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ class BlobLister(Protocol):
         """All blobs of ``container`` (empty if it does not exist)."""
         ...
 
+    def list_containers(self, name_starts_with: str) -> list[str]:
+        """Names of the containers whose name starts with ``name_starts_with``."""
+        ...
+
 
 class AzureBlobLister:
     """``BlobLister`` over azure-storage-blob (Azurite connection string)."""
@@ -90,6 +96,10 @@ class AzureBlobLister:
             ]
         except ResourceNotFoundError:
             return []
+
+    def list_containers(self, name_starts_with: str) -> list[str]:
+        """Containers by name prefix (the service filters; deleted ones are not listed)."""
+        return [c.name for c in self._client.list_containers(name_starts_with=name_starts_with)]
 
 
 def blob_created_event(
@@ -157,13 +167,25 @@ class BlobPoller:
 
     @property
     def containers(self) -> list[str]:
-        """Containers some subscription watches."""
-        return sorted({s.container for s in self.subscriptions})
+        """Containers some subscription watches by name."""
+        return sorted({s.container for s in self.subscriptions if s.container_prefix is None})
+
+    @property
+    def container_prefixes(self) -> list[str]:
+        """Name prefixes of containers some subscription watches (``labeled-*``)."""
+        return sorted({p for s in self.subscriptions if (p := s.container_prefix) is not None})
+
+    def watched_containers(self) -> list[str]:
+        """The named containers and, listed now, those matching a prefix."""
+        found = set(self.containers)
+        for prefix in self.container_prefixes:
+            found.update(self.lister.list_containers(prefix))
+        return sorted(found)
 
     def poll_once(self) -> int:
         """List every watched container once; returns how many deliveries were queued."""
         queued = 0
-        for container in self.containers:
+        for container in self.watched_containers():
             blobs = self.lister.list_blobs(container)
             with self.db.transaction() as conn:
                 seen = {

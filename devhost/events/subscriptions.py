@@ -102,9 +102,23 @@ class Subscription(BaseModel):
     )
     advanced_filters: list[AdvancedFilter] = Field(default_factory=list, alias="advancedFilters")
 
+    @property
+    def container_prefix(self) -> str | None:
+        """For ``"container": "labeled-*"``: ``labeled-``; None for one named container.
+
+        In Azure a subscription is on a whole account and its subject filter picks containers
+        by name prefix (per-export containers); locally the poller has to know which to list.
+        """
+        return self.container[:-1] if self.container.endswith("*") else None
+
+    def watches(self, container: str) -> bool:
+        """Whether blobs of ``container`` can reach this subscription."""
+        prefix = self.container_prefix
+        return container == self.container if prefix is None else container.startswith(prefix)
+
     def matches(self, container: str, subject: str, event_type: str) -> bool:
         """Azure's filter: container, event type, subject prefix and suffix."""
-        if container != self.container or event_type not in self.included_event_types:
+        if not self.watches(container) or event_type not in self.included_event_types:
             return False
         begins, ends, text = self.subject_begins_with, self.subject_ends_with, subject
         if not self.case_sensitive:

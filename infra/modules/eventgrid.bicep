@@ -1,6 +1,8 @@
 // Event Grid: a system topic on the landing account and the subscription that hands finished
 // manifest writes to the ingest function. The filter is the one devhost applies locally from
 // infra/eventgrid-subscriptions.json; tests/infra/test_eventgrid_parity.py keeps them equal.
+// A second topic on the labeled account hands partners' label files (one container per export,
+// `labeled-<export id>`) to the label import; tests/labeling/test_import_trigger.py checks it.
 
 @description('Azure region of the landing account.')
 param location string
@@ -13,6 +15,12 @@ param topicName string
 
 @description('Resource id of the landing storage account (the topic source).')
 param landingAccountId string
+
+@description('Name of the system topic on the labeled account.')
+param labeledTopicName string
+
+@description('Resource id of the labeled storage account (partners write label files there).')
+param labeledAccountId string
 
 @description('Resource id of the Event Grid identity (writes dead letters).')
 param eventGridIdentityId string
@@ -71,6 +79,37 @@ var manifestFilter = {
   ]
 }
 
+var labelSubscriptionName = 'labeled-uploads'
+var labelTargetFunction = 'on_labeled_blob_created'
+// Every export has its own container, `labeled-<export id>`, created when the export is: the
+// subject prefix selects them all. The function skips reports and `_`-files itself.
+var labelFilter = {
+  subjectBeginsWith: '/blobServices/default/containers/labeled-'
+  subjectEndsWith: '.json'
+  includedEventTypes: [
+    'Microsoft.Storage.BlobCreated'
+  ]
+  isSubjectCaseSensitive: false
+  enableAdvancedFilteringOnArrays: true
+  advancedFilters: [
+    {
+      operatorType: 'StringIn'
+      key: 'data.api'
+      values: [
+        'PutBlob'
+        'PutBlockList'
+        'CopyBlob'
+        'FlushWithClose'
+      ]
+    }
+    {
+      operatorType: 'NumberGreaterThan'
+      key: 'data.contentLength'
+      value: 0
+    }
+  ]
+}
+
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   name: topicName
   location: location
@@ -101,6 +140,56 @@ resource manifestSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptio
       }
     }
     filter: manifestFilter
+    retryPolicy: {
+      maxDeliveryAttempts: maxDeliveryAttempts
+      eventTimeToLiveInMinutes: eventTimeToLiveMinutes
+    }
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'UserAssigned'
+        userAssignedIdentity: eventGridIdentityId
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: deadLetterAccountId
+          blobContainerName: deadLetterContainer
+        }
+      }
+    }
+  }
+}
+
+resource labeledTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
+  name: labeledTopicName
+  location: location
+  tags: tags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${eventGridIdentityId}': {}
+    }
+  }
+  properties: {
+    source: labeledAccountId
+    topicType: 'Microsoft.Storage.StorageAccounts'
+  }
+}
+
+resource labelSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscriptionEnabled) {
+  parent: labeledTopic
+  name: labelSubscriptionName
+  properties: {
+    eventDeliverySchema: 'EventGridSchema'
+    destination: {
+      endpointType: 'AzureFunction'
+      properties: {
+        resourceId: '${functionAppId}/functions/${labelTargetFunction}'
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    filter: labelFilter
     retryPolicy: {
       maxDeliveryAttempts: maxDeliveryAttempts
       eventTimeToLiveInMinutes: eventTimeToLiveMinutes

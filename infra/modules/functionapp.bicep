@@ -111,6 +111,10 @@ param apiTrustClientPrincipal bool = false
 @maxValue(60)
 param apiSasMinutes int = 15
 
+@description('Largest label file (COCO or OpenLABEL JSON) a label import parses, in bytes.')
+@minValue(1024)
+param labelImportMaxBytes int = 16777216
+
 // API keys are secrets: never inline, only as Key Vault references resolved with the app's
 // identity. (An unresolved reference stays a literal string, which the host would still reject
 // as a function key before the API sees it.)
@@ -137,6 +141,11 @@ var appSettings = {
   AVOPS_COSMOS_KEY: ''
   AVOPS_COSMOS_DATABASE: cosmosDatabase
   AVOPS_COSMOS_VERIFY_TLS: 'true'
+  // The Cosmos DB trigger's identity-based connection (its connection is named AVOPS_COSMOS):
+  // read by the Functions host, not by the settings model (tests/infra/test_cosmos_trigger.py).
+  AVOPS_COSMOS__accountEndpoint: cosmosEndpoint
+  AVOPS_COSMOS__credential: 'managedidentity'
+  AVOPS_COSMOS__clientId: identityClientId
   // Empty: the zones are reached through AVOPS_STORAGE_ACCOUNT_URLS with the managed identity.
   AVOPS_STORAGE_CONNECTION_STRING: ''
   AVOPS_STORAGE_ACCOUNT_URLS: string(storageAccountUrls)
@@ -155,6 +164,11 @@ var appSettings = {
   AVOPS_API_WRITE_KEYS: apiWriteKeys
   AVOPS_API_TRUST_CLIENT_PRINCIPAL: apiTrustClientPrincipal ? 'true' : 'false'
   AVOPS_API_SAS_MINUTES: string(apiSasMinutes)
+  AVOPS_LABEL_EXPORT_MAX_ITEMS: '5000'
+  AVOPS_LABEL_EXPORT_EXPIRY_HOURS: '168'
+  AVOPS_LABEL_EXPORT_MAX_EXPIRY_HOURS: '168'
+  AVOPS_LABEL_IMPORT_MAX_BYTES: string(labelImportMaxBytes)
+  AVOPS_SCENES_CONFIG: ''
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -21,21 +21,27 @@ import urllib3
 from azure.cosmos import CosmosClient
 
 from activities import runtime
+from dataops.frames.tables import ns_floor
 from dataops.models import DatastreamType, FileRecord, MeasurementState
+from dataops.paths import Zone
 from dataops.settings import Settings, StoreBackend
+from dataops.storage import BlobZones, ConnectionStringZones
 from dataops.store import MetadataStore
 from dataops.store.cosmos import CosmosStore
 from dataops.store.cosmos_setup import make_client, open_containers
 from dataops.store.sqlite import SqliteStore
 from devhost.services.cosmos_server import CosmosServer, CosmosServerError
 from tests.api.function_host import FunctionHost
+from tests.azurite import started_azurite
 from tests.contract.conftest import T0, make_datastream, make_measurement, make_scene
+from tests.index_tables import FrameRow, LabelRow, publish_labels, publish_scenes
 
 BACKENDS = ["sqlite", "cosmos"]
 READ_KEY = "read-key-" + "r" * 24
 WRITE_KEY = "write-key-" + "w" * 24
 # Offline: URLs and SAS tokens are computed locally, no request is made with this.
 OFFLINE_STORAGE = "UseDevelopmentStorage=true"
+SECOND = 1_000_000_000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -133,9 +139,113 @@ def cosmos_client(cosmos_server: CosmosServer) -> Iterator[CosmosClient]:
         client.close()
 
 
+def seed_index(store: MetadataStore, zones: BlobZones) -> None:
+    """The seeded scenes as the search reads them: SCENES and LABELED tables in curated.
+
+    m-a1 has an older SCENES datastream whose scene a rerun replaced (never found) and two
+    label imports; m-b1 has no labels.
+    """
+    a1 = {"vehicle_id": "VIN-A", "measurement_id": "m-a1"}
+    b1 = {"vehicle_id": "VIN-B", "measurement_id": "m-b1"}
+    publish_scenes(
+        store,
+        zones,
+        datastream_id="ds-scenes-a1-old",
+        scenes=[make_scene("sc-old", "m-a1", vehicle_id="VIN-A", datastream_id="ds-scenes-a1-old")],
+        **a1,
+    )
+    a1_scenes = [
+        make_scene("sc-1", "m-a1", type="pedestrian", vehicle_id="VIN-A", start=T0),
+        make_scene(
+            "sc-2", "m-a1", type="cut_in", vehicle_id="VIN-A", start=T0 + timedelta(minutes=5)
+        ),
+    ]
+    publish_scenes(
+        store,
+        zones,
+        datastream_id="ds-scenes-a1",
+        scenes=[s.model_copy(update={"datastream_id": "ds-scenes-a1"}) for s in a1_scenes],
+        frames=[
+            *(
+                FrameRow(
+                    ns_floor(T0) + i * SECOND,
+                    objects=["pedestrian"] if i < 4 else ["car"],
+                    scene_ids=["sc-1"],
+                    scene_types=["pedestrian"],
+                )
+                for i in range(6)
+            ),
+            *(
+                FrameRow(
+                    ns_floor(T0) + (300 + i) * SECOND,
+                    objects=["car"],
+                    scene_ids=["sc-2"],
+                    scene_types=["cut_in"],
+                )
+                for i in range(3)
+            ),
+        ],
+        **a1,
+    )
+    publish_scenes(
+        store,
+        zones,
+        datastream_id="ds-scenes-b1",
+        scenes=[
+            make_scene(
+                "sc-3",
+                "m-b1",
+                type="pedestrian",
+                vehicle_id="VIN-B",
+                start=T0 + timedelta(hours=4),
+                datastream_id="ds-scenes-b1",
+            )
+        ],
+        frames=[
+            FrameRow(ns_floor(T0 + timedelta(hours=4)) + i * SECOND, objects=["pedestrian"])
+            for i in range(3)
+        ],
+        **b1,
+    )
+    # Two label imports of m-a1: a frame's categories add up over both.
+    publish_labels(
+        store,
+        zones,
+        datastream_id="ds-labels-a1-1",
+        frames_datastream_id="ds-scenes-a1",
+        labels=[LabelRow(ns_floor(T0) + SECOND, "pedestrian", frame=1)],
+        **a1,
+    )
+    publish_labels(
+        store,
+        zones,
+        datastream_id="ds-labels-a1-2",
+        frames_datastream_id="ds-scenes-a1",
+        labels=[
+            LabelRow(ns_floor(T0) + SECOND, "bicycle", frame=1),
+            LabelRow(ns_floor(T0) + 301 * SECOND, "traffic sign", frame=7),
+        ],
+        **a1,
+    )
+
+
+@pytest.fixture(scope="session")
+def index_zones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlobZones]:
+    """Azurite with the curated zone, where the fleet's scenes, frames and labels tables live."""
+    with started_azurite(tmp_path_factory.mktemp("azurite-fleet")) as azurite:
+        zones = BlobZones(ConnectionStringZones(azurite.connection_string))
+        zones.ensure_containers([Zone.CURATED])
+        try:
+            yield zones
+        finally:
+            zones.close()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def fleet(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    index_zones: BlobZones,
 ) -> Iterator[Fleet]:
     """A seeded store of the backend under test, shared by the session."""
     backend = str(request.param)
@@ -147,6 +257,7 @@ def fleet(
         database = f"api-{uuid.uuid4().hex[:12]}"
         store = CosmosStore(open_containers(client, database))
     seed(store)
+    seed_index(store, index_zones)
     try:
         yield Fleet(backend=backend, store=store)
     finally:
@@ -171,11 +282,12 @@ def api_settings(**overrides: object) -> Settings:
 
 
 @pytest.fixture
-def host(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> FunctionHost:
-    """The app's functions, with activities.runtime pointed at the fleet's store."""
+def host(fleet: Fleet, index_zones: BlobZones, monkeypatch: pytest.MonkeyPatch) -> FunctionHost:
+    """The app's functions, with activities.runtime pointed at the fleet's store and tables."""
     settings = api_settings()
     monkeypatch.setattr(runtime, "settings", lambda: settings)
     monkeypatch.setattr(runtime, "metadata_store", lambda: fleet.store)
+    monkeypatch.setattr(runtime, "blob_zones", lambda: index_zones)
     return FunctionHost()
 
 

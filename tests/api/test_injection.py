@@ -64,6 +64,17 @@ FILTERS: list[tuple[str, str]] = [
     ("/api/scenes", "to"),
     ("/api/scenes", "limit"),
     ("/api/scenes", "continuation"),
+    ("/api/scenes", "labeled"),
+    ("/api/scenes", "label"),
+    ("/api/frames", "vehicle"),
+    ("/api/frames", "object"),
+    ("/api/frames", "scene_type"),
+    ("/api/frames", "from"),
+    ("/api/frames", "to"),
+    ("/api/frames", "limit"),
+    ("/api/frames", "continuation"),
+    ("/api/frames", "labeled"),
+    ("/api/frames", "label"),
     ("/api/measurements/m-a1/datastreams", "type"),
     ("/api/datastreams/ds-raw/files", "limit"),
     ("/api/datastreams/ds-raw/files", "continuation"),
@@ -76,6 +87,7 @@ FILTERS: list[tuple[str, str]] = [
 VALID = {
     ("to", "9999-12-31T23:59:59Z"),
     ("from", "0001-01-01T00:00:00+00:00"),
+    ("labeled", "true"),
 }
 # Id-like parameters: a well-formed id that names nothing is a 404.
 ID_PARAMETERS = {"datastream"}

@@ -7,6 +7,7 @@ The app runs under devhost on Azurite with the sqlite store's change log feeding
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -17,10 +18,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from dataops.enrichment.config import DEFAULT_CONFIG_PATH
+from dataops.enrichment.steps import prepare_enrichment, run_enrichment
+from dataops.frames.delta import download_delta_table
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
+from dataops.scenes.steps import prepare_scene_detection, run_scene_detection
 from dataops.settings import Settings
 from dataops.store.sqlite import SqliteStore
 from dataops.uploader import upload_measurement
@@ -29,6 +34,7 @@ from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from devhost.sample_drive import generate_drive
 from tests.e2e.conftest import AppEnv, run_host, wait_for
+from tests.unit.test_onnx_models import red_box_model
 
 pytestmark = pytest.mark.azurite
 FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
@@ -62,7 +68,7 @@ async def finished(host: DevHost, instance_id: str, timeout_s: float = 150.0) ->
 
 
 def test_synchronized_datastream_is_enriched_from_the_change_feed(
-    app_env: AppEnv, extract_env: BatchRunner, sample_drive: Path
+    app_env: AppEnv, extract_env: BatchRunner, sample_drive: Path, tmp_path: Path
 ) -> None:
     prefix = "fleet/enrich-1"
     feed = SqliteStore(app_env.sqlite_path)
@@ -148,3 +154,118 @@ def test_synchronized_datastream_is_enriched_from_the_change_feed(
         in_any |= (times >= start - 200_000_000) & (times < end + 200_000_000)
     assert all(not classes[i] for i in np.flatnonzero(~in_any))
     store.close()
+    # The same synchronized drive once more, with an ONNX detector configured (in process:
+    # one devhost pipeline serves both, the suite stays fast).
+    _enrich_with_the_red_box_detector(app_env, result["synchronized_id"], sample_drive, tmp_path)
+
+
+def _enrich_with_the_red_box_detector(
+    app_env: AppEnv, synchronized_id: str, sample_drive: Path, tmp_path: Path
+) -> None:
+    """The small sample's pictures through a configured ONNX detector (a red-box model: the
+    sample paints its pedestrians red), in process on what devhost synchronized; then
+    detect_scenes on that ENRICHED datastream, whose frame index must carry the class."""
+    model = tmp_path / "config" / "red.onnx"
+    model.parent.mkdir()
+    model.write_bytes(red_box_model(height=320, width=320, layout="yolo"))
+    config = json.loads(DEFAULT_CONFIG_PATH.read_text())
+    config["objects"]["detector"] = {
+        "model": "red.onnx",
+        "layout": "yolo",
+        "class_names": ["red_box"],
+        "input_width": 320,
+        "input_height": 320,
+        "frame_stride": 2,
+        "batch_size": 8,
+    }
+    config_path = tmp_path / "config" / "enrichment.json"
+    config_path.write_text(json.dumps(config))
+    store = app_env.store()
+    prepare_enrichment(
+        store, source_datastream_id=synchronized_id, datastream_id="enr-det", instance_id="t"
+    )
+    run_enrichment(app_env.zones, store, datastream_id="enr-det", config_path=config_path)
+    enriched = store.get_datastream("enr-det")
+    assert enriched.state is DatastreamState.COMPLETED
+    detector = enriched.stats["providers"]["detector"]
+    assert detector["frames"] == 100  # 200 reference frames, every 2nd
+    assert detector["model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+
+    blob = app_env.zones.read_bytes(
+        Zone.CURATED, f"{enriched.path}/enriched.parquet", max_bytes=64 << 20
+    )
+    table = pq.read_table(io.BytesIO(blob.data))
+    times = table.column("time_ns").to_numpy()
+    objects = table.column("objects").to_pylist()
+    boxes = {
+        i: [o for o in found if o["source"] == "detector"]
+        for i, found in enumerate(objects)
+        if found is not None
+    }
+    hits = {i for i, found in boxes.items() if found}
+    truth = json.loads((sample_drive / "truth.json").read_text())
+    windows = [
+        (e["start_ns"], e["end_ns"]) for e in truth["events"] if e["type"] == "pedestrian_in_view"
+    ]
+    in_any = np.zeros(times.size, bool)
+    for start, end in windows:
+        in_any |= (times >= start - 200_000_000) & (times < end + 200_000_000)
+        inner = (times >= start + 500_000_000) & (times < end - 500_000_000)
+        run = [i for i in np.flatnonzero(inner) if i % 2 == 0]
+        assert run and all(i in hits for i in run), (start, end)
+    # Red boxes only where pedestrians are; the perception topic's own "pedestrian" stays next
+    # to them, told apart by its source. With one pedestrian in view, the detector's box (through
+    # JPEG, letterbox and back) is the box the generator drew. The reference camera is the ROS 1
+    # logger's (320x180), the perception boxes are in the ROS 2 camera's pixels (640x360, same
+    # view): halved and without the head, the centres agree within 3 px, and boxes 8 px wide or
+    # more overlap with IoU > 0.6 (smaller ones are a few pixels: one pixel of JPEG edge moves
+    # their IoU a lot).
+    assert all(in_any[i] for i in hits)
+    compared = large = 0
+    for i in hits:
+        seen = [o for o in objects[i] if o["source"] == "perception"]
+        if len(seen) == 1 and len(boxes[i]) == 1 and seen[0]["x_min"] is not None:
+            halved = {k: seen[0][k] / 2 for k in ("x_min", "y_min", "x_max", "y_max")}
+            # The generator paints the top fifth (the head) dark: only the rest is red.
+            halved["y_min"] += (halved["y_max"] - halved["y_min"]) / 5
+            found = boxes[i][0]
+            for low, high in (("x_min", "x_max"), ("y_min", "y_max")):
+                centre = (halved[low] + halved[high]) / 2
+                assert abs(centre - (found[low] + found[high]) / 2) <= 3, (halved, found)
+            compared += 1
+            if halved["x_max"] - halved["x_min"] >= 8:
+                assert _iou(halved, found) > 0.6, (halved, found)
+                large += 1
+    assert compared >= 5 and large >= 2, (compared, large)
+    classes = table.column("object_classes").to_pylist()
+    assert all({"red_box", "pedestrian"} <= set(classes[i]) for i in hits if i % 2 == 0)
+
+    # detect_scenes on this ENRICHED datastream: the frame index carries the detector's class.
+    prepare_scene_detection(
+        store, source_datastream_id="enr-det", datastream_id="scenes-det", instance_id="t"
+    )
+    run_scene_detection(app_env.zones, store, datastream_id="scenes-det")
+    scenes = store.get_datastream("scenes-det")
+    index = download_delta_table(
+        app_env.zones, Zone.CURATED, scenes.stats["frames_table"], tmp_path / "cache"
+    ).to_pyarrow_table()
+    indexed = dict(
+        zip(
+            index.column("time_ns").to_pylist(),
+            index.column("object_classes").to_pylist(),
+            strict=True,
+        )
+    )
+    assert {t for t, c in indexed.items() if "red_box" in (c or [])} == {
+        int(times[i]) for i in hits
+    }
+    store.close()
+
+
+def _iou(a: dict[str, float], b: dict[str, float]) -> float:
+    width = min(a["x_max"], b["x_max"]) - max(a["x_min"], b["x_min"])
+    height = min(a["y_max"], b["y_max"]) - max(a["y_min"], b["y_min"])
+    inter = max(width, 0.0) * max(height, 0.0)
+    area = (a["x_max"] - a["x_min"]) * (a["y_max"] - a["y_min"])
+    area += (b["x_max"] - b["x_min"]) * (b["y_max"] - b["y_min"])
+    return inter / (area - inter)

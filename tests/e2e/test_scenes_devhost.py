@@ -1,4 +1,4 @@
-"""Issue 8 steps 4 and 5 end to end: ingest -> extract -> synchronize -> ``detect_scenes``.
+"""Issue 8 steps 4 and 5 end to end: ingest -> extract -> synchronize -> enrich -> scenes.
 
 The small sample drive's planted events (truth.json) must come back as scenes within 0.5 s,
 with at most one false scene per type; the scenes are in the store and in the curated zone's
@@ -17,17 +17,20 @@ import pytest
 
 from dataops.frames.delta import download_delta_table
 from dataops.ids import instance_id_for
-from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.store.protocol import SceneQuery
 from dataops.store.sqlite import SqliteStore
-from dataops.uploader import upload_measurement
 from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host
-from tests.e2e.test_synchronize_devhost import extract_env, finished, sample_drive
+from tests.e2e.test_synchronize_devhost import (
+    extract_env,
+    finished,
+    ingest_sample,
+    sample_drive,
+)
 
 pytestmark = pytest.mark.azurite
 __all__ = ["extract_env", "sample_drive"]  # fixtures shared with the synchronize test
@@ -42,18 +45,16 @@ def test_synchronized_datastream_gets_scenes_and_a_frame_index(
     feed = SqliteStore(app_env.sqlite_path)
 
     async def body(host: DevHost) -> dict[str, Any]:
-        manifest = parse_manifest((sample_drive / "manifest.json").read_bytes())
-        upload_measurement(app_env.zones, sample_drive, manifest, upload_prefix=prefix)
-        ingest = await finished(host, instance_id_for("ingest", prefix))
-        assert ingest.status is RuntimeStatus.COMPLETED, ingest.error
-        output = json.loads(ingest.output)
+        output = await ingest_sample(host, app_env.zones, sample_drive, prefix)
         extracted_id = output["extraction"]["datastream_id"]
         sync = await finished(host, instance_id_for("synchronize", extracted_id), timeout_s=60)
         assert sync.status is RuntimeStatus.COMPLETED, sync.error
         synchronized_id = json.loads(sync.output)["datastream_id"]
-        scenes = await finished(
-            host, instance_id_for("detect_scenes", synchronized_id), timeout_s=60
-        )
+        enrich = await finished(host, instance_id_for("enrich", synchronized_id), timeout_s=60)
+        assert enrich.status is RuntimeStatus.COMPLETED, enrich.error
+        enriched_id = json.loads(enrich.output)["datastream_id"]
+        # ENRICHED COMPLETED -> detect_scenes, its instance derived from the ENRICHED id.
+        scenes = await finished(host, instance_id_for("detect_scenes", enriched_id), timeout_s=60)
         # The frame index through the API, 10 frames a page so the continuation is exercised.
         pedestrian_frames: list[dict[str, Any]] = []
         params: dict[str, Any] = {"object": "pedestrian", "limit": 10}
@@ -83,6 +84,7 @@ def test_synchronized_datastream_gets_scenes_and_a_frame_index(
             "output": output,
             "scenes": scenes,
             "synchronized_id": synchronized_id,
+            "enriched_id": enriched_id,
             "pedestrian_frames": pedestrian_frames,
             "braking": braking.json(),
             "bad": bad,
@@ -96,7 +98,8 @@ def test_synchronized_datastream_gets_scenes_and_a_frame_index(
     measurement_id = result["output"]["measurement_id"]
     (datastream,) = store.list_datastreams(measurement_id, DatastreamType.SCENES)
     assert datastream.state is DatastreamState.COMPLETED
-    assert datastream.sources[0] == result["synchronized_id"]
+    assert datastream.sources == [result["synchronized_id"], result["enriched_id"]]
+    assert datastream.stats["enriched"] is True
     assert datastream.zone is Zone.CURATED
     assert datastream.producer.instance_id == instance.instance_id
 

@@ -21,6 +21,7 @@ from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.settings import Settings
+from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
 from dataops.uploader import upload_measurement
 from devhost.batch_runner import BatchRunner, batch_runner
@@ -64,6 +65,15 @@ async def finished(host: DevHost, instance_id: str, timeout_s: float = 150.0) ->
     )
 
 
+async def ingest_sample(host: DevHost, zones: BlobZones, drive: Path, prefix: str) -> Any:
+    """Upload the sample drive under ``prefix``; the ingest output once it (and extraction) ran."""
+    manifest = parse_manifest((drive / "manifest.json").read_bytes())
+    upload_measurement(zones, drive, manifest, upload_prefix=prefix)
+    ingest = await finished(host, instance_id_for("ingest", prefix))
+    assert ingest.status is RuntimeStatus.COMPLETED, ingest.error
+    return json.loads(ingest.output)
+
+
 def _window(truth: dict[str, Any], kind: str) -> tuple[int, int]:
     event = next(e for e in truth["events"] if e["type"] == kind)
     return int(event["start_ns"]), int(event["end_ns"])
@@ -76,11 +86,7 @@ def test_extracted_datastream_is_synchronized_once_from_the_change_feed(
     feed = SqliteStore(app_env.sqlite_path)
 
     async def body(host: DevHost) -> dict[str, Any]:
-        manifest = parse_manifest((sample_drive / "manifest.json").read_bytes())
-        upload_measurement(app_env.zones, sample_drive, manifest, upload_prefix=prefix)
-        ingest = await finished(host, instance_id_for("ingest", prefix))
-        assert ingest.status is RuntimeStatus.COMPLETED, ingest.error
-        output = json.loads(ingest.output)
+        output = await ingest_sample(host, app_env.zones, sample_drive, prefix)
         assert output["extraction"]["status"] == "Completed", output
         extracted_id = output["extraction"]["datastream_id"]
         sync_id = instance_id_for("synchronize", extracted_id)

@@ -18,7 +18,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataops.enrichment.config import EnrichmentConfig, load_enrichment_config
-from dataops.enrichment.objects import classes_per_message, detector_status, objects_per_frame
+from dataops.enrichment.objects import (
+    DetectedObject,
+    classes_per_message,
+    merge_objects,
+    objects_per_frame,
+    objects_per_message,
+)
 from dataops.enrichment.roads import RoadNetwork, point_segment_distance
 from dataops.enrichment.steps import fail_enrichment, prepare_enrichment, run_enrichment
 from dataops.enrichment.sun import sun_elevation_deg
@@ -348,10 +354,93 @@ def test_objects_count_and_best_scoring_classes_per_frame() -> None:
         objects_per_frame(["a"], np.array([9]), read)
 
 
-def test_detector_is_recorded_as_absent_without_onnxruntime() -> None:
-    assert detector_status(None) == {"detector": None}
-    status = detector_status({"model": "yolo.onnx"})
-    assert status == {"detector": None, "reason": "onnxruntime is not installed"}
+@pytest.mark.parametrize("ros2", [True, False])
+def test_perception_objects_carry_the_best_score_and_the_bbox(ros2: bool) -> None:
+    def center(x: float, y: float) -> dict[str, Any]:
+        # vision_msgs 4 (ROS 2) nests the position; ROS 1's Pose2D has x, y, theta.
+        return {"position": {"x": x, "y": y}, "theta": 0.0} if ros2 else {"x": x, "y": y}
+
+    def detection(results: list[tuple[str, float]], box: dict[str, Any] | None) -> Any:
+        hypotheses = [{"hypothesis": {"class_id": c, "score": sc}} for c, sc in results]
+        return {"results": hypotheses, "bbox": box}
+
+    column = pa.array(
+        [
+            [
+                # centre (100, 50), 40 x 80 -> (80, 10)-(120, 90)
+                detection(
+                    [("car", 0.3), ("pedestrian", 0.7)],
+                    {"center": center(100, 50), "size_x": 40.0, "size_y": 80.0},
+                ),
+                detection([], None),  # no hypotheses, no box
+            ]
+        ]
+    )
+    (found,) = objects_per_message(column)
+    assert found == [
+        DetectedObject("pedestrian", 0.7, (80.0, 10.0, 120.0, 90.0)),
+        DetectedObject("unknown", None, None),
+    ]
+    # Without a bbox field at all: classes and scores only.
+    (plain,) = objects_per_message(_detections([[[("car", 0.4)]]]))
+    assert plain == [DetectedObject("car", 0.4, None)]
+
+
+def test_perception_and_detector_objects_merge_and_keep_their_source() -> None:
+    car = DetectedObject("car", 0.8, (1.0, 2.0, 3.0, 4.0))
+    person = DetectedObject("pedestrian", 0.6, (5.0, 6.0, 7.0, 8.0))
+    seen = DetectedObject("pedestrian", 0.9, (10.0, 20.0, 30.0, 60.0))
+    unknown = DetectedObject("unknown", None, None)
+    merged, column = merge_objects(
+        [[seen, seen], None, [], None, [unknown]],
+        [[car], [person], None, None, []],
+    )
+    assert merged.count.to_pylist() == [3, 1, 0, None, 1]
+    assert merged.classes.to_pylist() == [
+        ["car", "pedestrian"],
+        ["pedestrian"],
+        [],
+        None,
+        ["unknown"],
+    ]
+    rows = column.to_pylist()
+    assert [o["source"] for o in rows[0]] == ["perception", "perception", "detector"]
+    assert rows[0][0]["score"] == pytest.approx(0.9) and rows[0][0]["y_max"] == 60.0
+    assert rows[4] == [
+        {
+            "source": "perception",
+            "class": "unknown",
+            "score": None,
+            "x_min": None,
+            "y_min": None,
+            "x_max": None,
+            "y_max": None,
+        }
+    ]
+    assert rows[0][2] == {
+        "source": "detector",
+        "class": "car",
+        "score": pytest.approx(0.8),
+        "x_min": 1.0,
+        "y_min": 2.0,
+        "x_max": 3.0,
+        "y_max": 4.0,
+    }
+    assert rows[1][0]["class"] == "pedestrian" and rows[1][0]["source"] == "detector"
+    assert rows[2] == [] and rows[3] is None
+
+
+def test_a_detector_config_with_an_unknown_layout_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "enrichment.json"
+    detector = {"model": "yolo.onnx", "layout": "ssd", "class_names": ["car"]}
+    path.write_text(json.dumps({"objects": {"detector": detector}}))
+    with pytest.raises(InvalidInputError) as err:
+        load_enrichment_config(path)
+    assert err.value.field == "objects.detector.layout"
+    detector["layout"] = "yolo"
+    path.write_text(json.dumps({"objects": {"detector": detector}}))
+    loaded = load_enrichment_config(path).objects.detector
+    assert loaded is not None and loaded.frame_stride == 1 and loaded.letterbox
 
 
 def test_shipped_config_loads_and_defaults_agree() -> None:

@@ -165,18 +165,20 @@ def test_routing_starts_synchronize_once_per_completed_extracted_datastream() ->
         _datastream(id="ds-2", state="PROCESSING"),
         _datastream(id="ds-3", type="RAW", zone="raw"),
         _datastream(id="ds-4", type="SYNCHRONIZED", zone="curated"),
+        _datastream(id="ds-6", type="ENRICHED", zone="curated"),
+        _datastream(id="ds-7", type="SCENES", zone="curated"),  # the end of the chain
         {"id": "m-1", "vehicle_id": "V"},  # not a datastream
         {**_datastream(id="ds-5"), "_rid": "x", "_ts": 1, "_etag": "e5"},  # cosmos system keys
     ]
     starts = downstream_starts(batch)
     assert [(s.orchestrator, s.instance_id) for s in starts] == [
         ("synchronize", instance_id_for("synchronize", "ds-1")),
-        ("enrich", instance_id_for("enrich", "ds-4")),  # SYNCHRONIZED -> enrich
-        ("detect_scenes", instance_id_for("detect_scenes", "ds-4")),  # and -> detect_scenes
+        ("enrich", instance_id_for("enrich", "ds-4")),  # SYNCHRONIZED -> enrich only
+        ("detect_scenes", instance_id_for("detect_scenes", "ds-6")),  # ENRICHED -> scenes
         ("synchronize", instance_id_for("synchronize", "ds-5")),
     ]
     assert starts[0].input == {"measurement_id": "m-1", "source_datastream_id": "ds-1"}
-    cosmos = decode_datastream({k: v for k, v in batch[6].items() if k != "etag"})
+    cosmos = decode_datastream({k: v for k, v in batch[8].items() if k != "etag"})
     assert cosmos is not None and cosmos.etag == "e5"
 
 

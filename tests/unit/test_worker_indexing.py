@@ -79,7 +79,21 @@ EXPECTED_FUNCTIONS = sorted(
         "api_docs",
         "ops_rerun_measurement",
         "ops_rehydrate_upload",
+        "ops_rerun_downstream",
         "reconcile_ingest",
+        "on_labeled_blob_created",
+        "label_import",
+        "label_import_run",
+        "label_import_fail",
+        "api_list_label_imports",
+        "label_exports_create",
+        "label_exports_get",
+        "label_exports_revoke",
+        "label_export",
+        "label_export_plan",
+        "label_export_copy",
+        "label_export_finish",
+        "label_export_fail",
     ]
 )
 

@@ -1,0 +1,184 @@
+"""Partner access to one labeling export: read-only SAS on the package, write-only on labels.
+
+Two ways to sign, chosen by the credential the zone clients hold:
+
+- **Account key** (Azurite, a connection string): the SAS names a *stored access policy* on the
+  container (``si=``) and carries neither permissions nor expiry itself; the policy does. Deleting
+  the policy (:func:`revoke_export_access`) invalidates every SAS made from it at once.
+- **User delegation key** (Azure, managed identity): stored access policies cannot back a user
+  delegation SAS, so permissions and expiry are in the token, signed with a delegation key that
+  lives exactly as long as the SAS (at most 7 days, the service's limit). Revocation there means
+  revoking the account's user delegation keys or deleting the export's containers; see
+  docs/labeling.md.
+
+Read SAS on the package container: read + list. Write SAS on the labels container: create +
+write (no read, list or delete), so a partner can neither see other partners' labels nor read
+back or remove what was handed in. HTTPS-only wherever the account is reached over HTTPS (every
+Azure account; Azurite speaks plain HTTP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import (
+    AccessPolicy,
+    BlobServiceClient,
+    ContainerClient,
+    ContainerSasPermissions,
+    generate_container_sas,
+)
+
+from dataops.paths import Zone
+from dataops.storage.blob_zones import BlobZones
+from dataops.storage.errors import translate_azure_errors
+from dataops.storage.export_zones import export_container_client
+
+__all__ = [
+    "MAX_DELEGATION_SAS",
+    "READ_PERMISSIONS",
+    "READ_POLICY",
+    "WRITE_PERMISSIONS",
+    "WRITE_POLICY",
+    "ExportLinks",
+    "export_links",
+    "grant_export_access",
+    "revoke_export_access",
+    "uses_stored_policies",
+]
+
+READ_POLICY = "avops-package-read"
+WRITE_POLICY = "avops-labels-write"
+READ_PERMISSIONS = "rl"
+WRITE_PERMISSIONS = "cw"
+# A user delegation key (and so a SAS signed with it) lives at most 7 days.
+MAX_DELEGATION_SAS = timedelta(days=7)
+# Clocks of client and service differ a little; a start in the past avoids "not yet valid".
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ExportLinks:
+    """The two container URLs a partner gets, each with its SAS."""
+
+    package_url: str
+    labels_url: str
+    expires_at: datetime
+    signed_with: str  # "stored_access_policy" or "user_delegation_key"
+
+
+def _containers(zones: BlobZones, export_id: str) -> tuple[ContainerClient, ContainerClient]:
+    return (
+        export_container_client(zones, Zone.SHARE, export_id),
+        export_container_client(zones, Zone.LABELED, export_id),
+    )
+
+
+def _account_key(container: ContainerClient) -> str | None:
+    key = getattr(container.credential, "account_key", None)
+    return str(key) if key else None
+
+
+def uses_stored_policies(zones: BlobZones, export_id: str) -> bool:
+    """True where SAS are bound to stored access policies (account key available)."""
+    package, _ = _containers(zones, export_id)
+    return _account_key(package) is not None
+
+
+def _protocol(container: ContainerClient) -> str | None:
+    # Azure accounts are HTTPS: refuse plain HTTP there. Azurite only speaks HTTP.
+    return "https" if str(container.scheme) == "https" else None
+
+
+def grant_export_access(zones: BlobZones, export_id: str, *, expires_at: datetime) -> None:
+    """Create (or reset) the stored access policies of both containers; no-op with Azure AD."""
+    package, labels = _containers(zones, export_id)
+    if _account_key(package) is None:
+        return
+    for container, policy_id, permissions in (
+        (package, READ_POLICY, READ_PERMISSIONS),
+        (labels, WRITE_POLICY, WRITE_PERMISSIONS),
+    ):
+        policy = AccessPolicy(
+            permission=permissions,
+            start=datetime.now(UTC) - _CLOCK_SKEW,
+            expiry=expires_at,
+        )
+        with translate_azure_errors(f"{container.container_name}: set access policy"):
+            container.set_container_access_policy(signed_identifiers={policy_id: policy})
+
+
+def revoke_export_access(zones: BlobZones, export_id: str) -> bool:
+    """Delete both stored access policies; False where there are none to delete (Azure AD)."""
+    package, labels = _containers(zones, export_id)
+    if _account_key(package) is None:
+        return False
+    for container in (package, labels):
+        with translate_azure_errors(f"{container.container_name}: delete access policy"):
+            try:
+                container.set_container_access_policy(signed_identifiers={})
+            except ResourceNotFoundError:
+                continue  # no container: nothing left to read or write
+    return True
+
+
+def export_links(
+    zones: BlobZones, export_id: str, *, expires_at: datetime, now: datetime | None = None
+) -> ExportLinks:
+    """The package (read + list) and labels (create + write) container URLs with their SAS."""
+    package, labels = _containers(zones, export_id)
+    key = _account_key(package)
+    if key is not None:
+        read = _sign(package, key, policy_id=READ_POLICY)
+        write = _sign(labels, key, policy_id=WRITE_POLICY)
+        signed_with = "stored_access_policy"
+    else:
+        read, write = _delegation_signed(package, labels, expires_at, now or datetime.now(UTC))
+        signed_with = "user_delegation_key"
+    return ExportLinks(
+        package_url=f"{package.url}?{read}",
+        labels_url=f"{labels.url}?{write}",
+        expires_at=expires_at,
+        signed_with=signed_with,
+    )
+
+
+def _sign(container: ContainerClient, key: str, *, policy_id: str) -> str:
+    return generate_container_sas(
+        account_name=str(container.account_name),
+        container_name=str(container.container_name),
+        account_key=key,
+        policy_id=policy_id,
+        protocol=_protocol(container),
+    )
+
+
+def _delegation_signed(
+    package: ContainerClient, labels: ContainerClient, expires_at: datetime, now: datetime
+) -> tuple[str, str]:
+    start = now - _CLOCK_SKEW
+    expiry = min(expires_at, now + MAX_DELEGATION_SAS)
+    tokens: list[str] = []
+    for container, permissions in (
+        (package, ContainerSasPermissions(read=True, list=True)),
+        (labels, ContainerSasPermissions(create=True, write=True)),
+    ):
+        account_url = f"{container.scheme}://{container.primary_hostname}"
+        service = BlobServiceClient(account_url, credential=container.credential)
+        with translate_azure_errors(f"{account_url}: user delegation key"):
+            # The key lives as long as the SAS: revoking delegation keys ends both.
+            key = service.get_user_delegation_key(start, expiry)
+        tokens.append(
+            generate_container_sas(
+                account_name=str(container.account_name),
+                container_name=str(container.container_name),
+                user_delegation_key=key,
+                permission=permissions,
+                start=start,
+                expiry=expiry,
+                protocol=_protocol(container),
+            )
+        )
+    return tokens[0], tokens[1]

@@ -1,0 +1,204 @@
+"""``avops export-labels``: start a labeling export through the API, optionally wait for it.
+
+Same conventions as the other API commands (``--url`` / ``AVOPS_API_URL``, ``--key`` /
+``AVOPS_API_KEY``, ``--json``). Needs a write-role key. Prints the export id and, once the
+package is complete (``--wait``), the partner's two links: the package (read + list) and the
+labels container (create + write).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from devhost.cli import app, metadata
+from devhost.cli.metadata import DEFAULT_URL, ApiCallError, AsJson, Key, Url, _print_json
+
+__all__ = ["build_request", "export_labels"]
+
+_DONE = frozenset({"completed", "failed"})
+
+
+def build_request(
+    *,
+    scene_type: str | None,
+    object_class: str | None,
+    vehicle: str | None,
+    since: str | None,
+    until: str | None,
+    frames: list[str],
+    sensors: list[str],
+    every_nth: int,
+    min_interval_ms: int,
+    partner: str,
+    point_clouds: bool,
+    expires_in_hours: int | None,
+) -> dict[str, Any]:
+    """The ``POST /api/label-exports`` body of the command's options."""
+    selection: dict[str, Any]
+    if frames:
+        refs = []
+        for text in frames:
+            measurement_id, _, time_ns = text.rpartition(":")
+            if not measurement_id or not time_ns.isdigit():
+                raise typer.BadParameter(
+                    f"{text!r}: use MEASUREMENT_ID:TIME_NS", param_hint="--frame"
+                )
+            refs.append({"measurement_id": measurement_id, "time_ns": int(time_ns)})
+        selection = {"frames": refs}
+    elif scene_type and not object_class:
+        selection = {"scene_type": scene_type, "vehicle": vehicle, "from": since, "to": until}
+    else:
+        search = {
+            "vehicle": vehicle,
+            "object": object_class,
+            "scene_type": scene_type,
+            "from": since,
+            "to": until,
+        }
+        selection = {"frames": search}
+    body: dict[str, Any] = {
+        "selection": _without_none(selection),
+        "sensors": [name for item in sensors for name in item.split(",") if name],
+        "downsampling": {"every_nth": every_nth, "min_interval_ms": min_interval_ms},
+        "partner_id": partner,
+        "include_point_clouds": point_clouds,
+    }
+    if expires_in_hours is not None:
+        body["expires_in_hours"] = expires_in_hours
+    return body
+
+
+def _without_none(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: _without_none(item) if isinstance(item, dict) else item
+        for name, item in value.items()
+        if item is not None
+    }
+
+
+def _answer(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"detail": response.text[:500]}
+        raise ApiCallError(response.status_code, problem if isinstance(problem, dict) else {})
+    return response.json()
+
+
+@app.command("export-labels")
+def export_labels(
+    *,
+    partner: Annotated[str, typer.Option(help="Partner id the export is made for.")],
+    sensors: Annotated[
+        list[str], typer.Option("--sensors", help="Camera (and lidar) names; repeat or comma-list.")
+    ],
+    scene_type: Annotated[
+        str | None, typer.Option("--scene-type", help="Frames inside scenes of this type.")
+    ] = None,
+    object_class: Annotated[
+        str | None, typer.Option("--object", help="Frames with this object class in view.")
+    ] = None,
+    vehicle: Annotated[str | None, typer.Option(help="Only this vehicle id.")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="At or after (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="At or before (ISO 8601).")] = None,
+    frame: Annotated[
+        list[str] | None,
+        typer.Option("--frame", help="Explicit frame MEASUREMENT_ID:TIME_NS (repeatable)."),
+    ] = None,
+    every_nth: Annotated[int, typer.Option(help="Keep every n-th frame per measurement.")] = 1,
+    min_interval_ms: Annotated[
+        int, typer.Option(help="Kept frames at least this far apart per measurement.")
+    ] = 0,
+    point_clouds: Annotated[
+        bool, typer.Option("--point-clouds", help="Export the named lidars too.")
+    ] = False,
+    expires_in_hours: Annotated[
+        int | None, typer.Option(help="Lifetime of the partner links (default: setting).")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the package, show progress.")
+    ] = False,
+    timeout_s: Annotated[float, typer.Option(help="How long --wait waits.")] = 1800.0,
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Export frames for labeling: a COCO + OpenLABEL package and partner links."""
+    if not (scene_type or object_class or vehicle or since or until or frame):
+        raise typer.BadParameter(
+            "select frames: --scene-type, --object, --vehicle, --from/--to or --frame"
+        )
+    body = build_request(
+        scene_type=scene_type,
+        object_class=object_class,
+        vehicle=vehicle,
+        since=since,
+        until=until,
+        frames=frame or [],
+        sensors=sensors,
+        every_nth=every_nth,
+        min_interval_ms=min_interval_ms,
+        partner=partner,
+        point_clouds=point_clouds,
+        expires_in_hours=expires_in_hours,
+    )
+    headers = {"x-functions-key": key} if key else {}
+    with httpx.Client(
+        base_url=url.rstrip("/") + "/api",
+        headers=headers,
+        timeout=30.0,
+        transport=metadata.transport,
+    ) as http:
+        try:
+            started = _answer(http.post("/label-exports", json=body))
+            export_id = started["export_id"]
+            if not as_json:
+                typer.echo(f"export {export_id} started (links expire {started['expires_at']})")
+            view = started
+            if wait:
+                view = _wait(http, export_id, timeout_s=timeout_s, quiet=as_json)
+        except ApiCallError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from None
+        except httpx.HTTPError as err:
+            typer.echo(f"error: cannot reach {url}: {err}", err=True)
+            raise typer.Exit(2) from None
+    if as_json:
+        _print_json(view)
+    elif wait:
+        _print_links(view)
+    if wait and view.get("status") != "completed":
+        raise typer.Exit(1)
+
+
+def _wait(http: httpx.Client, export_id: str, *, timeout_s: float, quiet: bool) -> Any:
+    deadline = time.monotonic() + timeout_s
+    shown = None
+    while True:
+        view = _answer(http.get(f"/label-exports/{export_id}"))
+        progress = (view.get("stage"), view.get("copied"), view.get("items"))
+        if not quiet and progress != shown:
+            shown = progress
+            typer.echo(
+                f"{view['status']}: {view.get('stage') or '-'} "
+                f"{view.get('copied') or 0}/{view.get('items') or '?'} items"
+            )
+        if view["status"] in _DONE or time.monotonic() > deadline:
+            return view
+        time.sleep(1.0)
+
+
+def _print_links(view: dict[str, Any]) -> None:
+    typer.echo(f"export {view['export_id']}: {view['status']}")
+    if view.get("reason"):
+        typer.echo(f"reason: {view['reason']}")
+    links = view.get("links")
+    if links:
+        typer.echo(f"package (read, list): {links['package']}")
+        typer.echo(f"labels (write only):  {links['labels']}")
+        typer.echo(f"expires: {links['expires_at']}")

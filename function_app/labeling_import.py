@@ -1,0 +1,92 @@
+"""Label import wiring: the labeled-zone Event Grid trigger, ``label_import`` and its activities.
+
+Logic lives in ``dataops.labeling`` (through ``activities.labeling_import``) and
+``orchestrators.label_import``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities import labeling_import as import_activities
+from activities.runtime import blob_zones, settings
+from dataops.errors import DataOpsError
+from dataops.events import parse_blob_event
+from dataops.labeling.import_events import label_upload_from_event
+from dataops.paths import Zone
+from orchestrators.label_import import label_import_orchestrator
+
+__all__ = ["bp"]
+
+bp = df.Blueprint()
+log = logging.getLogger("avops.labeling")
+
+
+def _event_payload(event: func.EventGridEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "eventType": event.event_type,
+        "subject": event.subject,
+        "topic": event.topic,
+        "data": event.get_json(),
+    }
+
+
+@bp.event_grid_trigger(arg_name="event")
+@bp.durable_client_input(client_name="client")
+async def on_labeled_blob_created(
+    event: func.EventGridEvent, client: df.DurableOrchestrationClient
+) -> None:
+    """Start ``label_import`` for a partner's label file, once per version of the file."""
+    try:
+        upload = label_upload_from_event(
+            parse_blob_event(_event_payload(event)), blob_zones().container_name(Zone.LABELED)
+        )
+    except DataOpsError:
+        log.exception("rejected storage event %s (subject %s)", event.id, event.subject)
+        raise
+    if upload is None:
+        return
+    instance_id = upload.instance_id
+    status = await client.get_status(instance_id)
+    if status is not None and status.runtime_status is not None:
+        # A redelivered event: this version of the file has its run (running, done or failed).
+        log.info("duplicate event %s for %s: %s exists", event.id, upload.name, instance_id)
+        return
+    await client.start_new(
+        "label_import",
+        instance_id,
+        upload.start_input(max_bytes=settings().label_import_max_bytes),
+    )
+    log.info(
+        "started label_import %s for %s in export %s (event %s)",
+        instance_id,
+        upload.name,
+        upload.export_id,
+        event.id,
+    )
+
+
+@bp.orchestration_trigger(context_name="context")
+def label_import(context: df.DurableOrchestrationContext) -> Any:
+    """Partner label file -> report, and LABELED datastreams when valid."""
+    return (yield from label_import_orchestrator(context))
+
+
+# Bare ``dict`` on activity inputs: the worker refuses ``dict[str, Any]`` on trigger bindings.
+
+
+@bp.activity_trigger(input_name="params")
+def label_import_run(params: dict) -> dict[str, Any]:
+    """Check the file; write its report and, when valid, its LABELED datastreams."""
+    return import_activities.run(params)
+
+
+@bp.activity_trigger(input_name="params")
+def label_import_fail(params: dict) -> dict[str, Any]:
+    """The run's LABELED datastreams FAILED, report ``failed``."""
+    return import_activities.fail(params)

@@ -1,0 +1,151 @@
+"""Issue 8: a change of thresholds and a rerun -> a new SCENES datastream with lineage to the
+same inputs, the old one kept. ``avops rerun-step`` -> ``POST /api/datastreams/{id}/rerun``
+under devhost.
+
+The scene config file (``AVOPS_SCENES_CONFIG``) is read on every run: the test lets the change
+feed detect scenes with the shipped thresholds, rewrites the file, and reruns from the ENRICHED
+datastream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from dataops.ids import instance_id_for
+from dataops.models import DatastreamState, DatastreamType
+from dataops.scenes.config import DEFAULT_CONFIG_PATH
+from dataops.store.protocol import SceneQuery
+from dataops.store.sqlite import SqliteStore
+from devhost.batch_runner import BatchRunner
+from devhost.cli import _register_commands
+from devhost.cli import app as cli_app
+from devhost.durable.store import RuntimeStatus
+from devhost.host import DevHost
+from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host
+from tests.e2e.test_synchronize_devhost import (
+    extract_env,
+    finished,
+    ingest_sample,
+    sample_drive,
+)
+
+pytestmark = pytest.mark.azurite
+__all__ = ["extract_env", "sample_drive"]  # fixtures shared with the synchronize test
+
+
+def _changed_thresholds(path: Path) -> None:
+    """No stop lasts 1000 s; 5 m/s is "high speed", so the cruise becomes one."""
+    config = json.loads(path.read_text())
+    config["stop"]["min_duration_s"] = 1000.0
+    config["high_speed"].update(enter=5.0, exit=4.0)
+    path.write_text(json.dumps(config))
+
+
+def test_rerun_after_a_threshold_change_makes_a_second_scenes_datastream(
+    app_env: AppEnv,
+    extract_env: BatchRunner,
+    sample_drive: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prefix = "fleet/rerun-1"
+    config = tmp_path / "scenes.json"
+    shutil.copyfile(DEFAULT_CONFIG_PATH, config)
+    monkeypatch.setenv("AVOPS_SCENES_CONFIG", str(config))
+    feed = SqliteStore(app_env.sqlite_path)
+    _register_commands()
+
+    async def body(host: DevHost) -> dict[str, Any]:
+        output = await ingest_sample(host, app_env.zones, sample_drive, prefix)
+        extracted_id = output["extraction"]["datastream_id"]
+        sync = await finished(host, instance_id_for("synchronize", extracted_id), timeout_s=60)
+        synchronized_id = json.loads(sync.output)["datastream_id"]
+        enrich = await finished(host, instance_id_for("enrich", synchronized_id), timeout_s=60)
+        enriched_id = json.loads(enrich.output)["datastream_id"]
+        first = await finished(host, instance_id_for("detect_scenes", enriched_id), timeout_s=60)
+        assert first.status is RuntimeStatus.COMPLETED, first.error
+
+        _changed_thresholds(config)
+        async with httpx.AsyncClient(timeout=30) as http:
+            # Through the CLI (in a thread: the host runs on this loop).
+            rerun = await asyncio.to_thread(
+                CliRunner().invoke,
+                cli_app,
+                ["rerun-step", enriched_id, "--url", host.base_url, "--key", WRITE_KEY],
+            )
+            first_scenes = json.loads(first.output)["datastream_id"]
+            end_of_chain = await asyncio.to_thread(
+                CliRunner().invoke,
+                cli_app,
+                ["rerun-step", first_scenes, "--url", host.base_url, "--key", WRITE_KEY],
+            )
+            unknown = await http.post(
+                f"{host.base_url}/api/datastreams/no-such-datastream/rerun",
+                headers={"x-functions-key": WRITE_KEY},
+            )
+            assert rerun.exit_code == 0, rerun.output
+            printed = dict(line.split(": ", 1) for line in rerun.stdout.splitlines())
+            second = await finished(host, printed["instance"], timeout_s=60)
+            lineage = await http.get(
+                f"{host.base_url}/api/datastreams/{enriched_id}/lineage",
+                params={"direction": "down"},
+                headers={"x-functions-key": WRITE_KEY},
+            )
+        return {
+            "first": first,
+            "second": second,
+            "new_id": printed["new datastream"],
+            "end_of_chain": end_of_chain,
+            "unknown": unknown,
+            "lineage": lineage,
+            "synchronized_id": synchronized_id,
+            "enriched_id": enriched_id,
+            "detect_instances": host.engine.query(name="detect_scenes"),
+        }
+
+    result = run_host(app_env.options(change_source=feed), body)
+    feed.close()
+    second = result["second"]
+    assert second.status is RuntimeStatus.COMPLETED, second.error
+    # A SCENES datastream feeds no step: 400 naming the parameter, printed by the CLI.
+    assert result["end_of_chain"].exit_code == 1
+    assert "HTTP 400" in result["end_of_chain"].stderr
+    assert "(parameter id)" in result["end_of_chain"].stderr
+    assert result["unknown"].status_code == 404
+    # Two runs of detect_scenes: the change feed's and the rerun, each with its own output.
+    assert len(result["detect_instances"]) == 2
+    new_id = result["new_id"]
+    old_id = json.loads(result["first"].output)["datastream_id"]
+    assert json.loads(second.output)["datastream_id"] == new_id != old_id
+
+    store = app_env.store()
+    old, new = store.get_datastream(old_id), store.get_datastream(new_id)
+    assert old.state is new.state is DatastreamState.COMPLETED
+    assert old.sources == new.sources == [result["synchronized_id"], result["enriched_id"]]
+    assert new.producer.instance_id == second.instance_id != old.producer.instance_id
+    measurement_id = old.measurement_id
+    scenes = store.query_scenes(SceneQuery(measurement_id=measurement_id, limit=1000)).items
+    old_types = Counter(s.type for s in scenes if s.datastream_id == old_id)
+    new_types = Counter(s.type for s in scenes if s.datastream_id == new_id)
+    assert old_types["stop"] == 1 and old_types["high_speed"] == 0, old_types
+    assert new_types["stop"] == 0 and new_types["high_speed"] >= 1, new_types
+    # The thresholds that did not change found the same scenes.
+    assert old_types["hard_brake"] == new_types["hard_brake"] == 1
+    assert {d.id for d in store.list_datastreams(measurement_id, DatastreamType.SCENES)} == {
+        old_id,
+        new_id,
+    }
+    # Lineage from the ENRICHED datastream down shows both SCENES datastreams.
+    assert result["lineage"].status_code == 200, result["lineage"].text
+    edges = {(e["source"], e["target"]) for e in result["lineage"].json()["edges"]}
+    assert {(result["enriched_id"], old_id), (result["enriched_id"], new_id)} <= edges
+    store.close()
