@@ -13,6 +13,7 @@ from activities.runtime import ingest_start_input, landing_container
 from dataops.errors import DataOpsError
 from dataops.events import landing_upload_prefix, parse_blob_event
 from dataops.ids import instance_id_for
+from function_app.starters import event_grid_payload
 from orchestrators.ingest import ingest_orchestrator
 
 bp = df.Blueprint()
@@ -32,16 +33,6 @@ _ALREADY_STARTED = frozenset(
 )
 
 
-def _event_payload(event: func.EventGridEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "eventType": event.event_type,
-        "subject": event.subject,
-        "topic": event.topic,
-        "data": event.get_json(),
-    }
-
-
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
 async def on_landing_blob_created(
@@ -49,7 +40,8 @@ async def on_landing_blob_created(
 ) -> None:
     """Start ``ingest`` for a finished manifest write in landing, at most once per upload prefix."""
     try:
-        prefix = landing_upload_prefix(parse_blob_event(_event_payload(event)), landing_container())
+        event_body = event_grid_payload(event)
+        prefix = landing_upload_prefix(parse_blob_event(event_body), landing_container())
     except DataOpsError:
         log.exception("rejected storage event %s (subject %s)", event.id, event.subject)
         raise

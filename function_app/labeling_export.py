@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,16 +17,14 @@ import azure.functions as func
 
 from activities import labeling_export as export_activities
 from activities import runtime
-from dataops.api import ApiError, Role
-from dataops.api.auth import Caller, require_role, resolve_caller
-from dataops.api.problems import from_dataops_error
-from dataops.errors import DataOpsError
+from dataops.api import Role
+from dataops.api.auth import Caller
 from dataops.ids import instance_id_for
 from dataops.labeling import export_steps
 from dataops.labeling.export_status import export_view, parse_export_request
 from dataops.storage.export_zones import check_export_id
 from dataops.storage.sas import export_links
-from function_app.starters import problem_response
+from function_app.starters import answer_with_role
 from orchestrators.label_export import label_export_orchestrator
 
 __all__ = ["LABEL_EXPORT_ROUTES", "bp"]
@@ -48,26 +45,6 @@ def _json(body: dict[str, Any], status: int) -> func.HttpResponse:
     return func.HttpResponse(
         body=json.dumps(body), status_code=status, mimetype="application/json", charset="utf-8"
     )
-
-
-async def _answer(
-    req: func.HttpRequest,
-    needed: Role,
-    work: Callable[[Caller], Awaitable[func.HttpResponse]],
-) -> func.HttpResponse:
-    """Role check, then ``work``; errors as problem+json (a 500 leaks nothing)."""
-    try:
-        headers = {name.lower(): value for name, value in req.headers.items()}
-        caller = resolve_caller(headers, dict(req.params), runtime.settings())
-        require_role(caller, needed)
-        return await work(caller)
-    except ApiError as err:
-        return problem_response(err, req)
-    except DataOpsError as err:
-        return problem_response(from_dataops_error(err), req)
-    except Exception:
-        log.exception("%s %s failed", req.method, req.url)
-        return problem_response(ApiError(500, "internal error"), req)
 
 
 def _status_url(req: func.HttpRequest, export_id: str) -> str:
@@ -115,7 +92,7 @@ async def label_exports_create(
         response.headers["Location"] = status_url
         return response
 
-    return await _answer(req, Role.WRITE, work)
+    return await answer_with_role(req, Role.WRITE, work)
 
 
 @bp.route(route=EXPORT_ROUTE, methods=["GET"], auth_level=_KEYED)
@@ -154,7 +131,7 @@ async def label_exports_get(
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    return await _answer(req, Role.READ, work)
+    return await answer_with_role(req, Role.READ, work)
 
 
 @bp.route(route=REVOKE_ROUTE, methods=["POST"], auth_level=_KEYED)
@@ -173,7 +150,7 @@ async def label_exports_revoke(req: func.HttpRequest) -> func.HttpResponse:
             200,
         )
 
-    return await _answer(req, Role.WRITE, work)
+    return await answer_with_role(req, Role.WRITE, work)
 
 
 @bp.orchestration_trigger(context_name="context")

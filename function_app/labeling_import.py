@@ -18,22 +18,13 @@ from dataops.errors import DataOpsError
 from dataops.events import parse_blob_event
 from dataops.labeling.import_events import label_upload_from_event
 from dataops.paths import Zone
+from function_app.starters import event_grid_payload
 from orchestrators.label_import import label_import_orchestrator
 
 __all__ = ["bp"]
 
 bp = df.Blueprint()
 log = logging.getLogger("avops.labeling")
-
-
-def _event_payload(event: func.EventGridEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "eventType": event.event_type,
-        "subject": event.subject,
-        "topic": event.topic,
-        "data": event.get_json(),
-    }
 
 
 @bp.event_grid_trigger(arg_name="event")
@@ -44,7 +35,7 @@ async def on_labeled_blob_created(
     """Start ``label_import`` for a partner's label file, once per version of the file."""
     try:
         upload = label_upload_from_event(
-            parse_blob_event(_event_payload(event)), blob_zones().container_name(Zone.LABELED)
+            parse_blob_event(event_grid_payload(event)), blob_zones().container_name(Zone.LABELED)
         )
     except DataOpsError:
         log.exception("rejected storage event %s (subject %s)", event.id, event.subject)

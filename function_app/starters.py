@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -31,6 +32,17 @@ class Started:
 
     instance_id: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def event_grid_payload(event: func.EventGridEvent) -> dict[str, Any]:
+    """An Event Grid trigger's event as the Event Grid schema dict ``parse_blob_event`` reads."""
+    return {
+        "id": event.id,
+        "eventType": event.event_type,
+        "subject": event.subject,
+        "topic": event.topic,
+        "data": event.get_json(),
+    }
 
 
 def problem_response(error: ApiError, req: func.HttpRequest) -> func.HttpResponse:

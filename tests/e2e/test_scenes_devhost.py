@@ -80,7 +80,20 @@ def test_synchronized_datastream_gets_scenes_and_a_frame_index(
                 params={"limit": 100000},
                 headers={"x-functions-key": WRITE_KEY},
             )
+            # GET /api/scenes answers from the scenes Delta table of the SCENES datastream.
+            api_scenes = await http.get(
+                f"{host.base_url}/api/scenes",
+                params={"measurement": output["measurement_id"], "limit": 1000},
+                headers={"x-functions-key": WRITE_KEY},
+            )
+            api_brakes = await http.get(
+                f"{host.base_url}/api/scenes",
+                params={"type": "hard_brake", "vehicle": _vehicle(sample_drive)},
+                headers={"x-functions-key": WRITE_KEY},
+            )
         return {
+            "api_scenes": api_scenes,
+            "api_brakes": api_brakes,
             "output": output,
             "scenes": scenes,
             "synchronized_id": synchronized_id,
@@ -167,4 +180,13 @@ def test_synchronized_datastream_gets_scenes_and_a_frame_index(
     assert all(brake.id in item["scene_ids"] for item in result["braking"]["items"])
     assert result["bad"].status_code == 400
     assert result["bad"].json()["parameter"] == "limit"
+    api_scenes = result["api_scenes"]
+    assert api_scenes.status_code == 200, api_scenes.text
+    assert sorted(item["id"] for item in api_scenes.json()["items"]) == sorted(s.id for s in found)
+    assert {item["datastream_id"] for item in api_scenes.json()["items"]} == {datastream.id}
+    assert [item["id"] for item in result["api_brakes"].json()["items"]] == [brake.id]
     store.close()
+
+
+def _vehicle(sample_drive: Path) -> str:
+    return str(json.loads((sample_drive / "truth.json").read_text())["vehicle_id"])
