@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from activities.runtime import blob_zones, metadata_store
+from activities.runtime import blob_zones, metadata_store, settings
 from activities.step_inputs import FailInput, PrepareInput, RunInput
 from dataops import enrichment
+from dataops.enrichment.config import DEFAULT_CONFIG_PATH
 
 __all__ = ["fail", "prepare", "run"]
 
@@ -25,8 +27,12 @@ def prepare(params: dict[str, Any]) -> dict[str, Any]:
 def run(params: dict[str, Any]) -> dict[str, Any]:
     """Enrich every frame, write the Parquet to curated, ENRICHED datastream COMPLETED."""
     args = RunInput.model_validate(params)
+    configured = settings().enrichment_config
     return enrichment.run_enrichment(
-        blob_zones(), metadata_store(), datastream_id=args.datastream_id
+        blob_zones(),
+        metadata_store(),
+        datastream_id=args.datastream_id,
+        config_path=Path(configured) if configured else DEFAULT_CONFIG_PATH,
     )
 
 

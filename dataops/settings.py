@@ -140,6 +140,11 @@ class Settings(BaseSettings):
         description="Largest label file (COCO or OpenLABEL JSON) an import parses, in bytes.",
     )
 
+    enrichment_config: str = Field(
+        default="",
+        description="Enrichment providers and the optional ONNX detector (JSON file path); empty: "
+        "config/enrichment.json of the app. Read on every enrich run.",
+    )
     scenes_config: str = Field(
         default="",
         description="Scene detector thresholds (JSON file path); empty: config/scenes.json of "

@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from activities import enrichment as enrichment_activities
+from activities import runtime
 from dataops.enrichment.camera_frames import iter_frames
 from dataops.enrichment.config import DetectorConfig
 from dataops.enrichment.onnx_detector import load_detector
@@ -307,3 +309,29 @@ def test_a_bad_model_fails_the_step_naming_the_file_and_field_and_writes_nothing
     assert failed.file_count == 0
     assert not list(zones.list_blobs(Zone.CURATED, f"{PREFIX}/enr-1"))
     store.close()
+
+
+def test_the_enrich_activity_runs_the_config_that_avops_enrichment_config_names(
+    azurite: AzuriteBlob, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The app's own zones (no test prefix): the activity builds them from settings.
+    zones = BlobZones(ConnectionStringZones(azurite.connection_string))
+    zones.ensure_containers()
+    _store_with_synchronized(tmp_path, zones, [True, False, True]).close()
+    config = _config(tmp_path, red_box_model(height=160, width=160, layout="boxes_scores_labels"))
+    monkeypatch.delenv("AVOPS_STORAGE_ACCOUNT_URLS", raising=False)
+    monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    monkeypatch.setenv("AVOPS_STORE_BACKEND", "sqlite")
+    monkeypatch.setenv("AVOPS_SQLITE_PATH", str(tmp_path / "metadata.sqlite3"))
+    monkeypatch.setenv("AVOPS_ENRICHMENT_CONFIG", str(config))
+    runtime.reset()
+    try:
+        result = enrichment_activities.run({"datastream_id": "enr-1"})
+        enriched = runtime.metadata_store().get_datastream("enr-1")
+    finally:
+        runtime.reset()
+        zones.close()
+    assert result["datastream_id"] == "enr-1"
+    detector = enriched.stats["providers"]["detector"]
+    assert detector["model"] == str(tmp_path / "config" / "models" / "red.onnx")
+    assert detector["objects"] == 2  # the two red frames
