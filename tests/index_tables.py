@@ -18,7 +18,7 @@ from dataops.frames.tables import FRAMES_TABLE_STAT, LABELS_TABLE_STAT, SCENES_T
 from dataops.labeling.package import LABELS_SCHEMA
 from dataops.models import Datastream, DatastreamState, DatastreamType, Producer, Scene
 from dataops.paths import Zone, join_path
-from dataops.scenes.steps import _scene_table  # the writer detect_scenes uses
+from dataops.scenes.steps import scene_table  # the writer detect_scenes uses
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 
@@ -47,7 +47,7 @@ class LabelRow:
 
 def scenes_table(scenes: Sequence[Scene]) -> pa.Table:
     """The scenes table detect_scenes writes (attributes must hold start_ns and end_ns)."""
-    return _scene_table(list(scenes))
+    return scene_table(list(scenes))
 
 
 def _ns(value: datetime) -> int:

@@ -56,6 +56,7 @@ __all__ = [
     "prepare_scene_detection",
     "run_scene_detection",
     "scene_id",
+    "scene_table",
 ]
 
 log = logging.getLogger("avops.scenes")
@@ -172,7 +173,7 @@ def run_scene_detection(
     store.upsert_scenes(scenes)
     scenes_prefix = join_path(datastream.path, SCENES_TABLE)
     frames_prefix = join_path(datastream.path, FRAMES_TABLE)
-    scene_bytes = upload_delta_table(zones, Zone.CURATED, scenes_prefix, _scene_table(scenes))
+    scene_bytes = upload_delta_table(zones, Zone.CURATED, scenes_prefix, scene_table(scenes))
     frames = build_frame_table(
         synchronized,
         vehicle_id=measurement.vehicle_id,
@@ -296,7 +297,7 @@ def _utc(ns: int) -> datetime:
     )
 
 
-def _scene_table(scenes: list[Scene]) -> pa.Table:
+def scene_table(scenes: list[Scene]) -> pa.Table:
     return pa.table(
         {
             "scene_id": pa.array([s.id for s in scenes], pa.string()),
