@@ -298,6 +298,7 @@ def _utc(ns: int) -> datetime:
 
 
 def scene_table(scenes: list[Scene]) -> pa.Table:
+    """The scenes Delta table rows (tests seed search indexes with this same writer)."""
     return pa.table(
         {
             "scene_id": pa.array([s.id for s in scenes], pa.string()),
