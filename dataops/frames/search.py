@@ -222,7 +222,9 @@ class FrameSearch:
             if span is None:
                 continue
             for file in self._tables.files(tables.scenes, FRAMES_TABLE_STAT, "time_ns"):
-                narrowed = file.narrowed(*span)
+                # A scene type's span bounds its matching frames; a label span does not.
+                bounded = query.scene_type is not None
+                narrowed = file.spanned(*span) if bounded else file.narrowed(*span)
                 narrowed = None if narrowed is None else narrowed.narrowed(plan.low, plan.high)
                 if narrowed is not None:
                     files.append(narrowed)

@@ -67,6 +67,9 @@ _MAX_REMEMBERED_MEASUREMENTS = 16_384
 # Rows read by the first query of a scan (a file of unknown size counts a quarter); each
 # further query reads twice as many.
 _FIRST_BATCH_ROWS = 40_960
+# A span holds at most its estimated rows and often fewer (two scenes of a type with a gap):
+# a group of bounded files aims at twice the page.
+_MATCH_MARGIN = 2
 
 Row = tuple[Any, ...]
 
@@ -117,6 +120,8 @@ class TableFile:
     """The measurement whose table holds the file."""
     rows: int | None = None
     """Rows in the file, or after :meth:`narrowed` about how many a scan decodes."""
+    matches: int | None = None
+    """At most how many rows can match (set by :meth:`spanned`); None: unknown."""
 
     def narrowed(self, low: int | None, high: int | None) -> TableFile | None:
         """This file with its range cut to [low, high]; None if nothing is left."""
@@ -139,6 +144,20 @@ class TableFile:
             groups = max(1, math.ceil(kept * rows / ROW_GROUP_ROWS))
             rows = min(rows, groups * ROW_GROUP_ROWS)
         return replace(self, min_ns=new_low, max_ns=new_high, rows=rows)
+
+    def spanned(self, low: int | None, high: int | None) -> TableFile | None:
+        """:meth:`narrowed` to a span that every matching row lies in (a scene type's frames).
+
+        Also estimates how many rows the span holds (time share of the file's rows), so that
+        :func:`scan_in_order` reads no more such files at once than a page can use.
+        """
+        narrowed = self.narrowed(low, high)
+        if narrowed is None or None in (self.rows, self.min_ns, self.max_ns):
+            return narrowed
+        if narrowed.min_ns is None or narrowed.max_ns is None or self.max_ns == self.min_ns:
+            return narrowed
+        share = (narrowed.max_ns - narrowed.min_ns) / ((self.max_ns or 0) - (self.min_ns or 0))
+        return replace(narrowed, matches=max(1, math.ceil(share * (self.rows or 0)) + 1))
 
     def may_hold(self, low: int | None, high: int | None) -> bool:
         """Whether the file can have rows with a time in [low, high] (None: open end)."""
@@ -448,9 +467,15 @@ def scan_in_order(
         ceiling = key(best[-1])[0] if len(best) >= want else None
         group: list[TableFile] = []
         spent = 0
+        # A group of files whose matches are bounded stops once they can fill the page.
+        can_match: int | None = 0
         while index < len(pending) and (not group or spent < budget):
+            if group and can_match is not None and can_match >= want * _MATCH_MARGIN:
+                break
             rows = pending[index].rows
             spent += _FIRST_BATCH_ROWS // 4 if rows is None else rows
+            matches = pending[index].matches
+            can_match = None if can_match is None or matches is None else can_match + matches
             group.append(pending[index])
             index += 1
         if ceiling is not None:

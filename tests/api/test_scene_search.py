@@ -211,3 +211,30 @@ def test_searches_see_new_datastreams_at_once(index_zones: BlobZones, tmp_path: 
     assert [s.id for s in scenes.search(store, SceneTableQuery()).items] == ["sc-f2"]
     assert [f["datastream_id"] for f in frames.search(store, FrameQuery()).items] == ["ds-fresh-2"]
     store.close()
+
+
+def test_scan_in_order_reads_only_as_many_span_bounded_files_as_a_page_can_use() -> None:
+    # 40 recordings of 10,000 frames, each with one 25-frame scene span: a page of 20 needs the
+    # first two spans (x2 margin), not the 20 files the row budget alone would take at once.
+    files = [
+        TableFile(
+            path=f"f{i}", min_ns=10_000 * i, max_ns=10_000 * i + 9_999, owner="m", rows=10_000
+        )
+        for i in range(40)
+    ]
+    spanned = [f.spanned((f.min_ns or 0) + 100, (f.min_ns or 0) + 124) for f in files]
+    assert all(f is not None and f.matches == 26 for f in spanned)
+    groups: list[list[str]] = []
+
+    def run(group: Any, ceiling: int | None) -> list[tuple[Any, ...]]:
+        groups.append([file.path for file in group])
+        rows = [(t,) for file in group for t in range(file.min_ns or 0, (file.max_ns or 0) + 1)]
+        return [row for row in sorted(rows) if ceiling is None or row[0] <= ceiling][:20]
+
+    got = scan_in_order([f for f in spanned if f is not None], run, want=20, key=lambda r: r)
+    assert got == [(100 + k,) for k in range(20)]
+    assert groups == [["f0", "f1"]]
+    # Without the bound, the row budget decides: the first group takes files up to 40,960 rows.
+    groups.clear()
+    scan_in_order(files, run, want=20, key=lambda r: r)
+    assert groups == [["f0", "f1", "f2", "f3", "f4"]]
