@@ -142,14 +142,13 @@ class FrameSearch:
     def __init__(self, zones: BlobZones, cache_dir: Path) -> None:
         self.tables = IndexTables(zones, cache_dir)
         """Shared with scene search, so both read one cache."""
-        self._tables = self.tables
 
     def search(self, store: MetadataStore, query: FrameQuery) -> Page[dict[str, Any]]:
         """One page of frames in (time, datastream, frame) order."""
         plan = _plan(query)
         where, args = plan.where, plan.args
         wants_labels = query.labeled is True or query.label is not None
-        chosen = self._tables.select(
+        chosen = self.tables.select(
             store,
             TableSelection(
                 FRAMES_TABLE_STAT,
@@ -159,7 +158,7 @@ class FrameSearch:
                 labeled_only=wants_labels,
             ),
         )
-        label_files = self._tables.label_files(chosen)
+        label_files = self.tables.label_files(chosen)
         files = self._candidates(chosen, query, plan, label_files)
         if not files:
             return Page(items=[], continuation=None)
@@ -188,7 +187,7 @@ class FrameSearch:
                         f"high_{number}": _INT64_MAX if file.max_ns is None else file.max_ns,
                     }
                 )
-            return self._tables.query(
+            return self.tables.query(
                 _frames_sql(" UNION ALL ".join(scans), labels, query),
                 values | _label_args(labels, query),
             )
@@ -221,7 +220,7 @@ class FrameSearch:
             span = self._span(tables, query, label_files[tables.measurement.id])
             if span is None:
                 continue
-            for file in self._tables.files(tables.scenes, FRAMES_TABLE_STAT, "time_ns"):
+            for file in self.tables.files(tables.scenes, FRAMES_TABLE_STAT, "time_ns"):
                 # A scene type's span bounds its matching frames; a label span does not.
                 bounded = query.scene_type is not None
                 narrowed = file.spanned(*span) if bounded else file.narrowed(*span)
@@ -237,7 +236,7 @@ class FrameSearch:
         low: int | None = None
         high: int | None = None
         if query.scene_type is not None:
-            spans = self._tables.scene_spans(tables.scenes)
+            spans = self.tables.scene_spans(tables.scenes)
             if spans is not None:
                 if query.scene_type not in spans:
                     return None
@@ -288,7 +287,7 @@ class FrameSearch:
             )
         found = {
             (str(row["datastream_id"]), int(row["frame"])): row
-            for row in self._tables.query_records(" UNION ALL ".join(parts), values)
+            for row in self.tables.query_records(" UNION ALL ".join(parts), values)
         }
         items = []
         for key in keys:
