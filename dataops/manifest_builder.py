@@ -15,7 +15,14 @@ from dataops.errors import InvalidInputError
 from dataops.models import MANIFEST_NAME, FileFormat, Manifest, ManifestFile
 from dataops.paths import check_relative_path
 
-__all__ = ["HASH_CHUNK_BYTES", "build_manifest", "detect_format", "sha256_of_file"]
+__all__ = [
+    "HASH_CHUNK_BYTES",
+    "RECORDING_FORMATS",
+    "build_manifest",
+    "detect_format",
+    "recording_paths",
+    "sha256_of_file",
+]
 
 HASH_CHUNK_BYTES = 8 * 1024 * 1024
 _BY_SUFFIX = {
@@ -26,6 +33,10 @@ _BY_SUFFIX = {
     ".tdms": FileFormat.TDMS,
     ".dbc": FileFormat.DBC,
 }
+# Formats whose files hold timestamped recordings (sidecars such as DBC files do not).
+RECORDING_FORMATS = frozenset(
+    {FileFormat.ROSBAG1, FileFormat.ROSBAG2, FileFormat.MCAP, FileFormat.MDF4, FileFormat.TDMS}
+)
 # Written by tools next to the data, never part of a measurement.
 _IGNORED_NAMES = frozenset({MANIFEST_NAME, ".DS_Store", "Thumbs.db"})
 _IGNORED_SUFFIXES = (".tdms_index", ".part", ".tmp")
@@ -64,6 +75,23 @@ def _listed_files(root: Path) -> list[Path]:
             continue
         files.append(path)
     return files
+
+
+def recording_paths(root: Path) -> list[Path]:
+    """The recordings below ``root``: each ROS 2 bag directory once, and every recording file.
+
+    A ROS 2 bag is its directory (``metadata.yaml`` plus storage files), so its files are not
+    listed one by one; everything else is listed when its format holds timestamped data.
+    """
+    files = _listed_files(root)
+    bag_dirs = sorted({p.parent for p in files if p.name == "metadata.yaml"})
+    found: list[Path] = list(bag_dirs)
+    for path in files:
+        if any(path.is_relative_to(bag) for bag in bag_dirs):
+            continue
+        if detect_format(path.relative_to(root).as_posix(), ()) in RECORDING_FORMATS:
+            found.append(path)
+    return found
 
 
 def build_manifest(

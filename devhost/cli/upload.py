@@ -19,14 +19,15 @@ from rich.progress import (
 
 from dataops.errors import DataOpsError
 from dataops.manifest import parse_manifest
-from dataops.manifest_builder import build_manifest
+from dataops.manifest_builder import build_manifest, recording_paths
 from dataops.models import MANIFEST_NAME, Manifest
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.uploader import UploadSummary, upload_measurement
 from devhost.cli import app
+from extract_worker.time_span import recording_span
 
-__all__ = ["upload", "upload_directory"]
+__all__ = ["manifest_for_directory", "upload", "upload_directory"]
 
 
 def upload_directory(
@@ -47,7 +48,7 @@ def upload_directory(
     else:
         if vehicle_id is None:
             raise typer.BadParameter("--vehicle is required when DIR has no manifest.json")
-        manifest = _hash_into_manifest(root, vehicle_id, start, end, console)
+        manifest = manifest_for_directory(root, vehicle_id, start, end, console)
     prefix = upload_prefix or _default_prefix(manifest)
     total = sum(item.size for item in manifest.files)
     with _bar(console) as bar:
@@ -61,21 +62,42 @@ def upload_directory(
         )
 
 
-def _hash_into_manifest(
+def manifest_for_directory(
     root: Path, vehicle_id: str, start: datetime | None, end: datetime | None, console: Console
 ) -> Manifest:
+    if start is None or end is None:
+        start, end = _span_from_recordings(root, start, end, console)
     files = [p for p in root.rglob("*") if p.is_file()]
     total = sum(p.stat().st_size for p in files)
-    mtimes = [datetime.fromtimestamp(p.stat().st_mtime, UTC) for p in files] or [datetime.now(UTC)]
     with _bar(console) as bar:
         task = bar.add_task("sha256", total=total)
         return build_manifest(
             root,
             vehicle_id=vehicle_id,
-            recording_start=start or min(mtimes),
-            recording_end=end or max(mtimes),
+            recording_start=start,
+            recording_end=end,
             progress=lambda n: bar.advance(task, n),
         )
+
+
+def _span_from_recordings(
+    root: Path, start: datetime | None, end: datetime | None, console: Console
+) -> tuple[datetime, datetime]:
+    """The drive's start and end as its recordings state them (what --start/--end leave open)."""
+    span = recording_span(recording_paths(root))
+    for name, reason in span.skipped.items():
+        console.print(f"[yellow]note:[/yellow] no recording time from {name}: {reason}")
+    if span.start is None or span.end is None:
+        raise typer.BadParameter(
+            f"no recording below {root} states when it was recorded; pass --start and --end",
+            param_hint="--start/--end",
+        )
+    start, end = start or span.start, end or span.end
+    console.print(
+        f"recording time {start:%Y-%m-%dT%H:%M:%SZ} .. {end:%Y-%m-%dT%H:%M:%SZ} "
+        f"(from {', '.join(span.used)})"
+    )
+    return start, end
 
 
 def _default_prefix(manifest: Manifest) -> str:
@@ -127,3 +149,6 @@ def upload(
         f"uploaded {summary.files} files, {summary.bytes / 1e6:.1f} MB "
         f"to landing/{summary.upload_prefix}"
     )
+    if not (directory / MANIFEST_NAME).is_file():
+        # The folder had no manifest: say where the one written for it lives.
+        console.print(f"manifest written for this folder: landing/{summary.manifest_path}")
