@@ -13,9 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
-from dataops.settings import BatchBackend, Settings
+from dataops.settings import BatchBackend, Settings, StoreBackend
 from devhost.batch_runner import BatchRunner
 from devhost.cli import app
+from devhost.cli.connection import CONNECTION_FILE, LocalConnection, local_key
 from devhost.errors import DevhostError
 from devhost.events.changefeed import ChangeSource, CosmosTsSource
 from devhost.host import DevHost, HostOptions
@@ -26,8 +27,9 @@ log = logging.getLogger("devhost.cli.dev")
 DEFAULT_SUBSCRIPTIONS = Path("infra") / "eventgrid-subscriptions.json"
 
 
-def _state_dir(app_root: Path, state_dir: Path | None) -> Path:
-    return (state_dir or app_root / ".avops" / "devhost").resolve()
+def _state_dir(state_dir: Path | None) -> Path:
+    # Relative to the working directory, like every path setting of the app (.avops/...).
+    return (state_dir or Path(".avops") / "devhost").resolve()
 
 
 @app.command()
@@ -67,7 +69,7 @@ def dev(  # noqa: PLR0917 - typer maps each option to one parameter
     settings = read_app_settings(root)
     for key, value in settings.items():
         os.environ.setdefault(key, value)
-    state = _state_dir(root, state_dir)
+    state = _state_dir(state_dir)
     sub_path = subscriptions or (root / DEFAULT_SUBSCRIPTIONS)
     try:
         _run(
@@ -114,8 +116,10 @@ async def _serve(
     named_keys: dict[str, str],
 ) -> None:
     started: list[Any] = []  # exactly the child services this command started, stopped in reverse
+    key = _grant_local_key(state)
+    connection_file = Path.cwd() / CONNECTION_FILE
     try:
-        connection_string = None
+        connection_string = Settings().storage_connection_string
         if want_azurite:
             from devhost.services.azurite import AzuriteBlob
 
@@ -128,9 +132,10 @@ async def _serve(
             os.environ["AVOPS_STORAGE_CONNECTION_STRING"] = connection_string
             with contextlib.suppress(Exception):
                 blob.create_zone_containers()
-        change_source = _change_source(root, started)
+        change_source = _change_source(started)
         _start_batch_runner(started)
         options = HostOptions(
+            function_key=key,
             named_function_keys=named_keys,
             app_root=root,
             state_dir=state,
@@ -144,16 +149,37 @@ async def _serve(
         host = DevHost(options)
         await host.start()
         try:
-            _print_banner(host, started, subscriptions)
+            LocalConnection(
+                api_url=host.base_url,
+                key=key,
+                storage_connection_string=connection_string,
+                state_dir=str(state),
+                pid=os.getpid(),
+            ).write(connection_file)
+            _print_banner(host, started, subscriptions, connection_file)
             await _wait_for_signal()
             typer.echo("stopping devhost ...")
         finally:
+            connection_file.unlink(missing_ok=True)
             await host.stop()
     finally:
         for service in reversed(started):
             with contextlib.suppress(Exception):
                 service.stop()
         typer.echo("stopped")
+
+
+def _grant_local_key(state: Path) -> str:
+    """One key for everything local: the host's function key and the API's write role.
+
+    The write role includes read, so the same key serves the Metadata API, the starters and the
+    CLI. Keys configured in the environment keep working beside it.
+    """
+    key = local_key(state)
+    configured = os.environ.get("AVOPS_API_WRITE_KEYS", "")
+    if key not in configured.split(","):
+        os.environ["AVOPS_API_WRITE_KEYS"] = ",".join(filter(None, [configured, key]))
+    return key
 
 
 def _start_batch_runner(started: list[Any]) -> None:
@@ -163,40 +189,51 @@ def _start_batch_runner(started: list[Any]) -> None:
         started.append(BatchRunner(settings).start())
 
 
-def _change_source(root: Path, started: list[Any]) -> ChangeSource | None:
-    backend = os.environ.get("AVOPS_STORE_BACKEND", "").lower()
-    if backend == "sqlite":
+def _change_source(started: list[Any]) -> ChangeSource:
+    """The store's change feed, for the backend the app's own settings select."""
+    settings = Settings()
+    if settings.store_backend is StoreBackend.SQLITE:
         from dataops.store.sqlite import SqliteStore
 
-        path = Path(os.environ.get("AVOPS_SQLITE_PATH", ".avops/metadata.sqlite3"))
-        return SqliteStore(path if path.is_absolute() else root / path)
-    if backend == "cosmos":
-        from azure.cosmos import CosmosClient
+        # Pinned as an absolute path, so the app, its activity processes and this feed share it.
+        path = settings.sqlite_path.resolve()
+        os.environ["AVOPS_SQLITE_PATH"] = str(path)
+        return SqliteStore(path)
+    from azure.cosmos import CosmosClient
 
-        from devhost.services.cosmos_server import CosmosServer
-
-        # cosmosdb-server serves a self-signed certificate; TLS checks are off on purpose here.
-        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
-        server = CosmosServer()
-        server.start()
-        started.append(server)
-        os.environ["AVOPS_COSMOS_ENDPOINT"] = server.endpoint
-        os.environ["AVOPS_COSMOS_KEY"] = server.key
-        os.environ["AVOPS_COSMOS_VERIFY_TLS"] = "false"
-        client = CosmosClient(server.endpoint, server.key, connection_verify=False)
-        database = client.create_database_if_not_exists(
-            os.environ.get("AVOPS_COSMOS_DATABASE", "avops")
+    if settings.cosmos_endpoint:
+        # A Cosmos account of the user's (e.g. the emulator): read its feed, start nothing.
+        if not settings.cosmos_key:
+            raise DevhostError("AVOPS_COSMOS_ENDPOINT is set without AVOPS_COSMOS_KEY")
+        client = CosmosClient(
+            settings.cosmos_endpoint,
+            settings.cosmos_key,
+            connection_verify=settings.cosmos_verify_tls,
         )
-        return CosmosTsSource(database)
-    return None
+        return CosmosTsSource(client.create_database_if_not_exists(settings.cosmos_database))
+    from devhost.services.cosmos_server import CosmosServer
+
+    # cosmosdb-server serves a self-signed certificate; TLS checks are off on purpose here.
+    warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+    server = CosmosServer()
+    server.start()
+    started.append(server)
+    os.environ["AVOPS_COSMOS_ENDPOINT"] = server.endpoint
+    os.environ["AVOPS_COSMOS_KEY"] = server.key
+    os.environ["AVOPS_COSMOS_VERIFY_TLS"] = "false"
+    client = CosmosClient(server.endpoint, server.key, connection_verify=False)
+    return CosmosTsSource(client.create_database_if_not_exists(settings.cosmos_database))
 
 
-def _print_banner(host: DevHost, started: list[Any], subscriptions: Path | None) -> None:
+def _print_banner(
+    host: DevHost, started: list[Any], subscriptions: Path | None, connection_file: Path
+) -> None:
     typer.echo(f"devhost: {host.app_root} ({len(host.registry)} functions)")
     typer.echo(f"  HTTP        {host.base_url}/api/")
     typer.echo(f"  dashboard   {host.base_url}/dashboard")
     typer.echo(f"  durable API {host.base_url}/runtime/webhooks/durabletask/")
-    typer.echo(f"  function key: {host.function_key}")
+    typer.echo(f"  key         {host.function_key}  (functions key + API read/write roles)")
+    typer.echo(f"  connection  {connection_file}  (read by every avops command here)")
     for name in host.options.named_function_keys:
         typer.echo(f"  named function key: {name}")
     for service in started:

@@ -15,6 +15,7 @@ import httpx
 import typer
 
 from devhost.cli import app, metadata
+from devhost.cli.connection import resolve_api
 from devhost.cli.metadata import DEFAULT_URL, ApiCallError, AsJson, Key, Url, _print_json
 
 __all__ = ["build_request", "export_labels"]
@@ -147,6 +148,7 @@ def export_labels(
         point_clouds=point_clouds,
         expires_in_hours=expires_in_hours,
     )
+    url, key = resolve_api(url, key)
     headers = {"x-functions-key": key} if key else {}
     with httpx.Client(
         base_url=url.rstrip("/") + "/api",

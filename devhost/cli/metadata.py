@@ -17,13 +17,21 @@ from rich.table import Table
 from rich.tree import Tree
 
 from devhost.cli import app
+from devhost.cli.connection import resolve_api
 
 __all__ = ["ApiCallError", "MetadataClient", "lineage", "measurements", "show"]
 
-DEFAULT_URL = "http://localhost:7071"
+# None: the running local platform's URL (.avops/connection.json), else http://localhost:7071.
+DEFAULT_URL: str | None = None
 
 Url = Annotated[
-    str, typer.Option("--url", envvar="AVOPS_API_URL", help="Base URL of the app (without /api).")
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="AVOPS_API_URL",
+        help="Base URL of the app, without /api (default: the local platform of `avops dev`).",
+        show_default=False,
+    ),
 ]
 Key = Annotated[
     str | None,
@@ -52,7 +60,9 @@ class ApiCallError(Exception):
 class MetadataClient:
     """A thin client of the Metadata API."""
 
-    def __init__(self, base_url: str, key: str | None, *, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str | None, key: str | None, *, timeout: float = 30.0) -> None:
+        base_url, key = resolve_api(base_url, key)
+        self.base_url = base_url
         headers = {"x-functions-key": key} if key else {}
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/api",
@@ -78,7 +88,7 @@ class MetadataClient:
         return response.json()
 
 
-def _call(url: str, key: str | None, path: str, params: dict[str, Any] | None = None) -> Any:
+def _call(url: str | None, key: str | None, path: str, params: dict[str, Any] | None = None) -> Any:
     client = MetadataClient(url, key)
     try:
         return client.get(path, params)
@@ -86,7 +96,7 @@ def _call(url: str, key: str | None, path: str, params: dict[str, Any] | None = 
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
     except httpx.HTTPError as err:
-        typer.echo(f"error: cannot reach {url}: {err}", err=True)
+        typer.echo(f"error: cannot reach {client.base_url}: {err}", err=True)
         raise typer.Exit(2) from None
     finally:
         client.close()
@@ -168,7 +178,7 @@ def show(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
     except httpx.HTTPError as err:
-        typer.echo(f"error: cannot reach {url}: {err}", err=True)
+        typer.echo(f"error: cannot reach {client.base_url}: {err}", err=True)
         raise typer.Exit(2) from None
     finally:
         client.close()

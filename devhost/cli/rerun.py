@@ -15,6 +15,7 @@ import httpx
 import typer
 
 from devhost.cli import app
+from devhost.cli.connection import resolve_api
 from devhost.cli.metadata import DEFAULT_URL, ApiCallError, Key, Url
 
 __all__ = ["rerun_step"]
@@ -30,6 +31,7 @@ def rerun_step(
     key: Key = None,
 ) -> None:
     """Rerun the step that consumes DATASTREAM_ID; print its instance and new datastream id."""
+    url, key = resolve_api(url, key)
     headers = {"x-functions-key": key} if key else {}
     target = f"{url.rstrip('/')}/api/datastreams/{quote(datastream_id, safe='')}/rerun"
     try:

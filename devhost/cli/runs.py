@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devhost.cli import app
+from devhost.cli.connection import find_connection
 from devhost.db import Database
 from devhost.durable.clock import SystemClock
 from devhost.durable.history import EventType
@@ -23,7 +24,11 @@ StateDir = Annotated[Path | None, typer.Option(help="devhost state directory.")]
 
 
 def _db(app_root: Path, state_dir: Path | None) -> Database:
-    path = (state_dir or app_root.resolve() / ".avops" / "devhost") / "devhost.sqlite3"
+    if state_dir is None:
+        # The running local platform's state, wherever its --state-dir put it.
+        local = find_connection()
+        state_dir = Path(local.state_dir) if local else app_root / ".avops" / "devhost"
+    path = state_dir / "devhost.sqlite3"
     if not path.is_file():
         typer.echo(f"no devhost state at {path}; start it with `avops dev`", err=True)
         raise typer.Exit(2)

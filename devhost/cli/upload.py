@@ -25,6 +25,7 @@ from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.uploader import UploadSummary, upload_measurement
 from devhost.cli import app
+from devhost.cli.connection import resolve_storage
 from extract_worker.time_span import recording_span
 
 __all__ = ["manifest_for_directory", "upload", "upload_directory"]
@@ -132,7 +133,11 @@ def upload(
     """Upload a measurement folder to the landing zone (files first, manifest.json last)."""
     console = Console()
     try:
-        with BlobZones.from_settings(Settings()) as zones:
+        settings = Settings()
+        connection = resolve_storage(settings.storage_connection_string)
+        if connection != settings.storage_connection_string:
+            settings = settings.model_copy(update={"storage_connection_string": connection})
+        with BlobZones.from_settings(settings) as zones:
             summary = upload_directory(
                 zones,
                 directory,

@@ -46,7 +46,12 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.azurite
 def test_avops_dev_serves_and_stops_its_processes(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SAMPLE_APP_OUT": str(tmp_path / "out.jsonl")}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(ROOT),
+        "SAMPLE_APP_OUT": str(tmp_path / "out.jsonl"),
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -64,7 +69,8 @@ def test_avops_dev_serves_and_stops_its_processes(tmp_path: Path) -> None:
             "--log-level",
             "WARNING",
         ],
-        cwd=ROOT,
+        # Its connection file goes to the working directory's .avops/, not the checkout's.
+        cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -84,7 +90,7 @@ def test_avops_dev_serves_and_stops_its_processes(tmp_path: Path) -> None:
         text = "".join(lines)
         assert "ready" in text, text
         base = re.search(r"HTTP\s+(http://\S+)/api/", text)
-        key = re.search(r"function key: (\S+)", text)
+        key = re.search(r"key\s+(\S+)\s+\(functions key", text)
         assert base and key, text
         assert "AzuriteBlob" in text
         started = httpx.post(
