@@ -28,6 +28,7 @@ from dataops.errors import InvalidInputError
 from dataops.extraction.plan import find_recordings
 from dataops.labeling.package import PackageItem
 from dataops.labeling.selection import SelectedFrame
+from dataops.labeling.taxonomy import export_categories
 from dataops.models import Datastream
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
@@ -283,11 +284,15 @@ def build_plan(
     include_point_clouds: bool,
     detections_sensor: str,
     max_items: int,
+    categories: list[str],
 ) -> ExportPlan:
-    """Items in (measurement, time, sensor) order with ids 1..n; frames numbered 0..m-1."""
+    """Items in (measurement, time, sensor) order with ids 1..n; frames numbered 0..m-1.
+
+    ``categories`` are the export's requested categories; pre-label classes are added.
+    """
     items: list[PlanItem] = []
     datastreams: dict[str, PlannedDatastream] = {}
-    categories: set[str] = set()
+    prelabel_classes: set[str] = set()
     loaded: _Measurement | None = None
     cameras: dict[str, dict[tuple[str, int | None], _CameraFrame]] = {}
     detection_rows: dict[str, list[tuple[str, list[PreLabel]]]] = {}
@@ -325,7 +330,7 @@ def build_plan(
             item.export_datastream_id = planned.datastream_id
             item.file_name = f"{KIND_DIRS[item.kind_dir]}/{item.sensor}/{item.item_id}.{item.ext}"
             items.append(item.to_plan_item())
-            categories |= {p.category for p in item.prelabels}
+            prelabel_classes |= {p.category for p in item.prelabels}
             if len(items) > max_items:
                 raise InvalidInputError(
                     f"the export has more than {max_items} items (frames x sensors): narrow "
@@ -338,7 +343,7 @@ def build_plan(
         created_at=created_at,
         selection=selection,
         sensors=sensors,
-        categories=sorted(categories),
+        categories=export_categories(categories, prelabel_classes),
         frames=openlabel_frame + 1,
         items=items,
         datastreams=[d for d in datastreams.values() if d.sources],

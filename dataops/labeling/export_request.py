@@ -16,6 +16,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dataops.labeling.taxonomy import CategoryName
 from dataops.models.common import Identifier
 
 __all__ = [
@@ -114,6 +115,17 @@ class LabelExportRequest(_Strict):
     expires_in_hours: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="SAS lifetime; default and cap are settings."
     )
+    categories: Annotated[list[CategoryName], Field(min_length=1, max_length=1000)] | None = Field(
+        default=None,
+        description="Object categories partners label (COCO categories, OpenLABEL "
+        "ontology). Default: config/labeling-taxonomy.json. Pre-label classes are added.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_categories(self) -> Self:
+        if self.categories is not None and len(set(self.categories)) != len(self.categories):
+            raise ValueError("'categories' lists a category twice")
+        return self
 
 
 class ExportRecord(_Strict):

@@ -43,6 +43,7 @@ from dataops.labeling.package import (
     PackageManifest,
 )
 from dataops.labeling.selection import select_frames
+from dataops.labeling.taxonomy import load_taxonomy
 from dataops.models import Datastream, DatastreamState, DatastreamType, Producer
 from dataops.paths import Zone
 from dataops.storage import BlobZones
@@ -88,6 +89,9 @@ def start_export(
         raise InvalidInputError(
             f"{hours} h is more than the {max_hours} h allowed", field="expires_in_hours"
         )
+    if request.categories is None:
+        # Fixed at the start: a later change of the taxonomy file does not change this export.
+        request = request.model_copy(update={"categories": load_taxonomy().categories})
     record = ExportRecord(
         export_id=export_id,
         partner_id=request.partner_id,
@@ -232,6 +236,7 @@ def _new_plan(
         include_point_clouds=request.include_point_clouds,
         detections_sensor=detections_sensor,
         max_items=max_items,
+        categories=list(request.categories or load_taxonomy().categories),
     )
     if not plan.items:
         raise InvalidInputError(

@@ -17,9 +17,10 @@ from vcd import core, schema, types
 from dataops.errors import InvalidInputError
 from dataops.labeling.export_plan import ExportPlan
 
-__all__ = ["PRELABEL_ATTRIBUTE", "check_openlabel", "openlabel_document"]
+__all__ = ["PRELABEL_ATTRIBUTE", "TAXONOMY_ONTOLOGY", "check_openlabel", "openlabel_document"]
 
 PRELABEL_ATTRIBUTE = "avops_prelabel"
+TAXONOMY_ONTOLOGY = "urn:avops:labeling-taxonomy"
 _STREAM_TYPES = {"image": core.StreamType.camera, "pointcloud": core.StreamType.lidar}
 
 
@@ -29,6 +30,8 @@ def openlabel_document(plan: ExportPlan) -> dict[str, Any]:
     label.add_metadata_properties(
         {"annotator": "avops-export", "comment": f"export {plan.export_id}"}
     )
+    # The export's taxonomy: every object type a partner may use, pre-labelled or not.
+    ontology = label.add_ontology(TAXONOMY_ONTOLOGY, subset_include=list(plan.categories))
     streams: dict[str, str] = {}
     for item in plan.items:
         if item.sensor not in streams:
@@ -61,6 +64,7 @@ def openlabel_document(plan: ExportPlan) -> dict[str, Any]:
                 name=f"{prelabel.category}-{item.item_id}-{number}",
                 semantic_type=prelabel.category,
                 frame_value=item.openlabel_frame,
+                ont_uid=ontology,
             )
             box = types.bbox(
                 name="shape",

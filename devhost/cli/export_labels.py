@@ -37,6 +37,7 @@ def build_request(
     partner: str,
     point_clouds: bool,
     expires_in_hours: int | None,
+    categories: list[str] | None = None,
 ) -> dict[str, Any]:
     """The ``POST /api/label-exports`` body of the command's options."""
     selection: dict[str, Any]
@@ -70,6 +71,9 @@ def build_request(
     }
     if expires_in_hours is not None:
         body["expires_in_hours"] = expires_in_hours
+    names = [name.strip() for item in categories or [] for name in item.split(",") if name.strip()]
+    if names:
+        body["categories"] = names
     return body
 
 
@@ -121,6 +125,14 @@ def export_labels(
     expires_in_hours: Annotated[
         int | None, typer.Option(help="Lifetime of the partner links (default: setting).")
     ] = None,
+    categories: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--categories",
+            help="Object categories to label; repeat or comma-list "
+            "(default: config/labeling-taxonomy.json). Pre-label classes are added.",
+        ),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the package, show progress.")
     ] = False,
@@ -147,6 +159,7 @@ def export_labels(
         partner=partner,
         point_clouds=point_clouds,
         expires_in_hours=expires_in_hours,
+        categories=categories,
     )
     url, key = resolve_api(url, key)
     headers = {"x-functions-key": key} if key else {}

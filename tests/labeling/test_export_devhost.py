@@ -20,6 +20,7 @@ from vcd import core, types
 from dataops.ids import instance_id_for
 from dataops.labeling.openlabel_export import check_openlabel
 from dataops.labeling.package import PackageManifest
+from dataops.labeling.taxonomy import load_taxonomy
 from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
@@ -189,7 +190,7 @@ def test_pedestrian_frames_export_as_a_package_the_partner_can_read(
                 cli_app,
                 [
                     *("export-labels", "--partner", "acme2", "--sensors", f"{CAMERA},{LIDAR}"),
-                    *("--point-clouds", *frame_args),
+                    *("--point-clouds", *frame_args, "--categories", "car,pedestrian"),
                     *("--wait", "--url", host.base_url, "--key", WRITE_KEY),
                 ],
             )
@@ -322,7 +323,8 @@ def test_pedestrian_frames_export_as_a_package_the_partner_can_read(
     assert [image["id"] for image in coco["images"]] == [i.item_id for i in manifest.items]
     assert coco["annotations"], "the recording's pedestrian detections become pre-labels"
     assert all(a["avops_prelabel"] is True for a in coco["annotations"])
-    assert {c["name"] for c in coco["categories"]} == {"pedestrian"}
+    # No categories in the request: the taxonomy file's, which already names the pre-labels'.
+    assert [c["name"] for c in coco["categories"]] == load_taxonomy().categories
     check_openlabel(json.loads(result["files"]["openlabel.json"]))
 
     assert result["cli"].exit_code == 0, result["cli"].output
@@ -339,6 +341,7 @@ def test_pedestrian_frames_export_as_a_package_the_partner_can_read(
             (sweep_time,) = set(sweep.column("time_ns").to_pylist())
             assert abs(sweep_time - item["time_ns"]) <= 50_000_000  # the lidar match tolerance
     assert result["cli_manifest"]["partner_id"] == "acme2"
+    assert result["cli_manifest"]["categories"] == ["car", "pedestrian"]
 
     _check_round_trip(result, store, manifest, export_ds.id, raw.id)
 
