@@ -37,6 +37,7 @@ _PRIMITIVES: dict[str, pa.DataType] = {
     "float64": pa.float64(),
     "string": pa.string(),
     "wstring": pa.string(),
+    "bytes": pa.binary(),  # protobuf bytes fields
 }
 
 
@@ -87,7 +88,7 @@ def _builder(
 
         return build_struct
     element = detail[0]
-    if element[0] == Nodetype.BASE and element[1][0] not in {"string", "wstring"}:
+    if element[0] == Nodetype.BASE and element[1][0] not in {"string", "wstring", "bytes"}:
         return lambda values: _numeric_lists(values, typ)
     build_items = _builder(element, type_fields)
 

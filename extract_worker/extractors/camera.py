@@ -20,6 +20,7 @@ from extract_worker.commit import OutputFile
 from extract_worker.errors import BadInputError
 from extract_worker.extractors.image_codec import UnsupportedEncodingError, to_pil
 from extract_worker.extractors.message_task import run_message_task
+from extract_worker.extractors.wellknown import COMPRESSED_IMAGE_TYPES, ros_shaped
 from extract_worker.parquet_sink import ParquetSink, PartedParquetWriter
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ _FRAME_SCHEMA = pa.schema([pa.field("time_ns", pa.int64()), pa.field("data", pa.
 _HEADER_BYTES = 64 << 10
 # Frame bytes per part file in the parquet frame store.
 _PART_BYTES = 64 << 20
-_COMPRESSED = "sensor_msgs/msg/CompressedImage"
 
 
 class CameraHandler:
@@ -56,7 +56,8 @@ class CameraHandler:
         self.ctx = ctx
         self.topic = topic
         self.sampler = sampler
-        self.compressed = msgtype == _COMPRESSED
+        self.compressed = msgtype in COMPRESSED_IMAGE_TYPES
+        self.adapt = ros_shaped(msgtype)
         self.directory = ctx.output.directory(topic)
         self.prefix = self.directory.relative_to(ctx.output.staging)
         self.fmt = ctx.config.image_format
@@ -73,6 +74,7 @@ class CameraHandler:
 
     def add(self, time_ns: int, message: Any) -> None:
         """Write one frame file and add its index row."""
+        message = self.adapt(message)
         stamp = message.header.stamp
         if self.compressed:
             # The decoded uint8 array itself: written out through the buffer protocol, never

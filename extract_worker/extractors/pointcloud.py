@@ -22,6 +22,7 @@ import pyarrow as pa
 from extract_worker.commit import OutputFile
 from extract_worker.errors import BadInputError
 from extract_worker.extractors.message_task import run_message_task
+from extract_worker.extractors.wellknown import ros_shaped
 from extract_worker.parquet_sink import PartedParquetWriter, float_split_encodings
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class PointCloudHandler:
         self.ctx = ctx
         self.topic = topic
         self.msgtype = msgtype
+        self.adapt = ros_shaped(msgtype)
         self.sampler = sampler
         self.directory = ctx.output.directory(topic)
         self.prefix = self.directory.relative_to(ctx.output.staging)
@@ -94,6 +96,7 @@ class PointCloudHandler:
 
     def add(self, time_ns: int, message: Any) -> None:
         """Take one frame: a structured view on its buffer, copied out at the next flush."""
+        message = self.adapt(message)
         key = (
             tuple((f.name, f.offset, f.datatype, f.count) for f in message.fields),
             message.point_step,

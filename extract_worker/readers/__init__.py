@@ -34,7 +34,11 @@ __all__ = [
 def open_recording(path: Path, config: ExtractConfig) -> RecordingReader:
     """The reader for ``path``'s format (not yet opened: use it as a context manager)."""
     fmt = detect_format(path)
-    if fmt in {"ros1", "ros2", "mcap"}:
+    if fmt == "mcap":
+        from extract_worker.readers.mcap_file import McapFileReader
+
+        return McapFileReader(path, config)
+    if fmt in {"ros1", "ros2"}:
         from extract_worker.readers.ros import RosReader
 
         return RosReader(path, config, fmt=fmt)
