@@ -6,7 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from extract_worker.commit import OutputFile
-from extract_worker.readers.base import MessageReader
+from extract_worker.errors import BadInputError
+from extract_worker.readers.base import MessageReader, StreamInfo
 
 if TYPE_CHECKING:
     from extract_worker.extractors.context import TaskContext
@@ -20,6 +21,7 @@ def extract_metadata(ctx: TaskContext) -> None:
     streams = [s for s in reader.streams() if ctx.requested(s.name)]
     start, end = reader.time_range()
     per_stream: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
     if isinstance(reader, MessageReader):
         # One raw pass (no deserialization) gives exact bytes and first/last times per topic.
         counts = dict.fromkeys((s.name for s in streams), 0)
@@ -32,6 +34,7 @@ def extract_metadata(ctx: TaskContext) -> None:
             if topic not in firsts:
                 firsts[topic] = time_ns
             lasts[topic] = time_ns
+        warnings = _count_disagreements(reader, streams, counts)
         for s in streams:
             per_stream[s.name] = _describe(
                 s.msgtype,
@@ -57,6 +60,7 @@ def extract_metadata(ctx: TaskContext) -> None:
         "stream_count": len(per_stream),
         "message_count": sum(v["count"] for v in per_stream.values()),
         "streams": per_stream,
+        "warnings": [*getattr(reader, "notes", []), *warnings],
     }
     path = ctx.output.staging / "metadata.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")
@@ -71,6 +75,30 @@ def extract_metadata(ctx: TaskContext) -> None:
             end_ns=end,
         )
     )
+
+
+def _count_disagreements(
+    reader: MessageReader, streams: list[StreamInfo], counts: dict[str, int]
+) -> list[str]:
+    """Where the container's own count differs from what was read.
+
+    The count read is the one reported; a stream the container says has messages but of
+    which none could be read is bad input, never a successful empty result.
+    """
+    warnings = []
+    for s in streams:
+        read = counts[s.name]
+        if s.count == read:
+            continue
+        source = s.extra.get("count_source", "the recording's index")
+        if read == 0:
+            raise BadInputError(
+                f"{source} records {s.count} messages but none could be read",
+                path=str(reader.path),
+                field=s.name,
+            )
+        warnings.append(f"topic {s.name!r}: {source} records {s.count} messages, {read} were read")
+    return warnings
 
 
 def _describe(  # noqa: PLR0917 - one positional per column of the summary

@@ -149,7 +149,7 @@ def _protobuf_codec(schema: Schema) -> ChannelCodec:
         raise UndecodableError(f"protobuf schema {schema.name!r} defines no message")
     try:
         descriptor = decode(b"").DESCRIPTOR
-    except Exception as err:  # noqa: BLE001 - any failure on empty input means no usable class
+    except Exception as err:
         raise UndecodableError(f"protobuf schema {schema.name!r}: {err}") from err
     defs: dict[str, Fielddefs] = {}
     _proto_fields(descriptor, defs, ())
@@ -229,7 +229,7 @@ def _json_codec(schema: Schema) -> ChannelCodec:
     def decode(raw: bytes) -> Any:
         value = json.loads(raw)
         if not isinstance(value, dict):
-            raise ValueError(f"a {name} message must be a JSON object")
+            raise TypeError(f"a {name} message must be a JSON object")
         return _shape(value, shape)
 
     return ChannelCodec(name, decode, defs)
@@ -258,7 +258,9 @@ def _json_plan(node: dict[str, Any], name: str, defs: dict[str, Fielddefs], dept
     shapes: dict[str, Shape] = {}
     properties = node.get("properties") or {}
     for key, sub in properties.items():
-        desc, shape = _json_field(sub if isinstance(sub, dict) else {}, f"{name}.{key}", defs, depth)
+        desc, shape = _json_field(
+            sub if isinstance(sub, dict) else {}, f"{name}.{key}", defs, depth
+        )
         fields.append((str(key), desc))
         shapes[str(key)] = shape
     defs[name] = fields

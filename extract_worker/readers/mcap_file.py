@@ -165,10 +165,14 @@ class McapFileReader(MessageReader):
 
     def _indexes_complete(self) -> bool:
         """True when every chunk has message indexes (a chunk without messages has none)."""
-        return bool(self._chunks) and all(
-            chunk.message_index_offsets or chunk.message_index_length == 0
-            for chunk in self._chunks
-        ) and any(chunk.message_index_offsets for chunk in self._chunks)
+        return (
+            bool(self._chunks)
+            and all(
+                chunk.message_index_offsets or chunk.message_index_length == 0
+                for chunk in self._chunks
+            )
+            and any(chunk.message_index_offsets for chunk in self._chunks)
+        )
 
     def _index_channels(self) -> set[int]:
         return {c for chunk in self._chunks for c in chunk.message_index_offsets}
@@ -338,7 +342,7 @@ class McapFileReader(MessageReader):
         def checked(raw: bytes) -> Any:
             try:
                 return decode(raw)
-            except Exception as err:  # noqa: BLE001 - every decoder's failure is bad input
+            except Exception as err:
                 raise BadInputError(
                     f"message of type {msgtype!r} does not decode: {type(err).__name__}: {err}",
                     path=path,

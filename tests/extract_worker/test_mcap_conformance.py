@@ -1,0 +1,173 @@
+"""MCAP of every layout and encoding: metadata matches what was written, rows come back.
+
+The recordings come from :mod:`tests.extract_worker.mcap_variants` (written per test with the
+mcap writer). Bad variants (statistics that disagree with the data, a flipped chunk byte)
+must fail with exit code 2 and name the record.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.parquet as pq
+import pytest
+from mcap.reader import SeekingReader
+from mcap.records import Statistics
+
+from extract_worker.errors import EXIT_BAD_INPUT, BadInputError
+from extract_worker.run import run_local_task
+from tests.extract_worker.mcap_variants import (
+    BASE_NS,
+    GPS_TOPIC,
+    LAYOUTS,
+    STEP_NS,
+    VARIANTS,
+    Layout,
+    statistics_record,
+    write_variant,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from extract_worker.config import ExtractConfig
+
+_BY_NAME = {layout.name: layout for layout in LAYOUTS}
+
+
+def run(kind: str, src: Path, out: Path, config: ExtractConfig) -> dict[str, Any]:
+    return run_local_task(kind=kind, input_path=src, output=out, config=config)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "layout", "n"),
+    VARIANTS,
+    ids=[f"{e}-{layout.name}-{n}" for e, layout, n in VARIANTS],
+)
+def test_variant_metadata_validate_and_rows(
+    encoding: str, layout: Layout, n: int, tmp_path: Path, config: ExtractConfig
+) -> None:
+    """Every variant: metadata per channel equals what was written, validate passes, and
+    the GPS task returns the written rows in log-time order (unordered files included)."""
+    written = write_variant(tmp_path / "v.mcap", encoding, layout, n)
+    out = tmp_path / "out"
+    meta = run("metadata", written.path, out, config)["metadata"]
+    got = {
+        topic: (s["type"], s["count"], s["start_ns"], s["end_ns"])
+        for topic, s in meta["streams"].items()
+    }
+    assert got == written.expected_streams()
+    assert meta["message_count"] == 2 * n
+    assert (
+        meta["streams"][GPS_TOPIC]["message_encoding"]
+        == {"ros2": "cdr", "ros1": "ros1", "protobuf": "protobuf", "json": "json"}[encoding]
+    )
+    if n > 1:
+        assert meta["streams"][GPS_TOPIC]["frequency_hz"] == pytest.approx(1e9 / STEP_NS)
+
+    report = run("validate", written.path, out, config)["validation"]
+    assert not [w for w in report["warnings"] if "topic" in w], report["warnings"]
+
+    gps = run("gps", written.path, out, config)
+    if n == 0:
+        assert gps["files"] == []
+        return
+    (entry,) = gps["files"]
+    table = pq.read_table(out / "gps" / entry["path"])
+    assert table.column("time_ns").to_pylist() == [BASE_NS + i * STEP_NS for i in range(n)]
+    assert table.column("latitude").to_pylist() == pytest.approx(written.latitudes)
+
+    structured = run("structured", written.path, out, config)
+    (status,) = structured["files"]
+    assert pq.read_table(out / "structured" / status["path"]).num_rows == n
+
+
+def _written(tmp_path: Path, layout: str = "chunked-none") -> Path:
+    return write_variant(tmp_path / "v.mcap", "ros2", _BY_NAME[layout], 10).path
+
+
+def test_statistics_disagreeing_with_the_data_fail_validate(
+    tmp_path: Path, config: ExtractConfig
+) -> None:
+    """A Statistics record counting one message too many: validate exits 2 naming it, and
+    metadata reports the count it read, with a warning naming the disagreement."""
+    src = _written(tmp_path)
+    with src.open("rb") as f:
+        summary = SeekingReader(f).get_summary()
+    assert summary is not None and summary.statistics is not None
+    stats = summary.statistics
+    wrong = Statistics(
+        message_count=stats.message_count + 1,
+        schema_count=stats.schema_count,
+        channel_count=stats.channel_count,
+        attachment_count=stats.attachment_count,
+        metadata_count=stats.metadata_count,
+        chunk_count=stats.chunk_count,
+        message_start_time=stats.message_start_time,
+        message_end_time=stats.message_end_time,
+        channel_message_counts={
+            cid: count + (1 if cid == 1 else 0)
+            for cid, count in stats.channel_message_counts.items()
+        },
+    )
+    data = src.read_bytes()
+    original = statistics_record(stats)
+    assert data.count(original) == 1
+    src.write_bytes(data.replace(original, statistics_record(wrong)))
+
+    with pytest.raises(BadInputError) as info:
+        run("validate", src, tmp_path / "out", config)
+    assert info.value.exit_code == EXIT_BAD_INPUT
+    assert "Statistics record says message_count 21 but the file holds 20" in str(info.value)
+
+    meta = run("metadata", src, tmp_path / "out", config)["metadata"]
+    assert meta["streams"][GPS_TOPIC]["count"] == 10
+    assert meta["warnings"] == [
+        f"topic {GPS_TOPIC!r}: statistics records 11 messages, 10 were read"
+    ]
+
+
+def test_flipped_chunk_byte_fails_every_task(tmp_path: Path, config: ExtractConfig) -> None:
+    """A chunk whose CRC does not match its bytes: validate and metadata exit 2 with its offset."""
+    src = _written(tmp_path)
+    with src.open("rb") as f:
+        summary = SeekingReader(f).get_summary()
+    assert summary is not None
+    chunk = summary.chunk_indexes[0]
+    data = bytearray(src.read_bytes())
+    data[chunk.chunk_start_offset + chunk.chunk_length - 1] ^= 0xFF
+    src.write_bytes(bytes(data))
+    for kind in ("validate", "metadata", "gps"):
+        with pytest.raises(BadInputError) as info:
+            run(kind, src, tmp_path / kind, config)
+        assert info.value.exit_code == EXIT_BAD_INPUT
+        assert "crc" in str(info.value).lower(), str(info.value)
+
+
+def test_empty_mcap_without_channels(tmp_path: Path, config: ExtractConfig) -> None:
+    """A finished MCAP with no channel at all: metadata says so, validate passes."""
+    from mcap.writer import Writer
+
+    src = tmp_path / "empty.mcap"
+    with src.open("wb") as f:
+        writer = Writer(f)
+        writer.start(profile="", library="avops-tests")
+        writer.finish()
+    meta = run("metadata", src, tmp_path / "out", config)["metadata"]
+    assert (meta["stream_count"], meta["message_count"], meta["start_ns"]) == (0, 0, None)
+    assert run("validate", src, tmp_path / "out", config)["validation"]["checks"]
+
+
+def test_metadata_json_lists_schema_and_encodings(tmp_path: Path, config: ExtractConfig) -> None:
+    """The metadata file names each channel's schema, schema encoding and message encoding."""
+    written = write_variant(tmp_path / "v.mcap", "protobuf", _BY_NAME["chunked-zstd"], 3)
+    run("metadata", written.path, tmp_path / "out", config)
+    meta = json.loads((tmp_path / "out" / "metadata" / "metadata.json").read_text())
+    gps = meta["streams"][GPS_TOPIC]
+    assert (gps["schema"], gps["schema_encoding"], gps["message_encoding"]) == (
+        "foxglove.LocationFix",
+        "protobuf",
+        "protobuf",
+    )
+    assert gps["count_source"] == "statistics"
