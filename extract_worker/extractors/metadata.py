@@ -60,7 +60,7 @@ def extract_metadata(ctx: TaskContext) -> None:
         "stream_count": len(per_stream),
         "message_count": sum(v["count"] for v in per_stream.values()),
         "streams": per_stream,
-        "warnings": [*getattr(reader, "notes", []), *warnings],
+        "warnings": [*reader.notes, *warnings],
     }
     path = ctx.output.staging / "metadata.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")

@@ -71,6 +71,8 @@ class RecordingReader(ABC):
     def __init__(self, path: Path, config: ExtractConfig) -> None:
         self.path = path
         self.config = config
+        # What reading had to work around (reported as warnings by metadata and validate).
+        self.notes: list[str] = []
 
     @abstractmethod
     def open(self) -> None:

@@ -83,7 +83,6 @@ class McapFileReader(MessageReader):
         self.count_source = ""
         self._ordered: bool | None = None
         self._codecs: dict[int, ChannelCodec | str] = {}
-        self.notes: list[str] = []
 
     # -- opening and counting ------------------------------------------------------------
 

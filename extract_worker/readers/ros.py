@@ -31,6 +31,7 @@ from extract_worker.errors import (
 )
 from extract_worker.readers.base import MessageReader, StreamInfo, ValidationReport
 from extract_worker.readers.mcap_check import check_mcap_file
+from extract_worker.readers.ros2_bag import PairingReader, checkpointed_copy
 from extract_worker.readers.ros_types import build_typestore
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class RosReader(MessageReader):
         self._unknown: dict[str, str] = {}
         self._by_topic: dict[str, list[Connection]] = {}
         self._link_dir: Path | None = None
+        self._storage_path = path
 
     def open(self) -> None:
         """Open the recording, read its indexes and build the typestore."""
@@ -101,7 +103,7 @@ class RosReader(MessageReader):
             self._check_ros1_header()
         try:
             reader: Reader1 | Reader2 = (
-                Reader1(self.path) if self.format == "ros1" else Reader2(self._rosbags_path())
+                Reader1(self.path) if self.format == "ros1" else PairingReader(self._rosbags_path())
             )
             reader.open()
         except (*_PARSE_ERRORS, OSError, MemoryError) as err:
@@ -109,6 +111,8 @@ class RosReader(MessageReader):
                 raise BadInputError(damage[1], path=str(self.path), offset=damage[0]) from err
             raise translate_error(err, self.path) from err
         self._reader = reader
+        if isinstance(reader, PairingReader):
+            self.notes.extend(reader.notes)
         for connection in reader.connections:
             self._by_topic.setdefault(connection.topic, []).append(connection)
 
@@ -132,6 +136,10 @@ class RosReader(MessageReader):
         A bare MCAP or sqlite3 file whose name lacks the suffix (blob names, uploads) gets a
         correctly named symlink in a private temporary directory.
         """
+        if self.format == "ros2" and (copy := checkpointed_copy(self.path)) is not None:
+            # Messages still in a write-ahead log: read a checkpointed copy.
+            self._link_dir, self._storage_path = copy
+            return self._storage_path
         suffix = {"mcap": ".mcap", "ros2": ".db3"}.get(self.format)
         if self.path.is_dir() or suffix is None or self.path.suffix == suffix:
             return self.path
@@ -277,19 +285,23 @@ class RosReader(MessageReader):
             checks, warnings = check_mcap_file(mcap_file)
             report.checks.extend(checks)
             report.warnings.extend(warnings)
-        if self.format == "ros2" and (self.path / "metadata.yaml").exists():
-            for db in sorted(self.path.glob("*.db3")):
+        storage = self._storage_path
+        if self.format == "ros2" and storage.is_dir():
+            for db in sorted(storage.glob("*.db3")):
                 report.checks.append(_sqlite_check(db))
-        count = 0
-        for _ in self.messages([]):
-            count += 1
-        report.checks.append(f"read {count} messages through the index")
-        expected = self._open_reader().message_count
-        if self.format != "ros1" and expected and count != expected:
-            raise TruncatedInputError(
-                f"metadata says {expected} messages but {count} could be read",
-                path=str(self.path),
-            )
+        read: dict[str, int] = dict.fromkeys(self._by_topic, 0)
+        for topic, _, _ in self.messages([]):
+            read[topic] += 1
+        report.checks.append(f"read {sum(read.values())} messages through the index")
+        if self.format == "ros2":
+            for stream in self.streams():
+                if read[stream.name] < stream.count:
+                    raise TruncatedInputError(
+                        f"metadata.yaml records {stream.count} messages on {stream.name!r} "
+                        f"but {read[stream.name]} could be read",
+                        path=str(self.path),
+                    )
+            report.warnings.extend(self.notes)
         report.warnings.extend(
             f"topic {topic!r}: {reason}" for topic, reason in sorted(self.unknown_types().items())
         )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rosbags.interfaces.typing import Typesdict
     from rosbags.typesys.store import Typestore
 
-__all__ = ["build_typestore", "msg_folder_types"]
+__all__ = ["build_typestore", "msg_folder_types", "service_type_names"]
 
 _IDL_SEPARATOR = "=" * 80 + "\n"
 
@@ -40,11 +40,37 @@ def msg_folder_types(folder: Path) -> Typesdict:
     return types
 
 
+def _rename(detail: Any, names: dict[str, str]) -> Any:
+    """A field description with the type names in ``names`` replaced (nested arrays too)."""
+    nodetype, inner = detail
+    if nodetype == Nodetype.NAME:
+        return (nodetype, names.get(inner, inner))
+    if nodetype in {Nodetype.ARRAY, Nodetype.SEQUENCE}:
+        return (nodetype, (_rename(inner[0], names), inner[1]))
+    return detail
+
+
+def service_type_names(types: Typesdict) -> Typesdict:
+    """Service types under the names recorders use (``pkg/srv/Type_Event``).
+
+    rosbags' msg parser files every type under ``pkg/msg``-style names, so a ``.msg``-form
+    definition of ``pkg/srv/Type_Event`` (Jazzy's service event topics) lands as
+    ``pkg/srv/msg/Type_Event`` and the topic's type never resolves.
+    """
+    names = {name: name.replace("/srv/msg/", "/srv/") for name in types if "/srv/msg/" in name}
+    if not names:
+        return types
+    return {
+        names.get(name, name): (consts, [(f, _rename(d, names)) for f, d in fields])
+        for name, (consts, fields) in types.items()
+    }
+
+
 def _definition_types(connection: Connection) -> Typesdict:
     """The types a connection's embedded definition declares (empty if it embeds none)."""
     msgdef = connection.msgdef
     if msgdef.format == MessageDefinitionFormat.MSG:
-        return get_types_from_msg(msgdef.data, connection.msgtype)
+        return service_type_names(get_types_from_msg(msgdef.data, connection.msgtype))
     if msgdef.format == MessageDefinitionFormat.IDL:
         types: Typesdict = {}
         if msgdef.data.startswith(f"{_IDL_SEPARATOR}IDL: "):
