@@ -21,7 +21,8 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Reader
@@ -113,10 +114,9 @@ class PairingDirectoryReader(DirectoryReader):
 class PairingReader(Reader):
     """rosbags' unified reader with :class:`PairingDirectoryReader` for bag directories."""
 
-    STORAGE_PLUGINS: ClassVar[Mapping[str, Any]] = {
-        **Reader.STORAGE_PLUGINS,
-        "dir": PairingDirectoryReader,
-    }
+    STORAGE_PLUGINS: Mapping[str, Any] = MappingProxyType(
+        {**Reader.STORAGE_PLUGINS, "dir": PairingDirectoryReader}
+    )
 
     @property
     def notes(self) -> list[str]:
