@@ -7,24 +7,38 @@ the chunk's file offset, and memory stays bounded by one chunk.
 from __future__ import annotations
 
 import io
+import struct
 from typing import IO, TYPE_CHECKING
 
 from mcap.exceptions import EndOfFile, McapError
 from mcap.reader import SeekingReader
 from mcap.stream_reader import StreamReader
+from zstandard import ZstdError
 
-from extract_worker.errors import BadInputError, TruncatedInputError
+from extract_worker.errors import BadInputError, LimitExceededError, TruncatedInputError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["MCAP_MAGIC", "check_mcap_file"]
+__all__ = ["MCAP_ERRORS", "MCAP_MAGIC", "check_mcap_file"]
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 # Chunk record: opcode (1), length (8), start (8), end (8), uncompressed size (8), then CRC.
 _CHUNK_CRC_OFFSET = 33
 # Errors the mcap library raises on malformed input (CRCValidationError is a ValueError).
-_MCAP_ERRORS = (McapError, ValueError, EOFError, KeyError, RuntimeError, AssertionError)
+# zstandard's ZstdError derives from Exception alone (a corrupt zstd chunk).
+MCAP_ERRORS = (
+    McapError,
+    ValueError,
+    EOFError,
+    KeyError,
+    RuntimeError,
+    AssertionError,
+    OverflowError,  # a length field too large for a read
+    IndexError,
+    struct.error,
+    ZstdError,
+)
 
 
 def check_mcap_file(path: Path) -> tuple[list[str], list[str]]:
@@ -43,7 +57,11 @@ def check_mcap_file(path: Path) -> tuple[list[str], list[str]]:
         f.seek(0)
         try:
             summary = SeekingReader(f, validate_crcs=True).get_summary()
-        except _MCAP_ERRORS as err:
+        except MemoryError as err:
+            raise LimitExceededError(
+                "summary section claims more memory than the task limit", path=str(path)
+            ) from err
+        except MCAP_ERRORS as err:
             raise BadInputError(f"summary section unreadable: {err}", path=str(path)) from err
         if summary is None or not summary.chunk_indexes:
             f.seek(0)
@@ -93,7 +111,11 @@ def _stream_check(
             raise TruncatedInputError(
                 "MCAP chunk cut short", path=str(path), offset=offset
             ) from err
-    except _MCAP_ERRORS as err:
+    except MemoryError as err:
+        raise LimitExceededError(
+            "an MCAP record claims more memory than the task limit", path=str(path), offset=offset
+        ) from err
+    except MCAP_ERRORS as err:
         raise BadInputError(
             f"corrupt MCAP record: {type(err).__name__}: {err}", path=str(path), offset=offset
         ) from err

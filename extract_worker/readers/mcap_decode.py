@@ -24,6 +24,8 @@ from rosbags.interfaces import Nodetype
 from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg
 from rosbags.typesys import get_typestore as rosbags_typestore
 
+from extract_worker.readers.ros_types import missing_dependency, service_type_names
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -99,13 +101,14 @@ def _ros_codec(schema: Schema, *, ros1: bool) -> ChannelCodec:
                 body = part.split("\n", 1)[1] if part.startswith("IDL: ") else part
                 types.update(get_types_from_idl(body))
         else:
-            types = dict(get_types_from_msg(text, msgtype))
+            types = dict(service_type_names(get_types_from_msg(text, msgtype)))
         store = rosbags_typestore(Stores.EMPTY)
         store.register(types)
-    except (TypesysError, ValueError) as err:
+    # rosbags compiles code from the definition: a damaged field name is a SyntaxError.
+    except (TypesysError, ValueError, KeyError, SyntaxError) as err:
         raise UndecodableError(f"schema {schema.name!r} does not parse: {err}") from err
-    if msgtype not in store.fielddefs:
-        raise UndecodableError(f"schema {schema.name!r} does not define {msgtype!r}")
+    if missing := missing_dependency(store, msgtype):
+        raise UndecodableError(f"schema {schema.name!r} does not define {missing!r}")
     deserialize = store.deserialize_ros1 if ros1 else store.deserialize_cdr
 
     def decode(raw: bytes) -> Any:
@@ -138,18 +141,19 @@ _PROTO_MESSAGE = 11
 
 
 def _protobuf_codec(schema: Schema) -> ChannelCodec:
-    from mcap.exceptions import McapError
     from mcap_protobuf.decoder import DecoderFactory
 
     try:
         decode = DecoderFactory().decoder_for("protobuf", schema)
-    except (McapError, TypeError, ValueError, KeyError) as err:
+    # The FileDescriptorSet is untrusted input: protobuf's DecodeError, descriptor pool
+    # conflicts (TypeError), McapError and more all mean the same: no usable decoder.
+    except Exception as err:
         raise UndecodableError(f"protobuf schema {schema.name!r} does not load: {err}") from err
     if decode is None:
         raise UndecodableError(f"protobuf schema {schema.name!r} defines no message")
     try:
         descriptor = decode(b"").DESCRIPTOR
-    except Exception as err:
+    except Exception as err:  # any failure on empty input: the class is unusable
         raise UndecodableError(f"protobuf schema {schema.name!r}: {err}") from err
     defs: dict[str, Fielddefs] = {}
     _proto_fields(descriptor, defs, ())
@@ -283,8 +287,15 @@ def _json_field(
     return (Nodetype.BASE, ("string", 0)), ("text",)
 
 
+def _int64(value: Any) -> int:
+    number = int(value)
+    if not -(1 << 63) <= number < (1 << 63):
+        raise ValueError(f"integer {number} does not fit in 64 bits")
+    return number
+
+
 _CASTS: dict[str, Callable[[Any], Any]] = {
-    "integer": int,
+    "integer": _int64,
     "number": float,
     "boolean": bool,
     "string": str,

@@ -9,8 +9,8 @@ are streamed, and sorted with bounded memory when their log times are not ordere
 
 from __future__ import annotations
 
+import errno
 import heapq
-import struct
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
@@ -20,9 +20,14 @@ from mcap.reader import SeekingReader
 from mcap.records import Channel, Chunk, ChunkIndex, Message, MessageIndex, Schema, Statistics
 from mcap.stream_reader import StreamReader, breakup_chunk
 
-from extract_worker.errors import BadInputError, TruncatedInputError, UnknownTypeError
+from extract_worker.errors import (
+    BadInputError,
+    LimitExceededError,
+    TruncatedInputError,
+    UnknownTypeError,
+)
 from extract_worker.readers.base import MessageReader, StreamInfo, ValidationReport
-from extract_worker.readers.mcap_check import MCAP_MAGIC, check_mcap_file
+from extract_worker.readers.mcap_check import MCAP_ERRORS, MCAP_MAGIC, check_mcap_file
 from extract_worker.readers.mcap_decode import (
     ChannelCodec,
     UndecodableError,
@@ -40,17 +45,10 @@ if TYPE_CHECKING:
 __all__ = ["McapFileReader"]
 
 # What the mcap library and its decompressors raise on malformed bytes.
-_PARSE_ERRORS = (
-    McapError,
-    ValueError,
-    EOFError,
-    KeyError,
-    IndexError,
-    RuntimeError,
-    AssertionError,
-    struct.error,
-)
+_PARSE_ERRORS = MCAP_ERRORS
 _RECORD_LIMIT = 1 << 31
+# Log times are uint64 in MCAP; the outputs keep them as int64 nanoseconds.
+_MAX_TIME = 1 << 63
 
 
 @dataclass
@@ -102,8 +100,13 @@ class McapFileReader(MessageReader):
         f.seek(0)
         try:
             summary = SeekingReader(f, record_size_limit=_RECORD_LIMIT).get_summary()
-        except (*_PARSE_ERRORS, MemoryError) as err:
+        except OSError as err:
+            if err.errno != errno.EINVAL:
+                raise  # a real I/O error: retryable
+            # The footer's summary offset is past what the file system can seek to.
             raise self._bad(f"summary section unreadable: {err}") from err
+        except (*_PARSE_ERRORS, MemoryError) as err:
+            raise self._failed("summary section unreadable", err) from err
         if summary is not None:
             self._schemas = dict(summary.schemas)
             self._channels = dict(summary.channels)
@@ -111,6 +114,10 @@ class McapFileReader(MessageReader):
                 summary.chunk_indexes, key=lambda c: (c.message_start_time, c.chunk_start_offset)
             )
             self._statistics = summary.statistics
+        self._establish_counts()
+
+    def _establish_counts(self) -> None:
+        """Counts from the statistics, else the message indexes, else a scan."""
         why = self._statistics_disagree() if self._statistics is not None else None
         if self._statistics is not None and why is None:
             self.count_source = "statistics"
@@ -135,6 +142,16 @@ class McapFileReader(MessageReader):
 
     def _bad(self, message: str, offset: int | None = None) -> BadInputError:
         return BadInputError(message, path=str(self.path), offset=offset)
+
+    def _failed(self, what: str, err: BaseException, offset: int | None = None) -> BadInputError:
+        """The error for a parse failure; a record too large for memory is a limit."""
+        if isinstance(err, MemoryError):
+            return LimitExceededError(
+                f"{what}: a record needs more memory than the task limit",
+                path=str(self.path),
+                offset=offset,
+            )
+        return self._bad(f"{what}: {type(err).__name__}: {err}", offset=offset)
 
     def _statistics_disagree(self) -> str | None:
         """Why the Statistics record cannot be trusted, or None when it agrees with the summary."""
@@ -189,12 +206,19 @@ class McapFileReader(MessageReader):
                     tally.add(channel, time_ns)
         return tally
 
-    def _record_at(self, f: IO[bytes], offset: int) -> Any:
+    def _seek(self, f: IO[bytes], offset: int, what: str) -> None:
+        """Seek to an offset the summary gave, refusing one outside the file."""
+        size = self.path.stat().st_size
+        if not 0 <= offset < size:
+            raise self._bad(f"{what} points at offset {offset}, outside the file ({size} bytes)")
         f.seek(offset)
+
+    def _record_at(self, f: IO[bytes], offset: int) -> Any:
+        self._seek(f, offset, "a chunk index's message index offset")
         try:
             return next(StreamReader(f, skip_magic=True, record_size_limit=_RECORD_LIMIT).records)
-        except (*_PARSE_ERRORS, StopIteration) as err:
-            raise self._bad(f"record unreadable: {err}", offset=offset) from err
+        except (*_PARSE_ERRORS, StopIteration, MemoryError) as err:
+            raise self._failed("record unreadable", err, offset=offset) from err
 
     def _scan_order(self) -> bool:
         """Whether log times are ordered (one pass that also collects channels and schemas)."""
@@ -227,7 +251,7 @@ class McapFileReader(MessageReader):
                     self._channels.setdefault(record.id, record)
                 yield record
         except (*_PARSE_ERRORS, MemoryError) as err:
-            raise self._bad(f"corrupt MCAP record: {type(err).__name__}: {err}") from err
+            raise self._failed("corrupt MCAP record", err) from err
 
     def _open_file(self) -> IO[bytes]:
         if self._file is None:
@@ -372,6 +396,10 @@ class McapFileReader(MessageReader):
         else:
             source = self._streamed_messages(wanted)
         for cid, time_ns, data in source:
+            if time_ns >= _MAX_TIME:
+                raise self._bad(
+                    f"message on {names[cid]!r} has log time {time_ns}, past the year 2262"
+                )
             yield names[cid], time_ns, data
 
     def _indexes_usable(self) -> bool:
@@ -397,7 +425,7 @@ class McapFileReader(MessageReader):
             yield cid, time_ns, data
 
     def _chunk_records(self, f: IO[bytes], index: ChunkIndex) -> list[Any]:
-        f.seek(index.chunk_start_offset)
+        self._seek(f, index.chunk_start_offset, "a chunk index")
         try:
             record = next(
                 StreamReader(
@@ -408,9 +436,7 @@ class McapFileReader(MessageReader):
                 raise McapError(f"chunk index points at a {type(record).__name__} record")
             return breakup_chunk(record, validate_crc=True)
         except (*_PARSE_ERRORS, StopIteration, MemoryError) as err:
-            raise self._bad(
-                f"chunk unreadable: {type(err).__name__}: {err}", offset=index.chunk_start_offset
-            ) from err
+            raise self._failed("chunk unreadable", err, offset=index.chunk_start_offset) from err
 
     def _streamed_messages(self, wanted: set[int]) -> Iterator[tuple[int, int, bytes]]:
         """Without chunk indexes: one pass, sorted (bounded memory) if log times are unordered."""

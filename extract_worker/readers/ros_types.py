@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rosbags.interfaces.typing import Typesdict
     from rosbags.typesys.store import Typestore
 
-__all__ = ["build_typestore", "msg_folder_types", "service_type_names"]
+__all__ = ["build_typestore", "missing_dependency", "msg_folder_types", "service_type_names"]
 
 _IDL_SEPARATOR = "=" * 80 + "\n"
 
@@ -82,7 +82,7 @@ def _definition_types(connection: Connection) -> Typesdict:
     return {}
 
 
-def _missing_dependency(typestore: Typestore, msgtype: str) -> str | None:
+def missing_dependency(typestore: Typestore, msgtype: str) -> str | None:
     """The first type ``msgtype`` needs that the store lacks, walking nested fields."""
     seen: set[str] = set()
     pending = [msgtype]
@@ -124,7 +124,7 @@ def build_typestore(
         except TypesysError as err:
             unknown[connection.topic] = f"definition conflicts with another topic's: {err}"
             continue
-        if missing := _missing_dependency(typestore, connection.msgtype):
+        if missing := missing_dependency(typestore, connection.msgtype):
             where = "type" if missing == connection.msgtype else f"nested type {missing!r}"
             unknown[connection.topic] = (
                 f"{where} not in the recording, the {distro} typestore or the msg folder"
