@@ -69,6 +69,8 @@ class McapFileReader(MessageReader):
     """One ``.mcap`` file, whatever its profile (ros2, ros1, protobuf, json, none)."""
 
     format = "mcap"
+    # Bytes of messages held to merge overlapping chunks before sorting through disk instead.
+    heap_budget = 256 << 20
 
     def __init__(self, path: Path, config: ExtractConfig) -> None:
         super().__init__(path, config)
@@ -406,23 +408,53 @@ class McapFileReader(MessageReader):
         return bool(self._chunks)
 
     def _indexed_messages(self, wanted: set[int]) -> Iterator[tuple[int, int, bytes]]:
-        """Through the chunk indexes: chunks by start time, a heap over overlapping ones."""
-        f = self._open_file()
+        """Through the chunk indexes: chunks by start time, a heap over overlapping ones.
+
+        Chunks whose time ranges overlap a lot (a channel logged late, unordered writers)
+        would pile up in the heap; past ``heap_budget`` bytes the rest goes through the
+        spilling sort instead. Everything left is at or after what was yielded (the heap
+        only yields up to the next chunk's start), so the order holds.
+        """
         heap: list[tuple[int, int, int, int, bytes]] = []
-        for order, chunk in enumerate(self._chunks):
+        heap_bytes = 0
+        chunks = self._wanted_chunks(wanted)
+        for order, chunk in chunks:
             while heap and heap[0][0] <= chunk.message_start_time:
                 time_ns, _, _, cid, data = heapq.heappop(heap)
+                heap_bytes -= len(data)
                 yield cid, time_ns, data
-            if chunk.message_index_offsets and not wanted & set(chunk.message_index_offsets):
-                continue
-            for index, record in enumerate(self._chunk_records(f, chunk)):
-                if isinstance(record, Message) and record.channel_id in wanted:
-                    heapq.heappush(
-                        heap, (record.log_time, order, index, record.channel_id, record.data)
+            for index, (time_ns, cid, data) in enumerate(self._chunk_messages(chunk, wanted)):
+                heapq.heappush(heap, (time_ns, order, index, cid, data))
+                heap_bytes += len(data)
+            if heap_bytes > self.heap_budget:
+                rest = (
+                    (time_ns, cid, data)
+                    for source in (
+                        ((t, c, d) for t, _, _, c, d in heap),
+                        (m for _, later in chunks for m in self._chunk_messages(later, wanted)),
                     )
+                    for time_ns, cid, data in source
+                )
+                for time_ns, cid, data in sorted_by_time(rest, budget=self.heap_budget):
+                    yield cid, time_ns, data
+                return
         while heap:
             time_ns, _, _, cid, data = heapq.heappop(heap)
             yield cid, time_ns, data
+
+    def _wanted_chunks(self, wanted: set[int]) -> Iterator[tuple[int, ChunkIndex]]:
+        """Chunks (with their order) that may hold a wanted channel."""
+        for order, chunk in enumerate(self._chunks):
+            if chunk.message_index_offsets and not wanted & set(chunk.message_index_offsets):
+                continue
+            yield order, chunk
+
+    def _chunk_messages(
+        self, chunk: ChunkIndex, wanted: set[int]
+    ) -> Iterator[tuple[int, int, bytes]]:
+        for record in self._chunk_records(self._open_file(), chunk):
+            if isinstance(record, Message) and record.channel_id in wanted:
+                yield record.log_time, record.channel_id, record.data
 
     def _chunk_records(self, f: IO[bytes], index: ChunkIndex) -> list[Any]:
         self._seek(f, index.chunk_start_offset, "a chunk index")

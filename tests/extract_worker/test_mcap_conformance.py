@@ -171,3 +171,18 @@ def test_metadata_json_lists_schema_and_encodings(tmp_path: Path, config: Extrac
         "protobuf",
     )
     assert gps["count_source"] == "statistics"
+
+
+def test_overlapping_chunks_past_the_heap_budget_sort_through_disk(
+    tmp_path: Path, config: ExtractConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks whose times overlap more than the merge heap may hold: the rest is sorted
+    through spilled runs and the rows still come out in log-time order."""
+    from extract_worker.readers.mcap_file import McapFileReader
+
+    monkeypatch.setattr(McapFileReader, "heap_budget", 64)
+    written = write_variant(tmp_path / "v.mcap", "ros2", _BY_NAME["chunked-unordered"], 10)
+    gps = run("gps", written.path, tmp_path / "out", config)
+    table = pq.read_table(tmp_path / "out" / "gps" / gps["files"][0]["path"])
+    assert table.column("time_ns").to_pylist() == [BASE_NS + i * STEP_NS for i in range(10)]
+    assert table.column("latitude").to_pylist() == pytest.approx(written.latitudes)
