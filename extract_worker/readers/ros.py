@@ -1,4 +1,6 @@
-"""ROS 1 bags, ROS 2 bag directories (sqlite3 or MCAP storage) and bare MCAP files via rosbags.
+"""ROS 1 bags and ROS 2 bags (directories, or a bare sqlite3 file) via rosbags.
+
+Bare MCAP files go to :mod:`extract_worker.readers.mcap_file` (any profile and encoding).
 
 Topic filters go down to the rosbags readers, which pick messages through the chunk indexes:
 chunks without a selected topic are never read or decompressed.
