@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture(params=ROS_FORMATS)
 def ros_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """The fixture drive in every ROS container: ROS 1 (plain, bz2, lz4), ROS 2, bare MCAP."""
+    """The fixture drive in every ROS container: ROS 1 (plain, bz2, lz4), ROS 2, bare MCAP (ros2
+    and ros1 profiles)."""
     return write_recording(str(request.param), tmp_path)
 
 

@@ -217,45 +217,61 @@ def write_ros2(path: Path, *, storage: str = "sqlite3", frames: int = FRAMES) ->
 
 
 def write_mcap(
-    path: Path, *, frames: int = FRAMES, compression: str = "zstd", chunk_size: int = 1 << 20
+    path: Path,
+    *,
+    frames: int = FRAMES,
+    compression: str = "zstd",
+    chunk_size: int = 1 << 20,
+    ros1: bool = False,
 ) -> Path:
-    """A bare MCAP file (ros2 profile, CDR) written with the mcap library (chunk CRCs on)."""
-    store = typestore_for(ros1=False)
+    """A bare MCAP file written with the mcap library (chunk CRCs on): the ros2 profile (CDR),
+    or with ``ros1`` the ros1 profile (ROS 1 serialization, ``ros1msg`` schemas)."""
+    store = typestore_for(ros1=ros1)
     with path.open("wb") as f:
         writer = McapWriter(
             f, compression=CompressionType[compression.upper()], chunk_size=chunk_size
         )
-        writer.start(profile="ros2", library="avops-tests")
+        writer.start(profile="ros1" if ros1 else "ros2", library="avops-tests")
         channels: dict[str, int] = {}
         for i in range(frames):
-            for topic, (msgtype, msg) in messages(store, False, i).items():
+            for topic, (msgtype, msg) in messages(store, ros1, i).items():
                 if topic not in channels:
-                    msgdef, _ = store.generate_msgdef(msgtype, ros_version=2)
-                    schema = writer.register_schema(msgtype, "ros2msg", msgdef.encode())
-                    channels[topic] = writer.register_channel(topic, "cdr", schema)
+                    msgdef, _ = store.generate_msgdef(msgtype, ros_version=1 if ros1 else 2)
+                    name = msgtype.replace("/msg/", "/") if ros1 else msgtype
+                    schema = writer.register_schema(
+                        name, "ros1msg" if ros1 else "ros2msg", msgdef.encode()
+                    )
+                    channels[topic] = writer.register_channel(
+                        topic, "ros1" if ros1 else "cdr", schema
+                    )
                 time_ns = BASE_NS + i * STEP_NS
-                writer.add_message(
-                    channels[topic], time_ns, store.serialize_cdr(msg, msgtype), time_ns
+                data = (
+                    store.serialize_ros1(msg, msgtype)
+                    if ros1
+                    else store.serialize_cdr(msg, msgtype)
                 )
+                writer.add_message(channels[topic], time_ns, data, time_ns)
         writer.finish()
     return path
 
 
+_WRITERS: dict[str, Any] = {
+    "ros1": lambda tmp: write_ros1(tmp / "drive.bag"),
+    "ros1-bz2": lambda tmp: write_ros1(tmp / "drive.bag", compression="bz2"),
+    "ros1-lz4": lambda tmp: write_ros1(tmp / "drive.bag", compression="lz4"),
+    "ros2-sqlite3": lambda tmp: write_ros2(tmp / "drive_db3"),
+    "ros2-mcap": lambda tmp: write_ros2(tmp / "drive_mcap", storage="mcap"),
+    "mcap": lambda tmp: write_mcap(tmp / "drive.mcap"),
+    "mcap-ros1": lambda tmp: write_mcap(tmp / "drive.mcap", ros1=True),
+}
+
+
 def write_recording(fmt: str, tmp_path: Path) -> Path:
     """Write the fixture recording of ``fmt`` (the parametrize ids of the shared suite)."""
-    if fmt == "ros1":
-        return write_ros1(tmp_path / "drive.bag")
-    if fmt == "ros1-bz2":
-        return write_ros1(tmp_path / "drive.bag", compression="bz2")
-    if fmt == "ros1-lz4":
-        return write_ros1(tmp_path / "drive.bag", compression="lz4")
-    if fmt == "ros2-sqlite3":
-        return write_ros2(tmp_path / "drive_db3")
-    if fmt == "ros2-mcap":
-        return write_ros2(tmp_path / "drive_mcap", storage="mcap")
-    if fmt == "mcap":
-        return write_mcap(tmp_path / "drive.mcap")
-    raise ValueError(fmt)
+    if fmt not in _WRITERS:
+        raise ValueError(fmt)
+    path: Path = _WRITERS[fmt](tmp_path)
+    return path
 
 
-ROS_FORMATS = ["ros1", "ros1-bz2", "ros1-lz4", "ros2-sqlite3", "ros2-mcap", "mcap"]
+ROS_FORMATS = list(_WRITERS)
