@@ -96,7 +96,10 @@ class PairingDirectoryReader(DirectoryReader):
             ]
             if selected:
                 sources.append(self._read(storage, mapping, selected, start, stop))
-        yield from heapq.merge(*sources, key=lambda m: m[1])
+        if len(sources) == 1:
+            yield from sources[0]
+        else:
+            yield from heapq.merge(*sources, key=lambda m: m[1])
 
     def _read(
         self,
