@@ -82,6 +82,7 @@ class McapFileReader(MessageReader):
         self._tally = _Tally()
         self.count_source = ""
         self._ordered: bool | None = None
+        self._layout = (0, 0)  # chunks and messages outside chunks, from the last scan
         self._codecs: dict[int, ChannelCodec | str] = {}
 
     # -- opening and counting ------------------------------------------------------------
@@ -241,19 +242,35 @@ class McapFileReader(MessageReader):
         return tally
 
     def _records(self) -> Iterator[Any]:
-        """Every record of the file in order, chunks broken up, CRCs checked."""
+        """Every record of the file in order, chunks broken up, CRCs checked.
+
+        Also notes the data section's layout for ``validate``: how many chunks it holds and
+        how many messages lie outside any chunk (those no chunk index can reach).
+        """
         f = self._open_file()
         f.seek(0)
-        reader = StreamReader(f, validate_crcs=True, record_size_limit=_RECORD_LIMIT)
+        reader = StreamReader(
+            f, emit_chunks=True, validate_crcs=True, record_size_limit=_RECORD_LIMIT
+        )
+        self._layout = (0, 0)
+        chunks = loose = 0
         try:
             for record in reader.records:
-                if isinstance(record, Schema):
-                    self._schemas.setdefault(record.id, record)
-                elif isinstance(record, Channel):
-                    self._channels.setdefault(record.id, record)
-                yield record
+                if isinstance(record, Chunk):
+                    chunks += 1
+                    inner = breakup_chunk(record, validate_crc=True)
+                else:
+                    loose += isinstance(record, Message)
+                    inner = [record]
+                for item in inner:
+                    if isinstance(item, Schema):
+                        self._schemas.setdefault(item.id, item)
+                    elif isinstance(item, Channel):
+                        self._channels.setdefault(item.id, item)
+                    yield item
         except (*_PARSE_ERRORS, MemoryError) as err:
             raise self._failed("corrupt MCAP record", err) from err
+        self._layout = (chunks, loose)
 
     def _open_file(self) -> IO[bytes]:
         if self._file is None:
@@ -497,6 +514,8 @@ class McapFileReader(MessageReader):
         scanned = self._scan()
         total = sum(scanned.counts.values())
         report.checks.append(f"scan: {total} messages on {len(scanned.counts)} channels")
+        if self._chunks:
+            self._check_chunk_coverage()
         self._check_statistics(scanned)
         if self._chunks and self._indexes_complete():
             indexed = self._count_from_indexes()
@@ -507,8 +526,6 @@ class McapFileReader(MessageReader):
                         f"channel {cid} but the chunks hold {scanned.counts.get(cid, 0)}"
                     )
             report.checks.append("message indexes agree with the scan")
-        if self._chunks:
-            self._check_chunk_coverage(scanned)
         if self._ordered is False:
             report.warnings.append("log times are not in order (allowed; sorted when read)")
         report.warnings.extend(self.notes)
@@ -544,15 +561,15 @@ class McapFileReader(MessageReader):
                 f"indexes {len(self._chunks)} chunks"
             )
 
-    def _check_chunk_coverage(self, scanned: _Tally) -> None:
-        """Every message the scan found must be reachable through the chunk indexes."""
-        f = self._open_file()
-        reachable = 0
-        for chunk in self._chunks:
-            reachable += sum(isinstance(r, Message) for r in self._chunk_records(f, chunk))
-        total = sum(scanned.counts.values())
-        if reachable != total:
+    def _check_chunk_coverage(self) -> None:
+        """Every chunk has an index and no message lies outside the chunks (from the scan)."""
+        chunks, loose = self._layout
+        if chunks != len(self._chunks):
             raise self._bad(
-                f"ChunkIndex records reach {reachable} messages but the file holds {total} "
-                "(messages outside the indexed chunks)"
+                f"the file holds {chunks} chunks but the summary has {len(self._chunks)} "
+                "ChunkIndex records"
+            )
+        if loose:
+            raise self._bad(
+                f"{loose} messages lie outside the indexed chunks (no ChunkIndex reaches them)"
             )

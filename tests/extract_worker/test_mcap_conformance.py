@@ -186,3 +186,33 @@ def test_overlapping_chunks_past_the_heap_budget_sort_through_disk(
     table = pq.read_table(tmp_path / "out" / "gps" / gps["files"][0]["path"])
     assert table.column("time_ns").to_pylist() == [BASE_NS + i * STEP_NS for i in range(10)]
     assert table.column("latitude").to_pylist() == pytest.approx(written.latitudes)
+
+
+def test_chunk_missing_from_the_chunk_indexes_fails_validate(
+    tmp_path: Path, config: ExtractConfig
+) -> None:
+    """A summary that indexes one chunk fewer than the file holds: reading through the
+    indexes would drop that chunk's messages, so validate exits 2 naming the ChunkIndex."""
+    from mcap.data_stream import RecordBuilder
+
+    layout = Layout("plain-summary", statistics=False, summary_offsets=False)
+    src = write_variant(tmp_path / "v.mcap", "ros2", layout, 10).path
+    with src.open("rb") as f:
+        summary = SeekingReader(f).get_summary()
+    assert summary is not None and len(summary.chunk_indexes) > 1
+    builder = RecordBuilder()
+    summary.chunk_indexes[-1].write(builder)
+    record = bytes(builder.end())
+    data = src.read_bytes()
+    assert data.count(record) == 1
+    src.write_bytes(data.replace(record, b""))
+    message = str(_fails_validate(src, tmp_path, config))
+    n = len(summary.chunk_indexes)
+    assert f"the file holds {n} chunks but the summary has {n - 1} ChunkIndex records" in message
+
+
+def _fails_validate(src: Path, tmp_path: Path, config: ExtractConfig) -> BadInputError:
+    with pytest.raises(BadInputError) as info:
+        run("validate", src, tmp_path / "out", config)
+    assert info.value.exit_code == EXIT_BAD_INPUT
+    return info.value
