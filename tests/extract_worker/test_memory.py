@@ -6,6 +6,7 @@ worker streams fragments. TDMS streams ``data_chunks``. Bigger inputs are @slow.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -108,3 +109,31 @@ def test_mdf4_4gb_input_stays_under_512mb(tmp_path: Path) -> None:
         assert result["returncode"] == 0, result["stderr"]
         print(f"{kind}: {result['peak_rss_mb']:.0f} MB peak RSS, {result['seconds']:.1f} s")
         assert float(result["peak_rss_mb"]) < 512, (kind, result)
+
+
+def write_unordered_mcap(path: Path, *, messages: int = 2000, size: int = 100_000) -> Path:
+    """An unchunked MCAP whose log times run backwards: 200 MB of messages at the defaults."""
+    from mcap.writer import Writer
+
+    payload = b"x" * size
+    with path.open("wb") as f:
+        writer = Writer(f, use_chunking=False)
+        writer.start(profile="", library="avops-tests")
+        channel = writer.register_channel("/blob", "octets", 0)
+        for i in range(messages):
+            time_ns = (messages - i) * 1_000_000
+            writer.add_message(channel, time_ns, payload, time_ns)
+        writer.finish()
+    return path
+
+
+def test_unordered_mcap_is_sorted_in_bounded_memory(tmp_path: Path) -> None:
+    """Log times out of order (allowed by the spec) are sorted through spilled runs: reading
+    the 200 MB file in time order does not hold it in memory."""
+    src = write_unordered_mcap(tmp_path / "big.mcap")
+    tiny = write_unordered_mcap(tmp_path / "tiny.mcap", messages=10)
+    assert src.stat().st_size > 200_000_000
+    growth, result = growth_mb("metadata", src, tiny, tmp_path / "out")
+    assert growth < GROWTH_LIMIT_MB, result
+    meta = json.loads((tmp_path / "out" / "big" / "metadata" / "metadata.json").read_text())
+    assert meta["streams"]["/blob"]["count"] == 2000
