@@ -175,11 +175,12 @@ def _messages(store: Any, i: int) -> dict[str, tuple[str, Any]]:
     }
 
 
-def write_current_bag(path: Path, indexes: range) -> dict[str, int]:
-    """A rosbags-written sqlite3 bag (version 9) with messages ``indexes``; counts per topic."""
+def write_current_bag(path: Path, indexes: range, storage: str = "sqlite3") -> dict[str, int]:
+    """A rosbags-written bag (version 9) with messages ``indexes``; counts per topic."""
     store = typestore()
     counts: dict[str, int] = {}
-    with Writer2(path, version=9, storage_plugin=StoragePlugin.SQLITE3) as writer:
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    with Writer2(path, version=9, storage_plugin=plugin) as writer:
         conns: dict[str, Any] = {}
         for i in indexes:
             for topic, (msgtype, msg) in _messages(store, i).items():
@@ -256,13 +257,22 @@ def _age_storage(db: Path, version: int) -> None:
         conn.close()
 
 
-def write_versioned_bag(path: Path, version: int, n: int = 10) -> dict[str, int]:
-    """A sqlite3 bag of metadata ``version`` with ``n`` messages per topic; counts per topic."""
-    counts = write_current_bag(path, range(n))
+def write_versioned_bag(
+    path: Path, version: int, n: int = 10, storage: str = "sqlite3"
+) -> dict[str, int]:
+    """A bag of metadata ``version`` with ``n`` messages per topic; counts per topic.
+
+    With ``storage="mcap"`` only metadata.yaml takes the version's form (the MCAP channels keep
+    the QoS and type hashes rosbags wrote, which then differ from metadata.yaml's).
+    """
+    counts = write_current_bag(path, range(n), storage)
     types = {topic: msgtype for topic, (msgtype, _) in _messages(typestore(), 0).items()}
-    (db,) = path.glob("*.db3")
-    _age_storage(db, version)
-    (path / "metadata.yaml").write_text(_yaml_text(_metadata(version, [db.name], counts, types, n)))
+    (stored,) = path.glob("*.mcap" if storage == "mcap" else "*.db3")
+    if storage != "mcap":
+        _age_storage(stored, version)
+    info = _metadata(version, [stored.name], counts, types, n)
+    info["rosbag2_bagfile_information"]["storage_identifier"] = storage
+    (path / "metadata.yaml").write_text(_yaml_text(info))
     return counts
 
 

@@ -145,3 +145,18 @@ def test_uncheckpointed_wal_is_read_and_left_untouched(
     gps = run("gps", bag, out, config)
     assert gps["files"][0]["rows"] == 10
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in bag.iterdir()} == before
+
+
+@pytest.mark.parametrize("version", [8, 9])
+def test_mcap_storage_with_metadata_in_another_form(
+    version: int, tmp_path: Path, config: ExtractConfig
+) -> None:
+    """MCAP storage (the recorder's default since Iron) whose channels carry QoS and type
+    hashes in another form than metadata.yaml: every message is still read and validated."""
+    bag = tmp_path / "bag"
+    counts = write_versioned_bag(bag, version, storage="mcap")
+    out = tmp_path / "out"
+    meta = run("metadata", bag, out, config)["metadata"]
+    assert _counts(meta) == counts
+    assert meta["warnings"] == []
+    assert run("validate", bag, out, config)["validation"]["checks"]
