@@ -216,3 +216,44 @@ def _fails_validate(src: Path, tmp_path: Path, config: ExtractConfig) -> BadInpu
         run("validate", src, tmp_path / "out", config)
     assert info.value.exit_code == EXIT_BAD_INPUT
     return info.value
+
+
+POINT_IDL = """module demo_msgs {
+  module msg {
+    struct Point2 {
+      double x;
+      double y;
+      string label;
+    };
+  };
+};
+"""
+
+
+def test_ros2idl_schema_decodes_into_a_table(tmp_path: Path, config: ExtractConfig) -> None:
+    """A CDR channel whose schema is ROS 2 IDL (as rosbag2 stores IDL-defined types, with the
+    ``IDL:`` separator form) becomes a structured table of its fields."""
+    from mcap.writer import Writer
+    from rosbags.typesys import Stores, get_types_from_idl, get_typestore
+
+    store = get_typestore(Stores.EMPTY)
+    store.register(get_types_from_idl(POINT_IDL))
+    src = tmp_path / "idl.mcap"
+    schema_text = "=" * 80 + "\nIDL: demo_msgs/msg/Point2\n" + POINT_IDL
+    with src.open("wb") as f:
+        writer = Writer(f)
+        writer.start(profile="ros2", library="avops-tests")
+        sid = writer.register_schema("demo_msgs/msg/Point2", "ros2idl", schema_text.encode())
+        cid = writer.register_channel("/point", "cdr", sid)
+        point = store.types["demo_msgs/msg/Point2"]
+        for i in range(3):
+            data = store.serialize_cdr(
+                point(x=float(i), y=2.0, label=f"p{i}"), "demo_msgs/msg/Point2"
+            )
+            writer.add_message(cid, BASE_NS + i, bytes(data), BASE_NS + i)
+        writer.finish()
+    manifest = run("structured", src, tmp_path / "out", config)
+    assert manifest["errors"] == []
+    rows = pq.read_table(tmp_path / "out" / "structured" / manifest["files"][0]["path"])
+    assert rows.column("x").to_pylist() == [0.0, 1.0, 2.0]
+    assert rows.column("label").to_pylist() == ["p0", "p1", "p2"]
