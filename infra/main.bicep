@@ -491,6 +491,11 @@ module functionApp 'modules/functionapp.bicep' = {
     storageAccountUrls: storageAccountUrls
     batchAccountUrl: batch.outputs.accountUrl
     batchPoolId: batch.outputs.poolId
+    // The tasks run exactly the image the pool pre-pulls, as the pool's identity.
+    batchWorkerImage: '${registry.outputs.loginServer}/${workerImage}'
+    batchRegistryServer: registry.outputs.loginServer
+    batchIdentityId: identity.outputs.batchIdentityId
+    batchIdentityClientId: identity.outputs.batchClientId
     apiKeysVaultName: apiKeysFromKeyVault ? 'kv-${resourceToken}' : ''
     apiTrustClientPrincipal: apiTrustClientPrincipal
   }

@@ -63,6 +63,18 @@ param batchAccountUrl string
 @description('Batch pool for extraction tasks.')
 param batchPoolId string
 
+@description('Full reference of the worker image the Batch tasks run (<login server>/avops-extract-worker:<tag>).')
+param batchWorkerImage string
+
+@description('Login server of the registry the pool pulls the worker image from.')
+param batchRegistryServer string
+
+@description('Resource id of the Batch pool identity (pulls the image).')
+param batchIdentityId string
+
+@description('Client id of the Batch pool identity (the worker\'s AZURE_CLIENT_ID).')
+param batchIdentityClientId string
+
 @description('Largest manifest.json accepted, in bytes.')
 param manifestMaxBytes int = 1048576
 
@@ -152,6 +164,10 @@ var appSettings = {
   AVOPS_BATCH_BACKEND: 'azure'
   AVOPS_BATCH_ACCOUNT_URL: batchAccountUrl
   AVOPS_BATCH_POOL_ID: batchPoolId
+  AVOPS_BATCH_WORKER_IMAGE: batchWorkerImage
+  AVOPS_BATCH_REGISTRY_SERVER: batchRegistryServer
+  AVOPS_BATCH_IDENTITY_ID: batchIdentityId
+  AVOPS_BATCH_IDENTITY_CLIENT_ID: batchIdentityClientId
   AVOPS_MANIFEST_MAX_BYTES: string(manifestMaxBytes)
   AVOPS_UNLISTED_FILES: unlistedFiles
   AVOPS_LATE_FILE_DEADLINE_MINUTES: string(lateFileDeadlineMinutes)
