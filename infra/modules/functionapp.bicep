@@ -130,6 +130,9 @@ param labelImportMaxBytes int = 16777216
 // API keys are secrets: never inline, only as Key Vault references resolved with the app's
 // identity. (An unresolved reference stays a literal string, which the host would still reject
 // as a function key before the API sees it.)
+@description('Log Analytics workspace that receives the diagnostic logs and metrics.')
+param workspaceId string
+
 var apiReadKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-read-keys)'
 var apiWriteKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-write-keys)'
 
@@ -265,6 +268,27 @@ resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
   name: 'ftp'
   properties: {
     allow: false
+  }
+}
+
+// Diagnostic logs and metrics to the workspace.
+resource appDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: app
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 
