@@ -1,9 +1,10 @@
 // AVOps DataOps on Azure: everything `azd up` deploys. One resource group holds one storage
 // account per zone, Event Grid, Cosmos DB, the Function App (Flex Consumption), Azure Batch with
-// its registry, Key Vault, monitoring and a virtual network with private endpoints. Every
-// workload runs as its own user-assigned identity with only the roles it needs; no keys or
-// connection strings with secrets are stored anywhere.
-// Validate: az bicep build --file infra/main.bicep   (or: azd provision --preview)
+// its registry, Key Vault, monitoring and a virtual network with private endpoints. The app and
+// the Batch nodes run as their own user-assigned identities, the Event Grid topics as their
+// system-assigned ones, each with only the roles it needs; no keys or connection strings with
+// secrets are stored anywhere. docs/deployment.md has the reachability matrix.
+// Validate: make deploy-check (az bicep build, az bicep lint, azd provision --preview)
 targetScope = 'subscription'
 
 @minLength(1)
