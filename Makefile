@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: demo test lint typecheck unit test-slow bench setup clean schema browser
+.PHONY: demo test lint typecheck unit test-slow bench setup clean schema browser deploy-check
 
 setup: $(STAMP_PY) $(STAMP_NODE)
 
@@ -58,6 +58,10 @@ schema: setup
 
 demo: setup
 	$(PY) -m devhost.cli demo
+
+# Bicep build and lint, and azd provision --preview, when az / azd are installed (docs/deployment.md).
+deploy-check:
+	@sh infra/scripts/deploy-check.sh
 
 clean:
 	rm -rf $(VENV) node_modules .avops .pytest_cache .mypy_cache .ruff_cache

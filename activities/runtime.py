@@ -10,7 +10,9 @@ import functools
 from typing import Any
 
 from dataops.batch import BatchBackend, open_batch_backend
+from dataops.batch.factory import azure_task_settings
 from dataops.paths import Zone
+from dataops.settings import BatchBackend as BatchBackendKind
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
@@ -50,11 +52,16 @@ def batch_backend() -> BatchBackend:
     """The batch backend extraction jobs are submitted to (submit/status/cancel only).
 
     Locally the tasks reach the zones through their Azurite container URLs; the scheduler
-    that runs them lives outside the app (devhost/batch_runner.py), as Azure Batch does.
+    that runs them lives outside the app (devhost/batch_runner.py), as Azure Batch does. In
+    Azure the tasks run the worker image from the AVOPS_BATCH_* settings and read the zones
+    through the pool's NFS mounts.
     """
+    current = settings()
+    if current.batch_backend is BatchBackendKind.AZURE:
+        return open_batch_backend(current, azure_tasks=azure_task_settings(current))
     zones = blob_zones()
     return open_batch_backend(
-        settings(),
+        current,
         zone_roots={
             Zone.RAW.value: zones.container_url(Zone.RAW),
             Zone.EXTRACTED.value: zones.container_url(Zone.EXTRACTED),

@@ -1,7 +1,7 @@
 """The one settings model. Every key is an environment variable (an app setting in Azure).
 
 ``local.settings.sample.json``, the settings table in README.md and the Bicep app settings list
-exactly these keys (tests/unit/test_settings_parity.py checks it).
+exactly these keys (tests/unit/test_settings_parity.py and tests/infra check it).
 """
 
 from __future__ import annotations
@@ -70,6 +70,27 @@ class Settings(BaseSettings):
     )
     batch_account_url: str | None = Field(default=None, description="Azure Batch account URL.")
     batch_pool_id: str = Field(default="extraction", description="Azure Batch pool for extraction.")
+    # What the extraction tasks run in Azure Batch: infra/ sets all four from the resources it
+    # deploys (registry, worker image, the pool's user-assigned identity).
+    batch_worker_image: str = Field(
+        default="",
+        description="Full image reference the Batch tasks run "
+        "(<registry>/avops-extract-worker:<tag>); required with the azure batch backend.",
+    )
+    batch_registry_server: str = Field(
+        default="",
+        description="Registry login server the pool pulls the worker image from "
+        "(<name>.azurecr.io); empty: a public image.",
+    )
+    batch_identity_id: str = Field(
+        default="",
+        description="Resource id of the pool's user-assigned identity: pulls the image from the "
+        "registry (AcrPull).",
+    )
+    batch_identity_client_id: str = Field(
+        default="",
+        description="Client id of the same identity: the worker's AZURE_CLIENT_ID for blob access.",
+    )
     manifest_max_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest manifest.json accepted, in bytes."
     )

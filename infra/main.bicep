@@ -1,9 +1,10 @@
 // AVOps DataOps on Azure: everything `azd up` deploys. One resource group holds one storage
 // account per zone, Event Grid, Cosmos DB, the Function App (Flex Consumption), Azure Batch with
-// its registry, Key Vault, monitoring and a virtual network with private endpoints. Every
-// workload runs as its own user-assigned identity with only the roles it needs; no keys or
-// connection strings with secrets are stored anywhere.
-// Validate: az bicep build --file infra/main.bicep   (or: azd provision --preview)
+// its registry, Key Vault, monitoring and a virtual network with private endpoints. The app and
+// the Batch nodes run as their own user-assigned identities, the Event Grid topics as their
+// system-assigned ones, each with only the roles it needs; no keys or connection strings with
+// secrets are stored anywhere. docs/deployment.md has the reachability matrix.
+// Validate: make deploy-check (az bicep build, az bicep lint, azd provision --preview)
 targetScope = 'subscription'
 
 @minLength(1)
@@ -40,9 +41,13 @@ param storageSku string = 'Standard_LRS'
 @maxValue(365)
 param softDeleteDays int = 14
 
-@description('Days the archive zone keeps a landing archive before it ages out (0: forever).')
+@description('Days the archive zone keeps a landing archive before it ages out (0: forever, the default: the archive is the untouched copy of every upload). Never shorter than archiveImmutabilityDays.')
 @minValue(0)
-param archiveRetentionDays int = 365
+param archiveRetentionDays int = 0
+
+@description('Days every archived blob stays immutable (WORM, time-based retention from creation; 0: no immutability policy). Created unlocked; lock it with the CLI for compliance. An erasure request cannot delete a protected blob before its retention ends.')
+@minValue(0)
+param archiveImmutabilityDays int = 0
 
 @description('Days after which archived uploads move to the Cool tier (0: stay Hot).')
 @minValue(0)
@@ -98,8 +103,8 @@ param apiKeysFromKeyVault bool = false
 @description('Trust the X-MS-CLIENT-PRINCIPAL header: only once App Service authentication (Entra ID) is configured in front of the app.')
 param apiTrustClientPrincipal bool = false
 
-@description('Key Vault purge protection (recommended for production; `azd down --purge` then cannot purge the vault and its name stays taken for 90 days).')
-param keyVaultPurgeProtection bool = false
+@description('Key Vault purge protection (on by default; `azd down --purge` then cannot purge the vault and its name stays taken for 90 days: turn it off only for throwaway environments, before the first deployment).')
+param keyVaultPurgeProtection bool = true
 
 @description('A run is slow (alert) after this many minutes.')
 @minValue(1)
@@ -123,7 +128,9 @@ var tags = {
 // The zones of dataops.paths.Zone (tests/infra/test_zones_parity.py keeps them equal). Each
 // gets its own account named st<zone><token> and a container named after the zone.
 // public: reachable from the internet with Entra ID (vehicles upload to landing, partners use
-// share and labeled); nfs: mounted by the Batch nodes.
+// share and labeled; dataops.storage.zones.INTERNET_FACING_ZONES); nfs: mounted by the Batch
+// nodes; trustedServices: Event Grid's topics write dead letters there as trusted services;
+// immutabilityDays: WORM retention of the zone container (archive only, opt-in).
 var zones = [
   {
     name: 'landing'
@@ -132,6 +139,8 @@ var zones = [
     retentionDays: 0
     coolAfterDays: 0
     abandonedAfterDays: landingAbandonedDays
+    immutabilityDays: 0
+    trustedServices: false
     extraContainers: []
   }
   {
@@ -141,15 +150,19 @@ var zones = [
     retentionDays: 0
     coolAfterDays: 0
     abandonedAfterDays: 0
+    immutabilityDays: 0
+    trustedServices: false
     extraContainers: []
   }
   {
     name: 'archive'
     public: false
     nfs: false
-    retentionDays: archiveRetentionDays
+    retentionDays: archiveRetentionDays == 0 ? 0 : max(archiveRetentionDays, archiveImmutabilityDays)
     coolAfterDays: archiveCoolAfterDays
     abandonedAfterDays: 0
+    immutabilityDays: archiveImmutabilityDays
+    trustedServices: false
     extraContainers: []
   }
   {
@@ -159,6 +172,8 @@ var zones = [
     retentionDays: errorRetentionDays
     coolAfterDays: 0
     abandonedAfterDays: 0
+    immutabilityDays: 0
+    trustedServices: true
     extraContainers: [
       deadLetterContainer
     ]
@@ -170,6 +185,8 @@ var zones = [
     retentionDays: 0
     coolAfterDays: 0
     abandonedAfterDays: 0
+    immutabilityDays: 0
+    trustedServices: false
     extraContainers: []
   }
   {
@@ -179,6 +196,8 @@ var zones = [
     retentionDays: 0
     coolAfterDays: 0
     abandonedAfterDays: 0
+    immutabilityDays: 0
+    trustedServices: false
     extraContainers: []
   }
   {
@@ -188,6 +207,8 @@ var zones = [
     retentionDays: 0
     coolAfterDays: 0
     abandonedAfterDays: 0
+    immutabilityDays: 0
+    trustedServices: false
     extraContainers: []
   }
   {
@@ -197,6 +218,8 @@ var zones = [
     retentionDays: 0
     coolAfterDays: 0
     abandonedAfterDays: 0
+    immutabilityDays: 0
+    trustedServices: false
     extraContainers: []
   }
 ]
@@ -215,7 +238,6 @@ var roles = {
   blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   blobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
-  blobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
   queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
@@ -234,7 +256,6 @@ module identity 'modules/identity.bicep' = {
     tags: tags
     functionIdentityName: 'id-func-${resourceToken}'
     batchIdentityName: 'id-batch-${resourceToken}'
-    eventGridIdentityName: 'id-evgt-${resourceToken}'
   }
 }
 
@@ -245,6 +266,7 @@ module network 'modules/network.bicep' = {
     location: location
     tags: tags
     vnetName: 'vnet-${resourceToken}'
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -273,8 +295,16 @@ module zoneAccounts 'modules/storage-zone.bicep' = [
       extraContainers: z.extraContainers
       skuName: storageSku
       nfsV3: z.nfs
-      batchSubnetId: network.outputs.batchSubnetId
+      // NFS accounts deny all but these subnets: the nodes mount over NFS, and without private
+      // endpoints the app reaches the blob API through its subnet's service endpoint.
+      allowedSubnetIds: [
+        network.outputs.batchSubnetId
+        network.outputs.functionSubnetId
+      ]
       publicAccess: z.public || !restrictNetwork
+      trustedServiceAccess: z.trustedServices
+      immutabilityDays: z.immutabilityDays
+      workspaceId: monitoring.outputs.workspaceId
       softDeleteDays: softDeleteDays
       retentionDays: z.retentionDays
       coolAfterDays: z.coolAfterDays
@@ -284,11 +314,11 @@ module zoneAccounts 'modules/storage-zone.bicep' = [
 ]
 
 // Function App: read/write/delete in every zone (ingest deletes from landing, copies to raw,
-// archive and error, downstream steps write curated and share, label import reads labeled) and
-// Storage Blob Delegator, which only lets it sign user delegation SAS (cross-account copy
-// sources, partner downloads) that can never exceed its own data role. Batch nodes read raw and
-// write extracted through the blob API as well as NFS. The operator uploads to landing and reads
-// the rest.
+// archive and error, downstream steps write curated and share, label import reads labeled).
+// Blob Data Contributor includes generateUserDelegationKey, so it also signs the user delegation
+// SAS of cross-account copies and partner downloads: no Storage Blob Delegator on top. Batch
+// nodes read raw and write extracted through the blob API as well as NFS. The operator uploads
+// to landing and reads the rest. docs/deployment.md has the full matrix (tests/infra checks it).
 module zoneRoles 'modules/roles.bicep' = [
   for (z, i) in zones: {
     name: 'roles-${z.name}'
@@ -302,12 +332,6 @@ module zoneRoles 'modules/roles.bicep' = [
             roleId: roles.blobDataContributor
             principalType: 'ServicePrincipal'
             why: 'AVOps Function App: zone data'
-          }
-          {
-            principalId: identity.outputs.functionPrincipalId
-            roleId: roles.blobDelegator
-            principalType: 'ServicePrincipal'
-            why: 'AVOps Function App: user delegation SAS for cross-account copies'
           }
         ],
         z.name == 'raw'
@@ -347,23 +371,6 @@ module zoneRoles 'modules/roles.bicep' = [
 
 var errorZoneIndex = indexOf(zoneNames, 'error')
 
-module deadLetterRole 'modules/roles.bicep' = {
-  name: 'roles-deadletter'
-  scope: rg
-  params: {
-    accountName: zoneAccounts[errorZoneIndex].outputs.accountName
-    containerName: deadLetterContainer
-    assignments: [
-      {
-        principalId: identity.outputs.eventGridPrincipalId
-        roleId: roles.blobDataContributor
-        principalType: 'ServicePrincipal'
-        why: 'Event Grid: write dead-lettered events'
-      }
-    ]
-  }
-}
-
 module hostStorage 'modules/functions-storage.bicep' = {
   name: 'functions-storage'
   scope: rg
@@ -374,6 +381,7 @@ module hostStorage 'modules/functions-storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     publicAccess: !restrictNetwork
     skuName: storageSku
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -417,6 +425,7 @@ module cosmos 'modules/cosmos.bicep' = {
     publicAccess: !restrictNetwork
     functionPrincipalId: identity.outputs.functionPrincipalId
     readerPrincipalId: principalId
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -432,6 +441,7 @@ module keyVault 'modules/keyvault.bicep' = {
     functionPrincipalId: identity.outputs.functionPrincipalId
     adminPrincipalId: principalId
     adminPrincipalType: principalType
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -443,8 +453,9 @@ module registry 'modules/registry.bicep' = {
     tags: tags
     registryName: 'cr${resourceToken}'
     batchPrincipalId: identity.outputs.batchPrincipalId
-    pusherPrincipalId: principalId
-    pusherPrincipalType: principalType
+    builderPrincipalId: principalId
+    builderPrincipalType: principalType
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -466,6 +477,8 @@ module batch 'modules/batch.bicep' = {
     rawAccountName: zoneAccounts[indexOf(zoneNames, 'raw')].outputs.accountName
     extractedAccountName: zoneAccounts[indexOf(zoneNames, 'extracted')].outputs.accountName
     functionPrincipalId: identity.outputs.functionPrincipalId
+    publicAccess: !restrictNetwork
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -491,8 +504,14 @@ module functionApp 'modules/functionapp.bicep' = {
     storageAccountUrls: storageAccountUrls
     batchAccountUrl: batch.outputs.accountUrl
     batchPoolId: batch.outputs.poolId
+    // The tasks run exactly the image the pool pre-pulls, as the pool's identity.
+    batchWorkerImage: '${registry.outputs.loginServer}/${workerImage}'
+    batchRegistryServer: registry.outputs.loginServer
+    batchIdentityId: identity.outputs.batchIdentityId
+    batchIdentityClientId: identity.outputs.batchClientId
     apiKeysVaultName: apiKeysFromKeyVault ? 'kv-${resourceToken}' : ''
     apiTrustClientPrincipal: apiTrustClientPrincipal
+    workspaceId: monitoring.outputs.workspaceId
   }
   // The app starts with its data roles in place, so the first run does not fail on a 403.
   dependsOn: [
@@ -511,15 +530,12 @@ module eventGrid 'modules/eventgrid.bicep' = {
     landingAccountId: zoneAccounts[indexOf(zoneNames, 'landing')].outputs.accountId
     labeledTopicName: 'evgt-labeled-${resourceToken}'
     labeledAccountId: zoneAccounts[indexOf(zoneNames, 'labeled')].outputs.accountId
-    eventGridIdentityId: identity.outputs.eventGridIdentityId
     functionAppId: functionApp.outputs.appId
     subscriptionEnabled: eventSubscriptionEnabled
-    deadLetterAccountId: zoneAccounts[errorZoneIndex].outputs.accountId
+    deadLetterAccountName: zoneAccounts[errorZoneIndex].outputs.accountName
     deadLetterContainer: deadLetterContainer
+    workspaceId: monitoring.outputs.workspaceId
   }
-  dependsOn: [
-    deadLetterRole
-  ]
 }
 
 module alerts 'modules/alerts.bicep' = {
@@ -535,8 +551,10 @@ module alerts 'modules/alerts.bicep' = {
   }
 }
 
-// Private endpoints: every zone account (blob), the host account (blob, queue, table), Cosmos DB
-// and Key Vault. Only with restrictNetwork; without it every service is reached publicly.
+// Private endpoints: every zone account (blob), the host account (blob, queue, table), Cosmos DB,
+// Key Vault and the Batch account (the app's job API, the nodes' node management). Only with
+// restrictNetwork; without it every service is reached publicly, except the NFS accounts (raw,
+// extracted), which only allow the Batch and Function App subnets.
 var zoneEndpoints = [
   for z in zones: {
     name: 'pe-st-${z.name}'
@@ -566,6 +584,18 @@ var serviceEndpoints = [
     groupId: 'vault'
     dnsZone: 'vault'
   }
+  {
+    name: 'pe-batch-account'
+    serviceId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Batch/batchAccounts', 'ba${resourceToken}')
+    groupId: 'batchAccount'
+    dnsZone: 'batch'
+  }
+  {
+    name: 'pe-batch-nodes'
+    serviceId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Batch/batchAccounts', 'ba${resourceToken}')
+    groupId: 'nodeManagement'
+    dnsZone: 'batch'
+  }
 ]
 
 module privateEndpoints 'modules/private-endpoint.bicep' = [
@@ -587,6 +617,7 @@ module privateEndpoints 'modules/private-endpoint.bicep' = [
       hostStorage
       cosmos
       keyVault
+      batch
     ]
   }
 ]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     # Only for the annotation: the local backend never loads azure-batch.
     from dataops.batch.azure_batch_models import AzureTaskSettings
 
-__all__ = ["open_batch_backend"]
+__all__ = ["azure_task_settings", "open_batch_backend"]
 
 
 def open_batch_backend(
@@ -32,18 +32,17 @@ def open_batch_backend(
 
     local: database, logs and task directories under ``local_dir`` (default: ``batch/`` next
     to the SQLite metadata file); ``zone_roots`` maps zones to what tasks are given.
-    azure: AVOPS_BATCH_ACCOUNT_URL and AVOPS_BATCH_POOL_ID, plus ``azure_tasks`` (image,
-    registry and identity), with the app's managed identity.
+    azure: AVOPS_BATCH_ACCOUNT_URL and AVOPS_BATCH_POOL_ID, with the app's managed identity;
+    tasks run as :func:`azure_task_settings` says, unless ``azure_tasks`` replaces that.
     """
     if settings.batch_backend is BatchBackendKind.AZURE:
         if not settings.batch_account_url:
             raise TerminalError("AVOPS_BATCH_ACCOUNT_URL is not set")
-        if azure_tasks is None:
-            raise TerminalError("the azure batch backend needs the worker image settings")
+        tasks = azure_tasks if azure_tasks is not None else azure_task_settings(settings)
         from dataops.batch.azure_batch import AzureBatchBackend
 
         return AzureBatchBackend.connect(
-            settings.batch_account_url, pool_id=settings.batch_pool_id, task_settings=azure_tasks
+            settings.batch_account_url, pool_id=settings.batch_pool_id, task_settings=tasks
         )
     from dataops.batch.local_pool import LocalPool
 
@@ -54,6 +53,31 @@ def open_batch_backend(
         max_parallel=max_parallel,
         zone_roots=zone_roots,
         env={"PYTHONPATH": _python_path()},
+    )
+
+
+def azure_task_settings(settings: Settings) -> AzureTaskSettings:
+    """How Azure Batch tasks run, from the AVOPS_BATCH_* settings infra/ sets.
+
+    The zones are the pool's NFS mounts (the default roots), so no zone root is passed.
+    """
+    if not settings.batch_worker_image:
+        raise TerminalError(
+            "AVOPS_BATCH_WORKER_IMAGE is not set: the azure batch backend needs the worker image"
+        )
+    if settings.batch_registry_server and not settings.batch_identity_id:
+        # A private registry without an identity reference would fail every task at image pull.
+        raise TerminalError(
+            "AVOPS_BATCH_IDENTITY_ID is not set: the pool pulls from "
+            f"{settings.batch_registry_server} with its managed identity"
+        )
+    from dataops.batch.azure_batch_models import AzureTaskSettings
+
+    return AzureTaskSettings(
+        image=settings.batch_worker_image,
+        registry_server=settings.batch_registry_server or None,
+        identity_resource_id=settings.batch_identity_id or None,
+        identity_client_id=settings.batch_identity_client_id or None,
     )
 
 

@@ -12,7 +12,7 @@ from azure.storage.blob import BlobProperties, ContentSettings
 
 from dataops.errors import InvalidInputError
 from dataops.paths import Zone, check_relative_path, join_path
-from dataops.storage.copy import copy_blob_verified
+from dataops.storage.copy import copy_blob_streamed, copy_blob_verified
 from dataops.storage.errors import BlobTooLargeError, translate_azure_errors
 from dataops.storage.hashing import sha256_of_blob
 from dataops.storage.models import (
@@ -163,16 +163,27 @@ class BlobZones:
         rehash: bool = False,
         timeout_s: float = 3600.0,
     ) -> CopyResult:
-        """Server-side copy guarded by ``source_etag``, waited for and verified.
+        """Copy guarded by ``source_etag``, waited for and verified.
 
-        EtagMismatchError if the source changed; CopyVerificationError (copy deleted) if the
-        copy differs in size, Content-MD5, sha256 metadata or, with ``rehash``, its SHA-256.
+        Server-side when the destination's service can read the source, else streamed through
+        this process in bounded memory (see :mod:`dataops.storage.copy`). EtagMismatchError if
+        the source changed; CopyVerificationError (copy deleted) if the copy differs in size,
+        Content-MD5, sha256 metadata or, with ``rehash``, its SHA-256.
         """
         destination_path = source_path if destination_path is None else destination_path
         source = self._blob(source_zone, source_path, field="source_path")
         destination = self._blob(destination_zone, destination_path, field="destination_path")
-        source_url = self._clients.copy_source_url(source_zone, source_path, destination_zone)
         where = f"{source_zone.value}/{source_path} -> {destination_zone.value}/{destination_path}"
+        if not self._clients.server_side_copy(source_zone, destination_zone):
+            with translate_azure_errors(where):
+                return copy_blob_streamed(
+                    source,
+                    destination,
+                    source_etag=source_etag,
+                    expected_sha256=expected_sha256,
+                    rehash=rehash,
+                )
+        source_url = self._clients.copy_source_url(source_zone, source_path, destination_zone)
         with translate_azure_errors(where):
             return copy_blob_verified(
                 source,

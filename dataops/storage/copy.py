@@ -1,12 +1,24 @@
-"""Server-side copy between zones, guarded by the source etag and verified afterwards."""
+"""Copies between zones, guarded by the source etag and verified afterwards.
+
+Two paths. :func:`copy_blob_verified` asks the storage service to copy (Copy Blob with a
+read SAS on the source): no bytes pass through the app, but the destination account's copy
+engine fetches the source over the source account's *public* endpoint, which an account that
+denies public access (private endpoint only, or a firewall) refuses. :func:`copy_blob_streamed`
+reads the source through the app's own network path (the private endpoint) and stages it into
+the destination block by block: one download range in memory at a time, hashed on the way.
+``BlobZones.copy`` picks the path (``ZoneClients.server_side_copy``).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobBlock, ContentSettings
 
 from dataops.errors import RetryableError, TerminalError
 from dataops.storage.errors import CopyVerificationError
@@ -16,7 +28,7 @@ from dataops.storage.models import SHA256_METADATA_KEY, CopyResult
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient, BlobProperties
 
-__all__ = ["copy_blob_verified"]
+__all__ = ["copy_blob_streamed", "copy_blob_verified"]
 
 _IF_MATCH = MatchConditions.IfNotModified
 
@@ -165,4 +177,103 @@ def copy_blob_verified(
         destination_etag=str(copied.etag),
         size=int(copied.size),
         verified_by=checks,
+    )
+
+
+def _copy_block_id(copy_id: str, index: int) -> str:
+    # Same length for every block of one blob (a service rule); unique per copy attempt.
+    return f"{copy_id}-{index:08d}"
+
+
+def copy_blob_streamed(
+    source: BlobClient,
+    destination: BlobClient,
+    *,
+    source_etag: str,
+    expected_sha256: str | None = None,
+    rehash: bool = False,
+) -> CopyResult:
+    """Copy ``source`` (still at ``source_etag``) through this process, then verify it.
+
+    Every range is read pinned to ``source_etag`` and staged as one block with a transactional
+    MD5, so memory stays at one download range (the client's ``max_chunk_get_size``) whatever
+    the blob's size. The SHA-256 and MD5 of the bytes read are computed on the way: the block
+    list is committed only if they match what the source records (or ``expected_sha256``), and
+    the committed blob carries both, so it is verified like a server-side copy. A destination
+    that already provably holds the content is left alone.
+    """
+    src = source.get_blob_properties(etag=source_etag, match_condition=_IF_MATCH)
+    src_sha = _sha256_meta(src)
+    wanted = expected_sha256 or src_sha
+    if expected_sha256 is not None and src_sha is not None and src_sha != expected_sha256:
+        raise CopyVerificationError(
+            f"{source.blob_name}: source records sha256 {src_sha}, expected {expected_sha256}"
+        )
+    try:
+        existing: BlobProperties | None = destination.get_blob_properties()
+    except ResourceNotFoundError:
+        existing = None
+    if existing is not None and _already_copied(src, existing):
+        checks = _verify(src, destination, existing, expected_sha256=expected_sha256, rehash=rehash)
+        return CopyResult(
+            source_etag=source_etag,
+            destination_etag=str(existing.etag),
+            size=int(existing.size),
+            verified_by=checks,
+            skipped=True,
+        )
+    sha256 = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False)  # what Content-MD5 holds
+    size = 0
+    blocks: list[BlobBlock] = []
+    copy_id = uuid.uuid4().hex
+    # One connection, ranges in order: each range is staged before the next is fetched.
+    downloader = source.download_blob(
+        etag=source_etag, match_condition=_IF_MATCH, max_concurrency=1, decompress=False
+    )
+    for chunk in downloader.chunks():
+        sha256.update(chunk)
+        md5.update(chunk)
+        size += len(chunk)
+        blocks.append(BlobBlock(block_id=_copy_block_id(copy_id, len(blocks))))
+        destination.stage_block(blocks[-1].id, chunk, length=len(chunk), validate_content=True)
+    name = destination.blob_name
+    if size != src.size:
+        raise RetryableError(f"{name}: read {size} of {src.size} bytes of the source")
+    digest = sha256.hexdigest()
+    if wanted is not None and digest != wanted:
+        # Nothing is committed: the staged blocks are discarded by the service.
+        raise CopyVerificationError(
+            f"{name}: SHA-256 of the source bytes is {digest}, expected {wanted}"
+        )
+    src_md5 = _md5(src)
+    if src_md5 is not None and src_md5 != md5.digest():
+        raise CopyVerificationError(f"{name}: source bytes do not match the source's Content-MD5")
+    props = src.content_settings
+    settings = ContentSettings(
+        content_type=props.content_type,
+        content_encoding=props.content_encoding,
+        content_language=props.content_language,
+        content_disposition=props.content_disposition,
+        cache_control=props.cache_control,
+        content_md5=bytearray(md5.digest()),
+    )
+    metadata = {**(src.metadata or {}), SHA256_METADATA_KEY: digest}
+    if blocks:
+        destination.commit_block_list(blocks, content_settings=settings, metadata=metadata)
+    else:
+        destination.upload_blob(
+            b"", length=0, overwrite=True, content_settings=settings, metadata=metadata
+        )
+    copied = destination.get_blob_properties()
+    try:
+        checks = _verify(src, destination, copied, expected_sha256=digest, rehash=rehash)
+    except CopyVerificationError:
+        destination.delete_blob(etag=str(copied.etag), match_condition=_IF_MATCH)
+        raise
+    return CopyResult(
+        source_etag=source_etag,
+        destination_etag=str(copied.etag),
+        size=int(copied.size),
+        verified_by=("sha256_stream", *checks),
     )

@@ -77,6 +77,12 @@ class _ExportClients:
         # out of an export container is not authorized; callers stream small files instead.
         return str(self.container(source_zone).get_blob_client(path).url)
 
+    def server_side_copy(self, source_zone: Zone, destination_zone: Zone) -> bool:
+        # An export container's plain URL authorizes nothing across accounts: stream those.
+        if source_zone in EXPORT_ZONES:
+            return False
+        return self._base.server_side_copy(source_zone, destination_zone)
+
     def close(self) -> None:
         """The base clients belong to the caller's BlobZones; nothing to close here."""
 

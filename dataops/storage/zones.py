@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "INTERNET_FACING_ZONES",
     "MAX_DOWNLOAD_RANGE",
     "AccountUrlZones",
     "ConnectionStringZones",
@@ -48,6 +49,10 @@ _CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
 _DELEGATION_KEY_LIFETIME = timedelta(hours=1)
 _DELEGATION_KEY_MARGIN = timedelta(minutes=15)
 _COPY_SAS_LIFETIME = timedelta(minutes=40)
+# Zones whose accounts keep a public endpoint in every network mode (infra/main.bicep:
+# `public: true`): vehicles upload to landing, partners use share and labeled. Every other
+# zone's account may deny public access, so a server-side copy cannot read from it.
+INTERNET_FACING_ZONES = frozenset({Zone.LANDING, Zone.SHARE, Zone.LABELED})
 
 
 def container_name(zone: Zone, prefix: str = "") -> str:
@@ -88,6 +93,11 @@ class ZoneClients(Protocol):
         """A URL of the source blob that the destination's account is allowed to read."""
         ...
 
+    def server_side_copy(self, source_zone: Zone, destination_zone: Zone) -> bool:
+        """True if the destination's storage service can fetch the source itself; False: the
+        bytes must stream through the app (the source's account denies public access)."""
+        ...
+
     def close(self) -> None:
         """Close the underlying HTTP sessions."""
         ...
@@ -118,6 +128,11 @@ class ConnectionStringZones:
         """Same account: the copy request's own shared key authorizes reading the source."""
         del destination_zone  # every zone lives in the same account
         return str(self.container(source_zone).get_blob_client(path).url)
+
+    def server_side_copy(self, source_zone: Zone, destination_zone: Zone) -> bool:
+        """Always: one account copies within itself."""
+        del source_zone, destination_zone
+        return True
 
     def close(self) -> None:
         """Close the HTTP session."""
@@ -177,6 +192,12 @@ class AccountUrlZones:
             expiry=now + _COPY_SAS_LIFETIME,
         )
         return f"{blob.url}?{sas}"
+
+    def server_side_copy(self, source_zone: Zone, destination_zone: Zone) -> bool:
+        """Within one account, or from an internet-facing zone (its public endpoint is what
+        the destination's copy engine reaches); never from an account that may be private."""
+        same = self._urls.get(source_zone) == self._urls.get(destination_zone)
+        return same or source_zone in INTERNET_FACING_ZONES
 
     def _delegation_key(self, zone: Zone, now: datetime) -> UserDelegationKey:
         with self._keys_lock:

@@ -13,9 +13,15 @@ try {
   Expand-Archive -Path (Join-Path $context 'src.zip') -DestinationPath (Join-Path $context 'src')
   $src = Join-Path $context 'src'
   Write-Host "Building $($env:AVOPS_WORKER_IMAGE) (revision $revision) in $($env:AZURE_CONTAINER_REGISTRY_NAME)"
-  az acr build --registry $env:AZURE_CONTAINER_REGISTRY_NAME --image $env:AVOPS_WORKER_IMAGE `
-    --file (Join-Path $src 'extract_worker/Dockerfile') --build-arg "REVISION=$revision" $src
-  if ($LASTEXITCODE -ne 0) { throw "az acr build failed ($LASTEXITCODE)" }
+  # Retried: the Tasks Contributor role provisioning just granted can take minutes to apply.
+  for ($attempt = 1; ; $attempt++) {
+    az acr build --registry $env:AZURE_CONTAINER_REGISTRY_NAME --image $env:AVOPS_WORKER_IMAGE `
+      --file (Join-Path $src 'extract_worker/Dockerfile') --build-arg "REVISION=$revision" $src
+    if ($LASTEXITCODE -eq 0) { break }
+    if ($attempt -ge 5) { throw "az acr build failed $attempt times ($LASTEXITCODE)" }
+    Write-Host "az acr build failed (attempt $attempt); retrying in 30 s"
+    Start-Sleep -Seconds 30
+  }
 }
 finally {
   Remove-Item -Recurse -Force $context

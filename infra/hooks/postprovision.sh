@@ -19,10 +19,22 @@ else
   cp -R "$root/." "$context"
 fi
 
+# The deployer builds with the Container Registry Tasks Contributor role that provisioning just
+# granted (infra/modules/registry.bicep); a new role assignment can take minutes to apply, so a
+# refused build is retried a few times before the hook gives up.
 echo "Building $AVOPS_WORKER_IMAGE (revision $revision) in $AZURE_CONTAINER_REGISTRY_NAME"
-az acr build \
+attempt=1
+until az acr build \
   --registry "$AZURE_CONTAINER_REGISTRY_NAME" \
   --image "$AVOPS_WORKER_IMAGE" \
   --file "$context/extract_worker/Dockerfile" \
   --build-arg "REVISION=$revision" \
-  "$context"
+  "$context"; do
+  if [ "$attempt" -ge 5 ]; then
+    echo "az acr build failed $attempt times; check the Container Registry Tasks Contributor role" >&2
+    exit 1
+  fi
+  echo "az acr build failed (attempt $attempt); retrying in 30 s (role assignments may still be applying)" >&2
+  attempt=$((attempt + 1))
+  sleep 30
+done

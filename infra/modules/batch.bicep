@@ -1,5 +1,5 @@
-// Azure Batch account and the extraction pool: Docker-compatible nodes that pull the
-// extract_worker image from the registry with their managed identity, mount the raw and
+// Azure Batch account and the extraction pool: Docker-compatible nodes without public IPs that
+// pull the extract_worker image from the registry with their managed identity, mount the raw and
 // extracted zones over NFS 3.0, and scale with the number of pending tasks (zero when idle).
 
 @description('Azure region of the account.')
@@ -57,11 +57,17 @@ param rawAccountName string
 @description('Storage account of the extracted zone (mounted at $AZ_BATCH_NODE_MOUNTS_DIR/extracted).')
 param extractedAccountName string
 
+@description('Reachable from the internet (Entra-only): the app submits and nodes call node management over public endpoints (the nodes through the NAT gateway). Off: only through the private endpoints batchAccount and nodeManagement.')
+param publicAccess bool = false
+
 @description('Principal id of the Function App identity, which submits jobs and tasks.')
 param functionPrincipalId string
 
 // Azure Batch Job Submitter: jobs and tasks (data actions) and reading pools; no pool or
 // account changes.
+@description('Log Analytics workspace that receives the diagnostic logs and metrics.')
+param workspaceId string
+
 var jobSubmitterRoleId = '48e5e92e-a480-4e71-aa9c-2778f4c13781'
 var blobSuffix = 'blob.${environment().suffixes.storage}'
 var nfsOptions = '-o sec=sys,vers=3,nolock,proto=tcp'
@@ -87,7 +93,7 @@ resource account 'Microsoft.Batch/batchAccounts@2024-07-01' = {
   tags: tags
   properties: {
     poolAllocationMode: 'BatchService'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicAccess ? 'Enabled' : 'Disabled'
     // Entra ID for the app and operators, task tokens for tasks; shared keys are refused.
     allowedAuthenticationModes: [
       'AAD'
@@ -140,10 +146,12 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
         }
       }
     }
+    // No public IP on any node: simplified node communication is outbound only (to the node
+    // management endpoint, private or through the subnet's NAT gateway), and nothing inbound.
     networkConfiguration: {
       subnetId: subnetId
       publicIPAddressConfiguration: {
-        provision: 'BatchManaged'
+        provision: 'NoPublicIPAddresses'
       }
     }
     mountConfiguration: [
@@ -178,6 +186,27 @@ resource jobSubmitter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: functionPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', jobSubmitterRoleId)
+  }
+}
+
+// Diagnostic logs and metrics to the workspace.
+resource accountDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: account
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

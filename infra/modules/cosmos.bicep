@@ -33,6 +33,9 @@ param readerPrincipalId string = ''
 
 // Mirrors dataops/store/cosmos_setup.py: PARTITION_KEY_PATH for the store containers, the
 // composite indexes its ORDER BY queries need, /id for the change feed lease container.
+@description('Log Analytics workspace that receives the diagnostic logs and metrics.')
+param workspaceId string
+
 var containers = [
   {
     name: 'measurements'
@@ -176,6 +179,27 @@ resource operatorDataReader 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssign
     roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataReaderRoleId}'
     principalId: readerPrincipalId
     scope: account.id
+  }
+}
+
+// Diagnostic logs and metrics to the workspace.
+resource accountDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: account
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'Requests'
+        enabled: true
+      }
+    ]
   }
 }
 

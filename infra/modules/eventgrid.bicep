@@ -22,17 +22,14 @@ param labeledTopicName string
 @description('Resource id of the labeled storage account (partners write label files there).')
 param labeledAccountId string
 
-@description('Resource id of the Event Grid identity (writes dead letters).')
-param eventGridIdentityId string
-
 @description('Resource id of the Function App that receives the events.')
 param functionAppId string
 
 @description('Create the subscription. Event Grid checks that the target function exists, so the first `azd up` creates it only after the code is deployed (postdeploy hook).')
 param subscriptionEnabled bool
 
-@description('Resource id of the storage account that receives dead-lettered events (the error zone).')
-param deadLetterAccountId string
+@description('Storage account that receives dead-lettered events (the error zone). It denies public access; each topic writes with its system-assigned identity as a trusted service.')
+param deadLetterAccountName string
 
 @description('Container for dead-lettered events.')
 param deadLetterContainer string
@@ -46,6 +43,9 @@ param maxDeliveryAttempts int = 30
 @minValue(1)
 @maxValue(1440)
 param eventTimeToLiveMinutes int = 1440
+
+@description('Log Analytics workspace that receives the diagnostic logs and metrics.')
+param workspaceId string
 
 var subscriptionName = 'landing-manifests'
 var targetFunction = 'on_landing_blob_created'
@@ -114,11 +114,10 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   name: topicName
   location: location
   tags: tags
+  // System-assigned: only a resource's own identity passes the storage firewall's trusted
+  // service exception, which is how dead letters reach the private error account.
   identity: {
-    type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${eventGridIdentityId}': {}
-    }
+    type: 'SystemAssigned'
   }
   properties: {
     source: landingAccountId
@@ -126,9 +125,51 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   }
 }
 
+resource deadLetterAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: deadLetterAccountName
+}
+
+resource deadLetterBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: deadLetterAccount
+  name: 'default'
+}
+
+resource deadLetterContainerRef 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: deadLetterBlobs
+  name: deadLetterContainer
+}
+
+// Storage Blob Data Contributor on the dead-letter container only, for each topic's identity.
+var blobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+
+resource landingDeadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetterAccount.id, deadLetterContainer, topicName, blobDataContributorRoleId)
+  scope: deadLetterContainerRef
+  properties: {
+    principalId: systemTopic.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributorRoleId)
+    description: 'Event Grid (landing topic): write dead-lettered events'
+  }
+}
+
+resource labeledDeadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetterAccount.id, deadLetterContainer, labeledTopicName, blobDataContributorRoleId)
+  scope: deadLetterContainerRef
+  properties: {
+    principalId: labeledTopic.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributorRoleId)
+    description: 'Event Grid (labeled topic): write dead-lettered events'
+  }
+}
+
 resource manifestSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscriptionEnabled) {
   parent: systemTopic
   name: subscriptionName
+  dependsOn: [
+    landingDeadLetterWriter
+  ]
   properties: {
     eventDeliverySchema: 'EventGridSchema'
     destination: {
@@ -146,13 +187,12 @@ resource manifestSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptio
     }
     deadLetterWithResourceIdentity: {
       identity: {
-        type: 'UserAssigned'
-        userAssignedIdentity: eventGridIdentityId
+        type: 'SystemAssigned'
       }
       deadLetterDestination: {
         endpointType: 'StorageBlob'
         properties: {
-          resourceId: deadLetterAccountId
+          resourceId: deadLetterAccount.id
           blobContainerName: deadLetterContainer
         }
       }
@@ -164,11 +204,10 @@ resource labeledTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   name: labeledTopicName
   location: location
   tags: tags
+  // System-assigned: only a resource's own identity passes the storage firewall's trusted
+  // service exception, which is how dead letters reach the private error account.
   identity: {
-    type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${eventGridIdentityId}': {}
-    }
+    type: 'SystemAssigned'
   }
   properties: {
     source: labeledAccountId
@@ -179,6 +218,9 @@ resource labeledTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
 resource labelSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscriptionEnabled) {
   parent: labeledTopic
   name: labelSubscriptionName
+  dependsOn: [
+    labeledDeadLetterWriter
+  ]
   properties: {
     eventDeliverySchema: 'EventGridSchema'
     destination: {
@@ -196,17 +238,57 @@ resource labelSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
     }
     deadLetterWithResourceIdentity: {
       identity: {
-        type: 'UserAssigned'
-        userAssignedIdentity: eventGridIdentityId
+        type: 'SystemAssigned'
       }
       deadLetterDestination: {
         endpointType: 'StorageBlob'
         properties: {
-          resourceId: deadLetterAccountId
+          resourceId: deadLetterAccount.id
           blobContainerName: deadLetterContainer
         }
       }
     }
+  }
+}
+
+// Diagnostic logs and metrics to the workspace.
+resource systemTopicDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: systemTopic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource labeledTopicDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: labeledTopic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

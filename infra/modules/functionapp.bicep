@@ -63,6 +63,18 @@ param batchAccountUrl string
 @description('Batch pool for extraction tasks.')
 param batchPoolId string
 
+@description('Full reference of the worker image the Batch tasks run (<login server>/avops-extract-worker:<tag>).')
+param batchWorkerImage string
+
+@description('Login server of the registry the pool pulls the worker image from.')
+param batchRegistryServer string
+
+@description('Resource id of the Batch pool identity (pulls the image).')
+param batchIdentityId string
+
+@description('Client id of the Batch pool identity (the worker\'s AZURE_CLIENT_ID).')
+param batchIdentityClientId string
+
 @description('Largest manifest.json accepted, in bytes.')
 param manifestMaxBytes int = 1048576
 
@@ -118,6 +130,9 @@ param labelImportMaxBytes int = 16777216
 // API keys are secrets: never inline, only as Key Vault references resolved with the app's
 // identity. (An unresolved reference stays a literal string, which the host would still reject
 // as a function key before the API sees it.)
+@description('Log Analytics workspace that receives the diagnostic logs and metrics.')
+param workspaceId string
+
 var apiReadKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-read-keys)'
 var apiWriteKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-write-keys)'
 
@@ -152,6 +167,10 @@ var appSettings = {
   AVOPS_BATCH_BACKEND: 'azure'
   AVOPS_BATCH_ACCOUNT_URL: batchAccountUrl
   AVOPS_BATCH_POOL_ID: batchPoolId
+  AVOPS_BATCH_WORKER_IMAGE: batchWorkerImage
+  AVOPS_BATCH_REGISTRY_SERVER: batchRegistryServer
+  AVOPS_BATCH_IDENTITY_ID: batchIdentityId
+  AVOPS_BATCH_IDENTITY_CLIENT_ID: batchIdentityClientId
   AVOPS_MANIFEST_MAX_BYTES: string(manifestMaxBytes)
   AVOPS_UNLISTED_FILES: unlistedFiles
   AVOPS_LATE_FILE_DEADLINE_MINUTES: string(lateFileDeadlineMinutes)
@@ -249,6 +268,27 @@ resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
   name: 'ftp'
   properties: {
     allow: false
+  }
+}
+
+// Diagnostic logs and metrics to the workspace.
+resource appDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: app
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

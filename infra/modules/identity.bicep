@@ -1,5 +1,7 @@
 // User-assigned managed identities: one per workload, so each gets only the roles it needs and a
 // role can be reviewed by asking "who is this identity?" rather than "what does this app do?".
+// The Event Grid topics use their system-assigned identities instead (eventgrid.bicep): only
+// those pass the storage firewall's trusted-service exception.
 
 @description('Azure region of the identities.')
 param location string
@@ -12,9 +14,6 @@ param functionIdentityName string
 
 @description('Name of the identity the Batch pool nodes run as (image pull, blob access).')
 param batchIdentityName string
-
-@description('Name of the identity Event Grid uses to write dead-lettered events.')
-param eventGridIdentityName string
 
 module functionIdentity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
   name: 'identity-function'
@@ -34,15 +33,6 @@ module batchIdentity 'br/public:avm/res/managed-identity/user-assigned-identity:
   }
 }
 
-module eventGridIdentity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
-  name: 'identity-eventgrid'
-  params: {
-    name: eventGridIdentityName
-    location: location
-    tags: tags
-  }
-}
-
 @description('Resource id of the Function App identity.')
 output functionIdentityId string = functionIdentity.outputs.resourceId
 @description('Principal (object) id of the Function App identity, for role assignments.')
@@ -56,8 +46,3 @@ output batchIdentityId string = batchIdentity.outputs.resourceId
 output batchPrincipalId string = batchIdentity.outputs.principalId
 @description('Client id of the Batch pool identity (tasks use it through IMDS).')
 output batchClientId string = batchIdentity.outputs.clientId
-
-@description('Resource id of the Event Grid identity.')
-output eventGridIdentityId string = eventGridIdentity.outputs.resourceId
-@description('Principal id of the Event Grid identity.')
-output eventGridPrincipalId string = eventGridIdentity.outputs.principalId

@@ -17,7 +17,7 @@ param vaultName string
 param publicAccess bool = false
 
 @description('Purge protection: a deleted vault cannot be purged before its 90 days are over (production). Once on, it cannot be turned off.')
-param purgeProtection bool = false
+param purgeProtection bool = true
 
 @description('Principal id of the Function App identity (Key Vault Secrets User).')
 param functionPrincipalId string
@@ -32,6 +32,9 @@ param adminPrincipalId string = ''
   'Group'
 ])
 param adminPrincipalType string = 'User'
+
+@description('Log Analytics workspace that receives the diagnostic logs and metrics.')
+param workspaceId string
 
 var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
@@ -76,6 +79,27 @@ resource adminSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01
     principalId: adminPrincipalId
     principalType: adminPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsOfficerRoleId)
+  }
+}
+
+// Diagnostic logs and metrics to the workspace.
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -100,6 +100,28 @@ resource savedSearches 'Microsoft.OperationalInsights/workspaces/savedSearches@2
   }
 ]
 
+// The workspace's own audit log (who queried what) and metrics, into itself. Application
+// Insights is workspace-based: its telemetry is already stored here.
+resource workspaceDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: workspace
+  properties: {
+    workspaceId: workspace.id
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
 @description('Resource id of the Log Analytics workspace.')
 output workspaceId string = workspace.id
 @description('Name of the Log Analytics workspace.')

@@ -14,6 +14,9 @@ param vnetName string
 @description('Address space of the virtual network.')
 param addressPrefix string = '10.40.0.0/16'
 
+@description('Log Analytics workspace that receives the diagnostic logs and metrics.')
+param workspaceId string
+
 var functionSubnetName = 'snet-function'
 var privateEndpointSubnetName = 'snet-private-endpoints'
 var batchSubnetName = 'snet-batch'
@@ -25,6 +28,8 @@ var dnsZoneNames = {
   table: 'privatelink.table.${environment().suffixes.storage}'
   cosmos: 'privatelink.documents.azure.com'
   vault: 'privatelink.vaultcore.azure.net'
+  // The Batch account's two private endpoints (batchAccount, nodeManagement) share one zone.
+  batch: 'privatelink.batch.azure.com'
 }
 
 resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
@@ -38,9 +43,11 @@ resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   }
 }
 
-// The app's outbound calls that have no private endpoint (Batch service, Event Grid, Application
-// Insights ingestion) leave through one NAT gateway with a fixed address, which partners and
-// firewalls can allow-list; Azure's implicit default outbound access is being retired.
+// Outbound calls that have no private endpoint leave through one NAT gateway with a fixed
+// address, which partners and firewalls can allow-list; Azure's implicit default outbound access
+// is being retired. The app's (Event Grid, Application Insights ingestion, the registry) and the
+// Batch nodes' (they have no public IP: the image pull, and the Batch node management endpoint
+// when the account is public).
 resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
   name: '${vnetName}-nat-ip'
   location: location
@@ -90,6 +97,13 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
           natGateway: {
             id: nat.id
           }
+          // Without private endpoints (restrictNetwork off) the app reaches the NFS accounts,
+          // which deny everything but allowed subnets, through this service endpoint.
+          serviceEndpoints: [
+            {
+              service: 'Microsoft.Storage'
+            }
+          ]
           // Flex Consumption integrates through a subnet delegated to Container Apps environments.
           delegations: [
             {
@@ -117,6 +131,9 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
           addressPrefix: cidrSubnet(addressPrefix, 22, 1)
           networkSecurityGroup: {
             id: nsg.id
+          }
+          natGateway: {
+            id: nat.id
           }
           // NFS 3.0 on Blob is authorized by network rules: the raw and extracted accounts allow
           // this subnet through its storage service endpoint.
@@ -154,6 +171,75 @@ resource dnsLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06
   }
 ]
 
+// Diagnostics: NSG events, VNet protection alerts and metrics, NAT and public IP metrics.
+resource nsgDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: nsg
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource vnetDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vnet
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource natDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: nat
+  properties: {
+    workspaceId: workspaceId
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource natIpDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: natIp
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
 @description('Resource id of the virtual network.')
 output vnetId string = vnet.id
 @description('Subnet the Function App integrates into.')
@@ -162,11 +248,12 @@ output functionSubnetId string = resourceId('Microsoft.Network/virtualNetworks/s
 output privateEndpointSubnetId string = resourceId('Microsoft.Network/virtualNetworks/subnets', vnet.name, privateEndpointSubnetName)
 @description('Subnet of the Batch pool nodes.')
 output batchSubnetId string = resourceId('Microsoft.Network/virtualNetworks/subnets', vnet.name, batchSubnetName)
-@description('Private DNS zone ids by service: blob, queue, table, cosmos, vault.')
+@description('Private DNS zone ids by service: blob, queue, table, cosmos, vault, batch.')
 output dnsZoneIds object = {
   blob: resourceId('Microsoft.Network/privateDnsZones', dnsZoneNames.blob)
   queue: resourceId('Microsoft.Network/privateDnsZones', dnsZoneNames.queue)
   table: resourceId('Microsoft.Network/privateDnsZones', dnsZoneNames.table)
   cosmos: resourceId('Microsoft.Network/privateDnsZones', dnsZoneNames.cosmos)
   vault: resourceId('Microsoft.Network/privateDnsZones', dnsZoneNames.vault)
+  batch: resourceId('Microsoft.Network/privateDnsZones', dnsZoneNames.batch)
 }

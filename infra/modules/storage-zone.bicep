@@ -26,14 +26,24 @@ param extraContainers array = []
 ])
 param skuName string = 'Standard_LRS'
 
-@description('Enable NFS 3.0 so Batch nodes mount the container (network-authorized, from batchSubnetId only).')
+@description('Enable NFS 3.0 so Batch nodes mount the container (network-authorized, from allowedSubnetIds only).')
 param nfsV3 bool = false
 
-@description('Subnet allowed to reach the account through its storage service endpoint (needed with nfsV3).')
-param batchSubnetId string = ''
+@description('Subnets allowed through their storage service endpoint on an NFS account (the Batch nodes for NFS, the Function App for the blob API when there is no private endpoint).')
+param allowedSubnetIds array = []
 
 @description('Reachable from the internet (still Entra-only). Off: private endpoint and allowed subnets only.')
 param publicAccess bool = false
+
+@description('Let trusted Azure services reach a private account with their system-assigned identity (Event Grid writing dead letters). Keeps the public endpoint on with everything else denied.')
+param trustedServiceAccess bool = false
+
+@description('Days each blob of the zone container stays immutable (WORM, time-based retention from its creation); 0: no immutability policy. Created unlocked: lock it with the CLI for compliance (irreversible).')
+@minValue(0)
+param immutabilityDays int = 0
+
+@description('Log Analytics workspace that receives the diagnostic logs and metrics.')
+param workspaceId string
 
 @description('Days deleted blobs and containers stay restorable.')
 @minValue(1)
@@ -142,21 +152,15 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     // NFS 3.0 traffic is not TLS; the service requires secure transfer off on NFS accounts.
     supportsHttpsTrafficOnly: !nfsV3
-    // An NFS account is reached from the Batch subnet's service endpoint, which needs the public
-    // endpoint enabled with a deny-by-default rule set.
-    publicNetworkAccess: publicAccess || nfsV3 ? 'Enabled' : 'Disabled'
+    // An NFS account is reached from allowed subnets' service endpoints, and trusted services
+    // reach an account through the AzureServices bypass: both need the public endpoint enabled
+    // with a deny-by-default rule set (a disabled endpoint ignores rules and bypass alike).
+    publicNetworkAccess: publicAccess || nfsV3 || trustedServiceAccess ? 'Enabled' : 'Disabled'
     networkAcls: {
       defaultAction: publicAccess && !nfsV3 ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
       ipRules: []
-      virtualNetworkRules: nfsV3
-        ? [
-            {
-              id: batchSubnetId
-              action: 'Allow'
-            }
-          ]
-        : []
+      virtualNetworkRules: nfsV3 ? map(allowedSubnetIds, id => { id: id, action: 'Allow' }) : []
     }
   }
 }
@@ -188,6 +192,18 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   }
 ]
 
+// WORM on the zone container: blobs cannot be changed or deleted (nor the account removed while
+// it holds protected blobs) until their retention is over. Hierarchical-namespace accounts take
+// container-level policies; a legal hold is set and cleared with the CLI, by case.
+resource immutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = if (immutabilityDays > 0) {
+  parent: containers[0]
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: immutabilityDays
+    allowProtectedAppendWrites: false
+  }
+}
+
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = if (!empty(lifecycleRules)) {
   parent: account
   name: 'default'
@@ -195,6 +211,41 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
     policy: {
       rules: lifecycleRules
     }
+  }
+}
+
+// Account metrics, and the blob service's read, write and delete logs.
+resource accountDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: account
+  properties: {
+    workspaceId: workspaceId
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: blobService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
   }
 }
 

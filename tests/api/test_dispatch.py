@@ -110,6 +110,9 @@ class _TokenZones:
     def copy_source_url(self, source_zone: Zone, path: str, destination_zone: Zone) -> str:
         raise AssertionError("not used")
 
+    def server_side_copy(self, source_zone: Zone, destination_zone: Zone) -> bool:
+        raise AssertionError("not used")
+
     def close(self) -> None:
         """Nothing to close."""
 

@@ -12,6 +12,7 @@ from dataops.batch import open_batch_backend
 from dataops.batch.azure_batch import AzureBatchBackend
 from dataops.batch.azure_batch_models import AzureTaskSettings
 from dataops.batch.exit_codes import Outcome, classify, describe
+from dataops.batch.factory import azure_task_settings
 from dataops.batch.local_pool import LocalPool
 from dataops.batch.spec import (
     JobSpec,
@@ -175,3 +176,32 @@ def test_factory_azure_needs_account_and_image() -> None:
         assert isinstance(backend, AzureBatchBackend) and backend.pool_id == "extraction"
     finally:
         backend.close()
+
+
+def test_azure_task_settings_come_from_the_batch_settings() -> None:
+    """The worker image, registry and pool identity of the tasks are app settings, checked."""
+    settings = Settings(
+        batch_backend="azure",
+        batch_account_url="https://a.westeurope.batch.azure.com",
+        batch_worker_image="crabc.azurecr.io/avops-extract-worker:v1",
+        batch_registry_server="crabc.azurecr.io",
+        batch_identity_id="/subscriptions/s/resourceGroups/r/providers/"
+        "Microsoft.ManagedIdentity/userAssignedIdentities/id-batch",
+        batch_identity_client_id="11111111-2222-3333-4444-555555555555",
+    )
+    tasks = azure_task_settings(settings)
+    assert tasks == AzureTaskSettings(
+        image="crabc.azurecr.io/avops-extract-worker:v1",
+        registry_server="crabc.azurecr.io",
+        identity_resource_id=settings.batch_identity_id,
+        identity_client_id="11111111-2222-3333-4444-555555555555",
+    )
+    # NFS mounts of the pool, not blob URLs, are the zone roots in Azure.
+    assert tasks.roots() == {
+        "raw": "/mnt/batch/tasks/fsmounts/raw",
+        "extracted": "/mnt/batch/tasks/fsmounts/extracted",
+    }
+    with pytest.raises(TerminalError, match="AVOPS_BATCH_IDENTITY_ID"):
+        azure_task_settings(settings.model_copy(update={"batch_identity_id": ""}))
+    with pytest.raises(TerminalError, match="AVOPS_BATCH_WORKER_IMAGE"):
+        open_batch_backend(settings.model_copy(update={"batch_worker_image": ""}))

@@ -133,4 +133,8 @@ def test_subscription_has_retries_and_a_dead_letter_destination() -> None:
     assert set(props["retryPolicy"]) == {"maxDeliveryAttempts", "eventTimeToLiveInMinutes"}
     dead_letter = props["deadLetterWithResourceIdentity"]
     assert dead_letter["deadLetterDestination"]["endpointType"] == "StorageBlob"
-    assert dead_letter["identity"]["type"] == "UserAssigned"
+    # The error account denies public access: only a topic's system-assigned identity passes
+    # its trusted-service exception (a user-assigned one would be refused).
+    assert dead_letter["identity"] == {"type": "SystemAssigned"}
+    topic = template.block_property(template.named("resource")["systemTopic"], "identity")
+    assert topic == {"type": "SystemAssigned"}
