@@ -1,12 +1,13 @@
-"""Downstream wiring: the datastreams change-feed consumer, ``synchronize`` and ``enrich``.
+"""Downstream wiring: the datastreams change-feed consumer and the steps it starts.
 
 The consumer starts every step of the chain (EXTRACTED -> synchronize, SYNCHRONIZED -> enrich,
-ENRICHED -> detect_scenes, whose wiring is in ``function_app.scenes``).
+ENRICHED -> detect_scenes); each step's orchestration and activities are registered here too.
 
 The consumer only reads its batch and starts orchestrations (routing in
 ``dataops.synchronization.routing``); it never writes the documents that triggered it, so it
-cannot retrigger itself. Logic lives in ``dataops.synchronization`` and ``dataops.enrichment``
-(through ``activities.synchronization`` / ``activities.enrichment``) and ``orchestrators``.
+cannot retrigger itself. Logic lives in ``dataops.synchronization``, ``dataops.enrichment`` and
+``dataops.scenes`` (through ``activities.synchronization`` / ``activities.enrichment`` /
+``activities.scenes``) and ``orchestrators``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import enrichment as enrichment_activities
+from activities import scenes as scene_activities
 from activities import synchronization as synchronization_activities
 from dataops.synchronization.routing import downstream_starts
+from orchestrators.detect_scenes import detect_scenes_orchestrator
 from orchestrators.enrich import enrich_orchestrator
 from orchestrators.synchronize import synchronize_orchestrator
 
@@ -115,3 +118,27 @@ def enrich_run(params: dict) -> dict[str, Any]:
 def enrich_fail(params: dict) -> dict[str, Any]:
     """ENRICHED datastream FAILED with the reason."""
     return enrichment_activities.fail(params)
+
+
+@bp.orchestration_trigger(context_name="context")
+def detect_scenes(context: df.DurableOrchestrationContext) -> Any:
+    """ENRICHED -> SCENES; see orchestrators/detect_scenes.py."""
+    return (yield from detect_scenes_orchestrator(context))
+
+
+@bp.activity_trigger(input_name="params")
+def detect_scenes_prepare(params: dict) -> dict[str, Any]:
+    """SCENES datastream PROCESSING (idempotent)."""
+    return scene_activities.prepare(params)
+
+
+@bp.activity_trigger(input_name="params")
+def detect_scenes_run(params: dict) -> dict[str, Any]:
+    """Detect scenes, write them to the store and the Delta tables, datastream COMPLETED."""
+    return scene_activities.run(params)
+
+
+@bp.activity_trigger(input_name="params")
+def detect_scenes_fail(params: dict) -> dict[str, Any]:
+    """SCENES datastream FAILED with the reason."""
+    return scene_activities.fail(params)

@@ -13,7 +13,7 @@ from activities.runtime import ingest_start_input, landing_container
 from dataops.errors import DataOpsError
 from dataops.events import landing_upload_prefix, parse_blob_event
 from dataops.ids import instance_id_for
-from function_app.starters import event_grid_payload
+from function_app.events import event_grid_payload
 from orchestrators.ingest import ingest_orchestrator
 
 bp = df.Blueprint()

@@ -18,7 +18,7 @@ from dataops.errors import DataOpsError
 from dataops.events import parse_blob_event
 from dataops.labeling.import_events import label_upload_from_event
 from dataops.paths import Zone
-from function_app.starters import event_grid_payload
+from function_app.events import event_grid_payload
 from orchestrators.label_import import label_import_orchestrator
 
 __all__ = ["bp"]

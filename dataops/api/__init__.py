@@ -1,23 +1,33 @@
-"""The Metadata API's domain: routes, models, auth, validation, problems, OpenAPI, locations.
+"""The app's HTTP API: routes, models, auth, validation, problems, OpenAPI, starters.
 
-No azure-functions here: ``function_app/api.py`` turns ``func.HttpRequest`` into an
-:class:`ApiRequest`, calls :func:`handle` and turns the :class:`ApiResponse` back.
+No azure-functions here: ``function_app/http.py`` hands each request's parts to
+:meth:`ApiRequest.from_url`, calls :func:`handle` (or :func:`handle_async` with the durable
+client) and turns the :class:`ApiResponse` back.
 """
 
 from __future__ import annotations
 
 from dataops.api.auth import Caller, Role
-from dataops.api.dispatch import ApiContext, ApiRequest, ApiResponse, handle
+from dataops.api.dispatch import (
+    ApiContext,
+    ApiRequest,
+    ApiResponse,
+    StartInputs,
+    handle,
+    handle_async,
+)
 from dataops.api.handlers import HANDLERS
 from dataops.api.locations import Locator
 from dataops.api.openapi import openapi_document
 from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, Problem
-from dataops.api.routes import ROUTES, Operation
+from dataops.api.routes import ROUTES, Operation, Trigger, triggers
+from dataops.api.starters import RUN_HANDLERS
 
 __all__ = [
     "HANDLERS",
     "PROBLEM_MEDIA_TYPE",
     "ROUTES",
+    "RUN_HANDLERS",
     "ApiContext",
     "ApiError",
     "ApiRequest",
@@ -27,6 +37,10 @@ __all__ = [
     "Operation",
     "Problem",
     "Role",
+    "StartInputs",
+    "Trigger",
     "handle",
+    "handle_async",
     "openapi_document",
+    "triggers",
 ]

@@ -1,17 +1,20 @@
 """Request in, response out: authentication, validation, the handler, problem+json on error.
 
-The Functions handlers (``function_app/api.py``) only translate ``func.HttpRequest`` into an
-:class:`ApiRequest` and the :class:`ApiResponse` back; everything else happens here, without
-azure-functions, so the tests and the benchmark drive exactly this code.
+The Functions triggers (``function_app/http.py``) only hand the request's parts to
+:meth:`ApiRequest.from_url` and send the :class:`ApiResponse` back; everything else happens
+here, without azure-functions, so the tests and the benchmark drive exactly this code.
+Operations that start or read orchestrations (``Operation.runs``) have async handlers and get
+the trigger's durable client as :attr:`ApiContext.runs`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +25,7 @@ from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, from_dataops_erro
 from dataops.api.routes import JSON, Operation, find_operation
 from dataops.errors import DataOpsError
 from dataops.frames.search import FrameSearch
+from dataops.ingest.runs import RunControl, StartInput
 from dataops.scenes.search import SceneSearch
 from dataops.settings import Settings
 from dataops.storage import BlobZones
@@ -33,9 +37,13 @@ __all__ = [
     "ApiRequest",
     "ApiResponse",
     "Call",
+    "ExtractInput",
     "Handler",
     "Reply",
+    "RunHandler",
+    "StartInputs",
     "handle",
+    "handle_async",
     "json_reply",
 ]
 
@@ -43,6 +51,18 @@ log = logging.getLogger("avops.api")
 
 MAX_BODY_BYTES = 64 * 1024
 _JSON_BODY_TYPES = frozenset({"application/json", "application/merge-patch+json"})
+
+
+ExtractInput = Callable[[str, str, str], dict[str, Any]]
+"""(measurement id, RAW datastream id, new datastream id) -> the ``extract`` input."""
+
+
+@dataclass(frozen=True)
+class StartInputs:
+    """How the app builds orchestration inputs (settings it reads at start, never in replay)."""
+
+    ingest: StartInput
+    extract: ExtractInput
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,10 @@ class ApiContext:
     """The scenes table search (``GET /scenes``); None: that route answers 503."""
     zones: Callable[[], BlobZones] | None = None
     """Blob zones (label import reports); None: routes that read blobs answer 503."""
+    start_inputs: StartInputs | None = None
+    """Orchestration inputs of the starters; None: starters answer 503."""
+    runs: RunControl | None = None
+    """The trigger's durable client (one per request); None: run operations answer 503."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,34 @@ class ApiRequest:
     params: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    origin: str = ""
+    """``scheme://host`` the request came to: the start of absolute URLs in answers."""
+
+    @classmethod
+    def from_url(
+        cls,
+        *,
+        method: str,
+        route: str,
+        url: str,
+        route_params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> ApiRequest:
+        """An ApiRequest from the full URL a trigger received (its query is not kept)."""
+        parts = urlsplit(url)
+        request = cls.build(
+            method=method,
+            route=route,
+            path=parts.path or "/",
+            route_params=route_params,
+            params=params,
+            headers=headers,
+            body=body,
+        )
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+        return replace(request, origin=origin)
 
     @classmethod
     def build(
@@ -120,6 +172,8 @@ class Call:
     params: Any
     body: Any
     headers: Mapping[str, str]
+    origin: str = ""
+    """``scheme://host`` of the request (absolute URLs in answers); empty: relative URLs."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +181,8 @@ class Reply:
     """A handler's answer before it becomes bytes."""
 
     body: BaseModel | dict[str, Any] | str
-    status: int = 200
+    status: int | None = None
+    """None: the operation's success status (200, or 202 for a starter)."""
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -137,6 +192,8 @@ def json_reply(model: BaseModel, *, headers: Mapping[str, str] | None = None) ->
 
 
 Handler = Callable[[ApiContext, Call], Reply]
+RunHandler = Callable[[ApiContext, Call], Awaitable[Reply]]
+"""The handler of an operation with ``runs``: it awaits the durable client."""
 
 
 def _problem(error: ApiError, path: str) -> ApiResponse:
@@ -152,24 +209,33 @@ def _body(operation: Operation, request: ApiRequest) -> Any:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in _JSON_BODY_TYPES:
         raise ApiError(415, "the body must be application/json", parameter="Content-Type")
-    if len(request.body) > MAX_BODY_BYTES:
-        raise ApiError(400, f"body larger than {MAX_BODY_BYTES} bytes", parameter="body")
+    if len(request.body) > operation.max_body_bytes:
+        raise ApiError(400, f"body larger than {operation.max_body_bytes} bytes", parameter="body")
     try:
         return operation.body.model_validate_json(request.body)
     except ValidationError as err:
         first = err.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
+        # Union members show up in the location as their class names: leave those out.
+        where = ".".join(
+            str(part) for part in first["loc"] if not (isinstance(part, str) and part[:1].isupper())
+        )
         parameter = f"body.{where}" if where else "body"
         raise ApiError(400, f"{parameter}: {first['msg']}", parameter=parameter) from None
 
 
-def _validate(operation: Operation, request: ApiRequest, settings: Settings) -> Call:
+def _validate(operation: Operation, request: ApiRequest, settings: Callable[[], Settings]) -> Call:
     caller = None
     if operation.role is not None:
-        caller = resolve_caller(request.headers, request.params, settings)
+        # Settings only when a role is needed: the anonymous routes (health) touch nothing.
+        caller = resolve_caller(request.headers, request.params, settings())
         require_role(caller, operation.role)
     ids = {
-        name: check_id(request.route_params.get(name, ""), parameter=name)
+        # A catch-all segment holds a path (slashes and all): its handler checks it.
+        name: (
+            request.route_params.get(name, "")
+            if name == operation.catch_all
+            else check_id(request.route_params.get(name, ""), parameter=name)
+        )
         for name in operation.path_params
     }
     params = parse_params(operation.params, request.params)
@@ -180,6 +246,7 @@ def _validate(operation: Operation, request: ApiRequest, settings: Settings) -> 
         params=params,
         body=_body(operation, request),
         headers=request.headers,
+        origin=request.origin,
     )
 
 
@@ -194,30 +261,70 @@ def _render(operation: Operation, reply: Reply) -> ApiResponse:
         data = reply.body.encode()
         media_type = operation.media_type
     return ApiResponse(
-        status=reply.status, body=data, media_type=media_type, headers=dict(reply.headers)
+        status=reply.status or operation.status,
+        body=data,
+        media_type=media_type,
+        headers=dict(reply.headers),
     )
+
+
+def _failure(request: ApiRequest, error: Exception) -> ApiResponse:
+    if isinstance(error, ApiError):
+        return _problem(error, request.path)
+    if isinstance(error, DataOpsError):
+        mapped = from_dataops_error(error)
+        if mapped.status >= 500:
+            log.warning("%s %s failed: %s", request.method, request.path, error)
+        return _problem(mapped, request.path)
+    # An unexpected bug: log it whole, answer without internals.
+    log.error("%s %s failed", request.method, request.path, exc_info=error)
+    return _problem(ApiError(500, "internal error"), request.path)
+
+
+def _operation(request: ApiRequest) -> Operation:
+    operation = find_operation(request.method, request.route)
+    if operation is None:
+        raise ApiError(404, f"no {request.method} operation on /{request.route}")
+    return operation
+
+
+def _answer(
+    request: ApiRequest, context: ApiContext, handlers: Mapping[str, Handler]
+) -> ApiResponse:
+    operation = _operation(request)
+    if operation.runs:
+        raise ApiError(503, f"{operation.operation_id} needs the orchestration client")
+    call = _validate(operation, request, context.settings)
+    return _render(operation, handlers[operation.operation_id](context, call))
 
 
 def handle(
     request: ApiRequest, context: ApiContext, handlers: Mapping[str, Handler]
 ) -> ApiResponse:
-    """Answer ``request``: never raises; every failure is a problem+json response."""
-    operation = find_operation(request.method, request.route)
-    if operation is None:
-        return _problem(
-            ApiError(404, f"no {request.method} operation on /{request.route}"), request.path
-        )
+    """Answer ``request``: never raises; every failure is a problem+json response.
+
+    Operations with ``runs`` need :func:`handle_async` (their handlers await the client).
+    """
     try:
-        call = _validate(operation, request, context.settings())
-        return _render(operation, handlers[operation.operation_id](context, call))
-    except ApiError as err:
-        return _problem(err, request.path)
-    except DataOpsError as err:
-        mapped = from_dataops_error(err)
-        if mapped.status >= 500:
-            log.warning("%s %s failed: %s", request.method, request.path, err)
-        return _problem(mapped, request.path)
-    except Exception:
-        # An unexpected bug: log it whole, answer without internals.
-        log.exception("%s %s failed", request.method, request.path)
-        return _problem(ApiError(500, "internal error"), request.path)
+        return _answer(request, context, handlers)
+    except Exception as err:  # noqa: BLE001  # every failure becomes its problem answer
+        return _failure(request, err)
+
+
+async def handle_async(
+    request: ApiRequest,
+    context: ApiContext,
+    handlers: Mapping[str, Handler],
+    run_handlers: Mapping[str, RunHandler],
+) -> ApiResponse:
+    """:func:`handle` for a trigger with a durable client: run operations are awaited."""
+    try:
+        operation = _operation(request)
+        call = _validate(operation, request, context.settings)
+        if operation.runs:
+            reply = await run_handlers[operation.operation_id](context, call)
+        else:
+            reply = handlers[operation.operation_id](context, call)
+        return _render(operation, reply)
+    except Exception as err:  # noqa: BLE001  # every failure becomes its problem answer
+        return _failure(request, err)

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from dataops import __version__
 from dataops.api.auth import Role, require_role
 from dataops.api.dispatch import ApiContext, Call, Handler, Reply, json_reply
 from dataops.api.docs_page import render_docs
@@ -16,6 +17,8 @@ from dataops.api.models import (
     FilePage,
     Frame,
     FramePage,
+    Health,
+    LabelExportRevoked,
     LineageEdgeOut,
     LineageResponse,
     MeasurementDetail,
@@ -34,9 +37,11 @@ from dataops.api.params import (
 )
 from dataops.api.problems import ApiError
 from dataops.frames.search import FrameQuery
+from dataops.labeling import export_steps
 from dataops.labeling.import_status import list_label_imports
 from dataops.models import Datastream
 from dataops.scenes.search import SceneTableQuery
+from dataops.storage.export_zones import check_export_id
 from dataops.store import MeasurementQuery
 
 __all__ = ["HANDLERS"]
@@ -219,6 +224,21 @@ def list_label_export_imports(context: ApiContext, call: Call) -> Reply:
     return json_reply(list_label_imports(context.zones(), context.store(), call.ids["id"]))
 
 
+def revoke_label_export(context: ApiContext, call: Call) -> Reply:
+    """``POST /label-exports/{id}/revoke``: delete the access policies, mark revoked."""
+    if context.zones is None:
+        raise ApiError(503, "blob storage is not configured in this process")
+    export_id = check_export_id(call.ids["id"], field="id")
+    record = export_steps.revoke_export(context.zones(), export_id, now=datetime.now(UTC))
+    return json_reply(LabelExportRevoked(export_id=export_id, revoked_at=record.revoked_at))
+
+
+def get_health(context: ApiContext, call: Call) -> Reply:
+    """``GET /health``: the app is loaded; storage and the store are not touched."""
+    del context, call
+    return json_reply(Health(status="ok", version=__version__))
+
+
 def get_openapi(context: ApiContext, call: Call) -> Reply:
     """``GET /openapi.json``."""
     del context, call  # the document depends on the code only
@@ -243,6 +263,8 @@ HANDLERS: dict[str, Handler] = {
     "listScenes": list_scenes,
     "listFrames": list_frames,
     "listLabelImports": list_label_export_imports,
+    "revokeLabelExport": revoke_label_export,
+    "getHealth": get_health,
     "getOpenApiDocument": get_openapi,
     "getApiDocs": get_docs,
 }

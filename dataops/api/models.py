@@ -1,4 +1,4 @@
-"""Request and response bodies of the Metadata API (the OpenAPI schemas are generated from these).
+"""Request and response bodies of the app's HTTP API (the OpenAPI schemas are generated from these).
 
 Stored documents are returned as the domain models themselves (``Measurement``, ``Datastream``,
 ``FileRecord``, ``Scene``), so the API cannot drift from what the store holds.
@@ -26,14 +26,21 @@ __all__ = [
     "DatastreamList",
     "DatastreamPatch",
     "DatastreamSummary",
+    "ExportLinksView",
     "FilePage",
     "Frame",
     "FramePage",
+    "Health",
+    "LabelExportAccepted",
+    "LabelExportRevoked",
+    "LabelExportView",
     "LineageEdgeOut",
     "LineageResponse",
     "Location",
     "MeasurementDetail",
     "MeasurementPage",
+    "RunAccepted",
+    "RunStatus",
     "SasGrant",
     "SasScope",
     "ScenePage",
@@ -207,3 +214,93 @@ class Location(BaseModel):
     is_prefix: bool
     url: str
     sas: SasGrant | None = None
+
+
+class Health(BaseModel):
+    """The liveness answer: the app is loaded (nothing else is touched)."""
+
+    status: str = Field(description="Always `ok`.")
+    version: str = Field(description="The code version the app runs.")
+
+
+class RunAccepted(BaseModel):
+    """A started orchestration (202): where to follow it, and what it will make."""
+
+    instance_id: str = Field(description="The orchestration instance.")
+    status_url: str = Field(
+        description="`GET` it with a read key for the run's status (`/api/runs/{instance_id}`); "
+        "also the `Location` header."
+    )
+    datastream_id: str | None = Field(
+        default=None,
+        description="The datastream the run will make, when it is known at the start (extract, "
+        "a step's rerun); also the `X-AVOps-Datastream-Id` header.",
+    )
+
+
+class RunStatus(BaseModel):
+    """An orchestration run as API callers see it: no history, no input, no management URLs."""
+
+    instance_id: str
+    name: str | None = Field(default=None, description="The orchestration (ingest, extract, ...).")
+    runtime_status: str = Field(
+        description="Durable's status: Pending, Running, Completed, Failed, Terminated, ..."
+    )
+    custom_status: Any = Field(default=None, description="Progress the run reported.")
+    output: Any = Field(
+        default=None, description="The run's result once Completed; the reason once Failed."
+    )
+    created_time: datetime | None = None
+    last_updated_time: datetime | None = None
+
+
+class LabelExportAccepted(RunAccepted):
+    """A started labeling export."""
+
+    export_id: str
+    export_url: str = Field(
+        description="The export's own view (`/api/label-exports/{export_id}`): progress, and "
+        "the partner links for the write role."
+    )
+    expires_at: datetime = Field(description="When the partner links stop working.")
+
+
+class ExportLinksView(BaseModel):
+    """The partner's two links (bearer secrets: write role only, never cached)."""
+
+    package: str = Field(description="The package container with a read + list SAS.")
+    labels: str = Field(description="The labels container with a create + write SAS.")
+    expires_at: datetime
+    signed_with: str = Field(description="`stored_access_policy` or `user_delegation_key`.")
+    package_permissions: str
+    labels_permissions: str
+
+
+class LabelExportView(BaseModel):
+    """A labeling export: its record, the run's progress, and links for the write role."""
+
+    export_id: str
+    partner_id: str
+    instance_id: str
+    status: str = Field(description="`running`, `completed`, `failed` or `unknown`.")
+    stage: str | None = None
+    runtime_status: str | None = None
+    items: int | None = None
+    copied: int | None = None
+    frames: int | None = None
+    datastream_ids: list[str]
+    reason: Any = Field(default=None, description="Why it failed.")
+    package_complete: bool
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+    revoked_at: datetime | None = None
+    request: dict[str, Any] = Field(description="The request the export was started with.")
+    links: ExportLinksView | None = None
+
+
+class LabelExportRevoked(BaseModel):
+    """A revoked export: its links stopped working."""
+
+    export_id: str
+    revoked_at: datetime | None

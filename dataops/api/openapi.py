@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +26,31 @@ __all__ = ["openapi_document", "write_document"]
 _REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
     200: "OK",
+    202: "Accepted: the run started; follow `Location` (`/api/runs/{instance_id}`).",
     400: "A parameter or the body broke a rule (the problem names it).",
     401: "No API key, or one that is not known.",
     403: "The caller's role does not allow this operation.",
-    404: "No such measurement or datastream.",
-    409: "The state machine does not allow this change.",
+    404: "Not found (the problem says what).",
+    409: "The current state does not allow it: a state change the state machine refuses, or "
+    "a run that is still active.",
     412: "The datastream changed since the caller read it (If-Match).",
     415: "The body is not JSON.",
     428: "If-Match is missing.",
     503: "The metadata store is busy; retry (Retry-After).",
 }
-_DESCRIPTION = f"""Search and inspect the measurements, datastreams, lineage, scenes and storage
-locations that AVOps DataOps records.
+_DESCRIPTION = f"""Search and inspect the measurements, datastreams, lineage, scenes, frames and
+storage locations that AVOps DataOps records; start reruns, extractions and labeling exports,
+and follow the runs they start.
 
-**Auth.** Every operation except this document and the docs page needs a key, sent as the
-`{KEY_HEADER}` header or the `{KEY_PARAM}` query parameter. A read key can call every GET; the
-PATCH needs a write key (read key: 403). In Azure, App Service authentication (Entra ID) can
-stand in front: the app roles `{READ_APP_ROLE}` and `{WRITE_APP_ROLE}` then decide.
+**Auth.** Every operation except this document, the docs page and the liveness probe needs a
+key, sent as the `{KEY_HEADER}` header or the `{KEY_PARAM}` query parameter. A read key can call
+every GET; the PATCH and every POST need a write key (read key: 403). In Azure, App Service
+authentication (Entra ID) can stand in front: the app roles `{READ_APP_ROLE}` and
+`{WRITE_APP_ROLE}` then decide.
+
+**Runs.** A POST that starts an orchestration answers 202 with `Location` and `status_url`:
+`/api/runs/{{instance_id}}`, read with a read key. Answers never carry the Functions host's
+management URLs or keys.
 
 **Errors** are `application/problem+json` (RFC 9457) with the offending `parameter` named.
 
@@ -81,16 +90,27 @@ def _ref_name(schema: dict[str, Any]) -> str:
     return str(schema["$ref"]).rsplit("/", 1)[1]
 
 
+_ID_PARAM = {
+    "description": "Id: letters, digits, '.', '_', '-' (at most 128).",
+    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+}
+# A catch-all route segment: the document shows it as one parameter that may hold '/'.
+_PATH_PARAM = {
+    "description": "A relative path; its '/' are sent as they are (not percent-encoded).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 1024},
+}
+
+
 def _parameters(operation: Operation, defs: dict[str, Any], ref: dict[str, Any]) -> list[Any]:
+    ids = set(operation.path_params) - {operation.catch_all}
     parameters: list[dict[str, Any]] = [
         {
             "name": name,
             "in": "path",
             "required": True,
-            "description": "Id: letters, digits, '.', '_', '-' (at most 128).",
-            "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+            **copy.deepcopy(_ID_PARAM if name in ids else _PATH_PARAM),
         }
-        for name in operation.path_params
+        for name in re.findall(r"\{([^}]+)\}", operation.path)
     ]
     model_schema = defs[_ref_name(ref)]
     required = set(model_schema.get("required", []))
@@ -130,24 +150,28 @@ def _problem_response(status: int) -> dict[str, Any]:
 
 
 def _operation(operation: Operation, refs: dict[Any, Any], defs: dict[str, Any]) -> Any:
-    ok: dict[str, Any] = {"description": _STATUS_TEXT[200]}
+    ok: dict[str, Any] = {"description": _STATUS_TEXT[operation.status]}
     if operation.response is not None:
         ok["content"] = {JSON: {"schema": refs[(operation.response, "serialization")]}}
     elif operation.media_type == HTML:
         ok["content"] = {HTML: {"schema": {"type": "string"}}}
     else:
         ok["content"] = {JSON: {"schema": {"type": "object"}}}
+    headers = {
+        name: {"description": text, "schema": {"type": "string"}}
+        for name, text in operation.headers
+    }
     if operation.etag:
-        ok["headers"] = {
-            "ETag": {"description": "Version of the document.", "schema": {"type": "string"}}
-        }
+        headers["ETag"] = {"description": "Version of the document.", "schema": {"type": "string"}}
+    if headers:
+        ok["headers"] = headers
     body: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,
         "description": operation.description,
         "parameters": _parameters(operation, defs, refs[(operation.params, "validation")]),
         "responses": {
-            "200": ok,
+            str(operation.status): ok,
             **{str(status): _problem_response(status) for status in operation.errors},
         },
     }
@@ -169,7 +193,7 @@ def _document_text() -> str:
     defs: dict[str, Any] = dict(top.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for operation in ROUTES:
-        path = paths.setdefault("/" + operation.route, {})
+        path = paths.setdefault(operation.path, {})
         path[operation.method.lower()] = _operation(operation, refs, defs)
     # Query models become parameters, not schemas.
     for operation in ROUTES:
@@ -177,7 +201,7 @@ def _document_text() -> str:
     document = {
         "openapi": "3.1.0",
         "info": {
-            "title": "AVOps DataOps Metadata API",
+            "title": "AVOps DataOps API",
             "version": __version__,
             "description": _DESCRIPTION,
         },

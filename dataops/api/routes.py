@@ -1,12 +1,15 @@
-"""The route table: every operation of the Metadata API, described once.
+"""The route table: every HTTP operation of the app, described once.
 
-``function_app/api.py`` registers one Functions route per distinct ``route``; the dispatcher
-looks the operation up by (method, route); the OpenAPI document and the docs page are generated
-from the same entries, so code, document and docs cannot disagree.
+The Metadata API, the starters of orchestrations (rerun, rehydrate, extract, step rerun, label
+exports), the run status route and the liveness probe are all here. ``function_app/http.py``
+registers one Functions HTTP trigger per distinct ``route`` of this table and nothing else; the
+dispatcher looks the operation up by (method, route); the OpenAPI document and the docs page
+are generated from the same entries, so code, document and docs cannot disagree.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -17,10 +20,16 @@ from dataops.api.models import (
     DatastreamPatch,
     FilePage,
     FramePage,
+    Health,
+    LabelExportAccepted,
+    LabelExportRevoked,
+    LabelExportView,
     LineageResponse,
     Location,
     MeasurementDetail,
     MeasurementPage,
+    RunAccepted,
+    RunStatus,
     ScenePage,
 )
 from dataops.api.params import (
@@ -33,10 +42,12 @@ from dataops.api.params import (
     NoParams,
     SceneSearch,
 )
+from dataops.labeling.export_request import LabelExportRequest
+from dataops.labeling.export_status import MAX_REQUEST_BYTES
 from dataops.labeling.import_status import LabelImports
 from dataops.models import Datastream
 
-__all__ = ["HTML", "JSON", "ROUTES", "Operation", "find_operation"]
+__all__ = ["HTML", "JSON", "ROUTES", "Operation", "Trigger", "find_operation", "triggers"]
 
 JSON = "application/json"
 HTML = "text/html"
@@ -53,28 +64,65 @@ class Operation:
     summary: str
     description: str
     role: Role | None
-    """Role the caller needs; None: no credentials needed (the document and its docs)."""
+    """Role the caller needs; None: no credentials needed (the document, the docs, health)."""
     params: type[BaseModel] = NoParams
     response: type[BaseModel] | None = None
-    """JSON body of the 200 answer; None for the document and the docs page."""
+    """JSON body of the success answer; None for the document and the docs page."""
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = (400, 401, 403)
     etag: bool = False
     """The answer carries an ETag header (and a PATCH requires If-Match)."""
     media_type: str = JSON
+    status: int = 200
+    """Status of the success answer: 202 when the operation started an orchestration."""
+    runs: bool = False
+    """The handler needs the orchestration client (starters, run status): it is async."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Headers of the success answer besides ETag, as (name, description)."""
+    document_path: str | None = None
+    """The path in the OpenAPI document when ``route`` ends in a catch-all it cannot show."""
+    max_body_bytes: int = 64 * 1024
 
     @property
     def path_params(self) -> tuple[str, ...]:
-        """Names of the ``{...}`` segments of the route."""
+        """Names of the ``{...}`` segments of the route (a catch-all's without its ``*``)."""
         return tuple(
-            part[1:-1]
+            part[1:-1].lstrip("*")
             for part in self.route.split("/")
             if part.startswith("{") and part.endswith("}")
         )
 
+    @property
+    def catch_all(self) -> str | None:
+        """The name of the route's ``{*name}`` segment (it may hold slashes), if it has one."""
+        last = self.route.rsplit("/", 1)[-1]
+        return last[2:-1] if last.startswith("{*") and last.endswith("}") else None
+
+    @property
+    def path(self) -> str:
+        """The operation's path in the OpenAPI document (below the ``/api`` server URL)."""
+        return self.document_path or "/" + self.route
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One Functions HTTP trigger: every operation on one route template."""
+
+    name: str
+    """The function name: ``http_`` and the route's letters and digits."""
+    route: str
+    methods: tuple[str, ...]
+    anonymous: bool
+    """No operation on the route needs a role: the host lets requests in without a key."""
+    runs: bool
+    """An operation needs the orchestration client: the trigger gets the durable client."""
+
 
 _READ_ERRORS = (400, 401, 403, 503)
 _ONE_ERRORS = (400, 401, 403, 404, 503)
+_START_ERRORS = (400, 401, 403, 404, 409, 503)
+_LOCATION = ("Location", "The run's status route, `/api/runs/{instance_id}` (read role).")
+_MADE = ("X-AVOps-Datastream-Id", "The datastream the run will make.")
 
 ROUTES: tuple[Operation, ...] = (
     Operation(
@@ -228,6 +276,144 @@ ROUTES: tuple[Operation, ...] = (
         errors=(400,),
         media_type=HTML,
     ),
+    Operation(
+        operation_id="getHealth",
+        method="GET",
+        route="health",
+        summary="Liveness",
+        description="Answers as soon as the app is loaded, without touching storage or the "
+        "store, so a probe never cascades into them.",
+        role=None,
+        response=Health,
+        errors=(),
+    ),
+    Operation(
+        operation_id="getRun",
+        method="GET",
+        route="runs/{id}",
+        summary="Status of an orchestration run",
+        description="What a starter's `Location` points at: runtime status, custom status "
+        "(progress), output and times of one orchestration instance. No history, no input "
+        "and no management URLs: terminating, rewinding or raising events on runs stays with "
+        "operators (the Functions host's Durable API under the system key).",
+        role=Role.READ,
+        response=RunStatus,
+        errors=(400, 401, 403, 404),
+        runs=True,
+    ),
+    Operation(
+        operation_id="rerunMeasurement",
+        method="POST",
+        route="measurements/{id}/rerun",
+        summary="Ingest a measurement's upload again",
+        description="Restores the upload the measurement was registered from (archive, else "
+        "the error zone) into landing and starts a fresh `ingest` run on it; its RAW "
+        "datastream's lineage links the earlier run's. 409 while a run of the upload is "
+        "active. Needs the write role.",
+        role=Role.WRITE,
+        response=RunAccepted,
+        errors=_START_ERRORS,
+        status=202,
+        runs=True,
+        headers=(
+            _LOCATION,
+            ("X-AVOps-Restored-From", "Where the upload was restored from: archive, error."),
+        ),
+    ),
+    Operation(
+        operation_id="rehydrateUpload",
+        method="POST",
+        route="uploads/{*path}",
+        document_path="/uploads/{prefix}/rehydrate",
+        summary="Ingest an upload again by its landing prefix",
+        description="Like the rerun of a measurement, for an upload known by its prefix (one "
+        "that failed before a measurement was registered, too); the prefix may hold `/`. "
+        "Restored from archive, the error zone or what is still in landing. Needs the write "
+        "role.",
+        role=Role.WRITE,
+        response=RunAccepted,
+        errors=_START_ERRORS,
+        status=202,
+        runs=True,
+        headers=(
+            _LOCATION,
+            (
+                "X-AVOps-Restored-From",
+                "Where the upload was restored from: archive, error, landing.",
+            ),
+        ),
+    ),
+    Operation(
+        operation_id="extractMeasurement",
+        method="POST",
+        route="measurements/{id}/extract",
+        summary="Extract a measurement again",
+        description="Starts `extract` from the newest COMPLETED RAW datastream into a new "
+        "EXTRACTED datastream (the old one stays; lineage shows both). 409 while an "
+        "extraction of the measurement runs. Needs the write role.",
+        role=Role.WRITE,
+        response=RunAccepted,
+        errors=_START_ERRORS,
+        status=202,
+        runs=True,
+        headers=(_LOCATION, _MADE),
+    ),
+    Operation(
+        operation_id="rerunDatastreamStep",
+        method="POST",
+        route="datastreams/{id}/rerun",
+        summary="Run the step that consumes a datastream again",
+        description="The downstream step (synchronize, enrich, detect_scenes) of a COMPLETED "
+        "datastream runs once more, with the step's config as it is now, into a new "
+        "datastream; the change feed's run and its output stay. Needs the write role.",
+        role=Role.WRITE,
+        response=RunAccepted,
+        errors=_START_ERRORS,
+        status=202,
+        runs=True,
+        headers=(_LOCATION, _MADE),
+    ),
+    Operation(
+        operation_id="createLabelExport",
+        method="POST",
+        route="label-exports",
+        summary="Export frames for labeling",
+        description="Checks the request, creates the export's containers and access policies "
+        "and starts `label_export`, which writes a COCO + OpenLABEL package for the partner "
+        "(see labeling.md). Needs the write role.",
+        role=Role.WRITE,
+        body=LabelExportRequest,
+        response=LabelExportAccepted,
+        errors=(400, 401, 403, 415, 503),
+        status=202,
+        runs=True,
+        headers=(_LOCATION,),
+        max_body_bytes=MAX_REQUEST_BYTES,
+    ),
+    Operation(
+        operation_id="getLabelExport",
+        method="GET",
+        route="label-exports/{id}",
+        summary="A labeling export: progress, expiry and partner links",
+        description="Status, counts and expiry of an export. The partner links (bearer "
+        "secrets) are shown to the write role only, and only while the export is neither "
+        "expired nor revoked; the answer is never cached.",
+        role=Role.READ,
+        response=LabelExportView,
+        errors=_ONE_ERRORS,
+        runs=True,
+    ),
+    Operation(
+        operation_id="revokeLabelExport",
+        method="POST",
+        route="label-exports/{id}/revoke",
+        summary="Revoke a labeling export's partner links",
+        description="Deletes the access policies behind the links (they stop working at "
+        "once) and marks the export revoked. Needs the write role.",
+        role=Role.WRITE,
+        response=LabelExportRevoked,
+        errors=_ONE_ERRORS,
+    ),
 )
 
 
@@ -237,3 +423,24 @@ def find_operation(method: str, route: str) -> Operation | None:
         if operation.route == route and operation.method == method.upper():
             return operation
     return None
+
+
+def _function_name(route: str) -> str:
+    return "http_" + "_".join(re.findall(r"[a-z0-9]+", route.lower()))
+
+
+def triggers() -> tuple[Trigger, ...]:
+    """One trigger per route template of the table, in table order."""
+    grouped: dict[str, list[Operation]] = {}
+    for operation in ROUTES:
+        grouped.setdefault(operation.route, []).append(operation)
+    return tuple(
+        Trigger(
+            name=_function_name(route),
+            route=route,
+            methods=tuple(operation.method for operation in operations),
+            anonymous=all(operation.role is None for operation in operations),
+            runs=any(operation.runs for operation in operations),
+        )
+        for route, operations in grouped.items()
+    )

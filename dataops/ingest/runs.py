@@ -66,6 +66,7 @@ class RunInfo:
     created_time: datetime | None = None
     output: Any = None
     custom_status: Any = None
+    last_updated_time: datetime | None = None
 
     @property
     def active(self) -> bool:

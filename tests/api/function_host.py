@@ -4,10 +4,15 @@ It does what the host does before our code runs (match the route template, check
 decode route parameters) and nothing else: the function key check that the host adds is left
 to the tests of devhost; role checks are ours and run in the functions. Used by the route
 tests (:meth:`FunctionHost.request`) and by schemathesis (:meth:`FunctionHost.wsgi`).
+
+There is no Durable host here: a trigger with a durable client (starters, run status) gets a
+client whose every call fails to connect, so only what answers before the client is used
+(keys, roles, validation) can be tested through this; the rest runs under devhost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -17,6 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 
+from devhost.http.status import client_binding
 from devhost.loader import indexed_functions
 from function_app import app
 
@@ -28,7 +34,18 @@ class _Route:
     name: str
     template: list[str]
     methods: frozenset[str]
-    function: Callable[[func.HttpRequest], func.HttpResponse]
+    function: Callable[..., Any]
+    client: bool
+    """The function takes a durable client (it is async)."""
+
+    def call(self, request: func.HttpRequest) -> func.HttpResponse:
+        """Run the function; one with a client gets one that reaches no host (port 9)."""
+        if not self.client:
+            response: func.HttpResponse = self.function(request)
+            return response
+        binding = client_binding("http://127.0.0.1:9", "nohost", "nokey")
+        answer: func.HttpResponse = asyncio.run(self.function(req=request, client=binding))
+        return answer
 
     def match(self, segments: list[str]) -> dict[str, str] | None:
         if len(segments) != len(self.template):
@@ -58,6 +75,7 @@ def http_functions() -> tuple[_Route, ...]:
                 template=str(trigger.route).strip("/").split("/"),
                 methods=frozenset(str(getattr(m, "value", m)) for m in trigger.methods),
                 function=function.get_user_function(),
+                client=any(b.type == "durableClient" for b in function.get_bindings()),
             )
         )
     return tuple(routes)
@@ -118,7 +136,7 @@ class FunctionHost:
                 route_params=route_params,
                 body=body,
             )
-            response = route.function(request)
+            response = route.call(request)
             out = {name.lower(): value for name, value in response.headers.items()}
             if response.mimetype and "content-type" not in out:
                 out["content-type"] = response.mimetype

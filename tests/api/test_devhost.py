@@ -1,6 +1,6 @@
 """The API through devhost's real HTTP server: route templates, the host's key check, bodies.
 
-devhost hosts an app made of the API blueprint alone (the full app is tested in tests/e2e)
+devhost hosts an app made of the HTTP blueprint alone (the full app is tested in tests/e2e)
 here, so the test stays about the API. The host's default key is the write key; the read key
 is a named function key, as a Function App has several.
 """
@@ -23,7 +23,7 @@ API_ONLY_APP = """
 import azure.durable_functions as df
 import azure.functions as func
 
-from function_app.api import bp
+from function_app.http import bp
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(bp)

@@ -6,10 +6,9 @@ import json
 import re
 from pathlib import Path
 
-from dataops.api import ROUTES, openapi_document
-from function_app.extraction import EXTRACT_ROUTE
-from function_app.labeling_export import LABEL_EXPORT_ROUTES
-from function_app.operations import OPERATION_ROUTES
+from dataops.api import HANDLERS, ROUTES, RUN_HANDLERS, openapi_document
+from devhost.loader import indexed_functions
+from function_app import app
 from tests.api.function_host import FunctionHost, http_functions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,17 +30,77 @@ def test_served_document_is_openapi_3_1_with_every_route() -> None:
     operations = {
         (method.upper(), path) for path, item in document["paths"].items() for method in item
     }
-    assert operations == {(op.method, "/" + op.route) for op in ROUTES}
+    assert operations == {(op.method, op.path) for op in ROUTES}
 
 
-def test_every_route_of_the_table_is_a_registered_function_and_back() -> None:
+def test_every_http_trigger_of_the_app_is_a_route_of_the_table_and_back() -> None:
+    """No HTTP route (API, starter, labeling, health) exists outside the table and its document."""
     registered = {(m, "/".join(r.template)) for r in http_functions() for m in r.methods}
-    table = {(op.method, op.route) for op in ROUTES}
-    assert table <= registered
-    # Health and the operations starters (rerun, rehydrate, extract) are not Metadata API
-    # operations.
-    not_api = {"health", *OPERATION_ROUTES, EXTRACT_ROUTE, *LABEL_EXPORT_ROUTES}
-    assert {(m, r) for m, r in registered if r not in not_api} - table == set()
+    assert registered == {(op.method, op.route) for op in ROUTES}
+    documented = {
+        (method.upper(), path)
+        for path, item in openapi_document()["paths"].items()
+        for method in item
+    }
+    assert documented == {(op.method, op.path) for op in ROUTES}
+    assert any(op.route == "health" for op in ROUTES)
+    assert {op.route for op in ROUTES} >= {
+        "runs/{id}",
+        "measurements/{id}/rerun",
+        "uploads/{*path}",
+        "measurements/{id}/extract",
+        "datastreams/{id}/rerun",
+        "label-exports",
+        "label-exports/{id}",
+        "label-exports/{id}/revoke",
+    }
+
+
+def test_every_operation_has_exactly_one_handler_of_its_kind() -> None:
+    """Run operations (durable client) have async handlers, the others sync ones."""
+    for op in ROUTES:
+        assert (op.operation_id in RUN_HANDLERS) == op.runs, op.operation_id
+        assert (op.operation_id in HANDLERS) != op.runs, op.operation_id
+    assert set(HANDLERS) | set(RUN_HANDLERS) == {op.operation_id for op in ROUTES}
+
+
+def test_triggers_get_the_durable_client_and_key_check_the_table_asks_for() -> None:
+    """Starters and the run status get a client; only role-free routes skip the host's key."""
+    for function in indexed_functions(app):
+        trigger = function.get_trigger()
+        if trigger.type != "httpTrigger":
+            continue
+        operations = [op for op in ROUTES if op.route == str(trigger.route)]
+        bindings = {binding.type for binding in function.get_bindings()}
+        assert ("durableClient" in bindings) == any(op.runs for op in operations), trigger.route
+        anonymous = str(getattr(trigger.auth_level, "value", trigger.auth_level)).lower()
+        assert (anonymous == "anonymous") == all(op.role is None for op in operations)
+
+
+def test_starters_document_202_with_location_and_the_run_status_route() -> None:
+    document = openapi_document()
+    starters = [op for op in ROUTES if op.status == 202]
+    assert {op.operation_id for op in starters} == {
+        "rerunMeasurement",
+        "rehydrateUpload",
+        "extractMeasurement",
+        "rerunDatastreamStep",
+        "createLabelExport",
+    }
+    for op in starters:
+        answer = document["paths"][op.path][op.method.lower()]["responses"]["202"]
+        assert "Location" in answer["headers"]
+        assert answer["content"]["application/json"]["schema"]["$ref"].endswith(
+            ("/RunAccepted", "/LabelExportAccepted")
+        )
+        assert document["paths"][op.path][op.method.lower()]["x-required-role"] == "write"
+    run = document["paths"]["/runs/{id}"]["get"]
+    assert run["x-required-role"] == "read"
+    assert set(run["responses"]) == {"200", "400", "401", "403", "404"}
+    # The rehydrate route is a catch-all in the host; the document names its prefix.
+    assert document["paths"]["/uploads/{prefix}/rehydrate"]["post"]["parameters"][0]["name"] == (
+        "prefix"
+    )
 
 
 def test_every_error_response_is_problem_json_and_every_ref_resolves() -> None:
@@ -77,5 +136,5 @@ def test_docs_page_is_offline_html_with_every_route() -> None:
     assert "<script" not in page.lower()
     assert not re.search(r'(src|href)="(https?:)?//', page), "the page must not load anything"
     for op in ROUTES:
-        assert f"<code>/api/{op.route}</code>" in page
+        assert f"<code>/api{op.path}</code>" in page
     assert 'id="schema-Measurement"' in page
