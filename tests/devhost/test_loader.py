@@ -102,7 +102,7 @@ def test_project_app_loads_through_main_py() -> None:
     )
     module, names = json.loads(done.stdout.strip().splitlines()[-1])
     assert module == "main"
-    assert "health" in names
+    assert "http_health" in names
 
 
 def test_generic_builtin_annotation_is_rejected_like_the_worker(

@@ -29,6 +29,7 @@ from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from devhost.sample_drive import generate_drive
 from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host, wait_for
+from tests.e2e.starter_answers import assert_run_accepted
 
 pytestmark = pytest.mark.azurite
 FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
@@ -93,8 +94,9 @@ def test_sample_drive_extracts_every_format_and_a_rerun_keeps_the_old_datastream
             no_key = await http.post(f"{base}/{output['measurement_id']}/extract")
             rerun = await http.post(f"{base}/{output['measurement_id']}/extract", headers=keyed)
             busy = await http.post(f"{base}/{output['measurement_id']}/extract", headers=keyed)
-        assert rerun.status_code == 202, rerun.text
-        rerun_id = rerun.json()["id"]
+        accepted = assert_run_accepted(rerun, WRITE_KEY)
+        assert accepted["datastream_id"] == rerun.headers["X-AVOps-Datastream-Id"]
+        rerun_id = accepted["instance_id"]
         again = await finished(host, rerun_id)
         return {
             **first,

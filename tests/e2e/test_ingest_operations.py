@@ -1,4 +1,4 @@
-"""Issue 4, items 5 and 6 end to end: rerun, rehydrate and the reconciler on our real app.
+"""Rerun, rehydrate, the run status route and the reconciler end to end on our real app.
 
 devhost runs function_app on a fresh Azurite with the SQLite store (fixture ``app_env`` in
 tests/e2e/conftest.py). The reconciler is fired through devhost's own timer scheduler (fake
@@ -24,6 +24,7 @@ from devhost.durable.store import TERMINAL, Instance, RuntimeStatus
 from devhost.events.delivery import Delivery
 from devhost.host import DevHost
 from tests.e2e.conftest import READ_KEY, WRITE_KEY, AppEnv, run_host, wait_for
+from tests.e2e.starter_answers import assert_no_management_urls, assert_run_accepted
 
 pytestmark = pytest.mark.azurite
 
@@ -33,6 +34,7 @@ FILES = {
     "drive.bag": b"#ROSBAG V2.0\n" + b"\x03" * 3000,
 }
 WRITE = {"x-functions-key": WRITE_KEY}
+READ = {"x-functions-key": READ_KEY}
 
 
 def manifest(files: dict[str, bytes]) -> dict[str, Any]:
@@ -110,10 +112,13 @@ def raw_streams(env: AppEnv, measurement_id: str) -> dict[str, Any]:
 
 
 def assert_accepted(response: httpx.Response, prefix: str, restored_from: str) -> None:
-    assert response.status_code == 202, response.text
-    body = response.json()
-    assert instance_id_for("ingest", prefix) in body["statusQueryGetUri"]
-    assert response.headers["location"] == body["statusQueryGetUri"]
+    """202 naming the ingest run and its status route, the app's own, and nothing else."""
+    body = assert_run_accepted(response, WRITE_KEY)
+    assert body == {
+        "instance_id": instance_id_for("ingest", prefix),
+        "status_url": body["status_url"],
+        "datastream_id": None,
+    }
     assert response.headers["x-avops-restored-from"] == restored_from
 
 
@@ -130,7 +135,7 @@ def test_rerun_of_a_completed_ingest_starts_a_new_run_linked_to_the_old_datastre
         rerun = await post(host, f"/api/measurements/{output['measurement_id']}/rerun")
         second = await run_finished(host, prefix, after=first.execution_id)
         async with httpx.AsyncClient(base_url=host.base_url, timeout=30) as http:
-            status = await http.get(rerun.json()["statusQueryGetUri"])
+            status = await http.get(rerun.json()["status_url"], headers=READ)
             lineage = await http.get(
                 f"/api/datastreams/{json.loads(second.output or '{}')['datastream_id']}/lineage",
                 params={"direction": "up"},
@@ -144,7 +149,7 @@ def test_rerun_of_a_completed_ingest_starts_a_new_run_linked_to_the_old_datastre
             "lineage": lineage,
         }
 
-    result = run_host(app_env.options(), body)
+    result = run_host(app_env.options(named_function_keys={"reader": READ_KEY}), body)
     assert_accepted(result["rerun"], prefix, "archive")
     second = result["second"]
     assert second.status is RuntimeStatus.COMPLETED, second.error
@@ -158,7 +163,8 @@ def test_rerun_of_a_completed_ingest_starts_a_new_run_linked_to_the_old_datastre
     assert streams[new["datastream_id"]].state is DatastreamState.COMPLETED
     assert streams[new["datastream_id"]].sources == [old_id]
     assert old_id in {node["id"] for node in result["lineage"].json()["nodes"]}
-    assert result["status"].json()["runtimeStatus"] == "Completed"
+    assert result["status"].status_code == 200, result["status"].text
+    assert result["status"].json()["runtime_status"] == "Completed"
     # Landing is clean again and the archive holds the upload once.
     assert names(app_env, Zone.LANDING, prefix) == set()
     assert names(app_env, Zone.ARCHIVE, prefix) == set(FILES)
@@ -300,6 +306,68 @@ def test_rerun_needs_the_write_role(app_env: AppEnv) -> None:
     unknown = run_host(app_env.options(function_key="k0"), with_host_key_only)
     assert unknown.status_code == 401
     assert unknown.headers["content-type"].startswith("application/problem+json")
+
+
+def test_run_status_route_is_role_checked_and_shows_no_management_internals(
+    app_env: AppEnv,
+) -> None:
+    """GET /api/runs/{id}: read role, status and output only; 401, 404 and 400 as problems."""
+    prefix = "fleet/followed"
+    stranger = "a-host-key-with-no-role"
+
+    async def body(host: DevHost) -> dict[str, Any]:
+        upload(app_env, prefix, FILES)
+        done = await run_finished(host, prefix)
+        run = f"/api/runs/{done.instance_id}"
+        async with httpx.AsyncClient(base_url=host.base_url, timeout=30) as http:
+            return {
+                "done": done,
+                "read": await http.get(run, headers=READ),
+                "write": await http.get(run, headers=WRITE),
+                "keyless": await http.get(run),
+                "no_role": await http.get(run, headers={"x-functions-key": stranger}),
+                "unknown": await http.get("/api/runs/ingest-no-such-run", headers=READ),
+                "bad_id": await http.get("/api/runs/bad%20id", headers=READ),
+                "rerun_as_reader": await http.post(
+                    f"/api/uploads/{prefix}/rehydrate", headers=READ
+                ),
+            }
+
+    keys = {"reader": READ_KEY, "stranger": stranger}
+    answers = run_host(app_env.options(named_function_keys=keys), body)
+    done = answers["done"]
+    assert done.status is RuntimeStatus.COMPLETED, done.error
+    read = answers["read"]
+    assert read.status_code == 200, read.text
+    status = read.json()
+    assert set(status) == {
+        "instance_id",
+        "name",
+        "runtime_status",
+        "custom_status",
+        "output",
+        "created_time",
+        "last_updated_time",
+    }
+    assert status["instance_id"] == done.instance_id
+    assert status["name"] == "ingest"
+    assert status["runtime_status"] == "Completed"
+    assert status["output"] == json.loads(done.output or "null")
+    assert status["created_time"] and status["last_updated_time"]
+    assert read.headers["cache-control"] == "no-store"
+    assert_no_management_urls(read, WRITE_KEY, READ_KEY)
+    assert answers["write"].json() == status  # write includes read
+    assert answers["keyless"].status_code == 401  # the host's key check
+    no_role = answers["no_role"]  # past the host, but the app knows no role for the key
+    assert no_role.status_code == 401
+    assert no_role.headers["content-type"].startswith("application/problem+json")
+    unknown = answers["unknown"]
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    assert "ingest-no-such-run" in unknown.json()["detail"]
+    assert answers["bad_id"].status_code == 400
+    assert answers["bad_id"].json()["parameter"] == "id"
+    assert answers["rerun_as_reader"].status_code == 403
 
 
 def test_reconciler_starts_an_old_orphaned_manifest_on_its_schedule(app_env: AppEnv) -> None:

@@ -1,6 +1,6 @@
-"""Issue 8: a change of thresholds and a rerun -> a new SCENES datastream with lineage to the
-same inputs, the old one kept. ``avops rerun-step`` -> ``POST /api/datastreams/{id}/rerun``
-under devhost.
+"""A change of thresholds and a rerun -> a new SCENES datastream with lineage to the same
+inputs, the old one kept. ``avops rerun-step --wait`` -> ``POST /api/datastreams/{id}/rerun``,
+then ``GET /api/runs/{id}`` under devhost.
 
 The scene config file (``AVOPS_SCENES_CONFIG``) is read on every run: the test lets the change
 feed detect scenes with the shipped thresholds, rewrites the file, and reruns from the ENRICHED
@@ -80,7 +80,7 @@ def test_rerun_after_a_threshold_change_makes_a_second_scenes_datastream(
             rerun = await asyncio.to_thread(
                 CliRunner().invoke,
                 cli_app,
-                ["rerun-step", enriched_id, "--url", host.base_url, "--key", WRITE_KEY],
+                ["rerun-step", enriched_id, "--wait", "--url", host.base_url, "--key", WRITE_KEY],
             )
             first_scenes = json.loads(first.output)["datastream_id"]
             end_of_chain = await asyncio.to_thread(
@@ -103,6 +103,8 @@ def test_rerun_after_a_threshold_change_makes_a_second_scenes_datastream(
         return {
             "first": first,
             "second": second,
+            "printed": printed,
+            "cli_output": rerun.output,
             "new_id": printed["new datastream"],
             "end_of_chain": end_of_chain,
             "unknown": unknown,
@@ -116,6 +118,12 @@ def test_rerun_after_a_threshold_change_makes_a_second_scenes_datastream(
     feed.close()
     second = result["second"]
     assert second.status is RuntimeStatus.COMPLETED, second.error
+    # --wait followed the run on the app's status route; no host key or management URL shown.
+    printed = result["printed"]
+    assert printed["runtime status"] == "Completed"
+    assert printed["status"].endswith(f"/api/runs/{second.instance_id}")
+    assert "code=" not in result["cli_output"]
+    assert "webhooks" not in result["cli_output"]
     # A SCENES datastream feeds no step: 400 naming the parameter, printed by the CLI.
     assert result["end_of_chain"].exit_code == 1
     assert "HTTP 400" in result["end_of_chain"].stderr

@@ -32,6 +32,7 @@ from devhost.cli import app as cli_app
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from tests.e2e.conftest import READ_KEY, WRITE_KEY, AppEnv, app_env, run_host, wait_for
+from tests.e2e.starter_answers import assert_run_accepted
 from tests.e2e.test_synchronize_devhost import extract_env, finished, sample_drive
 
 pytestmark = pytest.mark.azurite
@@ -376,9 +377,24 @@ def test_an_export_that_matches_nothing_fails_with_its_reason(app_env: AppEnv) -
                 await asyncio.sleep(0.1)
             unknown = await http.get(f"/label-exports/{'0' * 32}", headers=write)
             malformed = await http.get("/label-exports/not-an-id", headers=write)
-        return {"started": started.json(), "view": view, "unknown": unknown, "bad": malformed}
+            run = await http.get(started.json()["status_url"], headers=write)
+        return {
+            "started": started.json(),
+            "accepted": started,
+            "view": view,
+            "unknown": unknown,
+            "bad": malformed,
+            "run": run,
+        }
 
     result = run_host(app_env.options(), body)
+    # The starter's answer: the run's status route and the export's own view, no host key.
+    accepted = assert_run_accepted(result["accepted"], WRITE_KEY)
+    assert accepted["instance_id"] == instance_id_for("label_export", accepted["export_id"])
+    assert accepted["export_url"].endswith(f"/api/label-exports/{accepted['export_id']}")
+    assert result["run"].status_code == 200, result["run"].text
+    assert result["run"].json()["runtime_status"] == result["view"]["runtime_status"]
+    assert result["run"].json()["name"] == "label_export"
     view = result["view"]
     assert view["status"] == "failed", view
     assert "matched no frame" in view["reason"]
