@@ -2,13 +2,13 @@
 
 Same conventions as the other API commands (``--url`` / ``AVOPS_API_URL``, ``--key`` /
 ``AVOPS_API_KEY``, ``--json``). Needs a write-role key. Prints the export id and, once the
-package is complete (``--wait``), the partner's two links: the package (read + list) and the
-labels container (create + write).
+package is complete (``--wait``, following the run on ``GET /api/runs/{id}``), the export's view
+with the partner's two links: the package (read + list) and the labels container (create +
+write).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import httpx
@@ -17,10 +17,9 @@ import typer
 from devhost.cli import app, metadata
 from devhost.cli.connection import resolve_api
 from devhost.cli.metadata import DEFAULT_URL, ApiCallError, AsJson, Key, Url, _print_json
+from devhost.cli.runs_api import answer, follow_run
 
 __all__ = ["build_request", "export_labels"]
-
-_DONE = frozenset({"completed", "failed"})
 
 
 def build_request(
@@ -83,16 +82,6 @@ def _without_none(value: dict[str, Any]) -> dict[str, Any]:
         for name, item in value.items()
         if item is not None
     }
-
-
-def _answer(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"detail": response.text[:500]}
-        raise ApiCallError(response.status_code, problem if isinstance(problem, dict) else {})
-    return response.json()
 
 
 @app.command("export-labels")
@@ -170,13 +159,13 @@ def export_labels(
         transport=metadata.transport,
     ) as http:
         try:
-            started = _answer(http.post("/label-exports", json=body))
+            started = answer(http.post("/label-exports", json=body))
             export_id = started["export_id"]
             if not as_json:
                 typer.echo(f"export {export_id} started (links expire {started['expires_at']})")
             view = started
             if wait:
-                view = _wait(http, export_id, timeout_s=timeout_s, quiet=as_json)
+                view = _wait(http, started, timeout_s=timeout_s, quiet=as_json)
         except ApiCallError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(1) from None
@@ -191,21 +180,24 @@ def export_labels(
         raise typer.Exit(1)
 
 
-def _wait(http: httpx.Client, export_id: str, *, timeout_s: float, quiet: bool) -> Any:
-    deadline = time.monotonic() + timeout_s
-    shown = None
-    while True:
-        view = _answer(http.get(f"/label-exports/{export_id}"))
-        progress = (view.get("stage"), view.get("copied"), view.get("items"))
-        if not quiet and progress != shown:
-            shown = progress
-            typer.echo(
-                f"{view['status']}: {view.get('stage') or '-'} "
-                f"{view.get('copied') or 0}/{view.get('items') or '?'} items"
-            )
-        if view["status"] in _DONE or time.monotonic() > deadline:
-            return view
-        time.sleep(1.0)
+def _wait(http: httpx.Client, started: dict[str, Any], *, timeout_s: float, quiet: bool) -> Any:
+    """Follow the run until it finished, showing its progress; then the export's view."""
+    shown: list[tuple[Any, ...]] = []
+
+    def show(status: dict[str, Any]) -> None:
+        custom = status.get("custom_status")
+        progress = custom if isinstance(custom, dict) else {}
+        line = (status["runtime_status"], progress.get("stage"), progress.get("copied"))
+        if quiet or (shown and shown[-1] == line):
+            return
+        shown.append(line)
+        typer.echo(
+            f"{status['runtime_status']}: {progress.get('stage') or '-'} "
+            f"{progress.get('copied') or 0}/{progress.get('items') or '?'} items"
+        )
+
+    follow_run(http, started["status_url"], timeout_s=timeout_s, on_status=show)
+    return answer(http.get(started["export_url"]))
 
 
 def _print_links(view: dict[str, Any]) -> None:

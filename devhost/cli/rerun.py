@@ -9,8 +9,7 @@ route, ``GET /api/runs/{id}`` (read role), until it finished.
 
 from __future__ import annotations
 
-import time
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 import httpx
@@ -19,31 +18,9 @@ import typer
 from devhost.cli import app
 from devhost.cli.connection import resolve_api
 from devhost.cli.metadata import DEFAULT_URL, ApiCallError, Key, Url
+from devhost.cli.runs_api import answer, follow_run
 
 __all__ = ["rerun_step"]
-
-# Durable's runtime statuses after which a run changes no more.
-FINISHED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
-
-
-def _answer(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"detail": response.text[:500]}
-        raise ApiCallError(response.status_code, problem if isinstance(problem, dict) else {})
-    return response.json()
-
-
-def _wait(http: httpx.Client, status_url: str, timeout_s: float) -> dict[str, Any]:
-    """The run's status once finished, or as it is when ``timeout_s`` ran out."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status: dict[str, Any] = _answer(http.get(status_url))
-        if status["runtime_status"] in FINISHED or time.monotonic() > deadline:
-            return status
-        time.sleep(1.0)
 
 
 @app.command("rerun-step")
@@ -65,13 +42,13 @@ def rerun_step(
     target = f"{url.rstrip('/')}/api/datastreams/{quote(datastream_id, safe='')}/rerun"
     with httpx.Client(headers=headers, timeout=30) as http:
         try:
-            started = _answer(http.post(target))
+            started = answer(http.post(target))
             typer.echo(f"instance: {started['instance_id']}")
             typer.echo(f"new datastream: {started.get('datastream_id') or '?'}")
             typer.echo(f"status: {started['status_url']}")
             if not wait:
                 return
-            status = _wait(http, started["status_url"], timeout_s)
+            status = follow_run(http, started["status_url"], timeout_s=timeout_s)
         except ApiCallError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(1) from None

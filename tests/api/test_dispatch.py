@@ -13,6 +13,7 @@ from azure.storage.blob import ContainerClient, UserDelegationKey
 from dataops.api import HANDLERS, ApiContext, ApiRequest, Locator, handle
 from dataops.api import locations as locations_module
 from dataops.api.dispatch import Call, Reply
+from dataops.api.starters import run_url
 from dataops.errors import InvalidInputError, RetryableError
 from dataops.models import Datastream, DatastreamType, Producer
 from dataops.paths import Zone
@@ -39,6 +40,42 @@ def test_unknown_operation_is_a_404_problem() -> None:
     response = handle(_request("nothing"), _context(), HANDLERS)
     assert response.status == 404
     assert response.media_type == "application/problem+json"
+
+
+def test_a_request_url_gives_its_origin_and_path_but_never_its_query() -> None:
+    """Starters build Location from the origin: a caller's ?code= must not travel into it."""
+    request = ApiRequest.from_url(
+        method="post",
+        route="measurements/{id}/rerun",
+        url="https://app.example.net/api/measurements/m-1/rerun?code=SECRET-KEY",
+        params={"code": "SECRET-KEY"},
+    )
+    assert request.origin == "https://app.example.net"
+    assert request.path == "/api/measurements/m-1/rerun"
+    assert request.method == "POST"
+    assert run_url(request.origin, "ingest-1") == "https://app.example.net/api/runs/ingest-1"
+    assert run_url("", "a b") == "/api/runs/a%20b"
+
+
+def test_a_run_operation_without_the_durable_client_is_a_503_problem() -> None:
+    """The sync dispatcher cannot await a run handler: it says so instead of failing late."""
+    response = handle(_request("runs/{id}", route_params={"id": "ingest-1"}), _context(), HANDLERS)
+    assert response.status == 503
+    assert response.media_type == "application/problem+json"
+    assert "getRun" in response.json()["detail"]
+
+
+def test_health_answers_without_settings_store_or_key() -> None:
+    """The liveness route must not touch what it would report on (settings included)."""
+
+    def no_settings() -> Any:
+        raise AssertionError("health read the settings")
+
+    context = ApiContext(settings=no_settings, store=no_settings, locator=no_settings)
+    request = ApiRequest.build(method="GET", route="health", path="/api/health")
+    response = handle(request, context, HANDLERS)
+    assert response.status == 200
+    assert response.json()["status"] == "ok"
 
 
 def test_a_busy_store_is_503_with_retry_after() -> None:
