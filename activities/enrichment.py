@@ -1,4 +1,4 @@
-"""Enrichment activities: validate the input dict, call ``dataops.enrichment``."""
+"""Enrichment activities: typed step input -> ``dataops.enrichment``."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from activities.runtime import blob_zones, metadata_store, settings
-from activities.step_inputs import FailInput, PrepareInput, RunInput
+from activities.serving import served
 from dataops import enrichment
+from dataops.activity_contracts.steps import ENRICH, FailInput, PrepareInput, RunInput
 from dataops.enrichment.config import DEFAULT_CONFIG_PATH
 
 __all__ = ["fail", "prepare", "run"]
 
 
-def prepare(params: dict[str, Any]) -> dict[str, Any]:
+@served(ENRICH.prepare)
+def prepare(args: PrepareInput) -> dict[str, Any]:
     """ENRICHED datastream PROCESSING (idempotent)."""
-    args = PrepareInput.model_validate(params)
     return enrichment.prepare_enrichment(
         metadata_store(),
         source_datastream_id=args.source_datastream_id,
@@ -24,9 +25,9 @@ def prepare(params: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def run(params: dict[str, Any]) -> dict[str, Any]:
+@served(ENRICH.run)
+def run(args: RunInput) -> dict[str, Any]:
     """Enrich every frame, write the Parquet to curated, ENRICHED datastream COMPLETED."""
-    args = RunInput.model_validate(params)
     configured = settings().enrichment_config
     return enrichment.run_enrichment(
         blob_zones(),
@@ -36,9 +37,9 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def fail(params: dict[str, Any]) -> dict[str, Any]:
+@served(ENRICH.fail)
+def fail(args: FailInput) -> dict[str, Any]:
     """ENRICHED datastream FAILED with the reason."""
-    args = FailInput.model_validate(params)
     return enrichment.fail_enrichment(
         metadata_store(), datastream_id=args.datastream_id, reason=args.reason
     )

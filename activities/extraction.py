@@ -1,45 +1,22 @@
-"""Extraction activities: validate the input dict, call ``dataops.extraction``, return a dict."""
+"""Extraction activities: typed input (``dataops.activity_contracts.extraction``) ->
+``dataops.extraction``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from activities.runtime import batch_backend, blob_zones, metadata_store
+from activities.serving import served
 from dataops import extraction
+from dataops.activity_contracts import extraction as contracts
 from dataops.extraction import JobRef
 
 __all__ = ["fail", "poll", "prepare", "record"]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class PrepareInput(_Input):
-    measurement_id: str
-    raw_datastream_id: str
-    datastream_id: str
-    instance_id: str
-
-
-class PollInput(_Input):
-    job_ids: list[str]
-
-
-class JobsInput(_Input):
-    datastream_id: str
-    jobs: list[dict[str, Any]]
-
-
-class FailInput(JobsInput):
-    reason: str | None = None
-
-
-def prepare(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.PREPARE)
+def prepare(args: contracts.PrepareInput) -> dict[str, Any]:
     """EXTRACTED datastream PROCESSING; one job per recording submitted (idempotent)."""
-    args = PrepareInput.model_validate(params)
     return extraction.prepare_extraction(
         metadata_store(),
         batch_backend(),
@@ -50,15 +27,15 @@ def prepare(params: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def poll(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.POLL)
+def poll(args: contracts.PollInput) -> dict[str, Any]:
     """Settled or not, tasks done / total, failed jobs."""
-    args = PollInput.model_validate(params)
     return extraction.poll_jobs(batch_backend(), args.job_ids)
 
 
-def fail(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.FAIL)
+def fail(args: contracts.FailInput) -> dict[str, Any]:
     """Cancel what still runs; EXTRACTED datastream FAILED with the failed tasks named."""
-    args = FailInput.model_validate(params)
     return extraction.fail_extraction(
         metadata_store(),
         batch_backend(),
@@ -68,9 +45,9 @@ def fail(params: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def record(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.RECORD)
+def record(args: contracts.JobsInput) -> dict[str, Any]:
     """File records and stats from the task manifests; EXTRACTED datastream COMPLETED."""
-    args = JobsInput.model_validate(params)
     return extraction.record_extraction(
         blob_zones(),
         metadata_store(),

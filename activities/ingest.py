@@ -1,13 +1,13 @@
-"""Ingest activities: validate the input dict, call ``dataops.ingest``, return a plain dict."""
+"""Ingest activities: typed input (``dataops.activity_contracts.ingest``) -> ``dataops.ingest``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from activities.runtime import blob_zones, metadata_store, settings
+from activities.serving import served
 from dataops import ingest
+from dataops.activity_contracts import ingest as contracts
 
 __all__ = [
     "check_upload",
@@ -20,53 +20,9 @@ __all__ = [
 ]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class UploadInput(_Input):
-    upload_prefix: str
-
-
-class FileInput(UploadInput):
-    path: str
-    etag: str
-    sha256: str
-    size: int
-
-
-class RegisterInput(UploadInput):
-    manifest_etag: str
-    instance_id: str
-    datastream_id: str
-    sources: list[str] = []
-
-
-class CopyInput(FileInput):
-    raw_prefix: str
-
-
-class CompleteInput(_Input):
-    measurement_id: str
-    datastream_id: str
-
-
-class DeleteInput(UploadInput):
-    files: list[dict[str, Any]]
-    manifest_etag: str
-
-
-class FailInput(UploadInput):
-    step: str
-    reason: str
-    details: str | None = None
-    instance_id: str | None = None
-    datastream_id: str | None = None
-
-
-def check_upload(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.CHECK_UPLOAD)
+def check_upload(args: contracts.UploadInput) -> dict[str, Any]:
     """Manifest valid and every listed file present with its size (missing ones listed)."""
-    args = UploadInput.model_validate(params)
     current = settings()
     return ingest.check_upload(
         blob_zones(),
@@ -76,9 +32,9 @@ def check_upload(params: dict[str, Any]) -> dict[str, Any]:
     ).to_dict()
 
 
-def hash_file(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.HASH_FILE)
+def hash_file(args: contracts.FileInput) -> dict[str, Any]:
     """Streamed SHA-256 of the validated blob version, compared with the manifest."""
-    args = FileInput.model_validate(params)
     digest = ingest.verify_checksum(
         blob_zones(),
         args.upload_prefix,
@@ -90,9 +46,9 @@ def hash_file(params: dict[str, Any]) -> dict[str, Any]:
     return {"path": args.path, "sha256": digest}
 
 
-def register(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.REGISTER)
+def register(args: contracts.RegisterInput) -> dict[str, Any]:
     """Measurement (idempotent by content) and RAW datastream in state COPYING."""
-    args = RegisterInput.model_validate(params)
     return ingest.register_upload(
         blob_zones(),
         metadata_store(),
@@ -105,9 +61,9 @@ def register(params: dict[str, Any]) -> dict[str, Any]:
     ).to_dict()
 
 
-def copy_file(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.COPY_FILE)
+def copy_file(args: contracts.CopyInput) -> dict[str, Any]:
     """Verified copy of one file to raw and archive, guarded by its validated etag."""
-    args = CopyInput.model_validate(params)
     return ingest.copy_to_raw_and_archive(
         blob_zones(),
         upload_prefix=args.upload_prefix,
@@ -118,9 +74,9 @@ def copy_file(params: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def complete(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.COMPLETE)
+def complete(args: contracts.CompleteInput) -> dict[str, Any]:
     """File records attached, RAW datastream COMPLETED, measurement INGESTED."""
-    args = CompleteInput.model_validate(params)
     return dict(
         ingest.complete_raw(
             metadata_store(), measurement_id=args.measurement_id, datastream_id=args.datastream_id
@@ -128,22 +84,22 @@ def complete(params: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def delete_landing(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.DELETE_LANDING)
+def delete_landing(args: contracts.DeleteInput) -> dict[str, Any]:
     """Delete the verified upload from landing, the manifest last."""
-    args = DeleteInput.model_validate(params)
     return dict(
         ingest.delete_from_landing(
             blob_zones(),
             upload_prefix=args.upload_prefix,
-            files=args.files,
+            files=[item.model_dump() for item in args.files],
             manifest_etag=args.manifest_etag,
         )
     )
 
 
-def fail(params: dict[str, Any]) -> dict[str, Any]:
+@served(contracts.FAIL)
+def fail(args: contracts.FailInput) -> dict[str, Any]:
     """Upload to the error zone with ``_error.json``; its datastream FAILED."""
-    args = FailInput.model_validate(params)
     return ingest.fail_upload(
         blob_zones(),
         metadata_store(),

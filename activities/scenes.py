@@ -1,4 +1,4 @@
-"""Scene detection activities: validate the input dict, call ``dataops.scenes``."""
+"""Scene detection activities: typed step input -> ``dataops.scenes``."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from activities.runtime import blob_zones, metadata_store, settings
-from activities.step_inputs import FailInput, PrepareInput, RunInput
+from activities.serving import served
 from dataops import scenes
+from dataops.activity_contracts.steps import DETECT_SCENES, FailInput, PrepareInput, RunInput
 from dataops.scenes.config import DEFAULT_CONFIG_PATH
 
 __all__ = ["fail", "prepare", "run"]
 
 
-def prepare(params: dict[str, Any]) -> dict[str, Any]:
+@served(DETECT_SCENES.prepare)
+def prepare(args: PrepareInput) -> dict[str, Any]:
     """SCENES datastream PROCESSING (idempotent)."""
-    args = PrepareInput.model_validate(params)
     return scenes.prepare_scene_detection(
         metadata_store(),
         source_datastream_id=args.source_datastream_id,
@@ -24,9 +25,9 @@ def prepare(params: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def run(params: dict[str, Any]) -> dict[str, Any]:
+@served(DETECT_SCENES.run)
+def run(args: RunInput) -> dict[str, Any]:
     """Detect, upsert scenes, write the scenes and frames Delta tables, datastream COMPLETED."""
-    args = RunInput.model_validate(params)
     configured = settings().scenes_config
     return scenes.run_scene_detection(
         blob_zones(),
@@ -36,9 +37,9 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def fail(params: dict[str, Any]) -> dict[str, Any]:
+@served(DETECT_SCENES.fail)
+def fail(args: FailInput) -> dict[str, Any]:
     """SCENES datastream FAILED with the reason."""
-    args = FailInput.model_validate(params)
     return scenes.fail_scene_detection(
         metadata_store(), datastream_id=args.datastream_id, reason=args.reason
     )

@@ -6,6 +6,7 @@ Activities raise these; the orchestrators decide from the class whether a retry 
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "ConflictError",
     "DataOpsError",
     "EtagMismatchError",
@@ -25,9 +26,16 @@ class DataOpsError(Exception):
 
 
 class RetryableError(DataOpsError):
-    """A transient failure (throttling, timeouts, a service briefly away): retry may succeed."""
+    """A transient failure (throttling, timeouts, a service briefly away): retry may succeed.
+
+    ``retry_after`` is the wait in seconds the service asked for (``Retry-After``), if any.
+    """
 
     retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class TerminalError(DataOpsError):
@@ -60,6 +68,10 @@ class ConflictError(TerminalError):
 
 class EtagMismatchError(ConflictError):
     """Optimistic concurrency: the document changed since it was read."""
+
+
+class AccessDeniedError(TerminalError):
+    """The service refused the credentials or the identity lacks a role: fix configuration."""
 
 
 class InvalidTransitionError(TerminalError):

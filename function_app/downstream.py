@@ -22,6 +22,7 @@ from activities import enrichment as enrichment_activities
 from activities import scenes as scene_activities
 from activities import synchronization as synchronization_activities
 from dataops.synchronization.routing import downstream_starts
+from function_app.activity_functions import register_activities
 from orchestrators.detect_scenes import detect_scenes_orchestrator
 from orchestrators.enrich import enrich_orchestrator
 from orchestrators.synchronize import synchronize_orchestrator
@@ -75,49 +76,10 @@ def synchronize(context: df.DurableOrchestrationContext) -> Any:
     return (yield from synchronize_orchestrator(context))
 
 
-# Bare ``dict`` on activity inputs: the worker refuses ``dict[str, Any]`` on trigger bindings.
-
-
-@bp.activity_trigger(input_name="params")
-def synchronize_prepare(params: dict) -> dict[str, Any]:
-    """SYNCHRONIZED datastream PROCESSING (idempotent)."""
-    return synchronization_activities.prepare(params)
-
-
-@bp.activity_trigger(input_name="params")
-def synchronize_run(params: dict) -> dict[str, Any]:
-    """Align to the reference camera, write Parquet to curated, datastream COMPLETED."""
-    return synchronization_activities.run(params)
-
-
-@bp.activity_trigger(input_name="params")
-def synchronize_fail(params: dict) -> dict[str, Any]:
-    """SYNCHRONIZED datastream FAILED with the reason."""
-    return synchronization_activities.fail(params)
-
-
 @bp.orchestration_trigger(context_name="context")
 def enrich(context: df.DurableOrchestrationContext) -> Any:
     """SYNCHRONIZED -> ENRICHED; see orchestrators/enrich.py."""
     return (yield from enrich_orchestrator(context))
-
-
-@bp.activity_trigger(input_name="params")
-def enrich_prepare(params: dict) -> dict[str, Any]:
-    """ENRICHED datastream PROCESSING (idempotent)."""
-    return enrichment_activities.prepare(params)
-
-
-@bp.activity_trigger(input_name="params")
-def enrich_run(params: dict) -> dict[str, Any]:
-    """Weather, map context, sun and objects per frame; Parquet to curated; COMPLETED."""
-    return enrichment_activities.run(params)
-
-
-@bp.activity_trigger(input_name="params")
-def enrich_fail(params: dict) -> dict[str, Any]:
-    """ENRICHED datastream FAILED with the reason."""
-    return enrichment_activities.fail(params)
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -126,19 +88,6 @@ def detect_scenes(context: df.DurableOrchestrationContext) -> Any:
     return (yield from detect_scenes_orchestrator(context))
 
 
-@bp.activity_trigger(input_name="params")
-def detect_scenes_prepare(params: dict) -> dict[str, Any]:
-    """SCENES datastream PROCESSING (idempotent)."""
-    return scene_activities.prepare(params)
-
-
-@bp.activity_trigger(input_name="params")
-def detect_scenes_run(params: dict) -> dict[str, Any]:
-    """Detect scenes, write them to the store and the Delta tables, datastream COMPLETED."""
-    return scene_activities.run(params)
-
-
-@bp.activity_trigger(input_name="params")
-def detect_scenes_fail(params: dict) -> dict[str, Any]:
-    """SCENES datastream FAILED with the reason."""
-    return scene_activities.fail(params)
+register_activities(bp, synchronization_activities)
+register_activities(bp, enrichment_activities)
+register_activities(bp, scene_activities)

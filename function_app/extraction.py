@@ -14,6 +14,7 @@ import azure.durable_functions as df
 
 from activities import extraction as extraction_activities
 from activities import runtime
+from function_app.activity_functions import register_activities
 from orchestrators.extract import extract_orchestrator
 
 __all__ = ["bp", "extract_start_input"]
@@ -40,28 +41,4 @@ def extract(context: df.DurableOrchestrationContext) -> Any:
     return (yield from extract_orchestrator(context))
 
 
-# Bare ``dict`` on activity inputs: the worker refuses ``dict[str, Any]`` on trigger bindings.
-
-
-@bp.activity_trigger(input_name="params")
-def extract_prepare(params: dict) -> dict[str, Any]:
-    """EXTRACTED datastream PROCESSING; one batch job per recording submitted."""
-    return extraction_activities.prepare(params)
-
-
-@bp.activity_trigger(input_name="params")
-def extract_poll(params: dict) -> dict[str, Any]:
-    """Tasks done / total and failed jobs."""
-    return extraction_activities.poll(params)
-
-
-@bp.activity_trigger(input_name="params")
-def extract_record(params: dict) -> dict[str, Any]:
-    """File records and stats from the task manifests; EXTRACTED datastream COMPLETED."""
-    return extraction_activities.record(params)
-
-
-@bp.activity_trigger(input_name="params")
-def extract_fail(params: dict) -> dict[str, Any]:
-    """Cancel what still runs; EXTRACTED datastream FAILED naming task, exit code and log."""
-    return extraction_activities.fail(params)
+register_activities(bp, extraction_activities)

@@ -13,6 +13,7 @@ from activities.runtime import ingest_start_input, landing_container
 from dataops.errors import DataOpsError
 from dataops.events import landing_upload_prefix, parse_blob_event
 from dataops.ids import instance_id_for
+from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload
 from orchestrators.ingest import ingest_orchestrator
 
@@ -68,47 +69,4 @@ def ingest(context: df.DurableOrchestrationContext) -> Any:
     return (yield from ingest_orchestrator(context))
 
 
-# Activity inputs are annotated with the bare ``dict``: the worker refuses generic aliases such as
-# ``dict[str, Any]`` on trigger bindings at function load (tests/unit/test_worker_indexing.py).
-
-
-@bp.activity_trigger(input_name="params")
-def ingest_check_upload(params: dict) -> dict[str, Any]:
-    """Manifest valid, every listed file present with its size."""
-    return ingest_activities.check_upload(params)
-
-
-@bp.activity_trigger(input_name="params")
-def ingest_hash_file(params: dict) -> dict[str, Any]:
-    """Streamed SHA-256 of one landing file, compared with the manifest."""
-    return ingest_activities.hash_file(params)
-
-
-@bp.activity_trigger(input_name="params")
-def ingest_register(params: dict) -> dict[str, Any]:
-    """Create the Measurement and its RAW datastream (idempotent), state COPYING."""
-    return ingest_activities.register(params)
-
-
-@bp.activity_trigger(input_name="params")
-def ingest_copy_file(params: dict) -> dict[str, Any]:
-    """Etag-guarded, verified copy of one file to raw and archive."""
-    return ingest_activities.copy_file(params)
-
-
-@bp.activity_trigger(input_name="params")
-def ingest_complete(params: dict) -> dict[str, Any]:
-    """Attach file records, RAW datastream COMPLETED, measurement INGESTED."""
-    return ingest_activities.complete(params)
-
-
-@bp.activity_trigger(input_name="params")
-def ingest_delete_landing(params: dict) -> dict[str, Any]:
-    """Delete the verified upload from landing (if-match)."""
-    return ingest_activities.delete_landing(params)
-
-
-@bp.activity_trigger(input_name="params")
-def ingest_fail(params: dict) -> dict[str, Any]:
-    """Move the upload to the error zone with _error.json; datastream FAILED."""
-    return ingest_activities.fail(params)
+register_activities(bp, ingest_activities)

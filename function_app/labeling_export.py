@@ -13,6 +13,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities import labeling_export as export_activities
+from function_app.activity_functions import register_activities
 from orchestrators.label_export import label_export_orchestrator
 
 __all__ = ["bp"]
@@ -27,28 +28,4 @@ def label_export(context: df.DurableOrchestrationContext) -> Any:
     return (yield from label_export_orchestrator(context))
 
 
-# Bare ``dict`` on activity inputs: the worker refuses ``dict[str, Any]`` on trigger bindings.
-
-
-@bp.activity_trigger(input_name="params")
-def label_export_plan(params: dict) -> dict[str, Any]:
-    """Selection -> _plan.json; LABEL_EXPORT datastreams PROCESSING."""
-    return export_activities.plan(params)
-
-
-@bp.activity_trigger(input_name="params")
-def label_export_copy(params: dict) -> dict[str, Any]:
-    """Copy one range of plan items into the package."""
-    return export_activities.copy(params)
-
-
-@bp.activity_trigger(input_name="params")
-def label_export_finish(params: dict) -> dict[str, Any]:
-    """coco.json, openlabel.json, then package.json; datastreams COMPLETED."""
-    return export_activities.finish(params)
-
-
-@bp.activity_trigger(input_name="params")
-def label_export_fail(params: dict) -> dict[str, Any]:
-    """Datastreams FAILED with the reason."""
-    return export_activities.fail(params)
+register_activities(bp, export_activities)

@@ -18,6 +18,7 @@ from dataops.errors import DataOpsError
 from dataops.events import parse_blob_event
 from dataops.labeling.import_events import label_upload_from_event
 from dataops.paths import Zone
+from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload
 from orchestrators.label_import import label_import_orchestrator
 
@@ -68,16 +69,4 @@ def label_import(context: df.DurableOrchestrationContext) -> Any:
     return (yield from label_import_orchestrator(context))
 
 
-# Bare ``dict`` on activity inputs: the worker refuses ``dict[str, Any]`` on trigger bindings.
-
-
-@bp.activity_trigger(input_name="params")
-def label_import_run(params: dict) -> dict[str, Any]:
-    """Check the file; write its report and, when valid, its LABELED datastreams."""
-    return import_activities.run(params)
-
-
-@bp.activity_trigger(input_name="params")
-def label_import_fail(params: dict) -> dict[str, Any]:
-    """The run's LABELED datastreams FAILED, report ``failed``."""
-    return import_activities.fail(params)
+register_activities(bp, import_activities)

@@ -11,6 +11,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dataops.activity_contracts.steps import DETECT_SCENES
 from orchestrators.derived_step import StepFailedError, derived_step
 
 __all__ = ["SceneDetectionFailedError", "detect_scenes_orchestrator"]
@@ -22,4 +23,4 @@ def detect_scenes_orchestrator(
     context: df.DurableOrchestrationContext,
 ) -> Generator[Any, Any, dict[str, Any]]:
     """Prepare the SCENES datastream, run the detectors, or mark it FAILED."""
-    return (yield from derived_step(context, step="detect_scenes", running_stage="detecting"))
+    return (yield from derived_step(context, step=DETECT_SCENES, running_stage="detecting"))

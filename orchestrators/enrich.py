@@ -11,6 +11,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dataops.activity_contracts.steps import ENRICH
 from orchestrators.derived_step import StepFailedError, derived_step
 
 __all__ = ["EnrichmentFailedError", "enrich_orchestrator"]
@@ -22,4 +23,4 @@ def enrich_orchestrator(
     context: df.DurableOrchestrationContext,
 ) -> Generator[Any, Any, dict[str, Any]]:
     """Prepare the ENRICHED datastream, run the providers, or mark it FAILED."""
-    return (yield from derived_step(context, step="enrich", running_stage="enriching"))
+    return (yield from derived_step(context, step=ENRICH, running_stage="enriching"))

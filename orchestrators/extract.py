@@ -13,7 +13,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.derived_step import IO_RETRY
+from dataops.activity_contracts import extraction as contracts
+from orchestrators.calls import call
 
 __all__ = ["ExtractionFailedError", "extract_orchestrator", "next_poll_seconds"]
 
@@ -52,35 +53,36 @@ def extract_orchestrator(
     context.set_custom_status(dict(status))
     jobs: list[dict[str, Any]] = []
     try:
-        prepared: dict[str, Any] = yield context.call_activity_with_retry(
-            "extract_prepare",
-            IO_RETRY,
-            {
-                "measurement_id": params["measurement_id"],
-                "raw_datastream_id": params["raw_datastream_id"],
-                "datastream_id": datastream_id,
-                "instance_id": context.instance_id,
-            },
+        prepared = yield from call(
+            context,
+            contracts.PREPARE,
+            contracts.PrepareInput(
+                measurement_id=params["measurement_id"],
+                raw_datastream_id=params["raw_datastream_id"],
+                datastream_id=datastream_id,
+                instance_id=context.instance_id,
+            ),
         )
-        jobs = prepared["jobs"]
+        jobs = prepared.jobs
         minutes = int(params.get("deadline_minutes") or DEADLINE_MINUTES_DEFAULT)
         yield from _wait_for_jobs(context, jobs, status, timedelta(minutes=minutes))
         _publish(context, status, stage="recording")
-        result: dict[str, Any] = yield context.call_activity_with_retry(
-            "extract_record", IO_RETRY, {"datastream_id": datastream_id, "jobs": jobs}
+        result = yield from call(
+            context, contracts.RECORD, contracts.JobsInput(datastream_id=datastream_id, jobs=jobs)
         )
         _publish(context, status, stage="completed")
-        return {**result, "recordings": len(jobs), "status": "Completed"}
+        recorded = result.model_dump(mode="json", exclude_unset=True)
+        return {**recorded, "recordings": len(jobs), "status": "Completed"}
     except Exception as err:
         reason = err.reason if isinstance(err, _JobsFailedError) else _first_line(err)
         _publish(context, status, stage="failed")
-        failure: dict[str, Any] = yield context.call_activity_with_retry(
-            "extract_fail",
-            IO_RETRY,
-            {"datastream_id": datastream_id, "jobs": jobs, "reason": reason},
+        failure = yield from call(
+            context,
+            contracts.FAIL,
+            contracts.FailInput(datastream_id=datastream_id, jobs=jobs, reason=reason),
         )
-        _publish(context, status, stage="failed", reason=failure["reason"][:1000])
-        raise ExtractionFailedError(f"extraction failed: {failure['reason']}") from err
+        _publish(context, status, stage="failed", reason=failure.reason[:1000])
+        raise ExtractionFailedError(f"extraction failed: {failure.reason}") from err
 
 
 class _JobsFailedError(Exception):
@@ -102,22 +104,20 @@ def _wait_for_jobs(
     interval = POLL_FIRST_SECONDS
     job_ids = [job["job_id"] for job in jobs]
     while True:
-        summary: dict[str, Any] = yield context.call_activity_with_retry(
-            "extract_poll", IO_RETRY, {"job_ids": job_ids}
-        )
+        summary = yield from call(context, contracts.POLL, contracts.PollInput(job_ids=job_ids))
         _publish(
             context,
             status,
             stage="extracting",
-            tasks_done=summary["tasks_done"],
-            tasks_total=summary["tasks_total"],
-            failed=len(summary["failed"]),
+            tasks_done=summary.tasks_done,
+            tasks_total=summary.tasks_total,
+            failed=len(summary.failed),
         )
-        if summary["settled"]:
-            if summary["failed"]:
+        if summary.settled:
+            if summary.failed:
                 # extract_fail names the failed tasks, exit codes and logs from the backend.
                 raise _JobsFailedError(None)
-            return summary
+            return summary.model_dump(mode="json", exclude_unset=True)
         now = context.current_utc_datetime
         if now >= deadline:
             raise _JobsFailedError(f"deadline of {deadline_after} passed")

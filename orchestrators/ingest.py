@@ -12,8 +12,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dataops.activity_contracts import ingest as contracts
 from dataops.ids import instance_id_for
-from orchestrators.derived_step import IO_RETRY
+from orchestrators.calls import call, call_all
 
 __all__ = ["COPY_WAVE", "MAX_REVALIDATIONS", "ingest_orchestrator"]
 
@@ -39,17 +40,17 @@ def ingest_orchestrator(
         step = progress["step"]
         registration = progress["registration"]
         _publish(context, status, stage="failed", failed_step=step)
-        yield context.call_activity_with_retry(
-            "ingest_fail",
-            IO_RETRY,
-            {
-                "upload_prefix": params["upload_prefix"],
-                "step": step,
-                "reason": _first_line(err),
-                "details": str(err)[:4000],
-                "instance_id": context.instance_id,
-                "datastream_id": registration["datastream_id"] if registration else None,
-            },
+        yield from call(
+            context,
+            contracts.FAIL,
+            contracts.FailInput(
+                upload_prefix=params["upload_prefix"],
+                step=step,
+                reason=_first_line(err),
+                details=str(err)[:4000],
+                instance_id=context.instance_id,
+                datastream_id=registration.datastream_id if registration else None,
+            ),
         )
         raise IngestFailedError(f"ingest failed at step {step}: {_first_line(err)}") from err
 
@@ -69,31 +70,31 @@ def _ingest_steps(
         progress["step"] = "validate"
         upload = yield from _wait_for_complete_upload(context, params, status)
         progress["step"] = "checksum"
-        _publish(context, status, stage="checksumming", files_total=len(upload["files"]))
-        yield context.task_all(
+        _publish(context, status, stage="checksumming", files_total=len(upload.files))
+        yield from call_all(
+            context,
+            contracts.HASH_FILE,
             [
-                context.call_activity_with_retry(
-                    "ingest_hash_file", IO_RETRY, {"upload_prefix": prefix, **item}
-                )
-                for item in upload["files"]
-            ]
+                contracts.FileInput(upload_prefix=prefix, **item.model_dump())
+                for item in upload.files
+            ],
         )
         progress["step"] = "register"
-        registration: dict[str, Any] = yield context.call_activity_with_retry(
-            "ingest_register",
-            IO_RETRY,
-            {
-                "upload_prefix": prefix,
-                "manifest_etag": upload["manifest_etag"],
-                "instance_id": context.instance_id,
-                "datastream_id": datastream_id,
-                "sources": list(params.get("sources") or []),
-            },
+        registration = yield from call(
+            context,
+            contracts.REGISTER,
+            contracts.RegisterInput(
+                upload_prefix=prefix,
+                manifest_etag=upload.manifest_etag,
+                instance_id=context.instance_id,
+                datastream_id=datastream_id,
+                sources=list(params.get("sources") or []),
+            ),
         )
         progress["registration"] = registration
         status.update(
-            measurement_id=registration["measurement_id"],
-            datastream_id=registration["datastream_id"],
+            measurement_id=registration.measurement_id,
+            datastream_id=registration.datastream_id,
         )
         progress["step"] = "copy"
         copied = yield from _copy_in_waves(context, upload, registration, status)
@@ -108,22 +109,21 @@ def _ingest_steps(
     progress["step"] = "complete"
     _publish(context, status, stage="completing")
     ids = {
-        "datastream_id": registration["datastream_id"],
-        "measurement_id": registration["measurement_id"],
+        "datastream_id": registration.datastream_id,
+        "measurement_id": registration.measurement_id,
     }
-    result = yield context.call_activity_with_retry("ingest_complete", IO_RETRY, ids)
+    completed = yield from call(context, contracts.COMPLETE, contracts.CompleteInput(**ids))
     progress["step"] = "cleanup"
     _publish(context, status, stage="cleaning_landing")
-    yield context.call_activity_with_retry(
-        "ingest_delete_landing",
-        IO_RETRY,
-        {
-            "upload_prefix": prefix,
-            "files": upload["files"],
-            "manifest_etag": upload["manifest_etag"],
-        },
+    yield from call(
+        context,
+        contracts.DELETE_LANDING,
+        contracts.DeleteInput(
+            upload_prefix=prefix, files=upload.files, manifest_etag=upload.manifest_etag
+        ),
     )
-    output = {**ids, "raw_prefix": registration["raw_prefix"], **result}
+    result = completed.model_dump(mode="json", exclude_unset=True)
+    output = {**ids, "raw_prefix": registration.raw_prefix, **result}
     if params.get("extract", True):
         output["extraction"] = yield from _extract(context, params, ids, status)
     _publish(context, status, stage="completed")
@@ -162,7 +162,7 @@ def _extract(
 
 def _wait_for_complete_upload(
     context: df.DurableOrchestrationContext, params: dict[str, Any], status: dict[str, Any]
-) -> Generator[Any, Any, dict[str, Any]]:
+) -> Generator[Any, Any, contracts.CheckedUpload]:
     """Check the upload until every listed file is there, waiting with durable timers."""
     prefix = params["upload_prefix"]
     deadline = context.current_utc_datetime + timedelta(
@@ -171,59 +171,54 @@ def _wait_for_complete_upload(
     poll = timedelta(seconds=int(params.get("poll_seconds", POLL_SECONDS_DEFAULT)))
     while True:
         _publish(context, status, stage="validating")
-        upload: dict[str, Any] = yield context.call_activity_with_retry(
-            "ingest_check_upload", IO_RETRY, {"upload_prefix": prefix}
+        upload = yield from call(
+            context, contracts.CHECK_UPLOAD, contracts.UploadInput(upload_prefix=prefix)
         )
-        if not upload["missing"]:
+        if not upload.missing:
             status.update(
-                files_total=len(upload["files"]),
-                bytes_total=sum(int(f["size"]) for f in upload["files"]),
-                warnings=upload.get("warnings", [])[:20],
+                files_total=len(upload.files),
+                bytes_total=sum(f.size for f in upload.files),
+                warnings=upload.warnings[:20],
             )
             return upload
         now = context.current_utc_datetime
         if now >= deadline:
-            names = ", ".join(upload["missing"][:10])
-            count = len(upload["missing"])
+            names = ", ".join(upload.missing[:10])
+            count = len(upload.missing)
             raise IngestFailedError(f"{count} listed files did not arrive by the deadline: {names}")
-        _publish(context, status, stage="waiting_for_files", missing=len(upload["missing"]))
+        _publish(context, status, stage="waiting_for_files", missing=len(upload.missing))
         yield context.create_timer(min(now + poll, deadline))
 
 
 def _copy_in_waves(
     context: df.DurableOrchestrationContext,
-    upload: dict[str, Any],
-    registration: dict[str, Any],
+    upload: contracts.CheckedUpload,
+    registration: contracts.Registration,
     status: dict[str, Any],
 ) -> Generator[Any, Any, bool]:
     """Copy every file to raw and archive; False when a landing file changed (revalidate)."""
-    files = upload["files"]
+    files = upload.files
     done = 0
     bytes_done = 0
     _publish(context, status, stage="copying", files_done=0, bytes_done=0)
     for start in range(0, len(files), COPY_WAVE):
         wave = files[start : start + COPY_WAVE]
-        results = yield context.task_all(
+        results = yield from call_all(
+            context,
+            contracts.COPY_FILE,
             [
-                context.call_activity_with_retry(
-                    "ingest_copy_file",
-                    IO_RETRY,
-                    {
-                        "upload_prefix": upload["upload_prefix"],
-                        "path": item["path"],
-                        "etag": item["etag"],
-                        "sha256": item["sha256"],
-                        "size": item["size"],
-                        "raw_prefix": registration["raw_prefix"],
-                    },
+                contracts.CopyInput(
+                    upload_prefix=upload.upload_prefix,
+                    **item.model_dump(),
+                    raw_prefix=registration.raw_prefix,
                 )
                 for item in wave
-            ]
+            ],
         )
-        if any(result["source_changed"] for result in results):
+        if any(result.source_changed for result in results):
             return False
         done += len(wave)
-        bytes_done += sum(int(item["size"]) for item in wave)
+        bytes_done += sum(item.size for item in wave)
         _publish(context, status, stage="copying", files_done=done, bytes_done=bytes_done)
     return True
 

@@ -13,7 +13,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.derived_step import IO_RETRY, first_line
+from dataops.activity_contracts import labeling as contracts
+from orchestrators.calls import call, call_all
+from orchestrators.derived_step import first_line
 
 __all__ = [
     "CHUNK_ITEMS",
@@ -47,40 +49,41 @@ def label_export_orchestrator(
     status: dict[str, Any] = {"stage": "planning", "export_id": export_id, "copied": 0}
     context.set_custom_status(dict(status))
     try:
-        planned: dict[str, Any] = yield context.call_activity_with_retry(
-            "label_export_plan",
-            IO_RETRY,
-            {"export_id": export_id, "instance_id": context.instance_id},
+        planned = yield from call(
+            context,
+            contracts.EXPORT_PLAN,
+            contracts.ExportPlanInput(export_id=export_id, instance_id=context.instance_id),
         )
-        total = int(planned["items"])
-        status.update(stage="copying", items=total, frames=planned["frames"])
+        total = planned.items
+        status.update(stage="copying", items=total, frames=planned.frames)
         context.set_custom_status(dict(status))
         chunks = item_chunks(total)
         for wave in range(0, len(chunks), PARALLEL_CHUNKS):
-            tasks = [
-                context.call_activity_with_retry(
-                    "label_export_copy",
-                    IO_RETRY,
-                    {"export_id": export_id, "first": first, "last": last},
-                )
-                for first, last in chunks[wave : wave + PARALLEL_CHUNKS]
-            ]
-            done: list[dict[str, Any]] = yield context.task_all(tasks)
-            status["copied"] += sum(int(result["copied"]) for result in done)
+            done = yield from call_all(
+                context,
+                contracts.EXPORT_COPY,
+                [
+                    contracts.ExportCopyInput(export_id=export_id, first=first, last=last)
+                    for first, last in chunks[wave : wave + PARALLEL_CHUNKS]
+                ],
+            )
+            status["copied"] += sum(result.copied for result in done)
             context.set_custom_status(dict(status))
         status["stage"] = "writing label files"
         context.set_custom_status(dict(status))
-        result: dict[str, Any] = yield context.call_activity_with_retry(
-            "label_export_finish", IO_RETRY, {"export_id": export_id}
+        result = yield from call(
+            context, contracts.EXPORT_FINISH, contracts.ExportInput(export_id=export_id)
         )
     except Exception as err:
         reason = first_line(err)
         status.update(stage="failed", reason=reason)
         context.set_custom_status(dict(status))
-        yield context.call_activity_with_retry(
-            "label_export_fail", IO_RETRY, {"export_id": export_id, "reason": reason}
+        yield from call(
+            context,
+            contracts.EXPORT_FAIL,
+            contracts.ExportFailInput(export_id=export_id, reason=reason),
         )
         raise LabelExportFailedError(f"label export failed: {reason}") from err
     status["stage"] = "completed"
     context.set_custom_status(dict(status))
-    return {**result, "status": "Completed"}
+    return {**result.model_dump(mode="json", exclude_unset=True), "status": "Completed"}

@@ -13,7 +13,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.derived_step import IO_RETRY, first_line
+from dataops.activity_contracts import labeling as contracts
+from orchestrators.calls import call
+from orchestrators.derived_step import first_line
 
 __all__ = ["LabelImportFailedError", "label_import_orchestrator"]
 
@@ -35,21 +37,19 @@ def label_import_orchestrator(
     }
     context.set_custom_status(dict(status))
     try:
-        result: dict[str, Any] = yield context.call_activity_with_retry(
-            "label_import_run", IO_RETRY, args
-        )
+        result = yield from call(context, contracts.IMPORT_RUN, contracts.ImportRunInput(**args))
     except Exception as err:
         reason = first_line(err)
         status.update(stage="failed", reason=reason)
         context.set_custom_status(dict(status))
-        yield context.call_activity_with_retry(
-            "label_import_fail", IO_RETRY, {**args, "reason": reason}
+        yield from call(
+            context, contracts.IMPORT_FAIL, contracts.ImportFailInput(**args, reason=reason)
         )
         raise LabelImportFailedError(f"label import failed: {reason}") from err
     status.update(
-        stage=result.get("status"),
-        error_count=result.get("error_count", 0),
-        datastream_ids=result.get("datastream_ids", []),
+        stage=result.status,
+        error_count=result.error_count,
+        datastream_ids=result.datastream_ids,
     )
     context.set_custom_status(dict(status))
-    return result
+    return result.model_dump(mode="json", exclude_unset=True)

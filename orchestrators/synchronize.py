@@ -11,6 +11,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dataops.activity_contracts.steps import SYNCHRONIZE
 from orchestrators.derived_step import StepFailedError, derived_step
 
 __all__ = ["SynchronizationFailedError", "synchronize_orchestrator"]
@@ -22,4 +23,4 @@ def synchronize_orchestrator(
     context: df.DurableOrchestrationContext,
 ) -> Generator[Any, Any, dict[str, Any]]:
     """Prepare the SYNCHRONIZED datastream, run the alignment, or mark it FAILED."""
-    return (yield from derived_step(context, step="synchronize", running_stage="synchronizing"))
+    return (yield from derived_step(context, step=SYNCHRONIZE, running_stage="synchronizing"))

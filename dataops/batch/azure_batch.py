@@ -28,13 +28,9 @@ from azure.batch.models import (
 # The terminate options model is only exported from the private module in azure-batch 15,
 # but it is the declared type of begin_terminate_job's ``options``.
 from azure.batch.models._models import BatchJobTerminateOptions
-from azure.core.exceptions import (
-    AzureError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-)
+from azure.core.exceptions import AzureError, ResourceExistsError
 
+from dataops.azure_errors import map_azure_error
 from dataops.batch.azure_batch_models import (
     BLOCKED_REASON,
     CANCEL_REASON,
@@ -44,7 +40,7 @@ from dataops.batch.azure_batch_models import (
     task_create_options,
 )
 from dataops.batch.spec import JobSpec, JobState, JobStatus
-from dataops.errors import NotFoundError, RetryableError, TerminalError
+from dataops.errors import RetryableError, TerminalError
 
 __all__ = ["TASKS_PER_REQUEST", "AzureBatchBackend", "BatchServiceClient"]
 
@@ -203,18 +199,11 @@ def _check_added(job_id: str, result: BatchCreateTaskCollectionResult) -> None:
 
 @contextmanager
 def _service_errors(what: str) -> Iterator[None]:
-    """SDK errors into our family: 404 NotFound, 409 passes as is, 429/5xx and network
-    errors retryable, other 4xx terminal."""
+    """SDK errors into our family (:mod:`dataops.azure_errors`); a 409 passes as is, because
+    the callers treat "already exists" / "already ended" as success."""
     try:
         yield
-    except ResourceNotFoundError as err:
-        raise NotFoundError(f"{what}: not found") from err
     except ResourceExistsError:
         raise
-    except HttpResponseError as err:
-        status = err.status_code or 0
-        if status == 429 or status >= 500:
-            raise RetryableError(f"{what}: {err.message}") from err
-        raise TerminalError(f"{what}: {err.message}") from err
     except AzureError as err:
-        raise RetryableError(f"{what}: {err}") from err
+        raise map_azure_error(err, where=what) from err

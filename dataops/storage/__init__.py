@@ -1,7 +1,7 @@
 """Blob storage zones: Azurite locally, one storage account per zone in Azure.
 
 :class:`BlobZones` is the API; :mod:`dataops.storage.zones` decides which container serves
-which zone; :mod:`dataops.storage.errors` is the one place azure.core errors are translated.
+which zone; :mod:`dataops.azure_errors` translates azure.core errors (re-exported here).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from dataops.storage.blob_zones import BlobZones
 from dataops.storage.errors import (
     BlobTooLargeError,
     CopyVerificationError,
-    StorageAccessError,
     StorageConfigError,
     map_azure_error,
     translate_azure_errors,
@@ -52,7 +51,6 @@ __all__ = [
     "UploadResult",
     "BlobTooLargeError",
     "CopyVerificationError",
-    "StorageAccessError",
     "StorageConfigError",
     "map_azure_error",
     "translate_azure_errors",

@@ -1,4 +1,5 @@
-"""Cosmos DB client, database and containers of the metadata store, and its error mapping."""
+"""Cosmos DB client, database and containers of the metadata store; errors through
+:mod:`dataops.azure_errors`."""
 
 from __future__ import annotations
 
@@ -6,18 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import AzureError
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, PartitionKey
-from azure.cosmos.exceptions import CosmosHttpResponseError
 
-from dataops.errors import (
-    ConflictError,
-    DataOpsError,
-    EtagMismatchError,
-    NotFoundError,
-    RetryableError,
-    TerminalError,
-)
+from dataops.azure_errors import map_azure_error
+from dataops.errors import TerminalError
 
 __all__ = [
     "CONTAINERS",
@@ -46,7 +40,6 @@ _COMPOSITE: dict[str, list[list[dict[str, str]]]] = {
 CONTAINERS = tuple(_COMPOSITE)
 # The Functions Cosmos DB trigger keeps its leases here; it wants /id as partition key.
 LEASES = "leases"
-_RETRYABLE_STATUS = frozenset({408, 429, 449, 500, 503})
 
 
 def _indexing_policy(name: str) -> dict[str, Any]:
@@ -99,31 +92,10 @@ def open_containers(client: CosmosClient, database_name: str) -> StoreContainers
     return StoreContainers(database, containers)
 
 
-_BY_STATUS: dict[int, tuple[type[DataOpsError], str]] = {
-    404: (NotFoundError, "not found"),
-    409: (ConflictError, "already exists"),
-    412: (EtagMismatchError, "changed since it was read"),
-}
-
-
-def translate(err: AzureError, what: str) -> DataOpsError:
-    """The dataops error for an azure-cosmos failure on ``what`` (keeps retryable apart)."""
-    if isinstance(err, CosmosHttpResponseError):
-        status = err.status_code
-        if status in _BY_STATUS:
-            cls, text = _BY_STATUS[status]
-            return cls(f"{what} {text}")
-        kind = RetryableError if status in _RETRYABLE_STATUS else TerminalError
-        return kind(f"cosmos answered {status} for {what}: {err.message}")
-    if isinstance(err, ServiceRequestError | ServiceResponseError):
-        return RetryableError(f"cosmos unreachable for {what}: {err}")
-    return TerminalError(f"cosmos failed for {what}: {err}")
-
-
 @contextmanager
 def cosmos_errors(what: str) -> Iterator[None]:
     """Re-raise azure errors inside the block as dataops errors, keeping the cause."""
     try:
         yield
     except AzureError as err:
-        raise translate(err, what) from err
+        raise map_azure_error(err, where=what) from err

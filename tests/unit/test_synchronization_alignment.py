@@ -302,7 +302,7 @@ class _Context:
     def set_custom_status(self, status: dict[str, Any]) -> None:
         self.statuses.append(status)
 
-    def call_activity_with_retry(self, name: str, retry: Any, payload: dict[str, Any]) -> Any:
+    def call_activity(self, name: str, payload: dict[str, Any]) -> Any:
         return (name, payload)
 
 
@@ -331,9 +331,11 @@ def test_orchestrator_prepares_runs_and_on_failure_marks_the_datastream_failed()
     next(failing)
     next_call = failing.send({"datastream_id": "sync-uuid"})
     assert next_call[0] == "synchronize_run"
-    assert failing.throw(RuntimeError("no time_ns column\nsecond line")) == (
+    # A terminal failure of the run activity (its marker says so): no retry, straight to fail.
+    terminal = RuntimeError("[avops-error terminal ValueError] no time_ns column\nsecond line")
+    assert failing.throw(terminal) == (
         "synchronize_fail",
-        {"datastream_id": "sync-uuid", "reason": "no time_ns column"},
+        {"datastream_id": "sync-uuid", "reason": "ValueError: no time_ns column"},
     )
     with pytest.raises(SynchronizationFailedError, match="no time_ns column"):
         failing.send({"datastream_id": "sync-uuid", "reason": "no time_ns column"})

@@ -1,0 +1,85 @@
+"""Serving an activity through its contract: typed input in, checked output out, and every
+failure raised as :class:`ActivityError` whose message says terminal or retryable.
+
+Deterministic input errors are terminal: the ``dataops`` terminal family (validation,
+conflict, not found...), a refused input or output model, ``RecursionError`` and decoding
+errors (``ValueError`` and its ``UnicodeDecodeError`` / ``JSONDecodeError``). Azure failures
+are classified by :mod:`dataops.azure_errors`; connection-level ``OSError`` and anything
+unknown stay retryable, as every failure was before the classes were read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from azure.core.exceptions import AzureError
+
+from dataops.activity_contracts import (
+    ActivityContract,
+    ActivityInput,
+    ActivityOutput,
+    FailureInfo,
+    format_failure,
+)
+from dataops.azure_errors import error_class_for, retry_after_seconds
+from dataops.errors import DataOpsError, RetryableError
+
+__all__ = ["ActivityError", "Served", "classify", "served"]
+
+InputT = TypeVar("InputT", bound=ActivityInput)
+OutputT = TypeVar("OutputT", bound=ActivityOutput)
+
+# Same input, same failure: retrying cannot help.
+_DETERMINISTIC: tuple[type[BaseException], ...] = (RecursionError, ValueError)
+
+
+class ActivityError(Exception):
+    """What a served activity raises; the message starts with the failure marker."""
+
+    def __init__(self, failure: FailureInfo) -> None:
+        super().__init__(format_failure(failure))
+        self.failure = failure
+
+
+def classify(err: BaseException) -> FailureInfo:
+    """Terminal or retryable, with the class name and the wait the service asked for."""
+    message = (str(err).strip() or type(err).__name__).splitlines()[0]
+    if isinstance(err, DataOpsError):
+        after = err.retry_after if isinstance(err, RetryableError) else None
+        return FailureInfo(err.retryable, type(err).__name__, message, after)
+    if isinstance(err, AzureError):
+        ours = error_class_for(err)
+        return FailureInfo(ours.retryable, ours.__name__, message, retry_after_seconds(err))
+    if isinstance(err, _DETERMINISTIC):
+        return FailureInfo(False, type(err).__name__, message)
+    return FailureInfo(True, type(err).__name__, message)
+
+
+@dataclass(frozen=True)
+class Served(Generic[InputT, OutputT]):
+    """An activity handler bound to its contract: what the function app registers."""
+
+    contract: ActivityContract[InputT, OutputT]
+    handler: Callable[[InputT], dict[str, Any]]
+
+    def __call__(self, params: Any) -> dict[str, Any]:
+        """Validate ``params``, run the handler, check its result against the output model."""
+        try:
+            result = self.handler(self.contract.parse_input(params))
+            self.contract.parse_output(result)
+        except Exception as err:
+            raise ActivityError(classify(err)) from err
+        return result
+
+
+def served(
+    contract: ActivityContract[InputT, OutputT],
+) -> Callable[[Callable[[InputT], dict[str, Any]]], Served[InputT, OutputT]]:
+    """Decorator: ``@served(CONTRACT)`` on the handler that takes the contract's input."""
+
+    def bind(handler: Callable[[InputT], dict[str, Any]]) -> Served[InputT, OutputT]:
+        return Served(contract, handler)
+
+    return bind

@@ -1,0 +1,53 @@
+"""Typed orchestrator <-> activity contracts: one definition per activity.
+
+An :class:`ActivityContract` names an activity, its input and output models and its retry
+policy. Orchestrators call activities only through their contracts
+(``orchestrators.calls``); the function app registers each served activity under its
+contract's name (``function_app.activities``); ``activities.serving`` validates the input,
+runs the handler and marks a failure terminal or retryable (:mod:`.failure`).
+"""
+
+from __future__ import annotations
+
+from dataops.activity_contracts import extraction, ingest, labeling, steps
+from dataops.activity_contracts.base import (
+    IO_RETRY,
+    ActivityContract,
+    ActivityInput,
+    ActivityOutput,
+    RetryPolicy,
+)
+from dataops.activity_contracts.failure import FailureInfo, format_failure, parse_failure
+
+__all__ = [
+    "ALL_CONTRACTS",
+    "IO_RETRY",
+    "ActivityContract",
+    "ActivityInput",
+    "ActivityOutput",
+    "FailureInfo",
+    "RetryPolicy",
+    "format_failure",
+    "parse_failure",
+]
+
+ALL_CONTRACTS: tuple[ActivityContract, ...] = (  # type: ignore[type-arg]
+    ingest.CHECK_UPLOAD,
+    ingest.HASH_FILE,
+    ingest.REGISTER,
+    ingest.COPY_FILE,
+    ingest.COMPLETE,
+    ingest.DELETE_LANDING,
+    ingest.FAIL,
+    extraction.PREPARE,
+    extraction.POLL,
+    extraction.RECORD,
+    extraction.FAIL,
+    *(contract for step in steps.STEPS for contract in (step.prepare, step.run, step.fail)),
+    labeling.EXPORT_PLAN,
+    labeling.EXPORT_COPY,
+    labeling.EXPORT_FINISH,
+    labeling.EXPORT_FAIL,
+    labeling.IMPORT_RUN,
+    labeling.IMPORT_FAIL,
+)
