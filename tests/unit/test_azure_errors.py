@@ -1,0 +1,136 @@
+"""The one Azure failure -> ``dataops`` error mapping that storage, store and batch share."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    DecodeError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from dataops.azure_errors import map_azure_error, retry_after_seconds, translate_azure_errors
+from dataops.errors import (
+    AccessDeniedError,
+    ConflictError,
+    DataOpsError,
+    EtagMismatchError,
+    InvalidInputError,
+    NotFoundError,
+    RetryableError,
+    TerminalError,
+)
+
+
+def http_error(status: int, **headers: str) -> HttpResponseError:
+    """An SDK error as the pipeline raises it for an answer with ``status`` and ``headers``."""
+    response = SimpleNamespace(status_code=status, reason="answer", headers=headers, request=None)
+    return HttpResponseError(message=f"status {status}", response=response)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, InvalidInputError),
+        (401, AccessDeniedError),
+        (403, AccessDeniedError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (412, EtagMismatchError),
+        (408, RetryableError),
+        (429, RetryableError),
+        (449, RetryableError),
+        (500, RetryableError),
+        (503, RetryableError),
+        (507, RetryableError),
+        (418, TerminalError),
+    ],
+)
+def test_each_http_status_maps_to_its_error_class(
+    status: int, expected: type[DataOpsError]
+) -> None:
+    """A status means the same error (and the same retry decision) for every service."""
+    mapped = map_azure_error(http_error(status), where="blob raw/x")
+    assert type(mapped) is expected
+    assert mapped.retryable is issubclass(expected, RetryableError)
+    assert str(mapped) == f"blob raw/x: HTTP {status}: status {status}"
+
+
+def test_terminal_statuses_are_terminal_and_throttling_is_not() -> None:
+    """Bad input, conflicts and missing things never retry; throttling and 5xx do."""
+    for status in (400, 404, 409, 412):
+        assert not map_azure_error(http_error(status), where="x").retryable
+    for status in (429, 500, 503):
+        assert map_azure_error(http_error(status), where="x").retryable
+
+
+def test_429_carries_the_retry_after_the_service_sent() -> None:
+    """Retry-After in seconds travels on the RetryableError."""
+    mapped = map_azure_error(http_error(429, **{"Retry-After": "30"}), where="x")
+    assert isinstance(mapped, RetryableError)
+    assert mapped.retry_after == 30.0
+
+
+def test_503_without_retry_after_has_none() -> None:
+    mapped = map_azure_error(http_error(503), where="x")
+    assert isinstance(mapped, RetryableError)
+    assert mapped.retry_after is None
+
+
+def test_cosmos_millisecond_hint_wins_over_retry_after() -> None:
+    """Cosmos says x-ms-retry-after-ms; it is more precise than Retry-After."""
+    error = http_error(429, **{"x-ms-retry-after-ms": "1500", "Retry-After": "9"})
+    assert retry_after_seconds(error) == 1.5
+
+
+def test_retry_after_as_an_http_date_counts_from_the_response_date() -> None:
+    error = http_error(
+        503,
+        **{
+            "Retry-After": "Wed, 21 Oct 2026 07:28:20 GMT",
+            "Date": "Wed, 21 Oct 2026 07:28:00 GMT",
+        },
+    )
+    assert retry_after_seconds(error) == 20.0
+
+
+@pytest.mark.parametrize("value", ["soon", "-5"])
+def test_a_malformed_or_negative_retry_after_never_asks_for_a_negative_wait(value: str) -> None:
+    waited = retry_after_seconds(http_error(429, **{"Retry-After": value}))
+    assert waited is None or waited == 0.0
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ResourceNotFoundError(message="gone"), NotFoundError),
+        (ResourceExistsError(message="there"), ConflictError),
+        (ResourceModifiedError(message="changed"), EtagMismatchError),
+        (ClientAuthenticationError(message="no"), AccessDeniedError),
+        (ServiceRequestError("connection refused"), RetryableError),
+        (ServiceResponseError("connection reset"), RetryableError),
+        (ConnectionResetError("reset by peer"), RetryableError),
+        (TimeoutError("read timed out"), RetryableError),
+        (DecodeError(message="not json"), TerminalError),
+    ],
+)
+def test_sdk_exception_classes_and_connection_errors_map(
+    error: Exception, expected: type[DataOpsError]
+) -> None:
+    """Connection-level failures retry; a body that does not decode never will."""
+    assert type(map_azure_error(error, where="x")) is expected
+
+
+def test_translate_keeps_the_cause() -> None:
+    """The original SDK error stays reachable for logs (``raise ... from``)."""
+    original = http_error(404)
+    with pytest.raises(NotFoundError) as raised, translate_azure_errors("blob raw/y"):
+        raise original
+    assert raised.value.__cause__ is original
