@@ -31,11 +31,14 @@ async def reconcile_ingest(timer: func.TimerRequest, client: df.DurableOrchestra
     if timer.past_due:
         log.info("reconciler timer is past due; running now")
     settings = runtime.settings()
+    # The worker's TimerRequest has schedule_status; the abstract class azure.functions
+    # declares does not.
+    schedule_status = getattr(timer, "schedule_status", None)
     await reconcile(
         DurableRunControl(client),
         runtime.blob_zones(),
         runtime.metadata_store(),
-        now=firing_time(timer.schedule_status, datetime.now(UTC)),
+        now=firing_time(schedule_status, datetime.now(UTC)),
         reconcile_after=timedelta(minutes=settings.reconcile_after_minutes),
         run_deadline=timedelta(minutes=settings.run_deadline_minutes),
         start_input=runtime.ingest_start_input,
