@@ -21,6 +21,14 @@ from devhost.db import Database
 from devhost.durable.clock import Clock, SystemClock
 from devhost.durable.history import ActionType, EventType, format_time, make_event, parse_time
 from devhost.durable.replay import ReplayResult, replay
+from devhost.durable.state import (
+    ContinueAsNew,
+    EngineState,
+    OpenTask,
+    RetryGroup,
+    Scheduled,
+    ScheduledAction,
+)
 from devhost.durable.store import (
     TERMINAL,
     DurableStore,
@@ -57,6 +65,15 @@ _KIND_OF_SCHEDULED_EVENT = {
 
 
 @dataclass(frozen=True)
+class PassOutcome:
+    """How a replay pass ends: failed (reason and details), continued as new, or neither."""
+
+    failure: str | None = None
+    details: str = ""
+    continue_as_new: ContinueAsNew | None = None
+
+
+@dataclass(frozen=True)
 class PassRecord:
     """What one replay pass left open, on the SDK's side and on the engine's."""
 
@@ -64,10 +81,6 @@ class PassRecord:
     sdk_open: frozenset[int | str]
     engine_open: frozenset[int | str]
     done: bool
-
-
-def _new_state() -> dict[str, Any]:
-    return {"next_id": 0, "actions": [], "open": {}, "waits": {}, "raised": {}, "groups": {}}
 
 
 def _action_name(action: dict[str, Any]) -> str | None:
@@ -148,7 +161,7 @@ class DurableEngine:
             parent_instance_id=parent[0] if parent else None,
             parent_execution_id=parent[1] if parent else None,
             parent_task_id=parent[2] if parent else None,
-            state=_new_state(),
+            state=EngineState(),
         )
         self.store.put_instance(conn, inst)
         self.store.enqueue(
@@ -415,16 +428,16 @@ class DurableEngine:
         self._replay_pass(conn, inst, msgs)
         return True
 
-    def _is_retry_related(self, state: dict[str, Any], msg: InboxMessage) -> bool:
+    def _is_retry_related(self, state: EngineState, msg: InboxMessage) -> bool:
         if msg.kind != "event":
             return False
         etype = msg.body["EventType"]
         if etype in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_FAILED):
-            entry = state["open"].get(str(msg.body["TaskScheduledId"]))
-            return entry is not None and entry.get("group") is not None
+            entry = state.open.get(str(msg.body["TaskScheduledId"]))
+            return entry is not None and entry.group is not None
         if etype == EventType.TIMER_FIRED:
-            entry = state["open"].get(str(msg.body["TimerId"]))
-            return entry is not None and entry["kind"] == "retry_timer"
+            entry = state.open.get(str(msg.body["TimerId"]))
+            return entry is not None and entry.kind == "retry_timer"
         return False
 
     def _take_batch(
@@ -472,13 +485,13 @@ class DurableEngine:
             parent_instance_id=inst.parent_instance_id,
         )
         pass_events = [started, *new_events, *engine_events]
-        failure, details, continue_input = self._apply_result(
-            conn, inst, old_history, result, pass_events
-        )
-        if failure is not None:
-            self._fail(conn, inst, failure, details, pass_events, history_len=len(old_history))
-        elif result.done and continue_input is not None:
-            self._continue_as_new(conn, inst, continue_input[0], pass_events, len(old_history))
+        outcome = self._apply_result(conn, inst, old_history, result, pass_events)
+        if outcome.failure is not None:
+            self._fail(conn, inst, outcome.failure, outcome.details, pass_events, len(old_history))
+        elif result.done and outcome.continue_as_new is not None:
+            self._continue_as_new(
+                conn, inst, outcome.continue_as_new.input, pass_events, len(old_history)
+            )
         elif result.done:
             self._complete(conn, inst, result.output, pass_events, len(old_history))
         else:
@@ -494,32 +507,32 @@ class DurableEngine:
         old_history: list[dict[str, Any]],
         result: ReplayResult,
         pass_events: list[dict[str, Any]],
-    ) -> tuple[str | None, str, tuple[str | None] | None]:
-        """Check and schedule the actions: (failure reason, details, continue-as-new input)."""
+    ) -> PassOutcome:
+        """Check and schedule the actions: a failure, or a continue-as-new, or neither."""
         mismatch = self._check_determinism(inst.state, old_history, result)
         if mismatch is not None:
             log.error("[%s] %s", inst.instance_id, mismatch)
-            return mismatch, "NonDeterministicOrchestrationException", None
-        continue_input: tuple[str | None] | None = None
-        for action in result.actions[len(inst.state["actions"]) :]:
-            outcome = self._schedule(conn, inst, action, pass_events)
-            if isinstance(outcome, str):
-                return outcome, "", None
-            if outcome is not None:
-                continue_input = (outcome[1],)
+            return PassOutcome(mismatch, "NonDeterministicOrchestrationException")
+        continue_as_new: ContinueAsNew | None = None
+        for action in result.actions[len(inst.state.actions) :]:
+            scheduled = self._schedule(conn, inst, action, pass_events)
+            if scheduled.failure is not None:
+                return PassOutcome(scheduled.failure)
+            if scheduled.continue_as_new is not None:
+                continue_as_new = scheduled.continue_as_new
         inst.custom_status = (
             json.dumps(result.custom_status) if result.custom_status is not None else None
         )
         if not result.done:
             problem = self._check_open_ids(inst, result)
             if problem is not None:
-                return problem, "", None
+                return PassOutcome(problem)
         else:
             self._notify_pass(inst, result)
         if result.error is not None:
             log.error("[%s] orchestrator %s failed: %s", inst.instance_id, inst.name, result.error)
-            return result.error, "", None
-        return None, "", continue_input
+            return PassOutcome(result.error)
+        return PassOutcome(continue_as_new=continue_as_new)
 
     # -- events in --------------------------------------------------------------------------
     def _accept(
@@ -547,27 +560,26 @@ class DurableEngine:
         etype = EventType(event["EventType"])
         if etype == EventType.EVENT_RAISED:
             name = str(event["Name"])
-            state["raised"][name] = state["raised"].get(name, 0) + 1
+            state.raised[name] = state.raised.get(name, 0) + 1
             return event
         key = str(
             event.get("TimerId") if etype == EventType.TIMER_FIRED else event["TaskScheduledId"]
         )
-        entry = state["open"].pop(key, None)
+        entry = state.open.pop(key, None)
         if entry is None:
             log.info("[%s] duplicate completion of task %s dropped", inst.instance_id, key)
             return None
-        group_id = entry.get("group")
+        group_id = entry.group
         if group_id is None:
             return event
-        group = state["groups"][group_id]
+        group = state.groups[group_id]
         failed = etype in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_FAILED)
         if failed:
             # The extension answers every failed attempt (the last one too) with a timer that
             # the SDK numbers itself; the retry decision is taken when it fires.
-            timer_id = self._next_id(state)
-            delay = timedelta(milliseconds=int(group["first_ms"]))
-            fire_at = self.clock.now() + delay
-            state["open"][str(timer_id)] = {"kind": "retry_timer", "name": None, "group": group_id}
+            timer_id = state.take_id()
+            fire_at = self.clock.now() + timedelta(milliseconds=group.first_ms)
+            state.open[str(timer_id)] = OpenTask("retry_timer", None, group_id)
             engine_events.append(
                 make_event(
                     EventType.TIMER_CREATED, self.clock.now(), timer_id, FireAt=format_time(fire_at)
@@ -579,46 +591,32 @@ class DurableEngine:
             self.store.enqueue(
                 conn, inst.instance_id, inst.execution_id, "event", fired, fire_at.timestamp()
             )
-        elif etype == EventType.TIMER_FIRED and int(group["attempts"]) < int(group["max"]):
-            task_id = self._next_id(state)
-            group["attempts"] = int(group["attempts"]) + 1
-            state["open"][str(task_id)] = {
-                "kind": group["kind"],
-                "name": group["name"],
-                "group": group_id,
-            }
-            log.info(
-                "[%s] retrying %s, attempt %d", inst.instance_id, group["name"], group["attempts"]
-            )
+        elif etype == EventType.TIMER_FIRED and group.attempts < group.max:
+            task_id = state.take_id()
+            group.attempts += 1
+            state.open[str(task_id)] = OpenTask(group.kind, group.name, group_id)
+            log.info("[%s] retrying %s, attempt %d", inst.instance_id, group.name, group.attempts)
             self._dispatch(
                 conn,
                 inst,
-                group["kind"],
-                group["name"],
-                group["input"],
+                group.kind,
+                str(group.name),
+                group.input,
                 task_id,
-                group.get("instance_id"),
+                group.instance_id,
                 engine_events,
             )
         return event
 
-    @staticmethod
-    def _next_id(state: dict[str, Any]) -> int:
-        value = int(state["next_id"])
-        state["next_id"] = value + 1
-        return value
-
     # -- actions out ------------------------------------------------------------------------
     def _check_determinism(
-        self, state: dict[str, Any], old_history: list[dict[str, Any]], result: ReplayResult
+        self, state: EngineState, old_history: list[dict[str, Any]], result: ReplayResult
     ) -> str | None:
         scheduled = {
             int(e["EventId"]): e for e in old_history if e["EventType"] in _KIND_OF_SCHEDULED_EVENT
         }
-        for index, (known, action) in enumerate(
-            zip(state["actions"], result.actions, strict=False)
-        ):
-            kind, name, task_id = known
+        for index, (known, action) in enumerate(zip(state.actions, result.actions, strict=False)):
+            kind, name, task_id = known.kind, known.name, known.task_id
             try:
                 new_kind = _KIND_OF_ACTION[ActionType(action["actionType"])]
             except (KeyError, ValueError):
@@ -649,30 +647,36 @@ class DurableEngine:
         inst: Instance,
         action: dict[str, Any],
         events: list[dict[str, Any]],
-    ) -> str | tuple[bool, str | None] | None:
-        """Turn one new action into history and work; a string is a failure reason."""
+    ) -> Scheduled:
+        """Turn one new action into history and work."""
         state = inst.state
         try:
             atype = ActionType(action["actionType"])
         except ValueError:
-            return f"action type {action.get('actionType')!r} is not supported by devhost"
+            return Scheduled(
+                failure=f"action type {action.get('actionType')!r} is not supported by devhost"
+            )
         if atype not in _KIND_OF_ACTION:
-            return (
-                f"action {atype.name} is not supported by devhost (entities and call_http are not)"
+            return Scheduled(
+                failure=(
+                    f"action {atype.name} is not supported by devhost "
+                    "(entities and call_http are not)"
+                )
             )
         kind = _KIND_OF_ACTION[atype]
         name = _action_name(action)
         if kind == "event":
-            state["actions"].append([kind, name, None])
-            state["waits"][name] = state["waits"].get(name, 0) + 1
-            return None
-        task_id = self._next_id(state)
-        state["actions"].append([kind, name, task_id])
+            state.actions.append(ScheduledAction(kind, name, None))
+            event_name = str(name)
+            state.waits[event_name] = state.waits.get(event_name, 0) + 1
+            return Scheduled()
+        task_id = state.take_id()
+        state.actions.append(ScheduledAction(kind, name, task_id))
         if kind == "continue":
-            return (True, action.get("input"))
+            return Scheduled(continue_as_new=ContinueAsNew(action.get("input")))
         if kind == "timer":
             fire_at = parse_time(str(action["fireAt"]))
-            state["open"][str(task_id)] = {"kind": "timer", "name": None, "group": None}
+            state.open[str(task_id)] = OpenTask("timer", None, None)
             events.append(
                 make_event(
                     EventType.TIMER_CREATED, self.clock.now(), task_id, FireAt=format_time(fire_at)
@@ -684,7 +688,7 @@ class DurableEngine:
             self.store.enqueue(
                 conn, inst.instance_id, inst.execution_id, "event", fired, fire_at.timestamp()
             )
-            return None
+            return Scheduled()
         group_id = None
         if atype in (
             ActionType.CALL_ACTIVITY_WITH_RETRY,
@@ -692,16 +696,16 @@ class DurableEngine:
         ):
             options = action.get("retryOptions") or {}
             group_id = str(task_id)
-            state["groups"][group_id] = {
-                "kind": kind,
-                "name": name,
-                "input": action.get("input"),
-                "instance_id": action.get("instanceId"),
-                "first_ms": int(options.get("firstRetryIntervalInMilliseconds", 1000)),
-                "max": int(options.get("maxNumberOfAttempts", 1)),
-                "attempts": 1,
-            }
-        state["open"][str(task_id)] = {"kind": kind, "name": name, "group": group_id}
+            state.groups[group_id] = RetryGroup(
+                kind=kind,
+                name=name,
+                input=action.get("input"),
+                instance_id=action.get("instanceId"),
+                first_ms=int(options.get("firstRetryIntervalInMilliseconds", 1000)),
+                max=int(options.get("maxNumberOfAttempts", 1)),
+                attempts=1,
+            )
+        state.open[str(task_id)] = OpenTask(kind, name, group_id)
         self._dispatch(
             conn,
             inst,
@@ -712,7 +716,7 @@ class DurableEngine:
             action.get("instanceId"),
             events,
         )
-        return None
+        return Scheduled()
 
     def _dispatch(  # noqa: PLR0917 - one argument per field of the scheduled event
         self,
@@ -768,18 +772,11 @@ class DurableEngine:
             )
 
     # -- checks -----------------------------------------------------------------------------
-    def _engine_open(self, state: dict[str, Any]) -> frozenset[int | str]:
-        ids: set[int | str] = {int(k) for k in state["open"]}
-        for name, waits in state["waits"].items():
-            if int(waits) > int(state["raised"].get(name, 0)):
-                ids.add(name)
-        return frozenset(ids)
-
     def _notify_pass(self, inst: Instance, result: ReplayResult) -> PassRecord:
         record = PassRecord(
             instance_id=inst.instance_id,
             sdk_open=frozenset(result.open_ids),
-            engine_open=self._engine_open(inst.state),
+            engine_open=inst.state.open_ids(),
             done=result.done,
         )
         for observer in self.pass_observers:
@@ -919,7 +916,7 @@ class DurableEngine:
         self.store.clear_history(conn, inst.instance_id)
         inst.execution_id = uuid.uuid4().hex
         inst.input = input_json
-        inst.state = _new_state()
+        inst.state = EngineState()
         inst.status = RuntimeStatus.RUNNING
         inst.updated_at = self._now_text()
         self.store.put_instance(conn, inst)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from devhost.db import Database
+from devhost.durable.state import EngineState
 
 __all__ = [
     "TERMINAL",
@@ -98,14 +99,14 @@ class Instance:
     parent_instance_id: str | None
     parent_execution_id: str | None
     parent_task_id: int | None
-    state: dict[str, Any]
+    state: EngineState
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Instance:
         """Build from a ``SELECT *`` row."""
         data = dict(row)
         data["status"] = RuntimeStatus(data["status"])
-        data["state"] = json.loads(data["state"])
+        data["state"] = EngineState.from_json(json.loads(data["state"]))
         return cls(**data)
 
 
@@ -165,7 +166,7 @@ class DurableStore:
                 inst.parent_instance_id,
                 inst.parent_execution_id,
                 inst.parent_task_id,
-                json.dumps(inst.state),
+                json.dumps(inst.state.to_json()),
             ),
         )
 
