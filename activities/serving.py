@@ -26,10 +26,23 @@ from dataops.activity_contracts import (
 from dataops.azure_errors import error_class_for, retry_after_seconds
 from dataops.errors import DataOpsError, RetryableError
 
-__all__ = ["ActivityError", "Served", "classify", "served"]
+__all__ = ["ActivityError", "Served", "ServedHandler", "classify", "served", "served_by"]
 
 InputT = TypeVar("InputT", bound=ActivityInput)
 OutputT = TypeVar("OutputT", bound=ActivityOutput)
+
+
+@dataclass(frozen=True)
+class ServedHandler:
+    """Where a ``@served`` handler lives, the contract it serves and what it does."""
+
+    attribute: str
+    contract: ActivityContract[Any, Any]
+    doc: str | None
+
+
+# Every handler ``@served`` bound, by module name then attribute (a reimport replaces).
+_SERVED: dict[str, dict[str, ServedHandler]] = {}
 
 # Same input, same failure: retrying cannot help.
 _DETERMINISTIC: tuple[type[BaseException], ...] = (RecursionError, ValueError)
@@ -80,6 +93,18 @@ def served(
     """Decorator: ``@served(CONTRACT)`` on the handler that takes the contract's input."""
 
     def bind(handler: Callable[[InputT], dict[str, Any]]) -> Served[InputT, OutputT]:
+        _SERVED.setdefault(handler.__module__, {})[handler.__name__] = ServedHandler(
+            handler.__name__, contract, handler.__doc__
+        )
         return Served(contract, handler)
 
     return bind
+
+
+def served_by(module_name: str) -> list[ServedHandler]:
+    """The handlers ``@served`` bound in ``module_name``, in order.
+
+    Recorded when the module is imported, so a test that replaces a handler on the module
+    (before or after the function app registers it) does not hide its activity.
+    """
+    return list(_SERVED.get(module_name, {}).values())
