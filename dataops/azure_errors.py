@@ -30,7 +30,6 @@ from dataops.errors import (
     ConflictError,
     DataOpsError,
     EtagMismatchError,
-    InvalidInputError,
     NotFoundError,
     RetryableError,
     TerminalError,
@@ -49,8 +48,9 @@ __all__ = [
 # the same request may well succeed later. Any other 5xx is treated the same way.
 RETRYABLE_STATUS = frozenset({408, 429, 449, 500, 502, 503, 504})
 
+# A 400 is a request the service could not take (often our bug, never a file and field the
+# user can fix), so it stays a plain TerminalError, like any other 4xx not listed here.
 _BY_STATUS: dict[int, type[DataOpsError]] = {
-    400: InvalidInputError,
     401: AccessDeniedError,
     403: AccessDeniedError,
     404: NotFoundError,

@@ -22,7 +22,6 @@ from dataops.errors import (
     ConflictError,
     DataOpsError,
     EtagMismatchError,
-    InvalidInputError,
     NotFoundError,
     RetryableError,
     TerminalError,
@@ -38,7 +37,7 @@ def http_error(status: int, **headers: str) -> HttpResponseError:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (400, InvalidInputError),
+        (400, TerminalError),
         (401, AccessDeniedError),
         (403, AccessDeniedError),
         (404, NotFoundError),
