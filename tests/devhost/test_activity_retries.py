@@ -174,3 +174,27 @@ def test_fan_out_with_a_terminal_failure_fails_once_after_the_others_settled(
     assert count(engine, "fan-t", EventType.TASK_FAILED) == 1
     assert count(engine, "fan-t", EventType.TASK_COMPLETED) == 2
     assert count(engine, "fan-t", EventType.TIMER_CREATED) == 0
+
+
+def test_fan_out_waits_for_calls_still_running_when_one_fails(
+    engine: DurableEngine, clock: FakeClock
+) -> None:
+    """The failure arrives in a pass of its own while the other calls are still out: the
+    orchestration awaits them (no duplicate scheduling), then retries only the failed one."""
+    specs = [{"key": "h0", "fail_times": 1}, {"key": "h1"}, {"key": "h2"}]
+    engine.start_new("call_many", "fan-s", json.dumps(specs))
+    engine.process_ready()
+    items = {json.loads(item.input or "{}")["key"]: item for item in engine.claim_work(10)}
+    assert sorted(items) == ["h0", "h1", "h2"]
+    for key in ("h0", "h1", "h2"):  # one result per pass, the failure first
+        engine.complete_work(items[key], engine.run_work_inline(items[key]))
+        engine.process_ready()
+        if key == "h0":
+            assert count(engine, "fan-s", EventType.TIMER_CREATED) == 0, "retried too early"
+    assert count(engine, "fan-s", EventType.TIMER_CREATED) == 1
+    clock.advance(10)
+    engine.run_until_idle()
+    inst = finished(engine, "fan-s")
+    assert inst.status is RuntimeStatus.COMPLETED, inst.error
+    assert [r["attempts"] for r in json.loads(inst.output or "null")] == [2, 1, 1]
+    assert count(engine, "fan-s", EventType.TASK_SCHEDULED) == 4
