@@ -1,7 +1,8 @@
 """Orchestrator ``ingest``: landing -> validated -> raw + archive, or the error zone.
 
-Deterministic: only context calls, no I/O, clock or environment. Inputs and outputs are plain
-dicts of ids and paths; the activities (activities/ingest.py) do the work.
+Deterministic: only context calls, no I/O, clock or environment. Activities are called through
+their contracts (``dataops.activity_contracts.ingest``: ids and paths, JSON on the wire); the
+activities (activities/ingest.py) do the work.
 """
 
 from __future__ import annotations
