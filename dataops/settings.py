@@ -1,7 +1,7 @@
 """The one settings model. Every key is an environment variable (an app setting in Azure).
 
-``local.settings.sample.json``, the settings table in README.md and the Bicep app settings list
-exactly these keys (tests/unit/test_settings_parity.py and tests/infra check it).
+``local.settings.sample.json``, the settings table in docs/settings.md and the Bicep app settings
+list exactly these keys (tests/unit/test_settings_parity.py and tests/infra check it).
 """
 
 from __future__ import annotations
