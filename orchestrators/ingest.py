@@ -31,7 +31,7 @@ class IngestFailedError(Exception):
 def ingest_orchestrator(
     context: df.DurableOrchestrationContext,
 ) -> Generator[Any, Any, dict[str, Any]]:
-    """Run one upload through validation and copy; see ARCHITECTURE.md, flow step 3."""
+    """Run one upload through validation and copy; see docs/architecture.md, "Flow", step 3."""
     params: dict[str, Any] = context.get_input() or {}
     status: dict[str, Any] = {"stage": "validating", "upload_prefix": params["upload_prefix"]}
     progress: dict[str, Any] = {"step": "validate", "registration": None}

@@ -1,4 +1,4 @@
-"""Re-check the protocol facts of LOCAL-HOST.md against the installed SDK versions."""
+"""Re-check the protocol facts of docs/devhost.md ("Protocol facts") against the installed SDKs."""
 
 from __future__ import annotations
 

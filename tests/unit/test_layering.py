@@ -1,4 +1,4 @@
-"""Import arrows point down only (ARCHITECTURE.md, Code layout)."""
+"""Import arrows point down only (docs/architecture.md, "Layout and naming")."""
 
 from __future__ import annotations
 
