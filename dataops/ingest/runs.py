@@ -4,7 +4,7 @@ The Durable Functions client lives in ``function_app``; here it is the small
 :class:`RunControl` protocol, so this logic needs no azure-functions import and tests can
 drive it with any implementation.
 
-Rerun order, and why (see README, "Rerun, rehydrate and reconciliation"):
+Rerun order, and why (see docs/ingest.md, "Rerun, rehydrate and reconciliation"):
 
 1. refuse while the upload's ``ingest`` instance is Pending/Running (409): two runs on one
    prefix would race on the same landing blobs;

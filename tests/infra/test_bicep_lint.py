@@ -3,7 +3,7 @@
 It catches unbalanced brackets, modules that do not exist or get parameters they do not declare,
 unused parameters and variables, unpinned API and module versions, secrets in outputs and
 key-based access. It is no compiler: `az bicep build --file infra/main.bicep` (or
-`azd provision --preview`) is the real validation, see README.md.
+`azd provision --preview`) is the real validation, see docs/deployment.md.
 """
 
 from __future__ import annotations
