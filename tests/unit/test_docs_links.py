@@ -89,3 +89,17 @@ def test_link_finder_sees_inline_reference_and_image_links_but_not_code() -> Non
     assert sorted(_links(sample)) == ["docs/a.md#x", "other.md", "pic.png"]
     assert OUTSIDE.search("see ../" + "shared/notes") and OUTSIDE.search("LOCAL-HOST" + ".md")
     assert not OUTSIDE.search("docs/architecture.md")
+
+
+def test_readme_links_every_document_in_docs() -> None:
+    """README's "Where to read more" is the index of docs/: a new document gets a row there."""
+    readme = ROOT / "README.md"
+    linked = {
+        (readme.parent / target.split("#", 1)[0]).resolve() for target in _links(readme.read_text())
+    }
+    unlinked = [
+        doc.relative_to(ROOT).as_posix()
+        for doc in sorted((ROOT / "docs").glob("*.md"))
+        if doc.resolve() not in linked
+    ]
+    assert not unlinked, f"README.md does not link {unlinked}"
