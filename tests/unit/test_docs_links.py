@@ -1,5 +1,5 @@
-"""The repository stands alone: no file points outside it, and every relative Markdown link in
-README.md and docs/ resolves to a file in the repository."""
+"""The repository stands alone: no file points outside it, every relative Markdown link in
+README.md and docs/ resolves to a file in the repository, and README links every document."""
 
 from __future__ import annotations
 
