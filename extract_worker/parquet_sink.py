@@ -50,7 +50,7 @@ class ParquetSink:
         self.compression = "NONE" if compression == "none" else compression
         self.metadata = schema_metadata(metadata)
         # Dictionary encoding is off by default: on float columns it made writes 4-8x
-        # slower for no size gain (measured, see the issue).
+        # slower for no size gain (measured while tuning the writers).
         self.use_dictionary = use_dictionary
         self.write_statistics = write_statistics
         self.column_encoding = column_encoding

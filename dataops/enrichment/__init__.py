@@ -1,4 +1,4 @@
-"""Enrichment: per-frame weather, map context, sun elevation and objects (issue 8 step 3)."""
+"""Enrichment: per-frame weather, map context, sun elevation and objects (docs/enrichment.md)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Output per topic: ``<kind>/<topic>/points/part-NNNNN.parquet``, a Parquet dataset of ~32 MB
 parts. The parts are encoded by two writer threads (pyarrow releases the GIL) while the main
 thread reads on: Parquet encoding is the bottleneck and a single writer tops out below the
-issue's 400 MB/s on one core.
+400 MB/s per core this extractor is held to (docs/extract-worker.md, throughput table).
 
 Points are cut out of the message buffer with one structured numpy view per frame (no
 per-point Python), buffered up to a part (~32 MB) and copied once per field into it.

@@ -1,9 +1,9 @@
 """Build one typestore for a ROS recording, topic by topic, so one bad type spares the rest.
 
 rosbags' AnyReader registers every definition at once and fails the whole recording on the
-first bad one; the issue asks that an unknown type names its topic and the other topics still
-extract. Definitions come from the recording; bags without them (older ROS 2 sqlite3 bags)
-fall back to the configured distro's typestore plus a folder of ``.msg`` files.
+first bad one; here an unknown type fails only its own topic, with the topic named, and the
+other topics still extract. Definitions come from the recording; bags without them (older ROS 2
+sqlite3 bags) fall back to the configured distro's typestore plus a folder of ``.msg`` files.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """TDMS through nptdms, streamed with ``TdmsFile.open`` and ``data_chunks`` (never ``read``).
 
 An incomplete final segment (a logger that died mid-write) is a hard error at open: nptdms
-would otherwise hand back the segment with its missing values, and the issue forbids
-zero-filled output.
+would otherwise hand back the segment with its missing values, and a truncated file must be a
+clear failure, never zero-filled output.
 """
 
 from __future__ import annotations

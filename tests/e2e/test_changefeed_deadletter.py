@@ -1,4 +1,4 @@
-"""Issue 8: a change-feed consumer that raises is retried, then dead-lettered, never lost.
+"""A change-feed consumer that raises is retried, then dead-lettered, never lost.
 
 Our real ``on_datastream_changed`` under devhost, fed from the sqlite store's change log. Its
 durable client cannot reach the host (nothing listens on the host's port yet), so every

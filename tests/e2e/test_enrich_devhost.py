@@ -1,4 +1,4 @@
-"""Issue 8 step 3 end to end: ingest -> extract -> synchronize -> change feed -> ``enrich``.
+"""Enrichment end to end: ingest -> extract -> synchronize -> change feed -> ``enrich``.
 
 The app runs under devhost on Azurite with the sqlite store's change log feeding the
 ``cosmos_db_trigger`` consumer; the SYNCHRONIZED datastream's COMPLETED change starts

@@ -1,4 +1,4 @@
-"""Issue 6 end to end: ingest -> ``extract`` sub-orchestration -> local batch pool -> EXTRACTED.
+"""Extraction end to end: ingest -> ``extract`` sub-orchestration -> local batch pool -> EXTRACTED.
 
 The app runs under devhost on Azurite; the local pool's scheduler (the stand-in for the Batch
 service) runs in the test through devhost.batch_runner, on the same database as the app.

@@ -1,4 +1,4 @@
-"""Issue 4 end to end: upload -> Event Grid -> ``ingest`` -> raw + archive, or the error zone."""
+"""Ingest end to end: upload -> Event Grid -> ``ingest`` -> raw + archive, or the error zone."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 8 steps 4 and 5 end to end: ingest -> extract -> synchronize -> enrich -> scenes.
+"""Scenes and frame index end to end: ingest -> extract -> synchronize -> enrich -> scenes.
 
 The small sample drive's planted events (truth.json) must come back as scenes within 0.5 s,
 with at most one false scene per type; the scenes are in the store and in the curated zone's

@@ -1,4 +1,4 @@
-"""Issue 8 end to end: ingest -> extract -> datastreams change feed -> ``synchronize``.
+"""Synchronization end to end: ingest -> extract -> datastreams change feed -> ``synchronize``.
 
 The app runs under devhost on Azurite with the sqlite store's change log feeding the
 ``cosmos_db_trigger`` consumer; the local batch pool runs the extraction tasks in the test.

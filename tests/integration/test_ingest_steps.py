@@ -1,6 +1,6 @@
-"""The ingest steps against real Azurite and the SQLite store: each rule of issue 4 in isolation.
+"""The ingest steps against real Azurite and the SQLite store: each rule of ingest in isolation.
 
-The orchestration that chains them is exercised through devhost in tests/devhost; here each
+The orchestration that chains them is exercised through devhost in tests/e2e; here each
 step's guarantees are pinned down: what is validated, what is copied, what is never lost.
 """
 

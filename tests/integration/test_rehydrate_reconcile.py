@@ -1,4 +1,4 @@
-"""Rehydrate, rerun and reconciler logic against real Azurite and the SQLite store (issue 4, 5-6).
+"""Rehydrate, rerun and reconciler logic against real Azurite and the SQLite store.
 
 The Durable client is replaced by :class:`MemoryRuns`, an in-memory ``RunControl`` with
 start-new semantics like Azure's (finished instances replaced, active ones refused); the

@@ -1,4 +1,4 @@
-"""Issue 10 end to end: the small sample through scenes, then a labeling export of its
+"""Labeling export end to end: the small sample through scenes, then a labeling export of its
 pedestrian frames under devhost, read back through the partner's SAS links."""
 
 from __future__ import annotations
