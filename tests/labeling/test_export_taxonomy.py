@@ -45,7 +45,7 @@ def test_requested_categories_keep_their_order_and_prelabel_classes_are_added() 
 
 
 def test_a_package_without_prelabels_still_has_its_categories() -> None:
-    """The README's export (no pre-labels on the frames) gives a labelable COCO and OpenLABEL."""
+    """An export without pre-labels on its frames still gives a labelable COCO and OpenLABEL."""
     plan = make_plan([plan_item(1, frame=0), plan_item(2, frame=1)], categories=REQUESTED)
     coco = coco_document(plan, created_at=datetime(2024, 5, 2, tzinfo=UTC))
     assert coco["annotations"] == []
