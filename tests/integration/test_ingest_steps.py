@@ -208,7 +208,7 @@ def test_size_mismatch_names_the_file_and_field(blob_zones: BlobZones) -> None:
     put_upload(blob_zones, "up/4", FILES, manifest)
     with pytest.raises(InvalidInputError) as err:
         check(blob_zones, "up/4")
-    assert err.value.field == "files.2.size"
+    assert err.value.field == "files[2].size"
     assert "drive.bag" in str(err.value)
 
 
@@ -336,5 +336,5 @@ def test_a_hostile_manifest_path_is_rejected_before_any_storage_call(blob_zones:
     put_upload(blob_zones, "up/9", FILES, manifest)
     with pytest.raises(InvalidInputError) as err:
         check(blob_zones, "up/9")
-    assert err.value.field == "files.0.path"
+    assert err.value.field == "files[0].path"
     assert names(blob_zones, Zone.RAW) == set()
