@@ -41,6 +41,14 @@ _ALREADY_STARTED = frozenset(
 )
 
 
+def _current_manifest_etag(prefix: str) -> str | None:
+    """The landing manifest's eTag now, or None when it is gone."""
+    try:
+        return blob_zones().get_info(Zone.LANDING, f"{prefix}/{MANIFEST_NAME}").etag
+    except NotFoundError:
+        return None
+
+
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
 async def on_landing_blob_created(
@@ -50,18 +58,20 @@ async def on_landing_blob_created(
 
     A forged event (another account's topic, a url that is not its subject) or a stale one
     (its eTag is not the manifest's current one) raises: Event Grid dead-letters it, and no
-    run exists that could block the prefix.
+    run exists that could block the prefix. A duplicate delivered after the run deleted the
+    manifest from landing is stale too, and dead-lettered harmlessly.
     """
     try:
         blob_event = parse_blob_event(event_grid_payload(event))
         prefix = manifest_event_prefix(
             blob_event, landing_container(), landing_accounts(settings())
         )
+        if prefix is None:
+            return
+        etag = check_event_etag(blob_event, _current_manifest_etag(prefix))
     except DataOpsError:
         log.exception("rejected storage event %s (subject %s)", event.id, event.subject)
         raise
-    if prefix is None:
-        return
     instance_id = instance_id_for("ingest", prefix)
     status = await client.get_status(instance_id)
     if status is not None and status.runtime_status in _ALREADY_STARTED:
@@ -73,16 +83,6 @@ async def on_landing_blob_created(
             status.runtime_status,
         )
         return
-    try:
-        info = blob_zones().get_info(Zone.LANDING, f"{prefix}/{MANIFEST_NAME}")
-        current: str | None = info.etag
-    except NotFoundError:
-        current = None
-    try:
-        etag = check_event_etag(blob_event, current)
-    except DataOpsError:
-        log.exception("rejected storage event %s (subject %s)", event.id, event.subject)
-        raise
     await client.start_new("ingest", instance_id, ingest_start_input(prefix, manifest_etag=etag))
     log.info("started ingest %s for upload %s (event %s)", instance_id, prefix, event.id)
 
