@@ -386,7 +386,7 @@ def test_a_hostile_path_in_the_manifest_is_rejected_and_nothing_leaves_the_prefi
     run_to_failure(app_env, prefix)
     marker = error_doc(app_env, prefix)
     assert marker["step"] == "validate"
-    assert "files.2.path" in marker["reason"]
+    assert "files[2].path" in marker["reason"]
     assert all(name.startswith(f"{prefix}/") for name in zone_names(app_env, Zone.ERROR))
 
 
