@@ -25,7 +25,13 @@ from extract_worker.errors import BadInputError, ExtractError, LimitExceededErro
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["ENVIRONMENT_ERRNOS", "PARSER_PACKAGES", "UnclassifiedError", "classify_failure", "is_input_failure"]
+__all__ = [
+    "ENVIRONMENT_ERRNOS",
+    "PARSER_PACKAGES",
+    "UnclassifiedError",
+    "classify_failure",
+    "is_input_failure",
+]
 
 # Top-level packages that read the recording's bytes: parsers, codecs and decompressors.
 PARSER_PACKAGES = frozenset(
@@ -42,6 +48,10 @@ PARSER_PACKAGES = frozenset(
         "zlib",
         "gzip",
         "isal",
+        "igzip_lib",  # isal's C module: IsalError's home
+        "lzma",
+        "_lzma",
+        "_bz2",
         "asammdf",
         "nptdms",
         "canmatrix",
