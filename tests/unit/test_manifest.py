@@ -221,7 +221,7 @@ def test_duplicate_keys_are_refused_with_their_field_path(text: str, field: str)
 def test_only_utf8_manifests_are_accepted(encoding: str) -> None:
     """UTF-16/32 (which json.loads would guess) and Latin-1 are refused as not UTF-8."""
     doc = manifest_doc(driver="Jürgen Müller")
-    with pytest.raises(InvalidInputError, match="not UTF-8|not valid JSON"):
+    with pytest.raises(InvalidInputError, match="not UTF-8"):
         parse_manifest(json.dumps(doc, ensure_ascii=False).encode(encoding))
     assert parse_manifest(json.dumps(doc, ensure_ascii=False).encode()).driver == "Jürgen Müller"
 
