@@ -236,6 +236,8 @@ def test_a_forged_or_stale_event_is_refused_and_never_blocks_the_prefix(
 
     async def body(host: DevHost) -> Any:
         hook = f"{host.base_url}/runtime/webhooks/eventgrid?functionName=on_landing_blob_created"
+        # Both built now: devhost's own event source may ingest (and delete) the manifest first.
+        genuine_event = manifest_event(app_env, prefix, "genuine")
         forged = manifest_event(app_env, prefix, "forged")
         forge(forged[0])
         async with httpx.AsyncClient(timeout=30) as http:
@@ -250,7 +252,7 @@ def test_a_forged_or_stale_event_is_refused_and_never_blocks_the_prefix(
             )
             assert "RefusedEventError" in letters[0].error
             assert reason in letters[0].error
-            genuine = await http.post(hook, json=manifest_event(app_env, prefix, "genuine"))
+            genuine = await http.post(hook, json=genuine_event)
             assert genuine.status_code < 300, genuine.text
         return await finished(host, prefix)
 
