@@ -75,17 +75,17 @@ def landing_container() -> str:
 
 
 def ingest_start_input(
-    upload_prefix: str, *, sources: list[str] | None = None, manifest_etag: str | None = None
+    upload_prefix: str, *, sources: list[str] | None = None, event_etag: str | None = None
 ) -> dict[str, Any]:
     """Orchestrator input for one upload: settings it needs are passed in, not read in replay.
 
     ``sources`` are the datastreams of an earlier run that a rerun replaces (lineage);
-    ``manifest_etag`` is the eTag of the manifest write whose event started the run.
+    ``event_etag`` is the manifest eTag named by the storage event that started the run.
     """
     current = settings()
     return {
         "upload_prefix": upload_prefix,
-        "manifest_etag": manifest_etag,
+        "event_etag": event_etag,
         "late_file_deadline_minutes": current.late_file_deadline_minutes,
         "sources": sources or [],
         "extract": current.extract_on_ingest,

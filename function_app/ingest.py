@@ -83,7 +83,7 @@ async def on_landing_blob_created(
             status.runtime_status,
         )
         return
-    await client.start_new("ingest", instance_id, ingest_start_input(prefix, manifest_etag=etag))
+    await client.start_new("ingest", instance_id, ingest_start_input(prefix, event_etag=etag))
     log.info("started ingest %s for upload %s (event %s)", instance_id, prefix, event.id)
 
 

@@ -259,7 +259,7 @@ def test_a_forged_or_stale_event_is_refused_and_never_blocks_the_prefix(
     done = run_host(app_env.options(), body)
     assert done.status is RuntimeStatus.COMPLETED, done.error
     # The run records the eTag of the manifest write that started it.
-    assert json.loads(done.input)["manifest_etag"] == etag
+    assert json.loads(done.input)["event_etag"] == etag
 
 
 def manifest_event_after(done: Any, prefix: str) -> list[dict[str, Any]]:
