@@ -74,14 +74,18 @@ def landing_container() -> str:
     return blob_zones().container_name(Zone.LANDING)
 
 
-def ingest_start_input(upload_prefix: str, *, sources: list[str] | None = None) -> dict[str, Any]:
+def ingest_start_input(
+    upload_prefix: str, *, sources: list[str] | None = None, event_etag: str | None = None
+) -> dict[str, Any]:
     """Orchestrator input for one upload: settings it needs are passed in, not read in replay.
 
-    ``sources`` are the datastreams of an earlier run that a rerun replaces (lineage).
+    ``sources`` are the datastreams of an earlier run that a rerun replaces (lineage);
+    ``event_etag`` is the manifest eTag named by the storage event that started the run.
     """
     current = settings()
     return {
         "upload_prefix": upload_prefix,
+        "event_etag": event_etag,
         "late_file_deadline_minutes": current.late_file_deadline_minutes,
         "sources": sources or [],
         "extract": current.extract_on_ingest,

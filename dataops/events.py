@@ -1,13 +1,18 @@
 """Typed envelopes for blob-created events (Event Grid schema and CloudEvents 1.0).
 
 The ingest trigger acts only on a real, complete write of ``.../manifest.json`` in the landing
-container; :func:`landing_upload_prefix` is that rule in one place.
+container; :func:`landing_upload_prefix` is that rule in one place. Before it starts a run it
+checks where the event came from (:func:`check_event_origin`: the topic is a landing account,
+``data.url`` is the subject's blob) and that it is current (:func:`check_event_etag`): a forged
+or stale event is refused with :class:`RefusedEventError` and never creates a run.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -15,12 +20,21 @@ from dataops.errors import InvalidInputError
 from dataops.models import MANIFEST_NAME
 from dataops.paths import check_relative_path
 
+if TYPE_CHECKING:
+    from dataops.settings import Settings
+
 __all__ = [
     "BLOB_CREATED",
     "MANIFEST_APIS",
     "BlobCreatedData",
     "BlobEvent",
+    "RefusedEventError",
     "blob_location",
+    "check_event_etag",
+    "check_event_origin",
+    "landing_accounts",
+    "manifest_event_prefix",
+    "storage_account_of_topic",
     "landing_upload_prefix",
     "parse_blob_event",
 ]
@@ -119,3 +133,132 @@ def landing_upload_prefix(event: BlobEvent, landing_container: str) -> str | Non
         return None
     prefix = name.removesuffix("/" + MANIFEST_NAME)
     return check_relative_path(prefix, field="subject", source=f"{container}/{name}")
+
+
+class RefusedEventError(InvalidInputError):
+    """A forged or stale storage event: refused with its reason, no run started for it."""
+
+
+_TOPIC_ACCOUNT = re.compile(
+    r"/providers/Microsoft\.Storage/storageAccounts/([a-z0-9]{3,24})$", re.IGNORECASE
+)
+_AZURITE_ACCOUNT = "devstoreaccount1"
+
+
+def storage_account_of_topic(topic: str | None) -> str | None:
+    """The account name of an Event Grid storage topic (``.../storageAccounts/<name>``)."""
+    match = _TOPIC_ACCOUNT.search(topic or "")
+    return match.group(1).lower() if match else None
+
+
+def landing_accounts(settings: Settings) -> frozenset[str]:
+    """The storage accounts whose events may start ingest (lower-case names).
+
+    The explicit setting wins; else the landing account of ``storage_account_urls`` (Azure);
+    else the connection string's account, which is what devhost's event source writes into
+    its topics (``devstoreaccount1`` on Azurite).
+    """
+    if settings.landing_storage_accounts:
+        return frozenset(name.strip().lower() for name in settings.landing_storage_accounts)
+    url = settings.storage_account_urls.get("landing")
+    if url:
+        return frozenset({(urlsplit(url).hostname or "").split(".", 1)[0].lower()})
+    parts = dict(
+        part.split("=", 1)
+        for part in (settings.storage_connection_string or "").split(";")
+        if "=" in part
+    )
+    if "AccountName" in parts:
+        return frozenset({parts["AccountName"].lower()})
+    if parts.get("UseDevelopmentStorage", "").lower() == "true":
+        return frozenset({_AZURITE_ACCOUNT})
+    return frozenset()
+
+
+def _url_blob(url: str, account: str) -> tuple[str, str] | None:
+    """(container, blob) of ``account``'s blob URL: host-style (Azure), path-style (Azurite)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    path = unquote(parts.path)
+    host_account = parts.hostname.split(".", 1)[0].lower()
+    if host_account != account:
+        # Path-style (Azurite, IP endpoints): /<account>/<container>/<blob>.
+        first, _, path = path.lstrip("/").partition("/")
+        if first.lower() != account:
+            return None
+        path = "/" + path
+    container, _, name = path.lstrip("/").partition("/")
+    return (container, name) if container and name else None
+
+
+def check_event_origin(event: BlobEvent, accounts: frozenset[str]) -> str:
+    """Refuse an event not from a landing account or whose ``data.url`` is not its subject.
+
+    Returns the account. An event from another storage account (a shared Event Grid topic, a
+    forged POST to the webhook) must not start a run: its failure would block the prefix.
+    """
+    account = storage_account_of_topic(event.source)
+    if account is None:
+        raise RefusedEventError(
+            f"topic {event.source!r} is not a storage account", source="event", field="topic"
+        )
+    if account not in accounts:
+        allowed = ", ".join(sorted(accounts)) or "none configured"
+        raise RefusedEventError(
+            f"topic names storage account {account!r}, not a landing account ({allowed})",
+            source="event",
+            field="topic",
+        )
+    container, name = blob_location(event.subject)
+    if _url_blob(event.data.url, account) != (container, name):
+        raise RefusedEventError(
+            f"data.url {event.data.url[:300]!r} is not the blob the subject names "
+            f"({account}/{container}/{name})",
+            source="event",
+            field="data.url",
+        )
+    return account
+
+
+def _bare_etag(etag: str | None) -> str:
+    # Event Grid sends 0x8D...; the blob API answers "0x8D..." (quoted): compare bare.
+    return (etag or "").strip().strip('"')
+
+
+def check_event_etag(event: BlobEvent, current_etag: str | None) -> str:
+    """Refuse an event whose eTag is not the blob's current one; return the bare eTag.
+
+    ``current_etag`` is None when the blob is gone. A stale event describes a write that a
+    later one replaced: the later write has its own event.
+    """
+    sent = _bare_etag(event.data.e_tag)
+    if not sent:
+        raise RefusedEventError("event carries no eTag", source="event", field="data.eTag")
+    if current_etag is None:
+        raise RefusedEventError(
+            f"stale event: the blob of eTag {sent} no longer exists",
+            source="event",
+            field="data.eTag",
+        )
+    if _bare_etag(current_etag) != sent:
+        raise RefusedEventError(
+            f"stale event: eTag {sent} is not the blob's current eTag {_bare_etag(current_etag)}",
+            source="event",
+            field="data.eTag",
+        )
+    return sent
+
+
+def manifest_event_prefix(
+    event: BlobEvent, landing_container: str, accounts: frozenset[str]
+) -> str | None:
+    """The upload prefix of a finished manifest write from a landing account, else None.
+
+    Events that are no manifest write are ignored (None) whatever their origin; a manifest
+    event from elsewhere, or whose url is not its subject, raises RefusedEventError.
+    """
+    prefix = landing_upload_prefix(event, landing_container)
+    if prefix is not None:
+        check_event_origin(event, accounts)
+    return prefix

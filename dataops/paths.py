@@ -15,6 +15,7 @@ from enum import StrEnum
 from dataops.errors import InvalidPathError
 
 __all__ = [
+    "LOOKALIKES",
     "MAX_PATH_LENGTH",
     "MAX_SEGMENT_LENGTH",
     "Zone",
@@ -34,6 +35,15 @@ MAX_PATH_LENGTH = 1024
 # Percent-escapes are refused outright: a later URL decode could turn "%2e%2e" into "..".
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 _SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Characters that look like a separator or a dot. A tool that folds look-alikes (NFKC,
+# a "smart" file browser, a font) would see a different path than the one that was checked:
+# "a\u2215..\u2215b" reads as "a/../b". NFKC already changes the full-width and leader
+# forms; the rest have no decomposition and are listed.
+LOOKALIKES = frozenset(
+    "\u2044\u2215\u29f8\u2571\u27cb\u3033\uff0f\u1735"  # slash-likes
+    "\u2216\u29f5\u29f9\u2572\u27cd\ufe68\uff3c"  # backslash-likes
+    "\u2024\u2025\u2026\ufe52\uff0e\u3002\uff61\u00b7\u2027\u0701\u0702\ua4f8"  # dot-likes
+)
 
 
 class Zone(StrEnum):
@@ -64,6 +74,21 @@ def check_segment(segment: str, *, field: str = "path", source: str | None = Non
     if any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in segment):
         raise InvalidPathError(
             f"control character in segment {segment!r}", source=source, field=field
+        )
+    lookalike = next((ch for ch in segment if ch in LOOKALIKES), None)
+    if lookalike is not None:
+        raise InvalidPathError(
+            f"U+{ord(lookalike):04X} {unicodedata.name(lookalike, '')} looks like a path"
+            f" separator or dot in segment {segment!r}",
+            source=source,
+            field=field,
+        )
+    if unicodedata.normalize("NFKC", segment) != segment:
+        raise InvalidPathError(
+            f"segment {segment!r} changes under Unicode NFKC normalization (to "
+            f"{unicodedata.normalize('NFKC', segment)!r}); use the normalized form",
+            source=source,
+            field=field,
         )
     if _PERCENT_ESCAPE.search(segment):
         raise InvalidPathError(f"percent-escape in segment {segment!r}", source=source, field=field)

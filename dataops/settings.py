@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON map zone -> account URL, e.g. {"raw": "https://stavopsraw.blob.core.windows.net"}.',
     )
+    landing_storage_accounts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Storage account names whose blob events may start ingest (comma-separated "
+        "or JSON list); empty: the landing account of storage_account_urls, else the "
+        "connection string's account (devstoreaccount1 on Azurite).",
+    )
     batch_backend: BatchBackend = Field(
         default=BatchBackend.LOCAL,
         description="Extraction jobs: local process pool or Azure Batch.",
@@ -172,7 +178,7 @@ class Settings(BaseSettings):
         "the app. Read on every detect_scenes run, so a change applies to the next run.",
     )
 
-    @field_validator("api_read_keys", "api_write_keys", mode="before")
+    @field_validator("api_read_keys", "api_write_keys", "landing_storage_accounts", mode="before")
     @classmethod
     def _key_list(cls, value: object) -> object:
         # An app setting is one string: accept a JSON list or a comma-separated list.

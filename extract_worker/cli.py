@@ -1,24 +1,21 @@
 """``python -m extract_worker run --task KIND --input PATH_OR_URL --output PATH_OR_URL``.
 
-Exit codes: 0 ok (or already committed), 2 bad input (do not retry), 3 retryable.
-Logs go to stderr as JSON lines carrying the ids given on the command line.
+Exit codes: 0 ok (or already committed), 2 bad input (do not retry), 3 retryable
+(environment, or a failure not proven to be the input's; see :mod:`extract_worker.classify`).
+stderr carries JSON lines only, with the ids given on the command line.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
 
+from extract_worker.classify import classify_failure
 from extract_worker.config import load_config
-from extract_worker.errors import (
-    EXIT_BAD_INPUT,
-    EXIT_OK,
-    EXIT_RETRYABLE,
-    ExtractError,
-    LimitExceededError,
-)
+from extract_worker.errors import EXIT_BAD_INPUT, EXIT_OK
 from extract_worker.extractors import TASK_KINDS
 from extract_worker.limits import apply_limits, tune_malloc
 from extract_worker.logs import configure_logging, log
@@ -52,6 +49,26 @@ def _is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))
 
 
+def _report_failure(err: BaseException, input_label: str) -> int:
+    """Log ``err`` as one JSON error line naming the input; return its exit code."""
+    failure = classify_failure(err, path=input_label)
+    extra = {
+        "error": type(failure).__name__,
+        "exit_code": failure.exit_code,
+        "input": input_label,
+    }
+    cause = err if err is not failure else failure.__cause__
+    if cause is not None:
+        extra["cause"] = f"{type(cause).__module__}.{type(cause).__name__}"
+    if failure.exit_code == EXIT_BAD_INPUT:
+        log.error(str(failure), extra=extra)
+        log.debug("traceback", exc_info=err)
+    else:
+        # Not proven to be the input's: the traceback is what someone needs to fix it.
+        log.error(str(failure), extra=extra, exc_info=err)
+    return failure.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -59,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     context["task"] = args.task
     configure_logging(context)
     tune_malloc()
+    input_label = args.input.split("?", 1)[0]  # never log a SAS token
     try:
         config = load_config(args.config)
         if not args.no_limits:
@@ -92,26 +110,12 @@ def main(argv: list[str] | None = None) -> int:
                 ids=ids,
                 force=args.force,
             )
-    except ExtractError as err:
-        log.error(
-            str(err),
-            extra={"error": type(err).__name__, "exit_code": err.exit_code, "input": args.input},
-        )
-        log.debug("traceback", exc_info=True)
-        return err.exit_code
-    except MemoryError:
-        limit_error = LimitExceededError(
-            "parsing needed more memory than the task limit", path=args.input
-        )
-        log.error(
-            str(limit_error), extra={"error": "LimitExceededError", "exit_code": EXIT_BAD_INPUT}
-        )
-        return EXIT_BAD_INPUT
-    except Exception:  # noqa: BLE001 - the last line of defence maps every bug to an exit code
-        # An unexpected failure is a bug or an environment problem, not proven bad input:
-        # report it as retryable so the orchestrator's retry cap decides.
-        log.exception("unexpected failure", extra={"exit_code": EXIT_RETRYABLE})
-        return EXIT_RETRYABLE
+    except Exception as err:  # noqa: BLE001 - every failure leaves as a classified exit code
+        return _report_failure(err, input_label)
+    finally:
+        # Run finalizers (asammdf's MDF4.__del__ on a half-opened file) now, while logging
+        # is configured, instead of at interpreter shutdown.
+        gc.collect()
     log.info(
         "done",
         extra={"files": manifest.get("file_count"), "errors": len(manifest.get("errors", []))},

@@ -9,10 +9,17 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import ingest as ingest_activities
-from activities.runtime import ingest_start_input, landing_container
-from dataops.errors import DataOpsError
-from dataops.events import landing_upload_prefix, parse_blob_event
+from activities.runtime import blob_zones, ingest_start_input, landing_container, settings
+from dataops.errors import DataOpsError, NotFoundError
+from dataops.events import (
+    check_event_etag,
+    landing_accounts,
+    manifest_event_prefix,
+    parse_blob_event,
+)
 from dataops.ids import instance_id_for
+from dataops.models import MANIFEST_NAME
+from dataops.paths import Zone
 from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload
 from orchestrators.ingest import ingest_orchestrator
@@ -34,20 +41,37 @@ _ALREADY_STARTED = frozenset(
 )
 
 
+def _current_manifest_etag(prefix: str) -> str | None:
+    """The landing manifest's eTag now, or None when it is gone."""
+    try:
+        return blob_zones().get_info(Zone.LANDING, f"{prefix}/{MANIFEST_NAME}").etag
+    except NotFoundError:
+        return None
+
+
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
 async def on_landing_blob_created(
     event: func.EventGridEvent, client: df.DurableOrchestrationClient
 ) -> None:
-    """Start ``ingest`` for a finished manifest write in landing, at most once per upload prefix."""
+    """Start ``ingest`` for a finished manifest write in landing, at most once per upload prefix.
+
+    A forged event (another account's topic, a url that is not its subject) or a stale one
+    (its eTag is not the manifest's current one) raises: Event Grid dead-letters it, and no
+    run exists that could block the prefix. A duplicate delivered after the run deleted the
+    manifest from landing is stale too, and dead-lettered harmlessly.
+    """
     try:
-        event_body = event_grid_payload(event)
-        prefix = landing_upload_prefix(parse_blob_event(event_body), landing_container())
+        blob_event = parse_blob_event(event_grid_payload(event))
+        prefix = manifest_event_prefix(
+            blob_event, landing_container(), landing_accounts(settings())
+        )
+        if prefix is None:
+            return
+        etag = check_event_etag(blob_event, _current_manifest_etag(prefix))
     except DataOpsError:
         log.exception("rejected storage event %s (subject %s)", event.id, event.subject)
         raise
-    if prefix is None:
-        return
     instance_id = instance_id_for("ingest", prefix)
     status = await client.get_status(instance_id)
     if status is not None and status.runtime_status in _ALREADY_STARTED:
@@ -59,7 +83,7 @@ async def on_landing_blob_created(
             status.runtime_status,
         )
         return
-    await client.start_new("ingest", instance_id, ingest_start_input(prefix))
+    await client.start_new("ingest", instance_id, ingest_start_input(prefix, event_etag=etag))
     log.info("started ingest %s for upload %s (event %s)", instance_id, prefix, event.id)
 
 

@@ -2,8 +2,15 @@
 
 The SAS is signed with the account key where there is one (Azurite, a connection string) and
 with a user delegation key where the app has only its managed identity (Azure). It is read-only
-and short-lived; a blob SAS covers exactly one blob, and a prefix (a whole datastream) gets a
-container SAS with read and list, because a blob SAS cannot cover a prefix.
+(``r``, plus ``l`` for a prefix) and short-lived.
+
+* One blob: a blob SAS (``sr=b``) for exactly that blob.
+* A prefix (a whole datastream) on an account with hierarchical namespace (every zone account
+  the Bicep deploys): a directory SAS (``sr=d``, ``sdd`` = the directory's depth) that reads
+  and lists that directory and below, nothing else in the container.
+* A prefix on an account without hierarchical namespace (Azurite, which has none): the blob
+  service has no SAS for a prefix, so the grant is a container SAS and says so
+  (``scope: container``); the URL lists only the prefix, the token would list the container.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from azure.storage.blob import (
@@ -29,6 +37,9 @@ from dataops.models import Datastream
 from dataops.paths import check_relative_path, join_path
 from dataops.storage import ZoneClients, translate_azure_errors
 
+if TYPE_CHECKING:
+    from azure.core.pipeline.transport import HttpTransport
+
 __all__ = ["MAX_SAS_MINUTES", "Locator"]
 
 MAX_SAS_MINUTES = 60
@@ -46,6 +57,7 @@ class Locator:
         *,
         sas_minutes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        transport: HttpTransport[Any, Any] | None = None,
     ) -> None:
         if not 1 <= sas_minutes <= MAX_SAS_MINUTES:
             raise InvalidInputError(
@@ -56,6 +68,9 @@ class Locator:
         self._clock = clock
         self._keys: dict[str, UserDelegationKey] = {}
         self._keys_lock = threading.Lock()
+        self._hns: dict[str, bool] = {}
+        # Only for tests that record the requests made to (a stand-in for) Azure.
+        self._transport = transport
 
     def locate(self, datastream: Datastream, path: str | None, *, with_sas: bool) -> Location:
         """The location of ``datastream`` (``path`` None) or of one blob below its prefix.
@@ -77,7 +92,7 @@ class Locator:
             if path is None:
                 # A prefix is read by listing it: hand out the listing URL with the SAS.
                 listing = f"{container.url}?restype=container&comp=list&prefix={quote(blob_path)}"
-                sas = self._sign(container, None, listing)
+                sas = self._sign(container, None, listing, url_prefix=blob_path)
             else:
                 sas = self._sign(container, blob_path, url)
         return Location(
@@ -90,7 +105,23 @@ class Locator:
             sas=sas,
         )
 
-    def _sign(self, container: ContainerClient, blob_path: str | None, url: str) -> SasGrant:
+    def _has_hierarchical_namespace(self, container: ContainerClient) -> bool:
+        """Whether the account has HNS (asked once per account; Azurite answers no)."""
+        account_url = f"{container.scheme}://{container.primary_hostname}"
+        if account_url not in self._hns:
+            with translate_azure_errors(f"{account_url}: account information"):
+                info = container.get_account_information()
+            self._hns[account_url] = bool(info.get("is_hns_enabled"))
+        return self._hns[account_url]
+
+    def _sign(
+        self,
+        container: ContainerClient,
+        blob_path: str | None,
+        url: str,
+        *,
+        url_prefix: str = "",
+    ) -> SasGrant:
         now = self._clock()
         start, expiry = now - _CLOCK_SKEW, now + self._lifetime
         account = str(container.account_name)
@@ -110,6 +141,22 @@ class Locator:
                 expiry=expiry,
             )
             scope, permissions = SasScope.BLOB, "r"
+        elif self._has_hierarchical_namespace(container):
+            # The directory itself, without the trailing '/', and its depth: sdd=6 for
+            # YYYY/MM/DD/vehicle/measurement/datastream.
+            directory = url_prefix.rstrip("/")
+            token = generate_blob_sas(
+                account_name=account,
+                container_name=name,
+                blob_name=directory,
+                account_key=account_key,
+                user_delegation_key=delegation,
+                permission=BlobSasPermissions(read=True, list=True),
+                start=start,
+                expiry=expiry,
+                is_directory=True,
+            )
+            scope, permissions = SasScope.DIRECTORY, "rl"
         else:
             token = generate_container_sas(
                 account_name=account,
@@ -134,7 +181,13 @@ class Locator:
         with self._keys_lock:
             key = self._keys.get(account_url)
             if key is None or _expiry(key) - now < self._lifetime + _CLOCK_SKEW:
-                service = BlobServiceClient(account_url, credential=container.credential)
+                service = (
+                    BlobServiceClient(
+                        account_url, credential=container.credential, transport=self._transport
+                    )
+                    if self._transport is not None
+                    else BlobServiceClient(account_url, credential=container.credential)
+                )
                 with translate_azure_errors(f"{account_url}: user delegation key"):
                     key = service.get_user_delegation_key(
                         now - _CLOCK_SKEW, now + _DELEGATION_KEY_LIFETIME

@@ -184,6 +184,7 @@ class DatastreamPatch(BaseModel):
 
 class SasScope(StrEnum):
     BLOB = "blob"
+    DIRECTORY = "directory"
     CONTAINER = "container"
 
 
@@ -191,8 +192,10 @@ class SasGrant(BaseModel):
     """A short-lived, read-only shared access signature."""
 
     scope: SasScope = Field(
-        description="`blob`: one blob; `container`: read and list in the zone's container "
-        "(what a prefix needs: blob SAS cannot cover a prefix)."
+        description="`blob`: one blob; `directory`: read and list the prefix and below "
+        "(accounts with hierarchical namespace, as deployed in Azure); `container`: read and "
+        "list the zone's container (a prefix on an account without hierarchical namespace, "
+        "e.g. Azurite, where no SAS can cover a prefix)."
     )
     permissions: str = Field(description="SAS permissions: `r` (read), `rl` (read, list).")
     expires_at: datetime

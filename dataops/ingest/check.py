@@ -91,7 +91,7 @@ def check_upload(
             raise InvalidInputError(
                 f"{item.path} is {info.size} bytes in landing, the manifest says {item.size}",
                 source=source,
-                field=f"files.{index}.size",
+                field=f"files[{index}].size",
             )
         files.append(UploadFile(item.path, item.size, item.sha256, info.etag))
     listed = {item.path for item in manifest.files} | {MANIFEST_NAME}

@@ -1,7 +1,15 @@
-"""A failed upload: its files go to the error zone with ``_error.json``; its datastream FAILED."""
+"""A failed upload: its files go to the error zone with ``_error.json``; its datastream FAILED.
+
+``_error.json`` is read by people and tools outside the platform (whoever uploaded the
+files, an operator browsing the error zone), so it holds what they can act on: the step, a
+one-line reason and the ids to look the run up with (measurement, datastream, instance).
+Tracebacks and server paths stay in the logs, under the same instance id.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from dataops.errors import InvalidTransitionError, NotFoundError
@@ -10,7 +18,25 @@ from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 
-__all__ = ["fail_upload"]
+__all__ = ["MAX_REASON_LENGTH", "fail_upload", "public_reason"]
+
+log = logging.getLogger("avops.ingest")
+
+MAX_REASON_LENGTH = 500
+# An absolute server path (POSIX or Windows), e.g. in "File "/home/site/wwwroot/x.py"".
+_SERVER_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.@+-]+){2,}/?|\b[A-Za-z]:\\[^\s\"']+")
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \"", re.MULTILINE)
+
+
+def public_reason(text: str) -> str:
+    """``text`` fit for ``_error.json``: first line, no traceback, no server path, bounded."""
+    match = _TRACEBACK.search(text)
+    head = text[: match.start()] if match else text
+    line = next((part.strip() for part in head.splitlines() if part.strip()), "")
+    line = _SERVER_PATH.sub("<path>", line)
+    if len(line) > MAX_REASON_LENGTH:
+        line = line[: MAX_REASON_LENGTH - 3] + "..."
+    return line or "failed (see the logs of this instance)"
 
 
 def fail_upload(
@@ -24,18 +50,40 @@ def fail_upload(
     instance_id: str | None,
     datastream_id: str | None,
 ) -> dict[str, Any]:
-    """Move landing/<prefix> to error (verified, then deleted) and mark the datastream FAILED."""
+    """Move landing/<prefix> to error (verified, then deleted) and mark the datastream FAILED.
+
+    ``details`` (the full error text, possibly a traceback) goes to the log, not the marker.
+    """
+    log.warning(
+        "ingest of %s failed at step %s (instance %s, datastream %s): %s",
+        upload_prefix,
+        step,
+        instance_id,
+        datastream_id,
+        details or reason,
+    )
+    measurement_id = _measurement_of(store, datastream_id)
     moved = zones.move_to_error(
         Zone.LANDING,
         upload_prefix,
         step=step,
-        reason=reason,
-        details={"message": details} if details else None,
+        reason=public_reason(reason),
         instance_id=instance_id,
+        measurement_id=measurement_id,
+        datastream_id=datastream_id,
     )
     if datastream_id is not None:
-        _mark_failed(store, datastream_id, f"{step}: {reason}")
+        _mark_failed(store, datastream_id, f"{step}: {public_reason(reason)}")
     return {"marker_path": moved.marker_path, "moved": len(moved.moved)}
+
+
+def _measurement_of(store: MetadataStore, datastream_id: str | None) -> str | None:
+    if datastream_id is None:
+        return None
+    try:
+        return store.get_datastream(datastream_id).measurement_id
+    except NotFoundError:
+        return None
 
 
 def _mark_failed(store: MetadataStore, datastream_id: str, reason: str) -> None:

@@ -95,16 +95,25 @@ class Manifest(BaseModel):
         default=False, description="The logger already time-synchronized every sensor."
     )
 
+    @field_validator("files")
+    @classmethod
+    def _each_file_once(cls, files: list[ManifestFile]) -> list[ManifestFile]:
+        # Case-folded: on a case-insensitive file system two spellings are one file.
+        seen: dict[str, int] = {}
+        for index, item in enumerate(files):
+            key = item.path.casefold()
+            if key in seen:
+                raise ValueError(
+                    f"file listed twice: files[{index}].path {item.path!r} repeats "
+                    f"files[{seen[key]}].path"
+                )
+            seen[key] = index
+        return files
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.recording_end < self.recording_start:
             raise ValueError("recording_end is before recording_start")
-        seen: set[str] = set()
-        for item in self.files:
-            key = item.path.casefold()
-            if key in seen:
-                raise ValueError(f"file listed twice: {item.path!r}")
-            seen.add(key)
         return self
 
     def recordings(self) -> dict[str, list[ManifestFile]]:

@@ -352,6 +352,8 @@ class BlobZones:
         reason: str,
         details: Mapping[str, Any] | None = None,
         instance_id: str | None = None,
+        measurement_id: str | None = None,
+        datastream_id: str | None = None,
         now: datetime | None = None,
     ) -> MoveResult:
         """Move every blob under ``zone/prefix`` to the error zone with ``_error.json``.
@@ -368,5 +370,7 @@ class BlobZones:
             reason=reason,
             details=details,
             instance_id=instance_id,
+            measurement_id=measurement_id,
+            datastream_id=datastream_id,
             now=now,
         )

@@ -29,15 +29,19 @@ def move_prefix_to_error(
     reason: str,
     details: Mapping[str, Any] | None = None,
     instance_id: str | None = None,
+    measurement_id: str | None = None,
+    datastream_id: str | None = None,
     now: datetime | None = None,
 ) -> MoveResult:
     """Copy each blob under ``zone/prefix`` to the error zone, verify it, then delete it (if-match).
 
-    ``_error.json`` (step, reason, details, instance id, time, source) is written first, so no
-    file ever sits in the error zone unexplained. A source blob is deleted only after its copy
-    is verified, and only if it still has the etag that was copied. Running again after a
-    crash converges: copies already verified are not repeated, deletes already done are gone
-    from the listing, and the marker is rewritten with the latest attempt's time.
+    ``_error.json`` (step, reason, details, the measurement, datastream and instance ids, time,
+    source) is written first, so no file ever sits in the error zone unexplained. It is for
+    the uploader and operators: callers pass a one-line reason, never a traceback.
+    A source blob is deleted only after its copy is verified, and only if it still has the
+    etag that was copied. Running again after a crash converges: copies already verified are
+    not repeated, deletes already done are gone from the listing, and the marker is rewritten
+    with the latest attempt's time.
     """
     check_relative_path(prefix, field="prefix", source=zone.value)
     if zone is Zone.ERROR:
@@ -47,6 +51,8 @@ def move_prefix_to_error(
         "step": step,
         "reason": reason,
         "details": dict(details or {}),
+        "measurement_id": measurement_id,
+        "datastream_id": datastream_id,
         "instance_id": instance_id,
         "time": (now or datetime.now(UTC)).isoformat(),
         "source_zone": zone.value,

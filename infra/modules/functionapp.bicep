@@ -183,6 +183,8 @@ var appSettings = {
   AVOPS_API_WRITE_KEYS: apiWriteKeys
   AVOPS_API_TRUST_CLIENT_PRINCIPAL: apiTrustClientPrincipal ? 'true' : 'false'
   AVOPS_API_SAS_MINUTES: string(apiSasMinutes)
+  // Empty: derived from AVOPS_STORAGE_ACCOUNT_URLS' landing account.
+  AVOPS_LANDING_STORAGE_ACCOUNTS: ''
   AVOPS_LABEL_EXPORT_MAX_ITEMS: '5000'
   AVOPS_LABEL_EXPORT_EXPIRY_HOURS: '168'
   AVOPS_LABEL_EXPORT_MAX_EXPIRY_HOURS: '168'

@@ -215,6 +215,53 @@ def test_the_same_event_ten_times_concurrently_gives_one_run_and_one_copy_each(
     assert len(zone_names(app_env, Zone.RAW)) == len(FILES)
 
 
+@pytest.mark.parametrize(
+    ("forge", "reason"),
+    [
+        (lambda e: e.update(topic=TOPIC.replace("devstoreaccount1", "stattacker")), "topic"),
+        (lambda e: e["data"].update(url="http://127.0.0.1/devstoreaccount1/landing/x.json"), "url"),
+        (lambda e: e["data"].update(eTag="0x8D000000STALE"), "eTag"),
+    ],
+)
+def test_a_forged_or_stale_event_is_refused_and_never_blocks_the_prefix(
+    app_env: AppEnv, forge: Any, reason: str
+) -> None:
+    """Another account's topic, a url that is not the subject, a stale eTag: refused with the
+    reason (the trigger fails, Event Grid dead-letters it) before any run exists, so the
+    genuine event for the same prefix still ingests it."""
+    prefix = f"forged/{reason}"
+    put_files(app_env, prefix, FILES)
+    put_manifest(app_env, prefix, manifest_doc(FILES))
+    etag = app_env.zones.get_info(Zone.LANDING, f"{prefix}/manifest.json").etag.strip('"')
+
+    async def body(host: DevHost) -> Any:
+        hook = f"{host.base_url}/runtime/webhooks/eventgrid?functionName=on_landing_blob_created"
+        # Both built now: devhost's own event source may ingest (and delete) the manifest first.
+        genuine_event = manifest_event(app_env, prefix, "genuine")
+        forged = manifest_event(app_env, prefix, "forged")
+        forge(forged[0])
+        async with httpx.AsyncClient(timeout=30) as http:
+            queued = await http.post(hook, json=forged)
+            assert queued.status_code < 300, queued.text
+            letters = await wait_for(
+                lambda: [
+                    d for d in host.queue.dead_letters() if d.function == "on_landing_blob_created"
+                ],
+                timeout_s=60,
+                what="the forged event to be dead-lettered",
+            )
+            assert "RefusedEventError" in letters[0].error
+            assert reason in letters[0].error
+            genuine = await http.post(hook, json=genuine_event)
+            assert genuine.status_code < 300, genuine.text
+        return await finished(host, prefix)
+
+    done = run_host(app_env.options(), body)
+    assert done.status is RuntimeStatus.COMPLETED, done.error
+    # The run records the eTag of the manifest write that started it.
+    assert json.loads(done.input)["event_etag"] == etag
+
+
 def manifest_event_after(done: Any, prefix: str) -> list[dict[str, Any]]:
     return [
         {
@@ -224,8 +271,13 @@ def manifest_event_after(done: Any, prefix: str) -> list[dict[str, Any]]:
             "eventTime": "2026-05-04T11:00:00Z",
             "dataVersion": "",
             "metadataVersion": "1",
-            "topic": "/subscriptions/0/storageAccounts/devstoreaccount1",
-            "data": {"api": "PutBlob", "contentLength": 100, "eTag": "0x1"},
+            "topic": TOPIC,
+            "data": {
+                "api": "PutBlob",
+                "contentLength": 100,
+                "eTag": "0x1",
+                "url": f"http://127.0.0.1/devstoreaccount1/landing/{prefix}/manifest.json",
+            },
         }
     ]
 
@@ -336,7 +388,7 @@ def test_a_hostile_path_in_the_manifest_is_rejected_and_nothing_leaves_the_prefi
     run_to_failure(app_env, prefix)
     marker = error_doc(app_env, prefix)
     assert marker["step"] == "validate"
-    assert "files.2.path" in marker["reason"]
+    assert "files[2].path" in marker["reason"]
     assert all(name.startswith(f"{prefix}/") for name in zone_names(app_env, Zone.ERROR))
 
 

@@ -208,7 +208,7 @@ def test_size_mismatch_names_the_file_and_field(blob_zones: BlobZones) -> None:
     put_upload(blob_zones, "up/4", FILES, manifest)
     with pytest.raises(InvalidInputError) as err:
         check(blob_zones, "up/4")
-    assert err.value.field == "files.2.size"
+    assert err.value.field == "files[2].size"
     assert "drive.bag" in str(err.value)
 
 
@@ -336,5 +336,41 @@ def test_a_hostile_manifest_path_is_rejected_before_any_storage_call(blob_zones:
     put_upload(blob_zones, "up/9", FILES, manifest)
     with pytest.raises(InvalidInputError) as err:
         check(blob_zones, "up/9")
-    assert err.value.field == "files.0.path"
+    assert err.value.field == "files[0].path"
     assert names(blob_zones, Zone.RAW) == set()
+
+
+def test_error_marker_holds_step_reason_and_ids_not_tracebacks_or_server_paths(
+    blob_zones: BlobZones, store: SqliteStore
+) -> None:
+    """_error.json is for the uploader: step, a one-line reason and the ids; the traceback and
+    the server paths in the failure text stay in the log."""
+    blob_zones.write_bytes(Zone.LANDING, "up/leak/drive.bag", b"x" * 10)
+    failure = (
+        "Activity function 'ingest_hash_file' failed: up/leak/drive.bag: read timed out in "
+        "/home/site/wwwroot/.python_packages/lib/site-packages/azure/core/pipeline.py\n"
+        "Traceback (most recent call last):\n"
+        '  File "/home/site/wwwroot/dataops/ingest/verify.py", line 42, in verify_checksum\n'
+        "    raise ChecksumMismatchError(path)\n"
+    )
+    ingest.fail_upload(
+        blob_zones,
+        store,
+        upload_prefix="up/leak",
+        step="checksum",
+        reason=failure,
+        details=failure,
+        instance_id="i-leak",
+        datastream_id=None,
+    )
+    record, _ = blob_zones.read_json(Zone.ERROR, "up/leak/_error.json", max_bytes=65536)
+    assert record["step"] == "checksum"
+    assert record["reason"] == (
+        "Activity function 'ingest_hash_file' failed: up/leak/drive.bag: read timed out in <path>"
+    )
+    assert record["instance_id"] == "i-leak"
+    assert record["measurement_id"] is None and record["datastream_id"] is None
+    text = json.dumps(record)
+    assert "Traceback" not in text
+    assert "/home/site" not in text
+    assert "verify.py" not in text

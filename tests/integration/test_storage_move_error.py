@@ -59,6 +59,8 @@ def test_move_writes_marker_and_leaves_nothing_behind(blob_zones: BlobZones) -> 
         "step": "validate",
         "reason": "sha256 mismatch",
         "details": {"file": "bag/bag_0.mcap"},
+        "measurement_id": None,
+        "datastream_id": None,
         "instance_id": "ingest-abc",
         "time": when.isoformat(),
         "source_zone": "landing",

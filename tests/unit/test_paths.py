@@ -35,6 +35,15 @@ HOSTILE_PATHS = [
     " leading",
     "C:/windows",
     "zero\u200bwidth",
+    "a\u2044b",  # FRACTION SLASH
+    "a\u2215b",  # DIVISION SLASH
+    "a\uff0fb",  # FULLWIDTH SOLIDUS
+    "a\uff3cb",  # FULLWIDTH REVERSE SOLIDUS
+    "\u2024\u2024/x",  # ONE DOT LEADER
+    "\uff0e\uff0e/x",  # FULLWIDTH FULL STOP
+    "\ufe52/x",  # SMALL FULL STOP
+    "\u2025/x",  # TWO DOT LEADER
+    "\u212bngstrom",  # ANGSTROM SIGN: NFKC turns it into A-ring
     "x" * (MAX_SEGMENT_LENGTH + 1),
     "/".join(["a" * 200] * 6),
     "",
@@ -44,8 +53,8 @@ HOSTILE_PATHS = [
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
 def test_hostile_paths_are_rejected_with_the_field_named(path: str) -> None:
     with pytest.raises(InvalidPathError) as err:
-        check_relative_path(path, field="files.0.path", source="landing/up1/manifest.json")
-    assert "files.0.path" in str(err.value)
+        check_relative_path(path, field="files[0].path", source="landing/up1/manifest.json")
+    assert "files[0].path" in str(err.value)
     assert "landing/up1/manifest.json" in str(err.value)
 
 
