@@ -1,28 +1,40 @@
-"""The output datastream of a change-feed step: prepare it, complete it, or mark it FAILED.
+"""The skeleton of a derived step: prepare the output datastream, run, attach, complete or fail.
 
-``synchronize``, ``enrich`` and ``detect_scenes`` each make one datastream in the curated zone
-from their sources, the same way: created (idempotent by id, which the orchestrator chose),
-CREATED -> PROCESSING, later COMPLETED with stats or FAILED with a reason. State changes are only
-made from the state they leave, so a retried activity changes nothing twice.
+``synchronize``, ``enrich``, ``detect_scenes`` and ``label_import`` each make datastreams in the
+curated zone from their sources, the same way: created (idempotent by id, which the orchestrator
+chose) with its sources, CREATED -> PROCESSING; then the step's own work runs and returns a
+:class:`StepOutput` (files it wrote, stats); the skeleton attaches the files and completes the
+datastream with the stats, or later marks it FAILED with a reason. State changes are only made
+from the state they leave, so a retried activity changes nothing twice. A new step writes only
+its ``work`` function (and, when its sources are not one datastream, its ``prepare``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dataops import __version__
 from dataops.errors import InvalidInputError, NotFoundError
-from dataops.models import Datastream, DatastreamState, DatastreamType, Producer
+from dataops.models import Datastream, DatastreamState, DatastreamType, FileRecord, Producer
 from dataops.paths import Zone, raw_prefix
+from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 
 __all__ = [
+    "DerivedStep",
     "OneSourceStep",
+    "StepOutput",
     "complete_output",
     "completed_source",
     "fail_output",
-    "prepare_output",
+    "open_output",
+    "write_parquet",
 ]
 
 
@@ -41,7 +53,7 @@ def completed_source(
     return source
 
 
-def prepare_output(
+def open_output(
     store: MetadataStore,
     *,
     measurement_id: str,
@@ -50,8 +62,9 @@ def prepare_output(
     step: str,
     instance_id: str,
     sources: list[str],
-) -> dict[str, Any]:
-    """The step's output datastream PROCESSING in the curated zone (created if missing)."""
+) -> Datastream:
+    """The step's output datastream in the curated zone, created if missing, CREATED moved to
+    PROCESSING; one already past PROCESSING (a retry after the commit) is returned as is."""
     measurement = store.get_measurement(measurement_id)
     prefix = raw_prefix(
         measurement.recording_start, measurement.vehicle_id, measurement.id, datastream_id
@@ -69,10 +82,10 @@ def prepare_output(
     )
     if datastream.state is DatastreamState.CREATED:
         assert datastream.etag is not None
-        store.transition_datastream(
+        datastream = store.transition_datastream(
             datastream.id, DatastreamState.PROCESSING, expected_etag=datastream.etag
         )
-    return {"datastream_id": datastream_id, "measurement_id": measurement.id, "path": prefix}
+    return datastream
 
 
 def complete_output(store: MetadataStore, datastream_id: str, stats: dict[str, Any]) -> Datastream:
@@ -103,12 +116,111 @@ def fail_output(store: MetadataStore, *, datastream_id: str, reason: str) -> dic
 
 
 @dataclass(frozen=True)
-class OneSourceStep:
-    """A step made from one COMPLETED datastream of ``source_type`` (synchronize, enrich)."""
+class StepOutput:
+    """What a step's work made: the files it wrote (to attach) and the datastream's stats."""
+
+    stats: dict[str, Any]
+    files: list[FileRecord] = field(default_factory=list)
+
+
+Work = Callable[[Datastream], StepOutput]
+"""A step's own part: given its PROCESSING output datastream, write the files, say the stats."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DerivedStep:
+    """The skeleton of step ``step``, whose output is ``output_type`` with ``sources`` sources.
+
+    ``sources`` is the (fewest, most) sources the output datastream may have; most None: any.
+    """
 
     step: str
-    source_type: DatastreamType
     output_type: DatastreamType
+    sources: tuple[int, int | None] = (1, 1)
+
+    def open(
+        self,
+        store: MetadataStore,
+        *,
+        measurement_id: str,
+        datastream_id: str,
+        instance_id: str,
+        sources: list[str],
+    ) -> Datastream:
+        """The output datastream PROCESSING in the curated zone (see :func:`open_output`)."""
+        return open_output(
+            store,
+            measurement_id=measurement_id,
+            datastream_id=datastream_id,
+            datastream_type=self.output_type,
+            step=self.step,
+            instance_id=instance_id,
+            sources=sources,
+        )
+
+    def prepare_output(
+        self,
+        store: MetadataStore,
+        *,
+        measurement_id: str,
+        datastream_id: str,
+        instance_id: str,
+        sources: list[str],
+    ) -> dict[str, Any]:
+        """The prepare activity's result: the opened output datastream's id, measurement, path."""
+        datastream = self.open(
+            store,
+            measurement_id=measurement_id,
+            datastream_id=datastream_id,
+            instance_id=instance_id,
+            sources=sources,
+        )
+        return {
+            "datastream_id": datastream.id,
+            "measurement_id": datastream.measurement_id,
+            "path": datastream.path,
+        }
+
+    def run(self, store: MetadataStore, datastream_id: str, work: Work) -> Datastream:
+        """Check the output datastream, run ``work``, attach its files, COMPLETED with its stats.
+
+        A datastream COMPLETED already (a retried activity after the commit) is returned as is,
+        without running ``work`` again; one in any state but PROCESSING is an error.
+        """
+        datastream = store.get_datastream(datastream_id)
+        if datastream.state is DatastreamState.COMPLETED:
+            return datastream
+        self.check(datastream)
+        return self.finish(store, datastream_id, work(datastream))
+
+    def check(self, datastream: Datastream) -> None:
+        """The output datastream is PROCESSING and has as many sources as the step takes."""
+        name = f"{self.output_type.value} datastream {datastream.id}"
+        if datastream.state is not DatastreamState.PROCESSING:
+            raise InvalidInputError(f"{name} is {datastream.state}")
+        fewest, most = self.sources
+        count = len(datastream.sources)
+        if count < fewest or (most is not None and count > most):
+            raise InvalidInputError(f"{name} needs {_source_count(fewest, most)}")
+
+    @staticmethod
+    def finish(store: MetadataStore, datastream_id: str, output: StepOutput) -> Datastream:
+        """Attach the output's files, then PROCESSING -> COMPLETED with its stats."""
+        if output.files:
+            store.attach_files(datastream_id, output.files)
+        return complete_output(store, datastream_id, output.stats)
+
+    @staticmethod
+    def fail(store: MetadataStore, *, datastream_id: str, reason: str) -> dict[str, Any]:
+        """The output datastream FAILED with ``reason`` (if it exists and is not final)."""
+        return fail_output(store, datastream_id=datastream_id, reason=reason)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OneSourceStep(DerivedStep):
+    """A step made from one COMPLETED datastream of ``source_type`` (synchronize, enrich)."""
+
+    source_type: DatastreamType
 
     def prepare(
         self,
@@ -120,12 +232,29 @@ class OneSourceStep:
     ) -> dict[str, Any]:
         """The output datastream PROCESSING in the curated zone; sources: the one source."""
         source = completed_source(store, source_datastream_id, self.source_type)
-        return prepare_output(
+        return self.prepare_output(
             store,
             measurement_id=source.measurement_id,
             datastream_id=datastream_id,
-            datastream_type=self.output_type,
-            step=self.step,
             instance_id=instance_id,
             sources=[source.id],
         )
+
+
+def _source_count(fewest: int, most: int | None) -> str:
+    if most is None:
+        return f"at least {fewest} source" + ("s" if fewest != 1 else "")
+    if fewest == most == 1:
+        return "one source"
+    return f"{fewest} or {most} sources" if most == fewest + 1 else f"{fewest}-{most} sources"
+
+
+def write_parquet(
+    zones: BlobZones, path: str, table: pa.Table, *, meta: dict[str, Any]
+) -> FileRecord:
+    """``table`` as zstd Parquet at ``path`` in the curated zone; its file record to attach."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    data = sink.getvalue()
+    zones.write_bytes(Zone.CURATED, path, data)
+    return FileRecord(path=path, format="parquet", size=len(data), meta=meta)

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.derived import OneSourceStep, complete_output, fail_output
+from dataops.derived import OneSourceStep, StepOutput, write_parquet
 from dataops.enrichment import camera_frames, sun
 from dataops.enrichment import objects as objects_mod
 from dataops.enrichment import roads as roads_mod
@@ -44,7 +44,6 @@ from dataops.models import (
     Datastream,
     DatastreamState,
     DatastreamType,
-    FileRecord,
 )
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
@@ -74,13 +73,15 @@ _MAX_CONTEXT_BYTES = 64 * 1024 * 1024
 # ----------------------------------------------------------------------------- prepare / fail
 
 
-prepare_enrichment = OneSourceStep(
-    "enrich", DatastreamType.SYNCHRONIZED, DatastreamType.ENRICHED
-).prepare
+ENRICH = OneSourceStep(
+    step="enrich", source_type=DatastreamType.SYNCHRONIZED, output_type=DatastreamType.ENRICHED
+)
+
+prepare_enrichment = ENRICH.prepare
 """ENRICHED datastream PROCESSING in the curated zone, source: the SYNCHRONIZED one."""
 
 
-fail_enrichment = fail_output
+fail_enrichment = ENRICH.fail
 """ENRICHED datastream FAILED with ``reason`` (if it exists and is not final)."""
 
 
@@ -99,19 +100,28 @@ def run_enrichment(
 
     ``weather_provider`` replaces the configured one (tests, notebooks).
     """
-    datastream = store.get_datastream(datastream_id)
-    if datastream.state is DatastreamState.COMPLETED:
-        return _result(datastream)  # a retried activity after the commit
-    if datastream.state is not DatastreamState.PROCESSING:
-        raise InvalidInputError(f"ENRICHED datastream {datastream_id} is {datastream.state}")
-    if len(datastream.sources) != 1:
-        raise InvalidInputError(f"ENRICHED datastream {datastream_id} needs one source")
+    return _result(
+        ENRICH.run(
+            store,
+            datastream_id,
+            lambda output: _enrich(zones, store, output, config_path, weather_provider),
+        )
+    )
+
+
+def _enrich(
+    zones: BlobZones,
+    store: MetadataStore,
+    datastream: Datastream,
+    config_path: Path,
+    weather_provider: WeatherProvider | None,
+) -> StepOutput:
     config = load_enrichment_config(config_path)
     source = store.get_datastream(datastream.sources[0])
     synchronized_path = _find_file(store, source, SYNCHRONIZED_NAME)
     if synchronized_path is None:
         # Synchronization skipped (logger-synchronized or no camera): there are no frames.
-        return _complete(store, datastream_id, {"rows": 0, "skipped": SKIPPED_NO_FRAMES})
+        return StepOutput({"rows": 0, "skipped": SKIPPED_NO_FRAMES})
     frames = _read_synchronized(zones, synchronized_path, config)
     times = np.asarray(frames.column(TIME_COLUMN).to_numpy(), dtype=np.int64)
     lat = _floats(frames, "latitude")
@@ -178,19 +188,11 @@ def run_enrichment(
     table = pa.table(columns).replace_schema_metadata(
         {"avops.source": source.id, "avops.providers": _json(providers)}
     )
-    data = _parquet_bytes(table)
-    path = join_path(datastream.path, OUTPUT_NAME)
-    zones.write_bytes(Zone.CURATED, path, data)
-    store.attach_files(
-        datastream_id,
-        [
-            FileRecord(
-                path=path,
-                format="parquet",
-                size=len(data),
-                meta={"kind": "enriched", "rows": table.num_rows},
-            )
-        ],
+    written = write_parquet(
+        zones,
+        join_path(datastream.path, OUTPUT_NAME),
+        table,
+        meta={"kind": "enriched", "rows": table.num_rows},
     )
     rows = int(times.size)
     stats = {
@@ -204,11 +206,7 @@ def run_enrichment(
             "objects": _share(np.asarray([(c or 0) > 0 for c in found.count.to_pylist()]), rows),
         },
     }
-    return _complete(store, datastream_id, stats)
-
-
-def _complete(store: MetadataStore, datastream_id: str, stats: dict[str, Any]) -> dict[str, Any]:
-    return _result(complete_output(store, datastream_id, stats))
+    return StepOutput(stats, [written])
 
 
 def _result(datastream: Datastream) -> dict[str, Any]:
@@ -475,9 +473,3 @@ def _share(flags: Any, rows: int) -> float:
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
-
-
-def _parquet_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    return bytes(sink.getvalue().to_pybytes())

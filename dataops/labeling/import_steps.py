@@ -17,12 +17,13 @@ import json
 import logging
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
 from pydantic import ValidationError
 
-from dataops import __version__
+from dataops.derived import DerivedStep, StepOutput
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.frames.delta import upload_delta_table
 from dataops.labeling.import_events import LabelUpload, labeled_datastream_id
@@ -33,16 +34,15 @@ from dataops.labeling.package import (
     PackageManifest,
     report_path_for,
 )
-from dataops.labeling.report import ImportReport, ImportStatus, LabelIssues
+from dataops.labeling.report import ImportReport, ImportStatus, LabelFormat, LabelIssues
 from dataops.labeling.validate_common import Label, PackageIndex
 from dataops.models import (
     Datastream,
     DatastreamState,
     DatastreamType,
     FileRecord,
-    Producer,
 )
-from dataops.paths import Zone, join_path, raw_prefix
+from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 from dataops.storage.export_zones import export_zones
 from dataops.store import MetadataStore
@@ -58,6 +58,8 @@ __all__ = [
 log = logging.getLogger("avops.labeling.import")
 
 STEP = "label_import"
+# Sources: the measurement's LABEL_EXPORT datastream(s) the file's items came from.
+LABEL_IMPORT = DerivedStep(step=STEP, output_type=DatastreamType.LABELED, sources=(1, None))
 LABELS_TABLE = "labels"
 SOURCE_FOLDER = "source"
 _REPORT_MAX_BYTES = 4 * 1024 * 1024
@@ -230,6 +232,7 @@ def _register(
 ) -> list[str]:
     """One COMPLETED LABELED datastream per measurement the file covers; their ids."""
     assert checked.format is not None
+    label_format = checked.format
     labels_by_measurement: dict[str, list[Label]] = defaultdict(list)
     for label in checked.labels:
         labels_by_measurement[label.item.measurement_id].append(label)
@@ -238,8 +241,6 @@ def _register(
     for item in checked.covered:
         items_by_measurement[item.measurement_id].add(item.item_id)
         export_streams[item.measurement_id].add(item.export_datastream_id)
-    sha256 = hashlib.sha256(data).hexdigest()
-    base_name = upload.name.rsplit("/", 1)[-1]
     ids: list[str] = []
     for measurement_id in sorted(items_by_measurement):
         sources = sorted(export_streams[measurement_id])
@@ -252,72 +253,69 @@ def _register(
                     field="items.export_datastream_id",
                 )
         datastream_id = labeled_datastream_id(upload, measurement_id)
-        measurement = store.get_measurement(measurement_id)
-        prefix = raw_prefix(
-            measurement.recording_start, measurement.vehicle_id, measurement.id, datastream_id
-        )
-        datastream = store.create_datastream(
-            Datastream(
-                id=datastream_id,
-                measurement_id=measurement_id,
-                type=DatastreamType.LABELED,
-                zone=Zone.CURATED,
-                path=prefix,
-                producer=Producer(step=STEP, code_version=__version__, instance_id=instance_id),
-                sources=sources,
-            )
+        LABEL_IMPORT.open(
+            store,
+            measurement_id=measurement_id,
+            datastream_id=datastream_id,
+            instance_id=instance_id,
+            sources=sources,
         )
         ids.append(datastream_id)
-        if datastream.state is DatastreamState.COMPLETED:
-            continue  # a retried activity after this measurement's commit
-        if datastream.state is DatastreamState.CREATED:
-            assert datastream.etag is not None
-            store.transition_datastream(
-                datastream_id, DatastreamState.PROCESSING, expected_etag=datastream.etag
-            )
         labels = labels_by_measurement.get(measurement_id, [])
-        table_prefix = join_path(prefix, LABELS_TABLE)
-        upload_delta_table(
-            view,
-            Zone.CURATED,
-            table_prefix,
-            _labels_table(labels, export_id=upload.export_id, datastream_id=datastream_id),
-        )
-        copy_path = join_path(prefix, SOURCE_FOLDER, base_name)
-        view.write_bytes(Zone.CURATED, copy_path, data, content_type="application/json")
-        store.attach_files(
-            datastream_id,
-            [
-                FileRecord(
-                    path=copy_path,
-                    format=checked.format.value,
-                    size=len(data),
-                    sha256=sha256,
-                    meta={"kind": "label_file", "source": f"labeled/{upload.export_id}"},
-                )
-            ],
-        )
-        current = store.get_datastream(datastream_id)
-        assert current.etag is not None
-        store.transition_datastream(
-            datastream_id,
-            DatastreamState.COMPLETED,
-            expected_etag=current.etag,
-            stats={
-                "export_id": upload.export_id,
-                "label_file": upload.name,
-                "label_file_etag": upload.etag,
-                "format": checked.format.value,
-                "counts": {
-                    "items": len(items_by_measurement[measurement_id]),
-                    "labels": len(labels),
-                    "boxes": sum(1 for label in labels if label.bbox is not None),
-                },
-                "categories": dict(sorted(Counter(label.category for label in labels).items())),
-                "labels_table": table_prefix,
+        stats = {
+            "export_id": upload.export_id,
+            "label_file": upload.name,
+            "label_file_etag": upload.etag,
+            "format": label_format.value,
+            "counts": {
+                "items": len(items_by_measurement[measurement_id]),
+                "labels": len(labels),
+                "boxes": sum(1 for label in labels if label.bbox is not None),
             },
+            "categories": dict(sorted(Counter(label.category for label in labels).items())),
+        }
+        # A datastream COMPLETED already is a retried activity after this measurement's commit.
+        write = partial(
+            _write_labels,
+            view=view,
+            upload=upload,
+            labels=labels,
+            data=data,
+            label_format=label_format,
+            stats=stats,
         )
+        LABEL_IMPORT.run(store, datastream_id, write)
     return ids
+
+
+def _write_labels(
+    datastream: Datastream,
+    *,
+    view: BlobZones,
+    upload: LabelUpload,
+    labels: list[Label],
+    data: bytes,
+    label_format: LabelFormat,
+    stats: dict[str, Any],
+) -> StepOutput:
+    """One measurement's labels as a Delta table, plus a copy of the partner's file."""
+    table_prefix = join_path(datastream.path, LABELS_TABLE)
+    upload_delta_table(
+        view,
+        Zone.CURATED,
+        table_prefix,
+        _labels_table(labels, export_id=upload.export_id, datastream_id=datastream.id),
+    )
+    copy_path = join_path(datastream.path, SOURCE_FOLDER, upload.name.rsplit("/", 1)[-1])
+    view.write_bytes(Zone.CURATED, copy_path, data, content_type="application/json")
+    copy = FileRecord(
+        path=copy_path,
+        format=label_format.value,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        meta={"kind": "label_file", "source": f"labeled/{upload.export_id}"},
+    )
+    return StepOutput({**stats, "labels_table": table_prefix}, [copy])
 
 
 def _labels_table(labels: list[Label], *, export_id: str, datastream_id: str) -> pa.Table:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.derived import complete_output, completed_source, fail_output, prepare_output
+from dataops.derived import DerivedStep, StepOutput, completed_source
 from dataops.errors import InvalidInputError
 from dataops.frames.delta import upload_delta_table
 from dataops.frames.index import FrameScene, build_frame_table
@@ -80,6 +80,10 @@ def scene_id(datastream_id: str, scene_type: str, start_ns: int) -> str:
 # ----------------------------------------------------------------------------- prepare / fail
 
 
+# Sources: the SYNCHRONIZED datastream, then the ENRICHED one when there is one.
+DETECT_SCENES = DerivedStep(step="detect_scenes", output_type=DatastreamType.SCENES, sources=(1, 2))
+
+
 def _enriched_for(store: MetadataStore, synchronized: Datastream) -> Datastream | None:
     """The newest COMPLETED ENRICHED datastream made from ``synchronized``, if any."""
     candidates = [
@@ -115,18 +119,16 @@ def prepare_scene_detection(
         synchronized, enriched = source, _enriched_for(store, source)
     if synchronized.type is not DatastreamType.SYNCHRONIZED:
         raise InvalidInputError(f"datastream {synchronized.id} is not SYNCHRONIZED")
-    return prepare_output(
+    return DETECT_SCENES.prepare_output(
         store,
         measurement_id=synchronized.measurement_id,
         datastream_id=datastream_id,
-        datastream_type=DatastreamType.SCENES,
-        step="detect_scenes",
         instance_id=instance_id,
         sources=[synchronized.id] + ([enriched.id] if enriched is not None else []),
     )
 
 
-fail_scene_detection = fail_output
+fail_scene_detection = DETECT_SCENES.fail
 """SCENES datastream FAILED with ``reason`` (if it exists and is not final)."""
 
 
@@ -141,24 +143,28 @@ def run_scene_detection(
     config_path: Path = DEFAULT_CONFIG_PATH,
 ) -> dict[str, Any]:
     """Detect scenes, write them to the store and the Delta tables, datastream COMPLETED."""
-    datastream = store.get_datastream(datastream_id)
-    if datastream.state is DatastreamState.COMPLETED:
-        return _result(datastream)
-    if datastream.state is not DatastreamState.PROCESSING:
-        raise InvalidInputError(f"SCENES datastream {datastream_id} is {datastream.state}")
-    if not 1 <= len(datastream.sources) <= 2:
-        raise InvalidInputError(f"SCENES datastream {datastream_id} needs 1 or 2 sources")
+    return _result(
+        DETECT_SCENES.run(
+            store, datastream_id, lambda output: _detect_scenes(zones, store, output, config_path)
+        )
+    )
+
+
+def _detect_scenes(
+    zones: BlobZones, store: MetadataStore, datastream: Datastream, config_path: Path
+) -> StepOutput:
+    datastream_id = datastream.id
     config = load_scene_config(config_path)
     measurement = store.get_measurement(datastream.measurement_id)
     synchronized_ds = store.get_datastream(datastream.sources[0])
     path = join_path(synchronized_ds.path, SYNCHRONIZED_NAME)
     if synchronized_ds.stats.get("skipped"):
         # Logger-synchronized or camera-less: no per-frame table to detect scenes on.
-        return _complete(store, datastream_id, {"skipped": SKIPPED_NOT_SYNCHRONIZED})
+        return StepOutput({"skipped": SKIPPED_NOT_SYNCHRONIZED})
     blob = zones.read_bytes(Zone.CURATED, path, max_bytes=config.max_file_bytes)
     synchronized = pq.read_table(pa.BufferReader(blob.data))
     if synchronized.num_rows == 0:
-        return _complete(store, datastream_id, {"skipped": SKIPPED_NOT_SYNCHRONIZED})
+        return StepOutput({"skipped": SKIPPED_NOT_SYNCHRONIZED})
     times = np.asarray(synchronized.column("time_ns").to_numpy(), dtype=np.int64)
     enriched: dict[str, pa.Array] = {}
     if len(datastream.sources) == 2:
@@ -187,23 +193,20 @@ def run_scene_detection(
         enriched=enriched,
     )
     frame_bytes = upload_delta_table(zones, Zone.CURATED, frames_prefix, frames)
-    store.attach_files(
-        datastream_id,
-        [
-            FileRecord(
-                path=scenes_prefix,
-                format="delta",
-                size=scene_bytes,
-                meta={"kind": "scenes", "rows": len(scenes)},
-            ),
-            FileRecord(
-                path=frames_prefix,
-                format="delta",
-                size=frame_bytes,
-                meta={"kind": "frames", "rows": frames.num_rows},
-            ),
-        ],
-    )
+    files = [
+        FileRecord(
+            path=scenes_prefix,
+            format="delta",
+            size=scene_bytes,
+            meta={"kind": "scenes", "rows": len(scenes)},
+        ),
+        FileRecord(
+            path=frames_prefix,
+            format="delta",
+            size=frame_bytes,
+            meta={"kind": "frames", "rows": frames.num_rows},
+        ),
+    ]
     counts = Counter(scene.type for scene in scenes)
     stats = {
         "frames": frames.num_rows,
@@ -214,7 +217,7 @@ def run_scene_detection(
         "frames_table": frames_prefix,
     }
     log.info("detected %d scenes in %d frames of %s", len(scenes), frames.num_rows, measurement.id)
-    return _complete(store, datastream_id, stats)
+    return StepOutput(stats, files)
 
 
 def detect_all(
@@ -421,10 +424,6 @@ def frame_object_classes(table: pa.Table) -> list[list[str]]:
                 for value in values
             ]
     return [[] for _ in range(table.num_rows)]
-
-
-def _complete(store: MetadataStore, datastream_id: str, stats: dict[str, Any]) -> dict[str, Any]:
-    return _result(complete_output(store, datastream_id, stats))
 
 
 def _result(datastream: Datastream) -> dict[str, Any]:

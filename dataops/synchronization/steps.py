@@ -11,7 +11,6 @@ names. Each non-reference sensor is loaded, matched and dropped before the next 
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -24,9 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.derived import OneSourceStep, complete_output, fail_output
+from dataops.derived import OneSourceStep, StepOutput, write_parquet
 from dataops.errors import InvalidInputError
-from dataops.models import Datastream, DatastreamState, DatastreamType, FileRecord
+from dataops.models import Datastream, DatastreamType
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
@@ -96,13 +95,17 @@ class Timeline:
 # ----------------------------------------------------------------------------- prepare / fail
 
 
-prepare_synchronization = OneSourceStep(
-    "synchronize", DatastreamType.EXTRACTED, DatastreamType.SYNCHRONIZED
-).prepare
+SYNCHRONIZE = OneSourceStep(
+    step="synchronize",
+    source_type=DatastreamType.EXTRACTED,
+    output_type=DatastreamType.SYNCHRONIZED,
+)
+
+prepare_synchronization = SYNCHRONIZE.prepare
 """SYNCHRONIZED datastream PROCESSING in the curated zone, source: the EXTRACTED one."""
 
 
-fail_synchronization = fail_output
+fail_synchronization = SYNCHRONIZE.fail
 """SYNCHRONIZED datastream FAILED with ``reason`` (if it exists and is not final)."""
 
 
@@ -117,17 +120,19 @@ def run_synchronization(
     config_path: Path = DEFAULT_CONFIG_PATH,
 ) -> dict[str, Any]:
     """Align every extracted sensor to the reference camera, write the Parquet, COMPLETED."""
-    datastream = store.get_datastream(datastream_id)
-    if datastream.state is DatastreamState.COMPLETED:
-        # A retried activity after the commit: report what is there.
-        return _result(datastream)
-    if datastream.state is not DatastreamState.PROCESSING:
-        raise InvalidInputError(f"SYNCHRONIZED datastream {datastream_id} is {datastream.state}")
-    if len(datastream.sources) != 1:
-        raise InvalidInputError(f"SYNCHRONIZED datastream {datastream_id} needs one source")
+    return _result(
+        SYNCHRONIZE.run(
+            store, datastream_id, lambda output: _synchronize(zones, store, output, config_path)
+        )
+    )
+
+
+def _synchronize(
+    zones: BlobZones, store: MetadataStore, datastream: Datastream, config_path: Path
+) -> StepOutput:
     measurement = store.get_measurement(datastream.measurement_id)
     if measurement.logger_synchronized:
-        return _complete(store, datastream_id, {"skipped": SKIPPED_LOGGER_SYNCHRONIZED})
+        return StepOutput({"skipped": SKIPPED_LOGGER_SYNCHRONIZED})
     config = load_synchronization_config(config_path)
     source = store.get_datastream(datastream.sources[0])
     sensors = _find_sensors(store, source, config)
@@ -138,7 +143,7 @@ def run_synchronization(
     }
     reference_name = _pick_reference(cameras, sensors, config)
     if reference_name is None:
-        return _complete(store, datastream_id, {"skipped": SKIPPED_NO_CAMERA})
+        return StepOutput({"skipped": SKIPPED_NO_CAMERA})
     by_name = {s.name: s for s in sensors}
     reference_sensor = by_name[reference_name]
     reference = cameras.get(reference_name) or load_timeline(
@@ -184,21 +189,12 @@ def run_synchronization(
     table = table.replace_schema_metadata(
         {"avops.reference": reference_name, "avops.source": source.id}
     )
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
-    data = sink.getvalue()
     path = join_path(datastream.path, OUTPUT_NAME)
-    zones.write_bytes(Zone.CURATED, path, data)
-    store.attach_files(
-        datastream_id,
-        [
-            FileRecord(
-                path=path,
-                format="parquet",
-                size=len(data),
-                meta={"kind": "synchronized", "rows": table.num_rows, "reference": reference_name},
-            )
-        ],
+    written = write_parquet(
+        zones,
+        path,
+        table,
+        meta={"kind": "synchronized", "rows": table.num_rows, "reference": reference_name},
     )
     stats = {
         "rows": table.num_rows,
@@ -218,11 +214,7 @@ def run_synchronization(
         table.num_rows,
         len(sensor_stats),
     )
-    return _complete(store, datastream_id, stats)
-
-
-def _complete(store: MetadataStore, datastream_id: str, stats: dict[str, Any]) -> dict[str, Any]:
-    return _result(complete_output(store, datastream_id, stats))
+    return StepOutput(stats, [written])
 
 
 def _result(datastream: Datastream) -> dict[str, Any]:
