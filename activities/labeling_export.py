@@ -1,4 +1,4 @@
-"""Labeling export activities: typed input -> ``dataops.labeling.export_steps``."""
+"""Labeling export activities: typed input -> ``dataops.labeling.exporting.steps``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from activities.runtime import blob_zones, metadata_store, settings
 from activities.serving import served
 from dataops.activity_contracts import labeling as contracts
 from dataops.frames.search import FrameSearch
-from dataops.labeling import export_steps
+from dataops.labeling.exporting.steps import copy_items, fail_export, finish_export, plan_export
 from dataops.scenes.config import DEFAULT_CONFIG_PATH, load_scene_config
 from dataops.storage import BlobZones
 
@@ -32,7 +32,7 @@ def plan(args: contracts.ExportPlanInput) -> dict[str, Any]:
     current = settings()
     config_path = Path(current.scenes_config) if current.scenes_config else DEFAULT_CONFIG_PATH
     zones = blob_zones()
-    return export_steps.plan_export(
+    return plan_export(
         zones,
         metadata_store(),
         _frame_search(zones),
@@ -47,20 +47,16 @@ def plan(args: contracts.ExportPlanInput) -> dict[str, Any]:
 @served(contracts.EXPORT_COPY)
 def copy(args: contracts.ExportCopyInput) -> dict[str, Any]:
     """Copy plan items [first, last) into the package."""
-    return export_steps.copy_items(
-        blob_zones(), export_id=args.export_id, first=args.first, last=args.last
-    )
+    return copy_items(blob_zones(), export_id=args.export_id, first=args.first, last=args.last)
 
 
 @served(contracts.EXPORT_FINISH)
 def finish(args: contracts.ExportInput) -> dict[str, Any]:
     """coco.json, openlabel.json, package.json; datastreams COMPLETED."""
-    return export_steps.finish_export(blob_zones(), metadata_store(), export_id=args.export_id)
+    return finish_export(blob_zones(), metadata_store(), export_id=args.export_id)
 
 
 @served(contracts.EXPORT_FAIL)
 def fail(args: contracts.ExportFailInput) -> dict[str, Any]:
     """Datastreams FAILED with the reason."""
-    return export_steps.fail_export(
-        blob_zones(), metadata_store(), export_id=args.export_id, reason=args.reason
-    )
+    return fail_export(blob_zones(), metadata_store(), export_id=args.export_id, reason=args.reason)

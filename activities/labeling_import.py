@@ -1,4 +1,4 @@
-"""Label import activities: typed input -> ``dataops.labeling.import_steps``."""
+"""Label import activities: typed input -> ``dataops.labeling.importing.steps``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from activities.runtime import blob_zones, metadata_store
 from activities.serving import served
 from dataops.activity_contracts import labeling as contracts
-from dataops.labeling.import_events import LabelUpload
-from dataops.labeling.import_steps import fail_label_import, run_label_import
+from dataops.labeling.importing.events import LabelUpload
+from dataops.labeling.importing.steps import fail_label_import, run_label_import
 
 __all__ = ["fail", "run"]
 

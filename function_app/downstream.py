@@ -4,7 +4,7 @@ The consumer starts every step of the chain (EXTRACTED -> synchronize, SYNCHRONI
 ENRICHED -> detect_scenes); each step's orchestration and activities are registered here too.
 
 The consumer only reads its batch and starts orchestrations (routing in
-``dataops.synchronization.routing``); it never writes the documents that triggered it, so it
+``dataops.downstream``); it never writes the documents that triggered it, so it
 cannot retrigger itself. Logic lives in ``dataops.synchronization``, ``dataops.enrichment`` and
 ``dataops.scenes`` (through ``activities.synchronization`` / ``activities.enrichment`` /
 ``activities.scenes``) and ``orchestrators``.
@@ -21,7 +21,7 @@ import azure.functions as func
 from activities import enrichment as enrichment_activities
 from activities import scenes as scene_activities
 from activities import synchronization as synchronization_activities
-from dataops.synchronization.routing import downstream_starts
+from dataops.downstream import downstream_starts
 from function_app.activity_functions import register_activities
 from orchestrators.detect_scenes import detect_scenes_orchestrator
 from orchestrators.enrich import enrich_orchestrator

@@ -16,7 +16,7 @@ from activities import labeling_import as import_activities
 from activities.runtime import blob_zones, settings
 from dataops.errors import DataOpsError
 from dataops.events import parse_blob_event
-from dataops.labeling.import_events import label_upload_from_event
+from dataops.labeling.importing.events import label_upload_from_event
 from dataops.paths import Zone
 from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload

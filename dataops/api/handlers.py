@@ -37,8 +37,8 @@ from dataops.api.params import (
 )
 from dataops.api.problems import ApiError
 from dataops.frames.search import FrameQuery
-from dataops.labeling import export_steps
-from dataops.labeling.import_status import list_label_imports
+from dataops.labeling.exporting.steps import revoke_export
+from dataops.labeling.importing.status import list_label_imports
 from dataops.models import Datastream
 from dataops.scenes.search import SceneTableQuery
 from dataops.storage.export_zones import check_export_id
@@ -229,7 +229,7 @@ def revoke_label_export(context: ApiContext, call: Call) -> Reply:
     if context.zones is None:
         raise ApiError(503, "blob storage is not configured in this process")
     export_id = check_export_id(call.ids["id"], field="id")
-    record = export_steps.revoke_export(context.zones(), export_id, now=datetime.now(UTC))
+    record = revoke_export(context.zones(), export_id, now=datetime.now(UTC))
     return json_reply(LabelExportRevoked(export_id=export_id, revoked_at=record.revoked_at))
 
 

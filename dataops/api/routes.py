@@ -42,9 +42,9 @@ from dataops.api.params import (
     NoParams,
     SceneSearch,
 )
-from dataops.labeling.export_request import LabelExportRequest
-from dataops.labeling.export_status import MAX_REQUEST_BYTES
-from dataops.labeling.import_status import LabelImports
+from dataops.labeling.exporting.request import LabelExportRequest
+from dataops.labeling.exporting.status import MAX_REQUEST_BYTES
+from dataops.labeling.importing.status import LabelImports
 from dataops.models import Datastream
 
 __all__ = ["HTML", "JSON", "ROUTES", "Operation", "Trigger", "find_operation", "triggers"]

@@ -28,18 +28,18 @@ from dataops.api.dispatch import (
 )
 from dataops.api.models import LabelExportAccepted, LabelExportView, RunAccepted, RunStatus
 from dataops.api.problems import ApiError
+from dataops.downstream import rerun_starts
 from dataops.errors import DataOpsError
 from dataops.extraction.rerun import extraction_target
 from dataops.ids import instance_id_for
 from dataops.ingest.runs import RunControl, rerun_measurement, rerun_upload
-from dataops.labeling import export_steps
-from dataops.labeling.export_request import LabelExportRequest
-from dataops.labeling.export_status import export_view
+from dataops.labeling.exporting.request import LabelExportRequest
+from dataops.labeling.exporting.status import export_view
+from dataops.labeling.exporting.steps import package_complete, read_record, start_export
 from dataops.paths import check_relative_path
 from dataops.storage import BlobZones
 from dataops.storage.export_zones import check_export_id
 from dataops.storage.sas import export_links
-from dataops.synchronization.routing import rerun_starts
 
 __all__ = ["REHYDRATE_SUFFIX", "RUN_HANDLERS", "RUNS_ROUTE", "run_url"]
 
@@ -213,7 +213,7 @@ async def create_label_export(context: ApiContext, call: Call) -> Reply:
     export_id = uuid.uuid4().hex
     instance_id = instance_id_for(LABEL_EXPORT, export_id)
     record = await asyncio.to_thread(
-        export_steps.start_export,
+        start_export,
         zones,
         request,
         export_id=export_id,
@@ -240,7 +240,7 @@ async def get_label_export(context: ApiContext, call: Call) -> Reply:
     """``GET /label-exports/{id}``: status, counts, expiry; links for the write role."""
     export_id = check_export_id(call.ids["id"], field="id")
     zones = _zones(context)
-    record = await asyncio.to_thread(export_steps.read_record, zones, export_id)
+    record = await asyncio.to_thread(read_record, zones, export_id)
     info = await _runs(context).status(record.instance_id)
     now = datetime.now(UTC)
     shareable = (
@@ -256,7 +256,7 @@ async def get_label_export(context: ApiContext, call: Call) -> Reply:
         runtime_status=info.runtime_status if info is not None else None,
         custom_status=info.custom_status if info is not None else None,
         output=info.output if info is not None else None,
-        package_complete=await asyncio.to_thread(export_steps.package_complete, zones, export_id),
+        package_complete=await asyncio.to_thread(package_complete, zones, export_id),
         links=links,
         now=now,
     )

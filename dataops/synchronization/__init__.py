@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataops.synchronization.alignment import Match, interpolate, nearest_match
 from dataops.synchronization.config import SynchronizationConfig, load_synchronization_config
-from dataops.synchronization.routing import DOWNSTREAM, DownstreamStart, downstream_starts
 from dataops.synchronization.steps import (
     fail_synchronization,
     prepare_synchronization,
@@ -12,11 +11,8 @@ from dataops.synchronization.steps import (
 )
 
 __all__ = [
-    "DOWNSTREAM",
-    "DownstreamStart",
     "Match",
     "SynchronizationConfig",
-    "downstream_starts",
     "fail_synchronization",
     "interpolate",
     "load_synchronization_config",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dataops.labeling.export_plan import ExportPlan, PlanItem, PlannedDatastream, PreLabel
+from dataops.labeling.exporting.plan import ExportPlan, PlanItem, PlannedDatastream, PreLabel
 
 T0_NS = 1_714_550_400_000_000_000
 EXPORT_ID = "0123456789abcdef0123456789abcdef"

@@ -18,9 +18,16 @@ import pytest
 
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.frames.search import FrameSearch
-from dataops.labeling import export_steps
-from dataops.labeling.export_plan import PreLabel
-from dataops.labeling.export_request import PLAN_BLOB, LabelExportRequest
+from dataops.labeling.exporting.plan import PreLabel
+from dataops.labeling.exporting.request import PLAN_BLOB, LabelExportRequest
+from dataops.labeling.exporting.steps import (
+    copy_items,
+    fail_export,
+    finish_export,
+    package_complete,
+    plan_export,
+    start_export,
+)
 from dataops.labeling.package import PackageManifest
 from dataops.models import DatastreamState, DatastreamType, FileRecord, Measurement
 from dataops.paths import Zone
@@ -80,7 +87,7 @@ def test_items_copy_byte_identical_and_reruns_add_nothing(
             "partner_id": "acme",
         }
     )
-    record = export_steps.start_export(
+    record = start_export(
         zones,
         request,
         export_id=EXPORT_ID,
@@ -90,7 +97,7 @@ def test_items_copy_byte_identical_and_reruns_add_nothing(
         max_hours=168,
     )
     # A retried start keeps the first record.
-    again = export_steps.start_export(
+    again = start_export(
         zones,
         request,
         export_id=EXPORT_ID,
@@ -121,17 +128,17 @@ def test_items_copy_byte_identical_and_reruns_add_nothing(
         "detections_sensor": "*/structured/*detections*",
         "cache_dir": tmp_path / "cache",
     }
-    planned = export_steps.plan_export(zones, store, search, **arguments)  # type: ignore[arg-type]
+    planned = plan_export(zones, store, search, **arguments)  # type: ignore[arg-type]
     assert planned == {"export_id": EXPORT_ID, "items": 3, "frames": 2, "measurements": 1}
-    export_steps.plan_export(zones, store, search, **arguments)  # type: ignore[arg-type]
+    plan_export(zones, store, search, **arguments)  # type: ignore[arg-type]
     (datastream,) = store.list_datastreams("m-1", DatastreamType.LABEL_EXPORT)
     assert datastream.state is DatastreamState.PROCESSING
     assert datastream.sources == ["ds-scenes"]
 
-    assert export_steps.copy_items(zones, export_id=EXPORT_ID, first=0, last=2)["copied"] == 2
-    assert export_steps.copy_items(zones, export_id=EXPORT_ID, first=2, last=3)["copied"] == 1
+    assert copy_items(zones, export_id=EXPORT_ID, first=0, last=2)["copied"] == 2
+    assert copy_items(zones, export_id=EXPORT_ID, first=2, last=3)["copied"] == 1
     before = _names(zones)
-    export_steps.copy_items(zones, export_id=EXPORT_ID, first=0, last=3)  # a retried chunk
+    copy_items(zones, export_id=EXPORT_ID, first=0, last=3)  # a retried chunk
     assert _names(zones) == before
     view = export_zones(zones, EXPORT_ID)
 
@@ -142,11 +149,11 @@ def test_items_copy_byte_identical_and_reruns_add_nothing(
     assert read("images/cam_rear/2.jpg") == FRAMES[2]
     assert read("images/cam_rear/3.jpg") == FRAMES[0]
 
-    result = export_steps.finish_export(zones, store, export_id=EXPORT_ID)
+    result = finish_export(zones, store, export_id=EXPORT_ID)
     assert result["items"] == 3
-    assert export_steps.package_complete(zones, EXPORT_ID)
+    assert package_complete(zones, EXPORT_ID)
     first_manifest = read("package.json")
-    export_steps.finish_export(zones, store, export_id=EXPORT_ID)  # a retried finish
+    finish_export(zones, store, export_id=EXPORT_ID)  # a retried finish
     manifest = PackageManifest.model_validate_json(read("package.json"))
     assert read("package.json") == first_manifest
     assert [item.item_id for item in manifest.items] == [1, 2, 3]
@@ -159,7 +166,7 @@ def test_items_copy_byte_identical_and_reruns_add_nothing(
     assert datastream.stats["prelabels"] == 1
     assert datastream.stats["expires_at"] == record.expires_at.isoformat()
     # A late fail (e.g. a replayed failure path) leaves a COMPLETED export alone.
-    export_steps.fail_export(zones, store, export_id=EXPORT_ID, reason="late")
+    fail_export(zones, store, export_id=EXPORT_ID, reason="late")
     assert store.get_datastream(datastream.id).state is DatastreamState.COMPLETED
     store.close()
 
@@ -174,7 +181,7 @@ def test_expiry_above_the_cap_is_refused_naming_the_field(zones: BlobZones) -> N
         }
     )
     with pytest.raises(InvalidInputError) as caught:
-        export_steps.start_export(
+        start_export(
             zones,
             request,
             export_id=EXPORT_ID,
@@ -196,16 +203,13 @@ def test_a_failed_export_marks_its_datastreams_failed_with_the_reason(
     zones: BlobZones, store: SqliteStore, tmp_path: Path
 ) -> None:
     # Before any plan there is nothing to mark.
-    assert (
-        export_steps.fail_export(zones, store, export_id=EXPORT_ID, reason="x")["datastream_ids"]
-        == []
-    )
+    assert fail_export(zones, store, export_id=EXPORT_ID, reason="x")["datastream_ids"] == []
     export_zones(zones, EXPORT_ID).ensure_containers([Zone.SHARE])
     plan = make_plan([plan_item(1, frame=0, source_path=FILE_FRAME)])
     export_zones(zones, EXPORT_ID).write_bytes(
         Zone.SHARE, PLAN_BLOB, plan.model_dump_json().encode()
     )
-    export_steps.plan_export(
+    plan_export(
         zones,
         store,
         FrameSearch(zones, tmp_path / "cache"),
@@ -217,8 +221,8 @@ def test_a_failed_export_marks_its_datastreams_failed_with_the_reason(
     )
     # The source frame is missing: the copy fails, then the orchestrator calls fail.
     with pytest.raises(NotFoundError):
-        export_steps.copy_items(zones, export_id=EXPORT_ID, first=0, last=1)
-    result = export_steps.fail_export(zones, store, export_id=EXPORT_ID, reason="source gone")
+        copy_items(zones, export_id=EXPORT_ID, first=0, last=1)
+    result = fail_export(zones, store, export_id=EXPORT_ID, reason="source gone")
     (datastream,) = store.list_datastreams("m-1", DatastreamType.LABEL_EXPORT)
     assert result["datastream_ids"] == [datastream.id]
     assert datastream.state is DatastreamState.FAILED

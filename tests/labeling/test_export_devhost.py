@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from vcd import core, types
 
 from dataops.ids import instance_id_for
-from dataops.labeling.openlabel_export import check_openlabel
+from dataops.labeling.exporting.openlabel import check_openlabel
 from dataops.labeling.package import PackageManifest
 from dataops.labeling.taxonomy import load_taxonomy
 from dataops.manifest import parse_manifest

@@ -10,8 +10,8 @@ import pytest
 
 from dataops.errors import InvalidInputError
 from dataops.frames.search import FrameSearch
-from dataops.labeling.export_request import Downsampling, Selection
-from dataops.labeling.selection import select_frames
+from dataops.labeling.exporting.request import Downsampling, Selection
+from dataops.labeling.exporting.selection import select_frames
 from dataops.models import FileRecord, Measurement
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from dataops.errors import InvalidInputError
-from dataops.labeling.coco_export import coco_document
-from dataops.labeling.export_plan import PreLabel
-from dataops.labeling.export_status import parse_export_request
-from dataops.labeling.openlabel_export import (
+from dataops.labeling.exporting.coco import coco_document
+from dataops.labeling.exporting.openlabel import (
     TAXONOMY_ONTOLOGY,
     check_openlabel,
     openlabel_document,
 )
+from dataops.labeling.exporting.plan import PreLabel
+from dataops.labeling.exporting.status import parse_export_request
 from dataops.labeling.taxonomy import (
     DEFAULT_TAXONOMY_PATH,
     export_categories,

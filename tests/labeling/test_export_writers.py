@@ -12,9 +12,9 @@ import pytest
 from vcd import core
 
 from dataops.errors import InvalidInputError
-from dataops.labeling.coco_export import PRELABEL_FLAG, coco_document
-from dataops.labeling.export_plan import ExportPlan, PreLabel
-from dataops.labeling.openlabel_export import check_openlabel, openlabel_document
+from dataops.labeling.exporting.coco import PRELABEL_FLAG, coco_document
+from dataops.labeling.exporting.openlabel import check_openlabel, openlabel_document
+from dataops.labeling.exporting.plan import ExportPlan, PreLabel
 from tests.labeling.plans import T0_NS, make_plan, plan_item
 
 PEDESTRIAN = PreLabel(

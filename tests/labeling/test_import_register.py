@@ -17,9 +17,9 @@ import pytest
 
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.frames.delta import download_delta_table
-from dataops.labeling.import_events import LabelUpload, labeled_datastream_id
-from dataops.labeling.import_status import list_label_imports
-from dataops.labeling.import_steps import fail_label_import, read_report, run_label_import
+from dataops.labeling.importing.events import LabelUpload, labeled_datastream_id
+from dataops.labeling.importing.status import list_label_imports
+from dataops.labeling.importing.steps import fail_label_import, read_report, run_label_import
 from dataops.labeling.package import LABELS_SCHEMA, PACKAGE_MANIFEST, PackageManifest
 from dataops.models import Datastream, DatastreamState, DatastreamType, Producer
 from dataops.paths import Zone

@@ -13,7 +13,7 @@ import pytest
 
 from dataops.errors import InvalidInputError
 from dataops.events import BLOB_CREATED, parse_blob_event
-from dataops.labeling.import_events import label_upload_from_event
+from dataops.labeling.importing.events import label_upload_from_event
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from devhost.db import Database

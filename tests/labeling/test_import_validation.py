@@ -14,10 +14,10 @@ import pytest
 import vcd.core as vcd_core
 import vcd.types as vcd_types
 
-from dataops.labeling.import_labels import check_label_file, detect_format
+from dataops.labeling.importing.labels import check_label_file, detect_format
 from dataops.labeling.package import PackageItem, PackageManifest
 from dataops.labeling.report import MAX_ERRORS, LabelFormat
-from dataops.labeling.validate_common import PackageIndex
+from dataops.labeling.validation.common import PackageIndex
 
 T0_NS = 1_714_550_400_000_000_000
 CATEGORIES = ["car", "pedestrian", "cyclist"]

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import pytest
 
+from dataops.downstream import DownstreamStart, downstream_starts, rerun_starts
 from dataops.enrichment.steps import fail_enrichment, prepare_enrichment, run_enrichment
 from dataops.errors import ConflictError, InvalidInputError
 from dataops.ids import instance_id_for
@@ -21,7 +22,6 @@ from dataops.scenes.steps import prepare_scene_detection, run_scene_detection
 from dataops.storage import BlobZones
 from dataops.store.protocol import LineageDirection
 from dataops.store.sqlite import SqliteStore
-from dataops.synchronization.routing import DownstreamStart, downstream_starts, rerun_starts
 from dataops.synchronization.steps import prepare_synchronization, run_synchronization
 from tests.unit.test_synchronization_alignment import _NoStorage, _store_with_extracted
 

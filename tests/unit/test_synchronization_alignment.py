@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dataops.downstream import decode_datastream, downstream_starts
 from dataops.errors import InvalidInputError
 from dataops.ids import instance_id_for
 from dataops.models import (
@@ -26,7 +27,6 @@ from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
 from dataops.synchronization.alignment import NO_MATCH, interpolate, nearest_match, sort_timeline
 from dataops.synchronization.config import SynchronizationConfig
-from dataops.synchronization.routing import decode_datastream, downstream_starts
 from dataops.synchronization.steps import (
     Sensor,
     fail_synchronization,

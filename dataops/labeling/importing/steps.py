@@ -26,8 +26,8 @@ from pydantic import ValidationError
 from dataops.derived import DerivedStep, StepOutput
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.frames.delta import upload_delta_table
-from dataops.labeling.import_events import LabelUpload, labeled_datastream_id
-from dataops.labeling.import_labels import CheckedLabels, check_label_file
+from dataops.labeling.importing.events import LabelUpload, labeled_datastream_id
+from dataops.labeling.importing.labels import CheckedLabels, check_label_file
 from dataops.labeling.package import (
     LABELS_SCHEMA,
     PACKAGE_MANIFEST,
@@ -35,7 +35,7 @@ from dataops.labeling.package import (
     report_path_for,
 )
 from dataops.labeling.report import ImportReport, ImportStatus, LabelFormat, LabelIssues
-from dataops.labeling.validate_common import Label, PackageIndex
+from dataops.labeling.validation.common import Label, PackageIndex
 from dataops.models import (
     Datastream,
     DatastreamState,

@@ -18,7 +18,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from dataops.errors import InvalidInputError, NotFoundError
-from dataops.labeling.import_steps import read_report
+from dataops.labeling.importing.steps import read_report
 from dataops.labeling.package import is_label_upload
 from dataops.labeling.report import ImportReport, ImportStatus, LabelFormat
 from dataops.models import DatastreamType

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dataops.labeling.export_plan import ExportPlan
+from dataops.labeling.exporting.plan import ExportPlan
 
 __all__ = ["PRELABEL_FLAG", "coco_document"]
 

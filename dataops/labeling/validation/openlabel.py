@@ -18,7 +18,7 @@ from vcd.schema import openlabel_schema
 
 from dataops.labeling.package import PackageItem
 from dataops.labeling.report import LabelIssues
-from dataops.labeling.validate_common import Label, PackageIndex, check_box
+from dataops.labeling.validation.common import Label, PackageIndex, check_box
 
 __all__ = ["validate_openlabel"]
 

@@ -1,7 +1,7 @@
 """Check one label file against its export's package: parse, detect the format, validate.
 
 Pure: bytes and the package in, labels or a list of errors out. The storage side (reading the
-file, reports, LABELED datastreams) is ``dataops.labeling.import_steps``.
+file, reports, LABELED datastreams) is ``dataops.labeling.importing.steps``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 from dataops.labeling.package import PackageItem
 from dataops.labeling.report import LabelFormat, LabelIssues
-from dataops.labeling.validate_coco import validate_coco
-from dataops.labeling.validate_common import Label, PackageIndex
-from dataops.labeling.validate_openlabel import validate_openlabel
+from dataops.labeling.validation.coco import validate_coco
+from dataops.labeling.validation.common import Label, PackageIndex
+from dataops.labeling.validation.openlabel import validate_openlabel
 
 __all__ = ["CheckedLabels", "check_label_file", "detect_format"]
 

@@ -15,7 +15,7 @@ import jsonschema
 from vcd import core, schema, types
 
 from dataops.errors import InvalidInputError
-from dataops.labeling.export_plan import ExportPlan
+from dataops.labeling.exporting.plan import ExportPlan
 
 __all__ = ["PRELABEL_ATTRIBUTE", "TAXONOMY_ONTOLOGY", "check_openlabel", "openlabel_document"]
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dataops.errors import InvalidInputError
-from dataops.labeling.export_request import ExportRecord, LabelExportRequest
+from dataops.labeling.exporting.request import ExportRecord, LabelExportRequest
 from dataops.storage.sas import ExportLinks
 
 __all__ = ["MAX_REQUEST_BYTES", "export_view", "parse_export_request"]

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.frames.delta import download_delta_table
 from dataops.frames.search import FrameQuery, FrameSearch
-from dataops.labeling.export_request import Downsampling, FrameFilter, FrameRef, Selection
+from dataops.labeling.exporting.request import Downsampling, FrameFilter, FrameRef, Selection
 from dataops.models import Datastream, DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.storage import BlobZones

@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dataops.labeling.coco_model import CocoFile
 from dataops.labeling.package import PackageItem
 from dataops.labeling.report import LabelIssues
-from dataops.labeling.validate_common import Label, PackageIndex, check_box
+from dataops.labeling.validation.coco_model import CocoFile
+from dataops.labeling.validation.common import Label, PackageIndex, check_box
 
 __all__ = ["validate_coco"]
 

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dataops.errors import InvalidInputError
 from dataops.extraction.plan import find_recordings
+from dataops.labeling.exporting.selection import SelectedFrame
 from dataops.labeling.package import PackageItem
-from dataops.labeling.selection import SelectedFrame
 from dataops.labeling.taxonomy import export_categories
 from dataops.models import Datastream
 from dataops.paths import Zone, join_path

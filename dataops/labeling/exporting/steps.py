@@ -26,15 +26,16 @@ import pyarrow.parquet as pq
 from dataops import __version__
 from dataops.errors import ConflictError, InvalidInputError, NotFoundError
 from dataops.frames.search import FrameSearch
-from dataops.labeling.coco_export import coco_document
-from dataops.labeling.export_plan import ExportPlan, PlanItem, build_plan
-from dataops.labeling.export_request import (
+from dataops.labeling.exporting.coco import coco_document
+from dataops.labeling.exporting.openlabel import openlabel_document
+from dataops.labeling.exporting.plan import ExportPlan, PlanItem, build_plan
+from dataops.labeling.exporting.request import (
     EXPORT_RECORD,
     PLAN_BLOB,
     ExportRecord,
     LabelExportRequest,
 )
-from dataops.labeling.openlabel_export import openlabel_document
+from dataops.labeling.exporting.selection import select_frames
 from dataops.labeling.package import (
     COCO_FILE,
     OPENLABEL_FILE,
@@ -42,7 +43,6 @@ from dataops.labeling.package import (
     PackageItem,
     PackageManifest,
 )
-from dataops.labeling.selection import select_frames
 from dataops.labeling.taxonomy import load_taxonomy
 from dataops.models import Datastream, DatastreamState, DatastreamType, Producer
 from dataops.paths import Zone

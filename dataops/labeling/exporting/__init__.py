@@ -1,0 +1,1 @@
+"""Labeling export: select frames, plan the package, write COCO / ASAM OpenLABEL and copy frames."""

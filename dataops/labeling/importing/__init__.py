@@ -1,0 +1,1 @@
+"""Label import: take a partner's label file, check it, then reject it or register its labels."""
