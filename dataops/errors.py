@@ -16,6 +16,7 @@ __all__ = [
     "NotFoundError",
     "RetryableError",
     "TerminalError",
+    "first_line",
 ]
 
 
@@ -76,3 +77,11 @@ class AccessDeniedError(TerminalError):
 
 class InvalidTransitionError(TerminalError):
     """A datastream state change that the state machine does not allow."""
+
+
+def first_line(err: BaseException, limit: int = 1000) -> str:
+    """The first line of an error's message (its type name when it has none), cut at ``limit``.
+
+    Failure reasons land in status documents and datastream records: one bounded line each.
+    """
+    return (str(err).strip() or type(err).__name__).splitlines()[0][:limit]

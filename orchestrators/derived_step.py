@@ -13,18 +13,14 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts.steps import FailInput, PrepareInput, RunInput, StepContracts
+from dataops.errors import first_line
 from orchestrators.calls import call
 
-__all__ = ["StepFailedError", "derived_step", "first_line"]
+__all__ = ["StepFailedError", "derived_step"]
 
 
 class StepFailedError(Exception):
     """Raised after the datastream was marked FAILED, so the instance ends Failed too."""
-
-
-def first_line(err: BaseException, limit: int = 1000) -> str:
-    """The first line of an error's message (the type name when it has none)."""
-    return (str(err).strip() or type(err).__name__).splitlines()[0][:limit]
 
 
 def derived_step(

@@ -14,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import extraction as contracts
+from dataops.errors import first_line
 from orchestrators.calls import call
 
 __all__ = ["ExtractionFailedError", "extract_orchestrator", "next_poll_seconds"]
@@ -74,7 +75,7 @@ def extract_orchestrator(
         recorded = result.model_dump(mode="json", exclude_unset=True)
         return {**recorded, "recordings": len(jobs), "status": "Completed"}
     except Exception as err:
-        reason = err.reason if isinstance(err, _JobsFailedError) else _first_line(err)
+        reason = err.reason if isinstance(err, _JobsFailedError) else first_line(err, limit=500)
         _publish(context, status, stage="failed")
         failure = yield from call(
             context,
@@ -130,8 +131,3 @@ def _publish(
 ) -> None:
     status.update(changes)
     context.set_custom_status(dict(status))
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:500]

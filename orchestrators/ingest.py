@@ -14,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import ingest as contracts
+from dataops.errors import first_line
 from dataops.ids import instance_id_for
 from orchestrators.calls import call, call_all
 
@@ -47,13 +48,15 @@ def ingest_orchestrator(
             contracts.FailInput(
                 upload_prefix=params["upload_prefix"],
                 step=step,
-                reason=_first_line(err),
+                reason=first_line(err, limit=500),
                 details=str(err)[:4000],
                 instance_id=context.instance_id,
                 datastream_id=registration.datastream_id if registration else None,
             ),
         )
-        raise IngestFailedError(f"ingest failed at step {step}: {_first_line(err)}") from err
+        raise IngestFailedError(
+            f"ingest failed at step {step}: {first_line(err, limit=500)}"
+        ) from err
 
 
 def _ingest_steps(
@@ -154,7 +157,7 @@ def _extract(
             instance_id_for("extract", ids["datastream_id"]),
         )
     except Exception as err:  # noqa: BLE001 - any extraction failure is reported, not raised
-        reason = _first_line(err)
+        reason = first_line(err, limit=500)
         status["extraction"] = {"status": "Failed", "reason": reason}
         return {"status": "Failed", "reason": reason}
     status["extraction"] = {"status": "Completed", "datastream_id": result["datastream_id"]}
@@ -229,8 +232,3 @@ def _publish(
 ) -> None:
     status.update(changes)
     context.set_custom_status(dict(status))
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:500]

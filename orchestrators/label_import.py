@@ -14,8 +14,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import labeling as contracts
+from dataops.errors import first_line
 from orchestrators.calls import call
-from orchestrators.derived_step import first_line
 
 __all__ = ["LabelImportFailedError", "label_import_orchestrator"]
 

@@ -13,12 +13,16 @@ import base64
 import binascii
 import hashlib
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from dataops.errors import InvalidInputError
+from dataops.store.protocol import Page
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
+    "Keyset",
     "decode_checkpoint",
     "decode_token",
     "encode_checkpoint",
@@ -30,6 +34,9 @@ MAX_TOKEN_LENGTH = 4096
 # The cosmos checkpoint lists the etags seen in its last second; allow a busy second's worth.
 MAX_CHECKPOINT_LENGTH = 1_000_000
 _VERSION = 1
+
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 def fingerprint(*parts: object) -> str:
@@ -92,3 +99,58 @@ def decode_checkpoint(checkpoint: str, backend: str, container: str) -> dict[str
             f"checkpoint is not a {backend} checkpoint of {container}", field="checkpoint"
         )
     return state
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """One keyset-paginated listing: its kind, the fingerprint of its filters, its sort key.
+
+    ``columns`` are the sort key's columns (in the backend's own spelling), most significant
+    first, all ascending or, with ``descending``, all descending. Each backend turns
+    :meth:`after_clause` into its query language; the page and its token are built here.
+    """
+
+    kind: str
+    filters: str
+    columns: tuple[str, ...]
+    descending: bool = False
+
+    def position(self, continuation: str | None) -> list[str] | None:
+        """The sort key the page starts after (None: the first page); checked to be ours."""
+        if continuation is None:
+            return None
+        return decode_token(continuation, self.kind, self.filters, len(self.columns))
+
+    def after_clause(self, placeholders: Sequence[str]) -> str:
+        """``(k1 > p1 OR (k1 = p1 AND (k2 > p2 ...)))``: rows after a key, in sort order.
+
+        ``placeholders`` name the key's values in the query, one per column; a placeholder that
+        is used more than once appears more than once (positional backends repeat its value).
+        """
+        comparison = "<" if self.descending else ">"
+        pairs = list(zip(self.columns, placeholders, strict=True))
+        clause = f"{pairs[-1][0]} {comparison} {pairs[-1][1]}"
+        for column, placeholder in reversed(pairs[:-1]):
+            clause = (
+                f"({column} {comparison} {placeholder} OR ({column} = {placeholder} AND {clause}))"
+            )
+        return clause
+
+    def order_by(self) -> str:
+        """The ORDER BY list matching the key."""
+        suffix = " DESC" if self.descending else ""
+        return ", ".join(f"{column}{suffix}" for column in self.columns)
+
+    def page(
+        self,
+        rows: Sequence[R],
+        limit: int,
+        *,
+        item: Callable[[R], T],
+        key: Callable[[R], list[str]],
+    ) -> Page[T]:
+        """The first ``limit`` of ``rows`` (fetched ``limit + 1``), and a token when more follow."""
+        token = None
+        if len(rows) > limit:
+            token = encode_token(self.kind, self.filters, key(rows[limit - 1]))
+        return Page(items=[item(row) for row in rows[:limit]], continuation=token)

@@ -33,10 +33,9 @@ from dataops.models import (
 from dataops.models.common import utc_now
 from dataops.settings import Settings
 from dataops.store.continuation import (
+    Keyset,
     decode_checkpoint,
-    decode_token,
     encode_checkpoint,
-    encode_token,
     fingerprint,
 )
 from dataops.store.cosmos_setup import (
@@ -75,6 +74,7 @@ _SYSTEM_KEYS = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn
 _UPDATE_ATTEMPTS = 8
 _UPSERT_WORKERS = 8
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 _FEED_MODELS: dict[str, type[BaseModel]] = {
     "measurements": Measurement,
     "datastreams": Datastream,
@@ -96,6 +96,17 @@ def _model(cls: type[M], doc: dict[str, Any], *, drop_partition: bool = False) -
 def _body(doc: dict[str, Any]) -> dict[str, Any]:
     """A read document without the server's system properties, ready to write back."""
     return {k: v for k, v in doc.items() if k == "idx" or k not in _SYSTEM_KEYS}
+
+
+def _key_of(doc: dict[str, Any], columns: tuple[str, ...]) -> list[str]:
+    """The values of ``columns`` (``c.a.b`` paths) in a document: its sort key."""
+    key: list[str] = []
+    for column in columns:
+        value: Any = doc
+        for part in column.split(".")[1:]:
+            value = value[part]
+        key.append(value)
+    return key
 
 
 def _file_id(datastream_id: str, path: str) -> str:
@@ -151,6 +162,39 @@ class CosmosStore:
                     sql, parameters=_params(values), partition_key=partition
                 )
             return list(items)
+
+    def _keyset_page(
+        self,
+        container: ContainerProxy,
+        keyset: Keyset,
+        *,
+        clauses: list[str],
+        values: dict[str, Any],
+        continuation: str | None,
+        limit: int,
+        item: Callable[[dict[str, Any]], T],
+        what: str,
+        partition: str | None = None,
+    ) -> Page[T]:
+        """One page of the documents where all ``clauses`` hold, in key order.
+
+        ``clauses`` are constant fragments; values go in ``values`` (``@name`` parameters).
+        """
+        position = keyset.position(continuation)
+        values = {**values, "@n": limit + 1}
+        if position is not None:
+            names = [f"@after{index}" for index in range(len(position))]
+            clauses = [*clauses, keyset.after_clause(names)]
+            values.update(zip(names, position, strict=True))
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        docs = self._query(
+            container,
+            f"SELECT TOP @n * FROM c {where}ORDER BY {keyset.order_by()}",  # noqa: S608  # constant fragments only
+            values,
+            partition=partition,
+            what=what,
+        )
+        return keyset.page(docs, limit, item=item, key=lambda doc: _key_of(doc, keyset.columns))
 
     def _read_measurement_doc(self, measurement_id: str) -> dict[str, Any] | None:
         docs = self._query(
@@ -251,7 +295,7 @@ class CosmosStore:
         recorded_to = time_key(query.recorded_to, field="recorded_to")
         filters = fingerprint(vehicle_id, tag, state, recorded_from, recorded_to)
         clauses: list[str] = []
-        values: dict[str, Any] = {"@n": limit + 1}
+        values: dict[str, Any] = {}
         for clause, name, value in (
             ("c.vehicle_id = @vehicle", "@vehicle", vehicle_id),
             ("c.state = @state", "@state", state),
@@ -263,23 +307,16 @@ class CosmosStore:
             if value is not None:
                 clauses.append(clause)
                 values[name] = value
-        if query.continuation is not None:
-            last_start, last_id = decode_token(query.continuation, "measurements", filters, 2)
-            clauses.append("(c.idx.start < @after OR (c.idx.start = @after AND c.id < @after_id))")
-            values.update({"@after": last_start, "@after_id": last_id})
-        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-        docs = self._query(
+        return self._keyset_page(
             self._c.measurements,
-            f"SELECT TOP @n * FROM c {where}ORDER BY c.idx.start DESC, c.id DESC",  # noqa: S608  # constant fragments only
-            values,
+            Keyset("measurements", filters, ("c.idx.start", "c.id"), descending=True),
+            clauses=clauses,
+            values=values,
+            continuation=query.continuation,
+            limit=limit,
+            item=lambda doc: _model(Measurement, doc, drop_partition=True),
             what="measurements query",
         )
-        items = [_model(Measurement, doc, drop_partition=True) for doc in docs[:limit]]
-        token = None
-        if len(docs) > limit:
-            last = docs[limit - 1]
-            token = encode_token("measurements", filters, [last["idx"]["start"], last["id"]])
-        return Page(items=items, continuation=token)
 
     # datastreams ------------------------------------------------------------------------
 
@@ -427,26 +464,18 @@ class CosmosStore:
         """File records of a datastream in path order."""
         limit = check_limit(limit)
         check_filter(datastream_id, field="datastream_id")
-        filters = fingerprint(datastream_id)
         measurement_id = str(self._read_datastream_doc(datastream_id)["measurement_id"])
-        values: dict[str, Any] = {"@m": measurement_id, "@d": datastream_id, "@n": limit + 1}
-        after_clause = ""
-        if continuation is not None:
-            (values["@after"],) = decode_token(continuation, "files", filters, 1)
-            after_clause = "AND c.path > @after "
-        docs = self._query(
+        return self._keyset_page(
             self._c.files,
-            "SELECT TOP @n * FROM c WHERE c.measurement_id = @m AND c.datastream_id = @d "  # noqa: S608  # constant fragments only
-            f"{after_clause}ORDER BY c.path",
-            values,
-            partition=measurement_id,
+            Keyset("files", fingerprint(datastream_id), ("c.path",)),
+            clauses=["c.measurement_id = @m", "c.datastream_id = @d"],
+            values={"@m": measurement_id, "@d": datastream_id},
+            continuation=continuation,
+            limit=limit,
+            item=lambda doc: FileRecord.model_validate(doc["record"]),
             what=f"files of datastream {datastream_id!r}",
+            partition=measurement_id,
         )
-        items = [FileRecord.model_validate(doc["record"]) for doc in docs[:limit]]
-        token = None
-        if len(docs) > limit:
-            token = encode_token("files", filters, [docs[limit - 1]["path"]])
-        return Page(items=items, continuation=token)
 
     # lineage ----------------------------------------------------------------------------
 
@@ -532,7 +561,7 @@ class CosmosStore:
         start_to = time_key(query.start_to, field="start_to")
         filters = fingerprint(scene_type, vehicle_id, measurement_id, start_from, start_to)
         clauses: list[str] = []
-        values: dict[str, Any] = {"@n": limit + 1}
+        values: dict[str, Any] = {}
         for clause, name, value in (
             ("c.type = @type", "@type", scene_type),
             ("c.vehicle_id = @vehicle", "@vehicle", vehicle_id),
@@ -543,23 +572,16 @@ class CosmosStore:
             if value is not None:
                 clauses.append(clause)
                 values[name] = value
-        if query.continuation is not None:
-            last_start, last_id = decode_token(query.continuation, "scenes", filters, 2)
-            clauses.append("(c.idx.start > @after OR (c.idx.start = @after AND c.id > @after_id))")
-            values.update({"@after": last_start, "@after_id": last_id})
-        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-        docs = self._query(
+        return self._keyset_page(
             self._c.scenes,
-            f"SELECT TOP @n * FROM c {where}ORDER BY c.idx.start, c.id",  # noqa: S608  # constant fragments only
-            values,
+            Keyset("scenes", filters, ("c.idx.start", "c.id")),
+            clauses=clauses,
+            values=values,
+            continuation=query.continuation,
+            limit=limit,
+            item=lambda doc: _model(Scene, doc),
             what="scenes query",
         )
-        items = [_model(Scene, doc) for doc in docs[:limit]]
-        token = None
-        if len(docs) > limit:
-            last = docs[limit - 1]
-            token = encode_token("scenes", filters, [last["idx"]["start"], last["id"]])
-        return Page(items=items, continuation=token)
 
     # change feed ------------------------------------------------------------------------
 

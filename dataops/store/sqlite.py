@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dataops.errors import (
     ConflictError,
@@ -35,10 +35,9 @@ from dataops.models import (
 from dataops.models.common import utc_now
 from dataops.sqlite_db import ThreadConnections, busy_is_retryable
 from dataops.store.continuation import (
+    Keyset,
     decode_checkpoint,
-    decode_token,
     encode_checkpoint,
-    encode_token,
     fingerprint,
 )
 from dataops.store.documents import dump_json, load_json
@@ -75,6 +74,9 @@ _CHANGES_SQL: dict[str, str] = {
     )
     for name in ("measurements", "datastreams", "scenes")
 }
+
+
+T = TypeVar("T")
 
 
 def _new_etag() -> str:
@@ -177,6 +179,37 @@ class SqliteStore:
             self._touch(conn, "measurements", measurement_id)
         return updated.model_copy(update={"etag": etag})
 
+    def _keyset_page(
+        self,
+        keyset: Keyset,
+        *,
+        table: str,
+        fields: str,
+        clauses: list[str],
+        params: list[Any],
+        continuation: str | None,
+        limit: int,
+        item: Callable[[Any], T],
+    ) -> Page[T]:
+        """One page of ``fields`` from ``table`` where all ``clauses`` hold, in key order.
+
+        ``table``, ``fields`` and ``clauses`` are constant fragments; values go in ``params``.
+        """
+        position = keyset.position(continuation)
+        if position is not None:
+            clauses = [*clauses, keyset.after_clause(["?"] * len(position))]
+            # Positional: every key value but the last stands twice in the clause.
+            repeated = [value for value in position[:-1] for _ in range(2)]
+            params = [*params, *repeated, position[-1]]
+        where = " AND ".join(clauses) or "1 = 1"
+        arity = len(keyset.columns)
+        rows = self._read(
+            f"SELECT {fields}, {', '.join(keyset.columns)} FROM {table} WHERE {where} "  # noqa: S608  # constant fragments only
+            f"ORDER BY {keyset.order_by()} LIMIT ?",
+            [*params, limit + 1],
+        )
+        return keyset.page(rows, limit, item=item, key=lambda row: list(row[-arity:]))
+
     def query_measurements(self, query: MeasurementQuery) -> Page[Measurement]:
         """Newest recording first (ties by id); limit capped at MAX_PAGE_SIZE."""
         limit = check_limit(query.limit)
@@ -207,21 +240,16 @@ class SqliteStore:
                 "WHERE t.tag = ? AND t.measurement_id = measurements.id)"
             )
             params.append(tag)
-        if query.continuation is not None:
-            last_start, last_id = decode_token(query.continuation, "measurements", filters, 2)
-            clauses.append("(start_key < ? OR (start_key = ? AND id < ?))")
-            params.extend([last_start, last_start, last_id])
-        where = " AND ".join(clauses) or "1 = 1"
-        rows = self._read(
-            f"SELECT etag, doc, start_key, id FROM measurements WHERE {where} "  # noqa: S608  # constant fragments only
-            "ORDER BY start_key DESC, id DESC LIMIT ?",
-            [*params, limit + 1],
+        return self._keyset_page(
+            Keyset("measurements", filters, ("start_key", "id"), descending=True),
+            table="measurements",
+            fields="etag, doc",
+            clauses=clauses,
+            params=params,
+            continuation=query.continuation,
+            limit=limit,
+            item=lambda row: load_json(Measurement, row[1], row[0]),
         )
-        items = [load_json(Measurement, row[1], row[0]) for row in rows[:limit]]
-        token = None
-        if len(rows) > limit:
-            token = encode_token("measurements", filters, [rows[limit - 1][2], rows[limit - 1][3]])
-        return Page(items=items, continuation=token)
 
     # datastreams ------------------------------------------------------------------------
 
@@ -365,22 +393,16 @@ class SqliteStore:
         """File records of a datastream in path order."""
         limit = check_limit(limit)
         check_filter(datastream_id, field="datastream_id")
-        filters = fingerprint(datastream_id)
-        if continuation is None:
-            rows = self._read(
-                "SELECT path, doc FROM files WHERE datastream_id = ? ORDER BY path LIMIT ?",
-                (datastream_id, limit + 1),
-            )
-        else:
-            (after,) = decode_token(continuation, "files", filters, 1)
-            rows = self._read(
-                "SELECT path, doc FROM files WHERE datastream_id = ? AND path > ? "
-                "ORDER BY path LIMIT ?",
-                (datastream_id, after, limit + 1),
-            )
-        items = [FileRecord.model_validate_json(row[1]) for row in rows[:limit]]
-        token = encode_token("files", filters, [rows[limit - 1][0]]) if len(rows) > limit else None
-        return Page(items=items, continuation=token)
+        return self._keyset_page(
+            Keyset("files", fingerprint(datastream_id), ("path",)),
+            table="files",
+            fields="doc",
+            clauses=["datastream_id = ?"],
+            params=[datastream_id],
+            continuation=continuation,
+            limit=limit,
+            item=lambda row: FileRecord.model_validate_json(row[0]),
+        )
 
     # lineage ----------------------------------------------------------------------------
 
@@ -472,21 +494,16 @@ class SqliteStore:
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
-        if query.continuation is not None:
-            last_start, last_id = decode_token(query.continuation, "scenes", filters, 2)
-            clauses.append("(start_key > ? OR (start_key = ? AND id > ?))")
-            params.extend([last_start, last_start, last_id])
-        where = " AND ".join(clauses) or "1 = 1"
-        rows = self._read(
-            f"SELECT etag, doc, start_key, id FROM scenes WHERE {where} "  # noqa: S608  # constant fragments only
-            "ORDER BY start_key, id LIMIT ?",
-            [*params, limit + 1],
+        return self._keyset_page(
+            Keyset("scenes", filters, ("start_key", "id")),
+            table="scenes",
+            fields="etag, doc",
+            clauses=clauses,
+            params=params,
+            continuation=query.continuation,
+            limit=limit,
+            item=lambda row: load_json(Scene, row[1], row[0]),
         )
-        items = [load_json(Scene, row[1], row[0]) for row in rows[:limit]]
-        token = None
-        if len(rows) > limit:
-            token = encode_token("scenes", filters, [rows[limit - 1][2], rows[limit - 1][3]])
-        return Page(items=items, continuation=token)
 
     # change feed ------------------------------------------------------------------------
 
