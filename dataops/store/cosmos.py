@@ -36,7 +36,6 @@ from dataops.store.continuation import (
     Keyset,
     decode_checkpoint,
     encode_checkpoint,
-    fingerprint,
 )
 from dataops.store.cosmos_setup import (
     StoreContainers,
@@ -56,12 +55,16 @@ from dataops.store.protocol import (
     SceneQuery,
 )
 from dataops.store.query_rules import (
+    CheckedListing,
     check_container,
     check_datastream_recreate,
     check_depth,
     check_filter,
     check_limit,
     check_measurement_recreate,
+    checked_files_listing,
+    checked_measurement_query,
+    checked_scene_query,
     time_key,
 )
 
@@ -75,6 +78,23 @@ _UPDATE_ATTEMPTS = 8
 _UPSERT_WORKERS = 8
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+
+# Each filter of a listing (query_rules) -> its condition, the value bound as @<name>.
+_MEASUREMENT_CONDITIONS = {
+    "vehicle_id": "c.vehicle_id = @vehicle_id",
+    "tag": "ARRAY_CONTAINS(c.tags, @tag)",
+    "state": "c.state = @state",
+    # Overlap: the recording touches [recorded_from, recorded_to].
+    "recorded_from": "c.idx['end'] >= @recorded_from",
+    "recorded_to": "c.idx.start <= @recorded_to",
+}
+_SCENE_CONDITIONS = {
+    "type": "c.type = @type",
+    "vehicle_id": "c.vehicle_id = @vehicle_id",
+    "measurement_id": "c.measurement_id = @measurement_id",
+    "start_from": "c.idx.start >= @start_from",
+    "start_to": "c.idx.start <= @start_to",
+}
 _FEED_MODELS: dict[str, type[BaseModel]] = {
     "measurements": Measurement,
     "datastreams": Datastream,
@@ -166,35 +186,41 @@ class CosmosStore:
     def _keyset_page(
         self,
         container: ContainerProxy,
+        listing: CheckedListing,
         keyset: Keyset,
         *,
-        clauses: list[str],
-        values: dict[str, Any],
-        continuation: str | None,
-        limit: int,
+        conditions: dict[str, str],
         item: Callable[[dict[str, Any]], T],
         what: str,
-        partition: str | None = None,
+        measurement_id: str | None = None,
     ) -> Page[T]:
-        """One page of the documents where all ``clauses`` hold, in key order.
+        """One page of the documents matching the listing's filters, in key order.
 
-        ``clauses`` are constant fragments; values go in ``values`` (``@name`` parameters).
+        ``conditions`` maps each filter name to its SQL, the value bound as ``@<name>``
+        (constant fragments only). ``measurement_id`` scopes the query to that partition.
         """
-        position = keyset.position(continuation)
-        values = {**values, "@n": limit + 1}
+        clauses = [conditions[name] for name, _ in listing.set_filters()]
+        values: dict[str, Any] = {f"@{name}": value for name, value in listing.set_filters()}
+        values["@n"] = listing.limit + 1
+        if measurement_id is not None:
+            clauses.insert(0, "c.measurement_id = @partition")
+            values["@partition"] = measurement_id
+        position = keyset.position(listing.continuation)
         if position is not None:
             names = [f"@after{index}" for index in range(len(position))]
-            clauses = [*clauses, keyset.after_clause(names)]
+            clauses.append(keyset.after_clause(names))
             values.update(zip(names, position, strict=True))
         where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
         docs = self._query(
             container,
             f"SELECT TOP @n * FROM c {where}ORDER BY {keyset.order_by()}",  # noqa: S608  # constant fragments only
             values,
-            partition=partition,
+            partition=measurement_id,
             what=what,
         )
-        return keyset.page(docs, limit, item=item, key=lambda doc: _key_of(doc, keyset.columns))
+        return keyset.page(
+            docs, listing.limit, item=item, key=lambda doc: _key_of(doc, keyset.columns)
+        )
 
     def _read_measurement_doc(self, measurement_id: str) -> dict[str, Any] | None:
         docs = self._query(
@@ -287,33 +313,12 @@ class CosmosStore:
 
     def query_measurements(self, query: MeasurementQuery) -> Page[Measurement]:
         """Newest recording first (ties by id); limit capped at MAX_PAGE_SIZE."""
-        limit = check_limit(query.limit)
-        vehicle_id = check_filter(query.vehicle_id, field="vehicle_id")
-        tag = check_filter(query.tag, field="tag")
-        state = check_filter(query.state, field="state")
-        recorded_from = time_key(query.recorded_from, field="recorded_from")
-        recorded_to = time_key(query.recorded_to, field="recorded_to")
-        filters = fingerprint(vehicle_id, tag, state, recorded_from, recorded_to)
-        clauses: list[str] = []
-        values: dict[str, Any] = {}
-        for clause, name, value in (
-            ("c.vehicle_id = @vehicle", "@vehicle", vehicle_id),
-            ("c.state = @state", "@state", state),
-            # Overlap: the recording touches [recorded_from, recorded_to].
-            ("c.idx['end'] >= @from", "@from", recorded_from),
-            ("c.idx.start <= @to", "@to", recorded_to),
-            ("ARRAY_CONTAINS(c.tags, @tag)", "@tag", tag),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                values[name] = value
+        listing = checked_measurement_query(query)
         return self._keyset_page(
             self._c.measurements,
-            Keyset("measurements", filters, ("c.idx.start", "c.id"), descending=True),
-            clauses=clauses,
-            values=values,
-            continuation=query.continuation,
-            limit=limit,
+            listing,
+            listing.keyset(("c.idx.start", "c.id"), descending=True),
+            conditions=_MEASUREMENT_CONDITIONS,
             item=lambda doc: _model(Measurement, doc, drop_partition=True),
             what="measurements query",
         )
@@ -462,19 +467,15 @@ class CosmosStore:
         self, datastream_id: str, limit: int = 100, continuation: str | None = None
     ) -> Page[FileRecord]:
         """File records of a datastream in path order."""
-        limit = check_limit(limit)
-        check_filter(datastream_id, field="datastream_id")
-        measurement_id = str(self._read_datastream_doc(datastream_id)["measurement_id"])
+        listing = checked_files_listing(datastream_id, limit, continuation)
         return self._keyset_page(
             self._c.files,
-            Keyset("files", fingerprint(datastream_id), ("c.path",)),
-            clauses=["c.measurement_id = @m", "c.datastream_id = @d"],
-            values={"@m": measurement_id, "@d": datastream_id},
-            continuation=continuation,
-            limit=limit,
+            listing,
+            listing.keyset(("c.path",)),
+            conditions={"datastream_id": "c.datastream_id = @datastream_id"},
             item=lambda doc: FileRecord.model_validate(doc["record"]),
             what=f"files of datastream {datastream_id!r}",
-            partition=measurement_id,
+            measurement_id=str(self._read_datastream_doc(datastream_id)["measurement_id"]),
         )
 
     # lineage ----------------------------------------------------------------------------
@@ -553,32 +554,12 @@ class CosmosStore:
 
     def query_scenes(self, query: SceneQuery) -> Page[Scene]:
         """Scenes by start time (then id), filtered by type, vehicle, measurement and start."""
-        limit = check_limit(query.limit)
-        scene_type = check_filter(query.type, field="type")
-        vehicle_id = check_filter(query.vehicle_id, field="vehicle_id")
-        measurement_id = check_filter(query.measurement_id, field="measurement_id")
-        start_from = time_key(query.start_from, field="start_from")
-        start_to = time_key(query.start_to, field="start_to")
-        filters = fingerprint(scene_type, vehicle_id, measurement_id, start_from, start_to)
-        clauses: list[str] = []
-        values: dict[str, Any] = {}
-        for clause, name, value in (
-            ("c.type = @type", "@type", scene_type),
-            ("c.vehicle_id = @vehicle", "@vehicle", vehicle_id),
-            ("c.measurement_id = @m", "@m", measurement_id),
-            ("c.idx.start >= @from", "@from", start_from),
-            ("c.idx.start <= @to", "@to", start_to),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                values[name] = value
+        listing = checked_scene_query(query)
         return self._keyset_page(
             self._c.scenes,
-            Keyset("scenes", filters, ("c.idx.start", "c.id")),
-            clauses=clauses,
-            values=values,
-            continuation=query.continuation,
-            limit=limit,
+            listing,
+            listing.keyset(("c.idx.start", "c.id")),
+            conditions=_SCENE_CONDITIONS,
             item=lambda doc: _model(Scene, doc),
             what="scenes query",
         )

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import get_args
 
 from dataops.errors import ConflictError, InvalidInputError
 from dataops.models import Datastream, Measurement
-from dataops.store.protocol import MAX_LINEAGE_DEPTH, MAX_PAGE_SIZE, ChangeFeedContainer
+from dataops.store.continuation import Keyset, fingerprint
+from dataops.store.protocol import (
+    MAX_LINEAGE_DEPTH,
+    MAX_PAGE_SIZE,
+    ChangeFeedContainer,
+    MeasurementQuery,
+    SceneQuery,
+)
 
 __all__ = [
     "MAX_FILTER_LENGTH",
     "MAX_REQUESTED_LIMIT",
+    "CheckedListing",
+    "checked_files_listing",
+    "checked_measurement_query",
+    "checked_scene_query",
     "check_container",
     "check_datastream_recreate",
     "check_depth",
@@ -107,3 +119,69 @@ def check_datastream_recreate(stored: Datastream, new: Datastream) -> Datastream
     if differences:
         raise ConflictError(f"datastream {new.id} exists with different {', '.join(differences)}")
     return stored
+
+
+@dataclass(frozen=True)
+class CheckedListing:
+    """A listing's filters, checked the same way for both backends, by name (None: unset).
+
+    ``kind`` and the fingerprint of ``filters`` (in their order) tie a continuation token to
+    this listing; each backend maps every filter name to its own condition.
+    """
+
+    kind: str
+    limit: int
+    filters: dict[str, str | None]
+    continuation: str | None
+
+    def keyset(self, columns: tuple[str, ...], *, descending: bool = False) -> Keyset:
+        """This listing's pagination over the sort key ``columns`` (backend spelling)."""
+        return Keyset(self.kind, fingerprint(*self.filters.values()), columns, descending)
+
+    def set_filters(self) -> list[tuple[str, str]]:
+        """The filters that are set, as (name, value), in order."""
+        return [(name, value) for name, value in self.filters.items() if value is not None]
+
+
+def checked_measurement_query(query: MeasurementQuery) -> CheckedListing:
+    """Measurements: by vehicle, tag, state, and recordings overlapping [from, to]."""
+    return CheckedListing(
+        "measurements",
+        check_limit(query.limit),
+        {
+            "vehicle_id": check_filter(query.vehicle_id, field="vehicle_id"),
+            "tag": check_filter(query.tag, field="tag"),
+            "state": check_filter(query.state, field="state"),
+            "recorded_from": time_key(query.recorded_from, field="recorded_from"),
+            "recorded_to": time_key(query.recorded_to, field="recorded_to"),
+        },
+        query.continuation,
+    )
+
+
+def checked_scene_query(query: SceneQuery) -> CheckedListing:
+    """Scenes: by type, vehicle, measurement, and start in [from, to]."""
+    return CheckedListing(
+        "scenes",
+        check_limit(query.limit),
+        {
+            "type": check_filter(query.type, field="type"),
+            "vehicle_id": check_filter(query.vehicle_id, field="vehicle_id"),
+            "measurement_id": check_filter(query.measurement_id, field="measurement_id"),
+            "start_from": time_key(query.start_from, field="start_from"),
+            "start_to": time_key(query.start_to, field="start_to"),
+        },
+        query.continuation,
+    )
+
+
+def checked_files_listing(
+    datastream_id: str, limit: object, continuation: str | None
+) -> CheckedListing:
+    """The file records of one datastream."""
+    return CheckedListing(
+        "files",
+        check_limit(limit),
+        {"datastream_id": check_filter(datastream_id, field="datastream_id")},
+        continuation,
+    )

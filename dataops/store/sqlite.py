@@ -38,7 +38,6 @@ from dataops.store.continuation import (
     Keyset,
     decode_checkpoint,
     encode_checkpoint,
-    fingerprint,
 )
 from dataops.store.documents import dump_json, load_json
 from dataops.store.lineage_walk import walk_lineage
@@ -52,12 +51,16 @@ from dataops.store.protocol import (
     SceneQuery,
 )
 from dataops.store.query_rules import (
+    CheckedListing,
     check_container,
     check_datastream_recreate,
     check_depth,
     check_filter,
     check_limit,
     check_measurement_recreate,
+    checked_files_listing,
+    checked_measurement_query,
+    checked_scene_query,
     time_key,
 )
 from dataops.store.sqlite_schema import ensure_schema
@@ -75,6 +78,23 @@ _CHANGES_SQL: dict[str, str] = {
     for name in ("measurements", "datastreams", "scenes")
 }
 
+# Each filter of a listing (query_rules) -> its condition, one ``?`` for the value.
+_MEASUREMENT_CONDITIONS = {
+    "vehicle_id": "vehicle_id = ?",
+    "tag": "EXISTS (SELECT 1 FROM measurement_tags AS t "
+    "WHERE t.tag = ? AND t.measurement_id = measurements.id)",
+    "state": "state = ?",
+    # Overlap: the recording touches [recorded_from, recorded_to].
+    "recorded_from": "end_key >= ?",
+    "recorded_to": "start_key <= ?",
+}
+_SCENE_CONDITIONS = {
+    "type": "type = ?",
+    "vehicle_id": "vehicle_id = ?",
+    "measurement_id": "measurement_id = ?",
+    "start_from": "start_key >= ?",
+    "start_to": "start_key <= ?",
+}
 
 T = TypeVar("T")
 
@@ -181,73 +201,43 @@ class SqliteStore:
 
     def _keyset_page(
         self,
+        listing: CheckedListing,
         keyset: Keyset,
         *,
         table: str,
         fields: str,
-        clauses: list[str],
-        params: list[Any],
-        continuation: str | None,
-        limit: int,
+        conditions: dict[str, str],
         item: Callable[[Any], T],
     ) -> Page[T]:
-        """One page of ``fields`` from ``table`` where all ``clauses`` hold, in key order.
+        """One page of ``fields`` from ``table`` matching the listing's filters, in key order.
 
-        ``table``, ``fields`` and ``clauses`` are constant fragments; values go in ``params``.
+        ``conditions`` maps each filter name to its SQL with one ``?`` (constant fragments only).
         """
-        position = keyset.position(continuation)
+        clauses = [conditions[name] for name, _ in listing.set_filters()]
+        params: list[Any] = [value for _, value in listing.set_filters()]
+        position = keyset.position(listing.continuation)
         if position is not None:
-            clauses = [*clauses, keyset.after_clause(["?"] * len(position))]
+            clauses.append(keyset.after_clause(["?"] * len(position)))
             # Positional: every key value but the last stands twice in the clause.
-            repeated = [value for value in position[:-1] for _ in range(2)]
-            params = [*params, *repeated, position[-1]]
+            params += [value for value in position[:-1] for _ in range(2)] + [position[-1]]
         where = " AND ".join(clauses) or "1 = 1"
         arity = len(keyset.columns)
         rows = self._read(
             f"SELECT {fields}, {', '.join(keyset.columns)} FROM {table} WHERE {where} "  # noqa: S608  # constant fragments only
             f"ORDER BY {keyset.order_by()} LIMIT ?",
-            [*params, limit + 1],
+            [*params, listing.limit + 1],
         )
-        return keyset.page(rows, limit, item=item, key=lambda row: list(row[-arity:]))
+        return keyset.page(rows, listing.limit, item=item, key=lambda row: list(row[-arity:]))
 
     def query_measurements(self, query: MeasurementQuery) -> Page[Measurement]:
         """Newest recording first (ties by id); limit capped at MAX_PAGE_SIZE."""
-        limit = check_limit(query.limit)
-        vehicle_id = check_filter(query.vehicle_id, field="vehicle_id")
-        tag = check_filter(query.tag, field="tag")
-        state = check_filter(query.state, field="state")
-        recorded_from = time_key(query.recorded_from, field="recorded_from")
-        recorded_to = time_key(query.recorded_to, field="recorded_to")
-        filters = fingerprint(vehicle_id, tag, state, recorded_from, recorded_to)
-        clauses: list[str] = []
-        params: list[Any] = []
-        if vehicle_id is not None:
-            clauses.append("vehicle_id = ?")
-            params.append(vehicle_id)
-        if state is not None:
-            clauses.append("state = ?")
-            params.append(state)
-        # Overlap: the recording touches [recorded_from, recorded_to].
-        if recorded_from is not None:
-            clauses.append("end_key >= ?")
-            params.append(recorded_from)
-        if recorded_to is not None:
-            clauses.append("start_key <= ?")
-            params.append(recorded_to)
-        if tag is not None:
-            clauses.append(
-                "EXISTS (SELECT 1 FROM measurement_tags AS t "
-                "WHERE t.tag = ? AND t.measurement_id = measurements.id)"
-            )
-            params.append(tag)
+        listing = checked_measurement_query(query)
         return self._keyset_page(
-            Keyset("measurements", filters, ("start_key", "id"), descending=True),
+            listing,
+            listing.keyset(("start_key", "id"), descending=True),
             table="measurements",
             fields="etag, doc",
-            clauses=clauses,
-            params=params,
-            continuation=query.continuation,
-            limit=limit,
+            conditions=_MEASUREMENT_CONDITIONS,
             item=lambda row: load_json(Measurement, row[1], row[0]),
         )
 
@@ -391,16 +381,13 @@ class SqliteStore:
         self, datastream_id: str, limit: int = 100, continuation: str | None = None
     ) -> Page[FileRecord]:
         """File records of a datastream in path order."""
-        limit = check_limit(limit)
-        check_filter(datastream_id, field="datastream_id")
+        listing = checked_files_listing(datastream_id, limit, continuation)
         return self._keyset_page(
-            Keyset("files", fingerprint(datastream_id), ("path",)),
+            listing,
+            listing.keyset(("path",)),
             table="files",
             fields="doc",
-            clauses=["datastream_id = ?"],
-            params=[datastream_id],
-            continuation=continuation,
-            limit=limit,
+            conditions={"datastream_id": "datastream_id = ?"},
             item=lambda row: FileRecord.model_validate_json(row[0]),
         )
 
@@ -475,33 +462,13 @@ class SqliteStore:
 
     def query_scenes(self, query: SceneQuery) -> Page[Scene]:
         """Scenes by start time (then id), filtered by type, vehicle, measurement and start."""
-        limit = check_limit(query.limit)
-        scene_type = check_filter(query.type, field="type")
-        vehicle_id = check_filter(query.vehicle_id, field="vehicle_id")
-        measurement_id = check_filter(query.measurement_id, field="measurement_id")
-        start_from = time_key(query.start_from, field="start_from")
-        start_to = time_key(query.start_to, field="start_to")
-        filters = fingerprint(scene_type, vehicle_id, measurement_id, start_from, start_to)
-        clauses: list[str] = []
-        params: list[Any] = []
-        for clause, value in (
-            ("type = ?", scene_type),
-            ("vehicle_id = ?", vehicle_id),
-            ("measurement_id = ?", measurement_id),
-            ("start_key >= ?", start_from),
-            ("start_key <= ?", start_to),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
+        listing = checked_scene_query(query)
         return self._keyset_page(
-            Keyset("scenes", filters, ("start_key", "id")),
+            listing,
+            listing.keyset(("start_key", "id")),
             table="scenes",
             fields="etag, doc",
-            clauses=clauses,
-            params=params,
-            continuation=query.continuation,
-            limit=limit,
+            conditions=_SCENE_CONDITIONS,
             item=lambda row: load_json(Scene, row[1], row[0]),
         )
 
