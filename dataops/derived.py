@@ -158,23 +158,9 @@ class DerivedStep:
             sources=sources,
         )
 
-    def prepare_output(
-        self,
-        store: MetadataStore,
-        *,
-        measurement_id: str,
-        datastream_id: str,
-        instance_id: str,
-        sources: list[str],
-    ) -> dict[str, Any]:
+    @staticmethod
+    def prepared(datastream: Datastream) -> dict[str, Any]:
         """The prepare activity's result: the opened output datastream's id, measurement, path."""
-        datastream = self.open(
-            store,
-            measurement_id=measurement_id,
-            datastream_id=datastream_id,
-            instance_id=instance_id,
-            sources=sources,
-        )
         return {
             "datastream_id": datastream.id,
             "measurement_id": datastream.measurement_id,
@@ -232,13 +218,14 @@ class OneSourceStep(DerivedStep):
     ) -> dict[str, Any]:
         """The output datastream PROCESSING in the curated zone; sources: the one source."""
         source = completed_source(store, source_datastream_id, self.source_type)
-        return self.prepare_output(
+        opened = self.open(
             store,
             measurement_id=source.measurement_id,
             datastream_id=datastream_id,
             instance_id=instance_id,
             sources=[source.id],
         )
+        return self.prepared(opened)
 
 
 def _source_count(fewest: int, most: int | None) -> str:

@@ -17,11 +17,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from dataops.config_files import validated
 from dataops.errors import InvalidInputError
 
 __all__ = [
@@ -194,7 +194,7 @@ class JobSpec(BaseModel):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobSpec:
         """Validate a plain dict; a bad spec is InvalidInputError naming the field."""
-        return _validate(cls, data, "job spec")
+        return validated(cls, data, source="job spec")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -291,17 +291,8 @@ class JobStatus(BaseModel):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobStatus:
         """Validate a plain dict (e.g. an activity result read back by an orchestrator)."""
-        return _validate(cls, data, "job status")
+        return validated(cls, data, source="job status")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
         return self.model_dump(mode="json")
-
-
-def _validate(model: type[_M], data: dict[str, Any], what: str) -> _M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInputError(first["msg"], source=what, field=field) from err

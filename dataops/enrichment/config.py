@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dataops.errors import InvalidInputError
+from dataops.config_files import load_config
 from dataops.paths import Zone
 
 __all__ = [
@@ -137,15 +136,4 @@ class EnrichmentConfig(_Model):
 
 def load_enrichment_config(path: Path = DEFAULT_CONFIG_PATH) -> EnrichmentConfig:
     """Read and check the config; InvalidInputError naming the field if it is wrong."""
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise InvalidInputError(
-            f"cannot read the enrichment config: {err}", source=str(path)
-        ) from err
-    try:
-        return EnrichmentConfig.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInputError(first["msg"], source=str(path), field=field) from err
+    return load_config(EnrichmentConfig, path, "enrichment config")

@@ -8,12 +8,12 @@ apply after project ones, so the more specific one wins.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dataops.config_files import read_config, validated
 from dataops.errors import InvalidInputError
 from dataops.models.manifest import RECORDING_FORMATS
 
@@ -65,12 +65,7 @@ def load_extraction_config(
     path: Path = DEFAULT_CONFIG_PATH, *, project: str | None = None, vehicle_id: str | None = None
 ) -> ExtractionConfig:
     """Read the config and apply the project's, then the vehicle's overrides."""
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise InvalidInputError(
-            f"cannot read the extraction config: {err}", source=str(path)
-        ) from err
+    raw = read_config(path, "extraction config")
     if not isinstance(raw, dict):
         raise InvalidInputError("the extraction config must be a JSON object", source=str(path))
     overrides: dict[str, Any] = raw.pop("overrides", {}) or {}
@@ -87,9 +82,4 @@ def load_extraction_config(
         if not isinstance(override, dict):
             raise InvalidInputError(f"override {key!r} must be an object", source=str(path))
         merged.update(override)
-    try:
-        return ExtractionConfig.model_validate(merged)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInputError(first["msg"], source=str(path), field=field) from err
+    return validated(ExtractionConfig, merged, source=str(path))

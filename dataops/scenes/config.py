@@ -6,13 +6,12 @@ signal stays past ``exit``), a minimum duration and a merge gap; see docs/scenes
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dataops.errors import InvalidInputError
+from dataops.config_files import load_config
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -109,13 +108,4 @@ class SceneConfig(BaseModel):
 
 def load_scene_config(path: Path = DEFAULT_CONFIG_PATH) -> SceneConfig:
     """Read and check the config; InvalidInputError naming the field if it is wrong."""
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise InvalidInputError(f"cannot read the scene config: {err}", source=str(path)) from err
-    try:
-        return SceneConfig.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInputError(first["msg"], source=str(path), field=field) from err
+    return load_config(SceneConfig, path, "scene config")

@@ -119,13 +119,14 @@ def prepare_scene_detection(
         synchronized, enriched = source, _enriched_for(store, source)
     if synchronized.type is not DatastreamType.SYNCHRONIZED:
         raise InvalidInputError(f"datastream {synchronized.id} is not SYNCHRONIZED")
-    return DETECT_SCENES.prepare_output(
+    opened = DETECT_SCENES.open(
         store,
         measurement_id=synchronized.measurement_id,
         datastream_id=datastream_id,
         instance_id=instance_id,
         sources=[synchronized.id] + ([enriched.id] if enriched is not None else []),
     )
+    return DETECT_SCENES.prepared(opened)
 
 
 fail_scene_detection = DETECT_SCENES.fail

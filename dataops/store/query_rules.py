@@ -145,43 +145,46 @@ class CheckedListing:
 
 def checked_measurement_query(query: MeasurementQuery) -> CheckedListing:
     """Measurements: by vehicle, tag, state, and recordings overlapping [from, to]."""
-    return CheckedListing(
+    return _checked(
         "measurements",
-        check_limit(query.limit),
-        {
-            "vehicle_id": check_filter(query.vehicle_id, field="vehicle_id"),
-            "tag": check_filter(query.tag, field="tag"),
-            "state": check_filter(query.state, field="state"),
-            "recorded_from": time_key(query.recorded_from, field="recorded_from"),
-            "recorded_to": time_key(query.recorded_to, field="recorded_to"),
-        },
+        query.limit,
+        {"vehicle_id": query.vehicle_id, "tag": query.tag, "state": query.state},
+        {"recorded_from": query.recorded_from, "recorded_to": query.recorded_to},
         query.continuation,
     )
 
 
 def checked_scene_query(query: SceneQuery) -> CheckedListing:
     """Scenes: by type, vehicle, measurement, and start in [from, to]."""
-    return CheckedListing(
+    return _checked(
         "scenes",
-        check_limit(query.limit),
+        query.limit,
         {
-            "type": check_filter(query.type, field="type"),
-            "vehicle_id": check_filter(query.vehicle_id, field="vehicle_id"),
-            "measurement_id": check_filter(query.measurement_id, field="measurement_id"),
-            "start_from": time_key(query.start_from, field="start_from"),
-            "start_to": time_key(query.start_to, field="start_to"),
+            "type": query.type,
+            "vehicle_id": query.vehicle_id,
+            "measurement_id": query.measurement_id,
         },
+        {"start_from": query.start_from, "start_to": query.start_to},
         query.continuation,
     )
+
+
+def _checked(
+    kind: str,
+    limit: object,
+    values: dict[str, str | None],
+    times: dict[str, datetime | None],
+    continuation: str | None,
+) -> CheckedListing:
+    """The limit, then each value filter, then each time bound checked, in this order."""
+    checked_limit = check_limit(limit)
+    filters = {name: check_filter(value, field=name) for name, value in values.items()}
+    filters.update({name: time_key(value, field=name) for name, value in times.items()})
+    return CheckedListing(kind, checked_limit, filters, continuation)
 
 
 def checked_files_listing(
     datastream_id: str, limit: object, continuation: str | None
 ) -> CheckedListing:
     """The file records of one datastream."""
-    return CheckedListing(
-        "files",
-        check_limit(limit),
-        {"datastream_id": check_filter(datastream_id, field="datastream_id")},
-        continuation,
-    )
+    return _checked("files", limit, {"datastream_id": datastream_id}, {}, continuation)

@@ -7,13 +7,12 @@ is an ``fnmatch`` glob on that name.
 
 from __future__ import annotations
 
-import json
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dataops.errors import InvalidInputError
+from dataops.config_files import load_config
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -108,15 +107,4 @@ class SynchronizationConfig(BaseModel):
 
 def load_synchronization_config(path: Path = DEFAULT_CONFIG_PATH) -> SynchronizationConfig:
     """Read and check the config; InvalidInputError naming the field if it is wrong."""
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise InvalidInputError(
-            f"cannot read the synchronization config: {err}", source=str(path)
-        ) from err
-    try:
-        return SynchronizationConfig.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInputError(first["msg"], source=str(path), field=field) from err
+    return load_config(SynchronizationConfig, path, "synchronization config")
