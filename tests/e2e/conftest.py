@@ -7,6 +7,7 @@ share one) and its own store file; the app's per-process singletons are reset ar
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +16,17 @@ from typing import Any
 import pytest
 
 from activities import runtime
+from dataops.ids import instance_id_for
+from dataops.manifest import parse_manifest
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
+from dataops.uploader import upload_measurement
+from devhost.batch_runner import BatchRunner, batch_runner
 from devhost.durable.clock import Clock
-from devhost.host import HostOptions
+from devhost.durable.store import RuntimeStatus
+from devhost.host import DevHost, HostOptions
+from devhost.sample_drive import generate_drive
 from devhost.services.azurite import AzuriteBlob
 from tests.devhost.hosting import run_with_host
 
@@ -96,4 +103,56 @@ async def wait_for(
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
-__all__ = ["ROOT", "SUBSCRIPTIONS", "AppEnv", "Clock", "run_host", "wait_for"]
+FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
+
+
+async def finished(host: DevHost, instance_id: str, timeout_s: float = 150.0) -> Any:
+    """The orchestration instance once it reached a final status."""
+    return await wait_for(
+        lambda: (
+            (i := host.engine.get_instance(instance_id)) is not None and i.status in FINAL and i
+        ),
+        timeout_s=timeout_s,
+        what=f"instance {instance_id} to finish",
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small sample drive (seed 3): ROS 2 (MCAP directory), ROS 1, MDF4 + DBC, TDMS, sidecars,
+    truth; its manifest leaves synchronization to the pipeline. One per test module."""
+    out = tmp_path_factory.mktemp("drive") / "drive"
+    generate_drive(out, seed=3, size="small")
+    return out
+
+
+@pytest.fixture
+def extract_env(app_env: AppEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchRunner]:
+    """Extraction on ingest, and the local batch pool scheduling on the app's database."""
+    monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "true")
+    # The runner exports AZURE_STORAGE_CONNECTION_STRING for the workers; undo it afterwards.
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "")
+    with batch_runner(Settings(), max_parallel=4) as runner:
+        yield runner
+
+
+async def ingest_sample(host: DevHost, zones: BlobZones, drive: Path, prefix: str) -> Any:
+    """Upload the sample drive under ``prefix``; the ingest output once it (and extraction) ran."""
+    manifest = parse_manifest((drive / "manifest.json").read_bytes())
+    upload_measurement(zones, drive, manifest, upload_prefix=prefix)
+    ingest = await finished(host, instance_id_for("ingest", prefix))
+    assert ingest.status is RuntimeStatus.COMPLETED, ingest.error
+    return json.loads(ingest.output)
+
+
+__all__ = [
+    "FINAL",
+    "ROOT",
+    "SUBSCRIPTIONS",
+    "AppEnv",
+    "Clock",
+    "finished",
+    "ingest_sample",
+    "run_host",
+    "wait_for",
+]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,49 +21,17 @@ from dataops.enrichment.config import DEFAULT_CONFIG_PATH
 from dataops.enrichment.steps import prepare_enrichment, run_enrichment
 from dataops.frames.delta import download_delta_table
 from dataops.ids import instance_id_for
-from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.scenes.steps import prepare_scene_detection, run_scene_detection
-from dataops.settings import Settings
 from dataops.store.sqlite import SqliteStore
-from dataops.uploader import upload_measurement
-from devhost.batch_runner import BatchRunner, batch_runner
+from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from devhost.sample_drive import generate_drive
-from tests.e2e.conftest import AppEnv, run_host, wait_for
+from tests.e2e.conftest import AppEnv, finished, ingest_sample, run_host
 from tests.unit.test_onnx_models import red_box_model
 
 pytestmark = pytest.mark.azurite
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
-
-
-@pytest.fixture(scope="module")
-def sample_drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("drive") / "drive"
-    generate_drive(out, seed=3, size="small")
-    return out
-
-
-@pytest.fixture
-def extract_env(app_env: AppEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchRunner]:
-    """Extraction on ingest, and the local batch pool scheduling on the app's database."""
-    monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "true")
-    # The runner exports AZURE_STORAGE_CONNECTION_STRING for the workers; undo it afterwards.
-    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "")
-    with batch_runner(Settings(), max_parallel=4) as runner:
-        yield runner
-
-
-async def finished(host: DevHost, instance_id: str, timeout_s: float = 150.0) -> Any:
-    return await wait_for(
-        lambda: (
-            (i := host.engine.get_instance(instance_id)) is not None and i.status in FINAL and i
-        ),
-        timeout_s=timeout_s,
-        what=f"instance {instance_id} to finish",
-    )
 
 
 def test_synchronized_datastream_is_enriched_from_the_change_feed(
@@ -74,11 +41,7 @@ def test_synchronized_datastream_is_enriched_from_the_change_feed(
     feed = SqliteStore(app_env.sqlite_path)
 
     async def body(host: DevHost) -> dict[str, Any]:
-        manifest = parse_manifest((sample_drive / "manifest.json").read_bytes())
-        upload_measurement(app_env.zones, sample_drive, manifest, upload_prefix=prefix)
-        ingest = await finished(host, instance_id_for("ingest", prefix))
-        assert ingest.status is RuntimeStatus.COMPLETED, ingest.error
-        output = json.loads(ingest.output)
+        output = await ingest_sample(host, app_env.zones, sample_drive, prefix)
         extracted_id = output["extraction"]["datastream_id"]
         sync = await finished(host, instance_id_for("synchronize", extracted_id), timeout_s=60)
         assert sync.status is RuntimeStatus.COMPLETED, sync.error

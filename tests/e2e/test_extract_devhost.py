@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,51 +20,20 @@ from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
-from dataops.settings import Settings
 from dataops.store import LineageDirection
 from dataops.uploader import upload_measurement
-from devhost.batch_runner import BatchRunner, batch_runner
+from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from devhost.sample_drive import generate_drive
-from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host, wait_for
+from tests.e2e.conftest import WRITE_KEY, AppEnv, finished, run_host
 from tests.e2e.starter_answers import assert_run_accepted
 
 pytestmark = pytest.mark.azurite
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
-
-
-@pytest.fixture(scope="module")
-def sample_drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small sample drive: ROS 2 (MCAP directory), ROS 1, MDF4 + DBC, TDMS, sidecars."""
-    out = tmp_path_factory.mktemp("drive") / "drive"
-    generate_drive(out, seed=3, size="small")
-    return out
-
-
-@pytest.fixture
-def extract_env(app_env: AppEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchRunner]:
-    """Extraction on ingest, and the local batch pool scheduling on the app's database."""
-    monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "true")
-    # The runner exports AZURE_STORAGE_CONNECTION_STRING for the workers; undo it afterwards.
-    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "")
-    with batch_runner(Settings(), max_parallel=4) as runner:
-        yield runner
 
 
 def upload(env: AppEnv, root: Path, prefix: str) -> None:
     manifest = parse_manifest((root / "manifest.json").read_bytes())
     upload_measurement(env.zones, root, manifest, upload_prefix=prefix)
-
-
-async def finished(host: DevHost, instance_id: str, timeout_s: float = 150.0) -> Any:
-    return await wait_for(
-        lambda: (
-            (i := host.engine.get_instance(instance_id)) is not None and i.status in FINAL and i
-        ),
-        timeout_s=timeout_s,
-        what=f"instance {instance_id} to finish",
-    )
 
 
 def extracted_names(env: AppEnv, prefix: str) -> set[str]:

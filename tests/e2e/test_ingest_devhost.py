@@ -20,23 +20,13 @@ from dataops.paths import Zone
 from dataops.uploader import upload_measurement
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from devhost.sample_drive import generate_drive
-from tests.e2e.conftest import ROOT, AppEnv, run_host, wait_for
+from tests.e2e.conftest import FINAL, ROOT, AppEnv, run_host, wait_for
 
 pytestmark = pytest.mark.azurite
 TOPIC = (
     "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/"
     + "devstoreaccount1"
 )
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
-
-
-@pytest.fixture(scope="module")
-def sample_drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small sample drive: ROS 2 (MCAP directory), ROS 1, MDF4 + DBC, TDMS, truth."""
-    out = tmp_path_factory.mktemp("drive") / "drive"
-    generate_drive(out, seed=3, size="small")
-    return out
 
 
 def landing_names(env: AppEnv, prefix: str = "") -> set[str]:

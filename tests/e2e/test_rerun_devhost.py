@@ -30,16 +30,9 @@ from devhost.cli import _register_commands
 from devhost.cli import app as cli_app
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host
-from tests.e2e.test_synchronize_devhost import (
-    extract_env,
-    finished,
-    ingest_sample,
-    sample_drive,
-)
+from tests.e2e.conftest import WRITE_KEY, AppEnv, finished, ingest_sample, run_host
 
 pytestmark = pytest.mark.azurite
-__all__ = ["extract_env", "sample_drive"]  # fixtures shared with the synchronize test
 
 
 def _changed_thresholds(path: Path) -> None:

@@ -24,16 +24,9 @@ from dataops.store.sqlite import SqliteStore
 from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host
-from tests.e2e.test_synchronize_devhost import (
-    extract_env,
-    finished,
-    ingest_sample,
-    sample_drive,
-)
+from tests.e2e.conftest import WRITE_KEY, AppEnv, finished, ingest_sample, run_host
 
 pytestmark = pytest.mark.azurite
-__all__ = ["extract_env", "sample_drive"]  # fixtures shared with the synchronize test
 TOLERANCE_NS = 500_000_000
 PLANTED = ("hard_brake", "stop", "lane_change", "pedestrian_in_view")
 

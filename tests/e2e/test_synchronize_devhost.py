@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,61 +16,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataops.ids import instance_id_for
-from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
-from dataops.settings import Settings
-from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
-from dataops.uploader import upload_measurement
-from devhost.batch_runner import BatchRunner, batch_runner
+from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from devhost.sample_drive import generate_drive
-from tests.e2e.conftest import AppEnv, run_host, wait_for
+from tests.e2e.conftest import AppEnv, finished, ingest_sample, run_host, wait_for
 
 pytestmark = pytest.mark.azurite
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 CONSUMER = "on_datastream_changed"
 REFERENCE = "ros1_drive.bag/camera/camera_front_image_raw_compressed"
-
-
-@pytest.fixture(scope="module")
-def sample_drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small sample drive; its manifest leaves synchronization to the pipeline."""
-    out = tmp_path_factory.mktemp("drive") / "drive"
-    generate_drive(out, seed=3, size="small")
-    assert json.loads((out / "manifest.json").read_text())["logger_synchronized"] is False
-    return out
-
-
-@pytest.fixture
-def extract_env(app_env: AppEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchRunner]:
-    """Extraction on ingest, and the local batch pool scheduling on the app's database."""
-    monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "true")
-    # The runner exports AZURE_STORAGE_CONNECTION_STRING for the workers; undo it afterwards.
-    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "")
-    with batch_runner(Settings(), max_parallel=4) as runner:
-        yield runner
-
-
-async def finished(host: DevHost, instance_id: str, timeout_s: float = 150.0) -> Any:
-    return await wait_for(
-        lambda: (
-            (i := host.engine.get_instance(instance_id)) is not None and i.status in FINAL and i
-        ),
-        timeout_s=timeout_s,
-        what=f"instance {instance_id} to finish",
-    )
-
-
-async def ingest_sample(host: DevHost, zones: BlobZones, drive: Path, prefix: str) -> Any:
-    """Upload the sample drive under ``prefix``; the ingest output once it (and extraction) ran."""
-    manifest = parse_manifest((drive / "manifest.json").read_bytes())
-    upload_measurement(zones, drive, manifest, upload_prefix=prefix)
-    ingest = await finished(host, instance_id_for("ingest", prefix))
-    assert ingest.status is RuntimeStatus.COMPLETED, ingest.error
-    return json.loads(ingest.output)
 
 
 def _window(truth: dict[str, Any], kind: str) -> tuple[int, int]:
@@ -82,6 +37,8 @@ def _window(truth: dict[str, Any], kind: str) -> tuple[int, int]:
 def test_extracted_datastream_is_synchronized_once_from_the_change_feed(
     app_env: AppEnv, extract_env: BatchRunner, sample_drive: Path
 ) -> None:
+    # The drive's manifest leaves synchronization to the pipeline.
+    assert json.loads((sample_drive / "manifest.json").read_text())["logger_synchronized"] is False
     prefix = "fleet/sync-1"
     feed = SqliteStore(app_env.sqlite_path)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,17 +31,11 @@ from dataops.enrichment.sun import sun_elevation_deg
 from dataops.enrichment.weather_offline import OfflineWeather
 from dataops.enrichment.weather_openmeteo import OpenMeteoWeather
 from dataops.errors import InvalidInputError
-from dataops.models import (
-    Datastream,
-    DatastreamState,
-    DatastreamType,
-    FileRecord,
-    Measurement,
-    Producer,
-)
+from dataops.models import DatastreamState, DatastreamType, FileRecord
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
+from tests.store_seed import PREFIX, add_measurement, completed, derived
 
 
 def _ns(*parts: int) -> int:
@@ -476,33 +470,10 @@ class _MemoryZones:
         return "etag"
 
 
-def _completed(store: SqliteStore, datastream: Datastream) -> None:
-    created = store.create_datastream(datastream)
-    assert created.etag is not None
-    processing = store.transition_datastream(
-        datastream.id, DatastreamState.PROCESSING, expected_etag=created.etag
-    )
-    assert processing.etag is not None
-    store.transition_datastream(
-        datastream.id, DatastreamState.COMPLETED, expected_etag=processing.etag
-    )
-
-
 def test_step_without_context_files_records_why_and_still_enriches(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "metadata.sqlite3")
-    start = datetime(2026, 5, 4, 8, tzinfo=UTC)
-    store.create_measurement(
-        Measurement(
-            id="m-1",
-            vehicle_id="WAVSAMPLE00000000",
-            recording_start=start,
-            recording_end=start + timedelta(seconds=40),
-            upload_prefix="fleet/m-1",
-            files=[],
-            content_sha256="0" * 64,
-        )
-    )
-    prefix = "2026/05/04/WAVSAMPLE00000000/m-1"
+    add_measurement(store)
+    prefix = PREFIX
     zones = _MemoryZones()
     times = np.array([_ns(2026, 5, 4, 8, 0, s) for s in range(3)], dtype=np.int64)
     frames = pa.table(
@@ -518,17 +489,7 @@ def test_step_without_context_files_records_why_and_still_enriches(tmp_path: Pat
     zones.blobs[(Zone.CURATED, f"{prefix}/sync-1/synchronized.parquet")] = (
         sink.getvalue().to_pybytes()
     )
-    _completed(
-        store,
-        Datastream(
-            id="sync-1",
-            measurement_id="m-1",
-            type=DatastreamType.SYNCHRONIZED,
-            zone=Zone.CURATED,
-            path=f"{prefix}/sync-1",
-            producer=Producer(step="synchronize", code_version="test"),
-        ),
-    )
+    completed(store, derived("sync-1", DatastreamType.SYNCHRONIZED, "synchronize"))
     store.attach_files(
         "sync-1",
         [FileRecord(path=f"{prefix}/sync-1/synchronized.parquet", format="parquet", size=1)],
@@ -566,30 +527,8 @@ def test_step_without_context_files_records_why_and_still_enriches(tmp_path: Pat
 
 def test_step_completes_as_skipped_when_synchronization_wrote_no_frames(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "metadata.sqlite3")
-    start = datetime(2026, 5, 4, 8, tzinfo=UTC)
-    store.create_measurement(
-        Measurement(
-            id="m-1",
-            vehicle_id="WAVSAMPLE00000000",
-            recording_start=start,
-            recording_end=start + timedelta(seconds=40),
-            upload_prefix="fleet/m-1",
-            files=[],
-            logger_synchronized=True,
-            content_sha256="0" * 64,
-        )
-    )
-    _completed(
-        store,
-        Datastream(
-            id="sync-1",
-            measurement_id="m-1",
-            type=DatastreamType.SYNCHRONIZED,
-            zone=Zone.CURATED,
-            path="2026/05/04/WAVSAMPLE00000000/m-1/sync-1",
-            producer=Producer(step="synchronize", code_version="test"),
-        ),
-    )
+    add_measurement(store, logger_synchronized=True)
+    completed(store, derived("sync-1", DatastreamType.SYNCHRONIZED, "synchronize"))
     prepare_enrichment(
         store, source_datastream_id="sync-1", datastream_id="enr-1", instance_id="i-1"
     )

@@ -11,7 +11,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +29,17 @@ from dataops.enrichment.config import DetectorConfig
 from dataops.enrichment.onnx_detector import load_detector
 from dataops.enrichment.steps import fail_enrichment, prepare_enrichment, run_enrichment
 from dataops.errors import InvalidInputError
-from dataops.models import (
-    Datastream,
-    DatastreamState,
-    DatastreamType,
-    FileRecord,
-    Measurement,
-    Producer,
-)
+from dataops.models import DatastreamState, DatastreamType, FileRecord
 from dataops.paths import Zone
 from dataops.storage import BlobZones, ConnectionStringZones
 from dataops.store.sqlite import SqliteStore
 from devhost.services.azurite import AzuriteBlob
 from tests.azurite import started_azurite
+from tests.store_seed import PREFIX, add_measurement, completed, derived
 from tests.unit.test_onnx_models import red_box_model
 
 pytestmark = pytest.mark.azurite
 
-PREFIX = "2026/05/04/WAVSAMPLE00000000/m-1"
 CAMERA = f"{PREFIX}/ext-1/drive/camera/front"
 RED_BGR = (40, 60, 200)
 
@@ -175,18 +168,7 @@ def test_the_model_loads_from_a_zone_or_a_file_next_to_the_config(
 def _store_with_synchronized(tmp_path: Path, zones: BlobZones, red: list[bool]) -> SqliteStore:
     """A measurement whose SYNCHRONIZED datastream references the written camera frames."""
     store = SqliteStore(tmp_path / "metadata.sqlite3")
-    start = datetime(2026, 5, 4, 8, tzinfo=UTC)
-    store.create_measurement(
-        Measurement(
-            id="m-1",
-            vehicle_id="WAVSAMPLE00000000",
-            recording_start=start,
-            recording_end=start + timedelta(seconds=10),
-            upload_prefix="fleet/m-1",
-            files=[],
-            content_sha256="0" * 64,
-        )
-    )
+    add_measurement(store, seconds=10)
     paths, rows = _write_frames(zones, red)
     frames = pa.table(
         {
@@ -200,27 +182,11 @@ def _store_with_synchronized(tmp_path: Path, zones: BlobZones, red: list[bool]) 
     pq.write_table(frames, sink)
     path = f"{PREFIX}/sync-1/synchronized.parquet"
     zones.write_bytes(Zone.CURATED, path, sink.getvalue())
-    created = store.create_datastream(
-        Datastream(
-            id="sync-1",
-            measurement_id="m-1",
-            type=DatastreamType.SYNCHRONIZED,
-            zone=Zone.CURATED,
-            path=f"{PREFIX}/sync-1",
-            producer=Producer(step="synchronize", code_version="test"),
-        )
+    completed(
+        store,
+        derived("sync-1", DatastreamType.SYNCHRONIZED, "synchronize"),
+        [FileRecord(path=path, format="parquet", size=len(sink.getvalue()))],
     )
-    assert created.etag is not None
-    processing = store.transition_datastream(
-        "sync-1", DatastreamState.PROCESSING, expected_etag=created.etag
-    )
-    assert processing.etag is not None
-    store.attach_files(
-        "sync-1", [FileRecord(path=path, format="parquet", size=len(sink.getvalue()))]
-    )
-    processing = store.get_datastream("sync-1")
-    assert processing.etag is not None
-    store.transition_datastream("sync-1", DatastreamState.COMPLETED, expected_etag=processing.etag)
     prepare_enrichment(store, source_datastream_id="sync-1", datastream_id="enr-1", instance_id="i")
     return store
 

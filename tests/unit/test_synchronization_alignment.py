@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -15,13 +14,7 @@ import pytest
 from dataops.downstream import decode_datastream, downstream_starts
 from dataops.errors import InvalidInputError
 from dataops.ids import instance_id_for
-from dataops.models import (
-    Datastream,
-    DatastreamState,
-    DatastreamType,
-    Measurement,
-    Producer,
-)
+from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
@@ -35,6 +28,7 @@ from dataops.synchronization.steps import (
     run_synchronization,
 )
 from orchestrators.synchronize import SynchronizationFailedError, synchronize_orchestrator
+from tests.store_seed import add_measurement, completed, derived
 
 MS = 1_000_000
 
@@ -191,35 +185,8 @@ class _NoStorage:
 
 def _store_with_extracted(tmp_path: Path, *, logger_synchronized: bool) -> SqliteStore:
     store = SqliteStore(tmp_path / "metadata.sqlite3")
-    start = datetime(2026, 5, 4, 8, tzinfo=UTC)
-    store.create_measurement(
-        Measurement(
-            id="m-1",
-            vehicle_id="WAVSAMPLE00000000",
-            recording_start=start,
-            recording_end=start + timedelta(seconds=40),
-            upload_prefix="fleet/m-1",
-            files=[],
-            logger_synchronized=logger_synchronized,
-            content_sha256="0" * 64,
-        )
-    )
-    extracted = store.create_datastream(
-        Datastream(
-            id="ds-1",
-            measurement_id="m-1",
-            type=DatastreamType.EXTRACTED,
-            zone=Zone.EXTRACTED,
-            path="2026/05/04/WAVSAMPLE00000000/m-1/ds-1",
-            producer=Producer(step="extract", code_version="test"),
-        )
-    )
-    assert extracted.etag is not None
-    processing = store.transition_datastream(
-        "ds-1", DatastreamState.PROCESSING, expected_etag=extracted.etag
-    )
-    assert processing.etag is not None
-    store.transition_datastream("ds-1", DatastreamState.COMPLETED, expected_etag=processing.etag)
+    add_measurement(store, logger_synchronized=logger_synchronized)
+    completed(store, derived("ds-1", DatastreamType.EXTRACTED, "extract"))
     return store
 
 
@@ -247,16 +214,7 @@ def test_logger_synchronized_measurements_are_skipped_without_output(tmp_path: P
 
 def test_prepare_refuses_an_unfinished_source_and_fail_marks_failed(tmp_path: Path) -> None:
     store = _store_with_extracted(tmp_path, logger_synchronized=False)
-    store.create_datastream(
-        Datastream(
-            id="ds-2",
-            measurement_id="m-1",
-            type=DatastreamType.EXTRACTED,
-            zone=Zone.EXTRACTED,
-            path="2026/05/04/WAVSAMPLE00000000/m-1/ds-2",
-            producer=Producer(step="extract", code_version="test"),
-        )
-    )
+    store.create_datastream(derived("ds-2", DatastreamType.EXTRACTED, "extract"))
     with pytest.raises(InvalidInputError, match="not COMPLETED"):
         prepare_synchronization(
             store, source_datastream_id="ds-2", datastream_id="sync-x", instance_id="i"
