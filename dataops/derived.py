@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -21,7 +22,14 @@ import pyarrow.parquet as pq
 
 from dataops import __version__
 from dataops.errors import InvalidInputError, NotFoundError
-from dataops.models import Datastream, DatastreamState, DatastreamType, FileRecord, Producer
+from dataops.models import (
+    Datastream,
+    DatastreamState,
+    DatastreamType,
+    FileRecord,
+    Measurement,
+    Producer,
+)
 from dataops.paths import Zone, raw_prefix
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
@@ -30,9 +38,12 @@ __all__ = [
     "DerivedStep",
     "OneSourceStep",
     "StepOutput",
+    "StepRunner",
+    "StepWork",
     "complete_output",
     "completed_source",
     "fail_output",
+    "open_datastream",
     "open_output",
     "write_parquet",
 ]
@@ -65,7 +76,35 @@ def open_output(
 ) -> Datastream:
     """The step's output datastream in the curated zone, created if missing, CREATED moved to
     PROCESSING; one already past PROCESSING (a retry after the commit) is returned as is."""
-    measurement = store.get_measurement(measurement_id)
+    return open_datastream(
+        store,
+        store.get_measurement(measurement_id),
+        datastream_id=datastream_id,
+        datastream_type=datastream_type,
+        zone=Zone.CURATED,
+        producer=Producer(step=step, code_version=__version__, instance_id=instance_id),
+        sources=sources,
+    )
+
+
+def open_datastream(
+    store: MetadataStore,
+    measurement: Measurement,
+    *,
+    datastream_id: str,
+    datastream_type: DatastreamType,
+    zone: Zone,
+    producer: Producer,
+    sources: list[str],
+    stats: dict[str, Any] | None = None,
+    working: DatastreamState = DatastreamState.PROCESSING,
+) -> Datastream:
+    """A datastream of ``measurement`` created (idempotent by id), CREATED -> ``working``.
+
+    Every producing step opens its datastream so (ingest's RAW one COPYING, the others
+    PROCESSING), in the folder ``<date>/<vehicle>/<measurement>/<datastream>`` of ``zone``; a
+    datastream already past CREATED (a retry) is returned as is.
+    """
     prefix = raw_prefix(
         measurement.recording_start, measurement.vehicle_id, measurement.id, datastream_id
     )
@@ -74,16 +113,17 @@ def open_output(
             id=datastream_id,
             measurement_id=measurement.id,
             type=datastream_type,
-            zone=Zone.CURATED,
+            zone=zone,
             path=prefix,
-            producer=Producer(step=step, code_version=__version__, instance_id=instance_id),
+            producer=producer,
             sources=sources,
+            stats=stats or {},
         )
     )
     if datastream.state is DatastreamState.CREATED:
         assert datastream.etag is not None
         datastream = store.transition_datastream(
-            datastream.id, DatastreamState.PROCESSING, expected_etag=datastream.etag
+            datastream.id, working, expected_etag=datastream.etag
         )
     return datastream
 
@@ -226,6 +266,38 @@ class OneSourceStep(DerivedStep):
             sources=[source.id],
         )
         return self.prepared(opened)
+
+
+StepWork = Callable[[BlobZones, MetadataStore, Datastream, Path], StepOutput]
+"""A step's work given zones, store, its PROCESSING output datastream and its config file."""
+
+
+@dataclass(frozen=True)
+class StepRunner:
+    """A step's run activity: ``runner(zones, store, datastream_id=..., config_path=...)``.
+
+    Runs ``work`` in the skeleton of ``step`` and answers ``summary`` of the output datastream
+    (also for a retry after the commit, so the answer is the same every time).
+    """
+
+    step: DerivedStep
+    work: StepWork
+    summary: Callable[[Datastream], dict[str, Any]]
+    default_config: Path
+
+    def __call__(
+        self,
+        zones: BlobZones,
+        store: MetadataStore,
+        *,
+        datastream_id: str,
+        config_path: Path | None = None,
+    ) -> dict[str, Any]:
+        config = config_path or self.default_config
+        output = self.step.run(
+            store, datastream_id, lambda datastream: self.work(zones, store, datastream, config)
+        )
+        return self.summary(output)
 
 
 def _source_count(fewest: int, most: int | None) -> str:

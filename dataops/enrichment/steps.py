@@ -18,6 +18,7 @@ import json
 import logging
 import posixpath
 from fnmatch import fnmatchcase
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.derived import OneSourceStep, StepOutput, write_parquet
+from dataops.derived import OneSourceStep, StepOutput, StepRunner, write_parquet
 from dataops.enrichment import camera_frames, sun
 from dataops.enrichment import objects as objects_mod
 from dataops.enrichment import roads as roads_mod
@@ -100,13 +101,9 @@ def run_enrichment(
 
     ``weather_provider`` replaces the configured one (tests, notebooks).
     """
-    return _result(
-        ENRICH.run(
-            store,
-            datastream_id,
-            lambda output: _enrich(zones, store, output, config_path, weather_provider),
-        )
-    )
+    work = partial(_enrich, weather_provider=weather_provider)
+    run = StepRunner(ENRICH, work, _result, DEFAULT_CONFIG_PATH)
+    return run(zones, store, datastream_id=datastream_id, config_path=config_path)
 
 
 def _enrich(
@@ -114,7 +111,7 @@ def _enrich(
     store: MetadataStore,
     datastream: Datastream,
     config_path: Path,
-    weather_provider: WeatherProvider | None,
+    weather_provider: WeatherProvider | None = None,
 ) -> StepOutput:
     config = load_enrichment_config(config_path)
     source = store.get_datastream(datastream.sources[0])

@@ -16,17 +16,17 @@ from typing import Any
 from dataops import __version__
 from dataops.batch.protocol import BatchBackend
 from dataops.batch.spec import JobStatus, TaskState
+from dataops.derived import open_datastream
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.extraction.config import DEFAULT_CONFIG_PATH, load_extraction_config
 from dataops.extraction.plan import find_recordings, plan_jobs
 from dataops.models import (
-    Datastream,
     DatastreamState,
     DatastreamType,
     FileRecord,
     Producer,
 )
-from dataops.paths import Zone, extracted_prefix, join_path
+from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 
@@ -97,25 +97,16 @@ def prepare_extraction(
         raise InvalidInputError(
             f"RAW datastream {raw_datastream_id} is {raw.state}, not COMPLETED: nothing to extract"
         )
-    prefix = extracted_prefix(
-        measurement.recording_start, measurement.vehicle_id, measurement.id, datastream_id
+    datastream = open_datastream(
+        store,
+        measurement,
+        datastream_id=datastream_id,
+        datastream_type=DatastreamType.EXTRACTED,
+        zone=Zone.EXTRACTED,
+        producer=Producer(step="extract", code_version=__version__, instance_id=instance_id),
+        sources=[raw.id],
     )
-    datastream = store.create_datastream(
-        Datastream(
-            id=datastream_id,
-            measurement_id=measurement.id,
-            type=DatastreamType.EXTRACTED,
-            zone=Zone.EXTRACTED,
-            path=prefix,
-            producer=Producer(step="extract", code_version=__version__, instance_id=instance_id),
-            sources=[raw.id],
-        )
-    )
-    if datastream.state is DatastreamState.CREATED:
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream.id, DatastreamState.PROCESSING, expected_etag=datastream.etag
-        )
+    prefix = datastream.path
     config = load_extraction_config(
         config_path, project=measurement.project, vehicle_id=measurement.vehicle_id
     )

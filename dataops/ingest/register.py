@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataops import __version__
+from dataops.derived import open_datastream
 from dataops.errors import ConflictError, NotFoundError
 from dataops.ingest.check import read_manifest
 from dataops.manifest import measurement_id_of
 from dataops.models import (
-    Datastream,
     DatastreamState,
     DatastreamType,
     FileRecord,
@@ -18,7 +18,7 @@ from dataops.models import (
     MeasurementState,
     Producer,
 )
-from dataops.paths import Zone, join_path, raw_prefix
+from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 
@@ -67,27 +67,18 @@ def register_upload(
             f"measurement {measurement_id} already exists with other content: {err} "
             f"(this upload {upload_prefix}: content {candidate.content_sha256})"
         ) from err
-    prefix = raw_prefix(
-        measurement.recording_start, measurement.vehicle_id, measurement.id, datastream_id
+    datastream = open_datastream(
+        store,
+        measurement,
+        datastream_id=datastream_id,
+        datastream_type=DatastreamType.RAW,
+        zone=Zone.RAW,
+        producer=Producer(step="ingest", code_version=__version__, instance_id=instance_id),
+        sources=sources or [],
+        stats={"upload_prefix": upload_prefix},
+        working=DatastreamState.COPYING,
     )
-    datastream = store.create_datastream(
-        Datastream(
-            id=datastream_id,
-            measurement_id=measurement.id,
-            type=DatastreamType.RAW,
-            zone=Zone.RAW,
-            path=prefix,
-            producer=Producer(step="ingest", code_version=__version__, instance_id=instance_id),
-            sources=sources or [],
-            stats={"upload_prefix": upload_prefix},
-        )
-    )
-    if datastream.state is DatastreamState.CREATED:
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream.id, DatastreamState.COPYING, expected_etag=datastream.etag
-        )
-    return Registration(measurement.id, datastream.id, prefix)
+    return Registration(measurement.id, datastream.id, datastream.path)
 
 
 def complete_raw(

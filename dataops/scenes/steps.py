@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.derived import DerivedStep, StepOutput, completed_source
+from dataops.derived import DerivedStep, StepOutput, StepRunner, completed_source
 from dataops.errors import InvalidInputError
 from dataops.frames.delta import upload_delta_table
 from dataops.frames.index import FrameScene, build_frame_table
@@ -134,21 +134,6 @@ fail_scene_detection = DETECT_SCENES.fail
 
 
 # ----------------------------------------------------------------------------- run
-
-
-def run_scene_detection(
-    zones: BlobZones,
-    store: MetadataStore,
-    *,
-    datastream_id: str,
-    config_path: Path = DEFAULT_CONFIG_PATH,
-) -> dict[str, Any]:
-    """Detect scenes, write them to the store and the Delta tables, datastream COMPLETED."""
-    return _result(
-        DETECT_SCENES.run(
-            store, datastream_id, lambda output: _detect_scenes(zones, store, output, config_path)
-        )
-    )
 
 
 def _detect_scenes(
@@ -435,3 +420,7 @@ def _result(datastream: Datastream) -> dict[str, Any]:
         "types": stats.get("types", {}),
         "skipped": stats.get("skipped"),
     }
+
+
+run_scene_detection = StepRunner(DETECT_SCENES, _detect_scenes, _result, DEFAULT_CONFIG_PATH)
+"""Detect scenes, write them to the store and the Delta tables, datastream COMPLETED."""

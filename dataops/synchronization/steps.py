@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.derived import OneSourceStep, StepOutput, write_parquet
+from dataops.derived import OneSourceStep, StepOutput, StepRunner, write_parquet
 from dataops.errors import InvalidInputError
 from dataops.models import Datastream, DatastreamType
 from dataops.paths import Zone, join_path
@@ -110,21 +110,6 @@ fail_synchronization = SYNCHRONIZE.fail
 
 
 # ----------------------------------------------------------------------------- run
-
-
-def run_synchronization(
-    zones: BlobZones,
-    store: MetadataStore,
-    *,
-    datastream_id: str,
-    config_path: Path = DEFAULT_CONFIG_PATH,
-) -> dict[str, Any]:
-    """Align every extracted sensor to the reference camera, write the Parquet, COMPLETED."""
-    return _result(
-        SYNCHRONIZE.run(
-            store, datastream_id, lambda output: _synchronize(zones, store, output, config_path)
-        )
-    )
 
 
 def _synchronize(
@@ -225,6 +210,10 @@ def _result(datastream: Datastream) -> dict[str, Any]:
         "skipped": stats.get("skipped"),
         "reference": (stats.get("reference") or {}).get("sensor"),
     }
+
+
+run_synchronization = StepRunner(SYNCHRONIZE, _synchronize, _result, DEFAULT_CONFIG_PATH)
+"""Align every extracted sensor to the reference camera, write the Parquet, COMPLETED."""
 
 
 # ----------------------------------------------------------------------------- sensors
