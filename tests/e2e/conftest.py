@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +145,21 @@ async def ingest_sample(host: DevHost, zones: BlobZones, drive: Path, prefix: st
     return json.loads(ingest.output)
 
 
+async def follow_chain(host: DevHost, extracted_id: str, steps: Sequence[str]) -> list[Any]:
+    """The change-feed steps ``steps`` (in chain order) once each finished, the first started
+    from ``extracted_id`` and each next one from the datastream its predecessor made; every
+    step but the last must have COMPLETED."""
+    instances: list[Any] = []
+    source_id = extracted_id
+    for step in steps:
+        if instances:
+            previous = instances[-1]
+            assert previous.status is RuntimeStatus.COMPLETED, previous.error
+            source_id = json.loads(previous.output)["datastream_id"]
+        instances.append(await finished(host, instance_id_for(step, source_id), timeout_s=60))
+    return instances
+
+
 __all__ = [
     "FINAL",
     "ROOT",
@@ -152,6 +167,7 @@ __all__ = [
     "AppEnv",
     "Clock",
     "finished",
+    "follow_chain",
     "ingest_sample",
     "run_host",
     "wait_for",

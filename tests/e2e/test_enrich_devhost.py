@@ -20,7 +20,6 @@ import pytest
 from dataops.enrichment.config import DEFAULT_CONFIG_PATH
 from dataops.enrichment.steps import prepare_enrichment, run_enrichment
 from dataops.frames.delta import download_delta_table
-from dataops.ids import instance_id_for
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.scenes.steps import prepare_scene_detection, run_scene_detection
@@ -28,7 +27,7 @@ from dataops.store.sqlite import SqliteStore
 from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from tests.e2e.conftest import AppEnv, finished, ingest_sample, run_host
+from tests.e2e.conftest import AppEnv, follow_chain, ingest_sample, run_host
 from tests.unit.test_onnx_models import red_box_model
 
 pytestmark = pytest.mark.azurite
@@ -43,10 +42,8 @@ def test_synchronized_datastream_is_enriched_from_the_change_feed(
     async def body(host: DevHost) -> dict[str, Any]:
         output = await ingest_sample(host, app_env.zones, sample_drive, prefix)
         extracted_id = output["extraction"]["datastream_id"]
-        sync = await finished(host, instance_id_for("synchronize", extracted_id), timeout_s=60)
-        assert sync.status is RuntimeStatus.COMPLETED, sync.error
+        sync, enrich = await follow_chain(host, extracted_id, ["synchronize", "enrich"])
         synchronized_id = json.loads(sync.output)["datastream_id"]
-        enrich = await finished(host, instance_id_for("enrich", synchronized_id), timeout_s=60)
         return {"output": output, "synchronized_id": synchronized_id, "enrich": enrich}
 
     result = run_host(app_env.options(change_source=feed), body)

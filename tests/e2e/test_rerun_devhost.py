@@ -20,7 +20,6 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from dataops.ids import instance_id_for
 from dataops.models import DatastreamState, DatastreamType
 from dataops.scenes.config import DEFAULT_CONFIG_PATH
 from dataops.store.protocol import SceneQuery
@@ -30,7 +29,7 @@ from devhost.cli import _register_commands
 from devhost.cli import app as cli_app
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from tests.e2e.conftest import WRITE_KEY, AppEnv, finished, ingest_sample, run_host
+from tests.e2e.conftest import WRITE_KEY, AppEnv, finished, follow_chain, ingest_sample, run_host
 
 pytestmark = pytest.mark.azurite
 
@@ -60,11 +59,11 @@ def test_rerun_after_a_threshold_change_makes_a_second_scenes_datastream(
     async def body(host: DevHost) -> dict[str, Any]:
         output = await ingest_sample(host, app_env.zones, sample_drive, prefix)
         extracted_id = output["extraction"]["datastream_id"]
-        sync = await finished(host, instance_id_for("synchronize", extracted_id), timeout_s=60)
+        sync, enrich, first = await follow_chain(
+            host, extracted_id, ["synchronize", "enrich", "detect_scenes"]
+        )
         synchronized_id = json.loads(sync.output)["datastream_id"]
-        enrich = await finished(host, instance_id_for("enrich", synchronized_id), timeout_s=60)
         enriched_id = json.loads(enrich.output)["datastream_id"]
-        first = await finished(host, instance_id_for("detect_scenes", enriched_id), timeout_s=60)
         assert first.status is RuntimeStatus.COMPLETED, first.error
 
         _changed_thresholds(config)

@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from dataops.frames.delta import download_delta_table
-from dataops.ids import instance_id_for
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.store.protocol import SceneQuery
@@ -24,7 +23,7 @@ from dataops.store.sqlite import SqliteStore
 from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from tests.e2e.conftest import WRITE_KEY, AppEnv, finished, ingest_sample, run_host
+from tests.e2e.conftest import WRITE_KEY, AppEnv, follow_chain, ingest_sample, run_host
 
 pytestmark = pytest.mark.azurite
 TOLERANCE_NS = 500_000_000
@@ -40,14 +39,12 @@ def test_synchronized_datastream_gets_scenes_and_a_frame_index(
     async def body(host: DevHost) -> dict[str, Any]:
         output = await ingest_sample(host, app_env.zones, sample_drive, prefix)
         extracted_id = output["extraction"]["datastream_id"]
-        sync = await finished(host, instance_id_for("synchronize", extracted_id), timeout_s=60)
-        assert sync.status is RuntimeStatus.COMPLETED, sync.error
-        synchronized_id = json.loads(sync.output)["datastream_id"]
-        enrich = await finished(host, instance_id_for("enrich", synchronized_id), timeout_s=60)
-        assert enrich.status is RuntimeStatus.COMPLETED, enrich.error
-        enriched_id = json.loads(enrich.output)["datastream_id"]
         # ENRICHED COMPLETED -> detect_scenes, its instance derived from the ENRICHED id.
-        scenes = await finished(host, instance_id_for("detect_scenes", enriched_id), timeout_s=60)
+        sync, enrich, scenes = await follow_chain(
+            host, extracted_id, ["synchronize", "enrich", "detect_scenes"]
+        )
+        synchronized_id = json.loads(sync.output)["datastream_id"]
+        enriched_id = json.loads(enrich.output)["datastream_id"]
         # The frame index through the API, 10 frames a page so the continuation is exercised.
         pedestrian_frames: list[dict[str, Any]] = []
         params: dict[str, Any] = {"object": "pedestrian", "limit": 10}
