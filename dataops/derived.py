@@ -45,6 +45,7 @@ __all__ = [
     "fail_output",
     "open_datastream",
     "open_output",
+    "summary",
     "write_parquet",
 ]
 
@@ -298,6 +299,17 @@ class StepRunner:
             store, datastream_id, lambda datastream: self.work(zones, store, datastream, config)
         )
         return self.summary(output)
+
+
+def summary(datastream: Datastream, **defaults: Any) -> dict[str, Any]:
+    """A run activity's answer from its output datastream: the id, the stats named in
+    ``defaults`` (the default where a stat is missing) and ``skipped`` (None unless skipped)."""
+    stats = datastream.stats
+    return {
+        "datastream_id": datastream.id,
+        **{name: stats.get(name, default) for name, default in defaults.items()},
+        "skipped": stats.get("skipped"),
+    }
 
 
 def _source_count(fewest: int, most: int | None) -> str:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.derived import OneSourceStep, StepOutput, StepRunner, write_parquet
+from dataops.derived import OneSourceStep, StepOutput, StepRunner, summary, write_parquet
 from dataops.enrichment import camera_frames, sun
 from dataops.enrichment import objects as objects_mod
 from dataops.enrichment import roads as roads_mod
@@ -207,12 +207,7 @@ def _enrich(
 
 
 def _result(datastream: Datastream) -> dict[str, Any]:
-    stats = datastream.stats
-    return {
-        "datastream_id": datastream.id,
-        "rows": stats.get("rows", 0),
-        "skipped": stats.get("skipped"),
-    }
+    return summary(datastream, rows=0)
 
 
 # ----------------------------------------------------------------------------- inputs

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.derived import DerivedStep, StepOutput, StepRunner, completed_source
+from dataops.derived import DerivedStep, StepOutput, StepRunner, completed_source, summary
 from dataops.errors import InvalidInputError
 from dataops.frames.delta import upload_delta_table
 from dataops.frames.index import FrameScene, build_frame_table
@@ -413,13 +413,7 @@ def frame_object_classes(table: pa.Table) -> list[list[str]]:
 
 
 def _result(datastream: Datastream) -> dict[str, Any]:
-    stats = datastream.stats
-    return {
-        "datastream_id": datastream.id,
-        "scenes": stats.get("scenes", 0),
-        "types": stats.get("types", {}),
-        "skipped": stats.get("skipped"),
-    }
+    return summary(datastream, scenes=0, types={})
 
 
 run_scene_detection = StepRunner(DETECT_SCENES, _detect_scenes, _result, DEFAULT_CONFIG_PATH)

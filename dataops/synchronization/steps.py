@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.derived import OneSourceStep, StepOutput, StepRunner, write_parquet
+from dataops.derived import OneSourceStep, StepOutput, StepRunner, summary, write_parquet
 from dataops.errors import InvalidInputError
 from dataops.models import Datastream, DatastreamType
 from dataops.paths import Zone, join_path
@@ -203,13 +203,8 @@ def _synchronize(
 
 
 def _result(datastream: Datastream) -> dict[str, Any]:
-    stats = datastream.stats
-    return {
-        "datastream_id": datastream.id,
-        "rows": stats.get("rows", 0),
-        "skipped": stats.get("skipped"),
-        "reference": (stats.get("reference") or {}).get("sensor"),
-    }
+    reference = datastream.stats.get("reference") or {}
+    return {**summary(datastream, rows=0), "reference": reference.get("sensor")}
 
 
 run_synchronization = StepRunner(SYNCHRONIZE, _synchronize, _result, DEFAULT_CONFIG_PATH)

@@ -16,8 +16,8 @@ import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -275,47 +275,43 @@ def _register(
             "categories": dict(sorted(Counter(label.category for label in labels).items())),
         }
         # A datastream COMPLETED already is a retried activity after this measurement's commit.
-        write = partial(
-            _write_labels,
-            view=view,
-            upload=upload,
-            labels=labels,
-            data=data,
-            label_format=label_format,
-            stats=stats,
-        )
-        LABEL_IMPORT.run(store, datastream_id, write)
+        written = _MeasurementLabels(view, upload, labels, data, label_format, stats)
+        LABEL_IMPORT.run(store, datastream_id, written.write)
     return ids
 
 
-def _write_labels(
-    datastream: Datastream,
-    *,
-    view: BlobZones,
-    upload: LabelUpload,
-    labels: list[Label],
-    data: bytes,
-    label_format: LabelFormat,
-    stats: dict[str, Any],
-) -> StepOutput:
-    """One measurement's labels as a Delta table, plus a copy of the partner's file."""
-    table_prefix = join_path(datastream.path, LABELS_TABLE)
-    upload_delta_table(
-        view,
-        Zone.CURATED,
-        table_prefix,
-        _labels_table(labels, export_id=upload.export_id, datastream_id=datastream.id),
-    )
-    copy_path = join_path(datastream.path, SOURCE_FOLDER, upload.name.rsplit("/", 1)[-1])
-    view.write_bytes(Zone.CURATED, copy_path, data, content_type="application/json")
-    copy = FileRecord(
-        path=copy_path,
-        format=label_format.value,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        meta={"kind": "label_file", "source": f"labeled/{upload.export_id}"},
-    )
-    return StepOutput({**stats, "labels_table": table_prefix}, [copy])
+@dataclass(frozen=True)
+class _MeasurementLabels:
+    """One measurement's share of an accepted label file, and what its datastream records."""
+
+    view: BlobZones
+    upload: LabelUpload
+    labels: list[Label]
+    data: bytes
+    label_format: LabelFormat
+    stats: dict[str, Any]
+
+    def write(self, datastream: Datastream) -> StepOutput:
+        """The labels as a Delta table, plus a copy of the partner's file."""
+        table_prefix = join_path(datastream.path, LABELS_TABLE)
+        upload_delta_table(
+            self.view,
+            Zone.CURATED,
+            table_prefix,
+            _labels_table(
+                self.labels, export_id=self.upload.export_id, datastream_id=datastream.id
+            ),
+        )
+        copy_path = join_path(datastream.path, SOURCE_FOLDER, self.upload.name.rsplit("/", 1)[-1])
+        self.view.write_bytes(Zone.CURATED, copy_path, self.data, content_type="application/json")
+        copy = FileRecord(
+            path=copy_path,
+            format=self.label_format.value,
+            size=len(self.data),
+            sha256=hashlib.sha256(self.data).hexdigest(),
+            meta={"kind": "label_file", "source": f"labeled/{self.upload.export_id}"},
+        )
+        return StepOutput({**self.stats, "labels_table": table_prefix}, [copy])
 
 
 def _labels_table(labels: list[Label], *, export_id: str, datastream_id: str) -> pa.Table:
