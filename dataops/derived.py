@@ -22,14 +22,8 @@ import pyarrow.parquet as pq
 
 from dataops import __version__
 from dataops.errors import InvalidInputError, NotFoundError
-from dataops.models import (
-    Datastream,
-    DatastreamState,
-    DatastreamType,
-    FileRecord,
-    Measurement,
-    Producer,
-)
+from dataops.models import Datastream, DatastreamState, DatastreamType, FileRecord, Producer
+from dataops.models.measurement import Measurement
 from dataops.paths import Zone, raw_prefix
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore

@@ -10,14 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from dataops.models import (
-    Datastream,
-    DatastreamState,
-    DatastreamType,
-    FileRecord,
-    Measurement,
-    Producer,
-)
+from dataops.models import Datastream, DatastreamState, DatastreamType, FileRecord, Producer
+from dataops.models.measurement import Measurement
 from dataops.paths import Zone
 from dataops.store import MetadataStore
 

@@ -95,6 +95,11 @@ _SCENE_CONDITIONS = {
     "start_from": "start_key >= ?",
     "start_to": "start_key <= ?",
 }
+# The one statement per document table that reads a document by id.
+_BY_ID = {
+    table: f"SELECT etag, doc FROM {table} WHERE id = ?"  # noqa: S608  # constant table names
+    for table in ("measurements", "datastreams")
+}
 
 T = TypeVar("T")
 
@@ -142,9 +147,7 @@ class SqliteStore:
     def create_measurement(self, measurement: Measurement) -> Measurement:
         """Insert; same id and content returns the stored one; other content: ConflictError."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT etag, doc FROM measurements WHERE id = ?", (measurement.id,)
-            ).fetchone()
+            row = _row(conn, "measurements", measurement.id, required=False)
             if row is not None:
                 return check_measurement_recreate(
                     load_json(Measurement, row[1], row[0]), measurement
@@ -172,10 +175,9 @@ class SqliteStore:
 
     def get_measurement(self, measurement_id: str) -> Measurement:
         """Raise NotFoundError when absent."""
-        rows = self._read("SELECT etag, doc FROM measurements WHERE id = ?", (measurement_id,))
-        if not rows:
-            raise NotFoundError(f"measurement {measurement_id!r} not found")
-        return load_json(Measurement, rows[0][1], rows[0][0])
+        with _busy_is_retryable():
+            row = _row(self._conn(), "measurements", measurement_id)
+        return load_json(Measurement, row[1], row[0])
 
     def set_measurement_state(
         self, measurement_id: str, state: MeasurementState, expected_etag: str | None = None
@@ -183,11 +185,7 @@ class SqliteStore:
         """Set the state; with ``expected_etag`` only if the document is unchanged since."""
         state = MeasurementState(state)
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT etag, doc FROM measurements WHERE id = ?", (measurement_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"measurement {measurement_id!r} not found")
+            row = _row(conn, "measurements", measurement_id)
             if expected_etag is not None and row[0] != expected_etag:
                 raise EtagMismatchError(f"measurement {measurement_id!r} changed since it was read")
             updated = load_json(Measurement, row[1], row[0]).model_copy(update={"state": state})
@@ -246,9 +244,7 @@ class SqliteStore:
     def create_datastream(self, datastream: Datastream) -> Datastream:
         """Insert; the same id for the same product returns the stored one, else ConflictError."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT etag, doc FROM datastreams WHERE id = ?", (datastream.id,)
-            ).fetchone()
+            row = _row(conn, "datastreams", datastream.id, required=False)
             if row is not None:
                 return check_datastream_recreate(load_json(Datastream, row[1], row[0]), datastream)
             exists = conn.execute(
@@ -282,10 +278,9 @@ class SqliteStore:
 
     def get_datastream(self, datastream_id: str) -> Datastream:
         """Raise NotFoundError when absent."""
-        rows = self._read("SELECT etag, doc FROM datastreams WHERE id = ?", (datastream_id,))
-        if not rows:
-            raise NotFoundError(f"datastream {datastream_id!r} not found")
-        return load_json(Datastream, rows[0][1], rows[0][0])
+        with _busy_is_retryable():
+            row = _row(self._conn(), "datastreams", datastream_id)
+        return load_json(Datastream, row[1], row[0])
 
     def list_datastreams(
         self,
@@ -324,11 +319,7 @@ class SqliteStore:
         """
         target = DatastreamState(target)
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT etag, doc FROM datastreams WHERE id = ?", (datastream_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"datastream {datastream_id!r} not found")
+            row = _row(conn, "datastreams", datastream_id)
             # The etag comes first: with a stale etag the caller's idea of the state is stale too.
             if row[0] != expected_etag:
                 raise EtagMismatchError(f"datastream {datastream_id!r} changed since it was read")
@@ -355,11 +346,7 @@ class SqliteStore:
         """Upsert file records by path; returns the datastream's file count afterwards."""
         records = [FileRecord.model_validate(f.model_dump()) for f in files]
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT etag, doc FROM datastreams WHERE id = ?", (datastream_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"datastream {datastream_id!r} not found")
+            row = _row(conn, "datastreams", datastream_id)
             conn.executemany(
                 "INSERT INTO files (datastream_id, path, doc) VALUES (?, ?, ?) "
                 "ON CONFLICT (datastream_id, path) DO UPDATE SET doc = excluded.doc",
@@ -492,6 +479,15 @@ class SqliteStore:
         return ChangeBatch(
             documents=documents, checkpoint=encode_checkpoint(_BACKEND, name, {"seq": last})
         )
+
+
+def _row(conn: sqlite3.Connection, table: str, doc_id: str, *, required: bool = True) -> Any:
+    """The (etag, doc) row of ``doc_id`` in ``table``; absent: NotFoundError, or None if not
+    ``required``."""
+    row = conn.execute(_BY_ID[table], (doc_id,)).fetchone()
+    if row is None and required:
+        raise NotFoundError(f"{table.removesuffix('s')} {doc_id!r} not found")
+    return row
 
 
 def _busy_is_retryable() -> AbstractContextManager[None]:
