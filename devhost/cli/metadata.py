@@ -8,6 +8,7 @@ or the API's JSON with ``--json``. These are CLI variables, not app settings.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import httpx
@@ -106,6 +107,26 @@ def _print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2))
 
 
+def _print_page(
+    page: dict[str, Any],
+    *,
+    as_json: bool,
+    columns: tuple[str, ...],
+    row: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    """One page of a search: JSON as is, or a table of ``row(item)`` and the next page's token."""
+    if as_json:
+        _print_json(page)
+        return
+    table = Table(*columns)
+    for item in page["items"]:
+        table.add_row(*row(item))
+    console = Console()
+    console.print(table)
+    if page.get("continuation"):
+        console.print(f"more: --continuation {page['continuation']}")
+
+
 @app.command()
 def measurements(
     *,
@@ -134,13 +155,11 @@ def measurements(
         "limit": limit,
         "continuation": continuation,
     }
-    page = _call(url, key, "/measurements", params)
-    if as_json:
-        _print_json(page)
-        return
-    table = Table("id", "vehicle", "recording start", "end", "state", "tags", "files")
-    for item in page["items"]:
-        table.add_row(
+    _print_page(
+        _call(url, key, "/measurements", params),
+        as_json=as_json,
+        columns=("id", "vehicle", "recording start", "end", "state", "tags", "files"),
+        row=lambda item: [
             item["id"],
             item["vehicle_id"],
             item["recording_start"],
@@ -148,11 +167,8 @@ def measurements(
             item["state"],
             ", ".join(item.get("tags", [])),
             str(len(item.get("files", []))),
-        )
-    console = Console()
-    console.print(table)
-    if page.get("continuation"):
-        console.print(f"more: --continuation {page['continuation']}")
+        ],
+    )
 
 
 @app.command()

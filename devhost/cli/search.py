@@ -11,11 +11,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from devhost.cli import app
-from devhost.cli.metadata import DEFAULT_URL, AsJson, Key, Url, _call, _print_json
+from devhost.cli.metadata import DEFAULT_URL, AsJson, Key, Url, _call, _print_page
 
 __all__ = ["frames", "scenes"]
 
@@ -34,11 +32,6 @@ Label = Annotated[str | None, typer.Option("--label", help="Only with a label of
 
 def _labeled(value: bool | None) -> str | None:
     return None if value is None else str(value).lower()
-
-
-def _more(console: Console, continuation: str | None) -> None:
-    if continuation:
-        console.print(f"more: --continuation {continuation}")
 
 
 @app.command()
@@ -71,13 +64,11 @@ def scenes(
         "limit": limit,
         "continuation": continuation,
     }
-    page = _call(url, key, "/scenes", params)
-    if as_json:
-        _print_json(page)
-        return
-    table = Table("type", "start", "end", "confidence", "vehicle", "measurement", "id")
-    for item in page["items"]:
-        table.add_row(
+    _print_page(
+        _call(url, key, "/scenes", params),
+        as_json=as_json,
+        columns=("type", "start", "end", "confidence", "vehicle", "measurement", "id"),
+        row=lambda item: [
             item["type"],
             item["start"],
             item["end"],
@@ -85,10 +76,8 @@ def scenes(
             item["vehicle_id"],
             item["measurement_id"],
             item["id"],
-        )
-    console = Console()
-    console.print(table)
-    _more(console, page.get("continuation"))
+        ],
+    )
 
 
 @app.command()
@@ -123,13 +112,11 @@ def frames(
         "limit": limit,
         "continuation": continuation,
     }
-    page = _call(url, key, "/frames", params)
-    if as_json:
-        _print_json(page)
-        return
-    table = Table("time", "vehicle", "frame", "objects", "scenes", "labels", "measurement")
-    for item in page["items"]:
-        table.add_row(
+    _print_page(
+        _call(url, key, "/frames", params),
+        as_json=as_json,
+        columns=("time", "vehicle", "frame", "objects", "scenes", "labels", "measurement"),
+        row=lambda item: [
             item["time"],
             item["vehicle_id"],
             str(item["frame"]),
@@ -137,7 +124,5 @@ def frames(
             ", ".join(item["scene_types"]),
             ", ".join(item.get("label_categories") or []),
             item["measurement_id"],
-        )
-    console = Console()
-    console.print(table)
-    _more(console, page.get("continuation"))
+        ],
+    )
