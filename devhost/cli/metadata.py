@@ -79,14 +79,18 @@ class MetadataClient:
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``path`` (below /api) and return its JSON; ApiCallError on an error answer."""
         clean = {name: value for name, value in (params or {}).items() if value is not None}
-        response = self._http.get(path, params=clean)
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"detail": response.text[:500]}
-            raise ApiCallError(response.status_code, problem if isinstance(problem, dict) else {})
-        return response.json()
+        return answer(self._http.get(path, params=clean))
+
+
+def answer(response: httpx.Response) -> Any:
+    """The JSON of an API answer; ApiCallError with the problem document on an error status."""
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"detail": response.text[:500]}
+        raise ApiCallError(response.status_code, problem if isinstance(problem, dict) else {})
+    return response.json()
 
 
 def _call(url: str | None, key: str | None, path: str, params: dict[str, Any] | None = None) -> Any:

@@ -12,23 +12,12 @@ from typing import Any
 
 import httpx
 
-from devhost.cli.metadata import ApiCallError
+from devhost.cli.metadata import answer
 
 __all__ = ["FINISHED", "answer", "follow_run"]
 
 # Durable's runtime statuses after which a run changes no more.
 FINISHED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
-
-
-def answer(response: httpx.Response) -> Any:
-    """The JSON of a success answer; ApiCallError (with the problem) for an error answer."""
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"detail": response.text[:500]}
-        raise ApiCallError(response.status_code, problem if isinstance(problem, dict) else {})
-    return response.json()
 
 
 def follow_run(
