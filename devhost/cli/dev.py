@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
+from avops.connection import CONNECTION_FILE, LocalConnection, local_key
 from dataops.settings import BatchBackend, Settings, StoreBackend
 from devhost.batch_runner import BatchRunner
 from devhost.cli import app
-from devhost.cli.connection import CONNECTION_FILE, LocalConnection, local_key
 from devhost.errors import DevhostError
 from devhost.events.changefeed import ChangeSource, CosmosTsSource
 from devhost.host import DevHost, HostOptions

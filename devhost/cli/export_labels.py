@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 import typer
 
-from devhost.cli import app, metadata
-from devhost.cli.connection import resolve_api
-from devhost.cli.metadata import DEFAULT_URL, ApiCallError, AsJson, Key, Url, _print_json
-from devhost.cli.runs_api import answer, follow_run
+from avops.client import ApiClient
+from devhost.cli import app
+from devhost.cli.api_session import EXIT_FAILED, api_session, print_json
+from devhost.cli.metadata import DEFAULT_URL, AsJson, Key, Url
 
 __all__ = ["build_request", "export_labels"]
 
@@ -150,37 +149,23 @@ def export_labels(
         expires_in_hours=expires_in_hours,
         categories=categories,
     )
-    url, key = resolve_api(url, key)
-    headers = {"x-functions-key": key} if key else {}
-    with httpx.Client(
-        base_url=url.rstrip("/") + "/api",
-        headers=headers,
-        timeout=30.0,
-        transport=metadata.transport,
-    ) as http:
-        try:
-            started = answer(http.post("/label-exports", json=body))
-            export_id = started["export_id"]
-            if not as_json:
-                typer.echo(f"export {export_id} started (links expire {started['expires_at']})")
-            view = started
-            if wait:
-                view = _wait(http, started, timeout_s=timeout_s, quiet=as_json)
-        except ApiCallError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(1) from None
-        except httpx.HTTPError as err:
-            typer.echo(f"error: cannot reach {url}: {err}", err=True)
-            raise typer.Exit(2) from None
+    with api_session(url, key) as api:
+        started = api.post("/label-exports", body)
+        export_id = started["export_id"]
+        if not as_json:
+            typer.echo(f"export {export_id} started (links expire {started['expires_at']})")
+        view = started
+        if wait:
+            view = _wait(api, started, timeout_s=timeout_s, quiet=as_json)
     if as_json:
-        _print_json(view)
+        print_json(view)
     elif wait:
         _print_links(view)
     if wait and view.get("status") != "completed":
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
-def _wait(http: httpx.Client, started: dict[str, Any], *, timeout_s: float, quiet: bool) -> Any:
+def _wait(api: ApiClient, started: dict[str, Any], *, timeout_s: float, quiet: bool) -> Any:
     """Follow the run until it finished, showing its progress; then the export's view."""
     shown: list[tuple[Any, ...]] = []
 
@@ -196,8 +181,8 @@ def _wait(http: httpx.Client, started: dict[str, Any], *, timeout_s: float, quie
             f"{progress.get('copied') or 0}/{progress.get('items') or '?'} items"
         )
 
-    follow_run(http, started["status_url"], timeout_s=timeout_s, on_status=show)
-    return answer(http.get(started["export_url"]))
+    api.follow_run(started["status_url"], timeout_s=timeout_s, on_status=show)
+    return api.get(started["export_url"])
 
 
 def _print_links(view: dict[str, Any]) -> None:

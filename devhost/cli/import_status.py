@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from devhost.cli import app
-from devhost.cli.metadata import DEFAULT_URL, AsJson, Key, Url, _call, _print_json
+from devhost.cli.api_session import EXIT_FAILED, print_json
+from devhost.cli.metadata import DEFAULT_URL, AsJson, Key, Url, _call
 
 __all__ = ["import_status"]
 
@@ -32,7 +33,7 @@ def import_status(
     """Each label file of an export with its status, errors and LABELED datastreams."""
     answer = _call(url, key, f"/label-exports/{export_id}/imports")
     if as_json:
-        _print_json(answer)
+        print_json(answer)
     else:
         console = Console()
         table = Table("file", "status", "format", "errors", "datastreams", "checked at")
@@ -57,4 +58,4 @@ def import_status(
         if answer.get("truncated"):
             console.print("(more label files than listed)")
     if any(item["status"] in _BAD for item in answer["items"]):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)

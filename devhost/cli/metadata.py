@@ -1,26 +1,26 @@
 """``avops measurements``, ``avops show ID``, ``avops lineage ID``: the Metadata API from a shell.
 
-They call the HTTP API (devhost locally, the Function App in Azure) with httpx: base URL from
+They call the HTTP API (devhost locally, the Function App in Azure) through
+:class:`avops.client.ApiClient`: base URL from
 ``--url`` / ``AVOPS_API_URL``, key from ``--key`` / ``AVOPS_API_KEY``. Output is a rich table,
 or the API's JSON with ``--json``. These are CLI variables, not app settings.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from avops.client import ApiCallError
 from devhost.cli import app
-from devhost.cli.connection import resolve_api
+from devhost.cli.api_session import api_session, print_json
 
-__all__ = ["ApiCallError", "MetadataClient", "lineage", "measurements", "show"]
+__all__ = ["lineage", "measurements", "show"]
 
 # None: the running local platform's URL (.avops/connection.json), else http://localhost:7071.
 DEFAULT_URL: str | None = None
@@ -42,73 +42,10 @@ Key = Annotated[
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
 
-# Tests swap in a transport that calls the app's functions directly (httpx.WSGITransport).
-transport: httpx.BaseTransport | None = None
-
-
-class ApiCallError(Exception):
-    """The API answered with an error (its problem document is kept)."""
-
-    def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        self.status = status
-        self.problem = problem
-        detail = problem.get("detail") or problem.get("title") or "error"
-        parameter = problem.get("parameter")
-        where = f" (parameter {parameter})" if parameter else ""
-        super().__init__(f"HTTP {status}: {detail}{where}")
-
-
-class MetadataClient:
-    """A thin client of the Metadata API."""
-
-    def __init__(self, base_url: str | None, key: str | None, *, timeout: float = 30.0) -> None:
-        base_url, key = resolve_api(base_url, key)
-        self.base_url = base_url
-        headers = {"x-functions-key": key} if key else {}
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/") + "/api",
-            headers=headers,
-            timeout=timeout,
-            transport=transport,
-        )
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET ``path`` (below /api) and return its JSON; ApiCallError on an error answer."""
-        clean = {name: value for name, value in (params or {}).items() if value is not None}
-        return answer(self._http.get(path, params=clean))
-
-
-def answer(response: httpx.Response) -> Any:
-    """The JSON of an API answer; ApiCallError with the problem document on an error status."""
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"detail": response.text[:500]}
-        raise ApiCallError(response.status_code, problem if isinstance(problem, dict) else {})
-    return response.json()
-
 
 def _call(url: str | None, key: str | None, path: str, params: dict[str, Any] | None = None) -> Any:
-    client = MetadataClient(url, key)
-    try:
-        return client.get(path, params)
-    except ApiCallError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
-    except httpx.HTTPError as err:
-        typer.echo(f"error: cannot reach {client.base_url}: {err}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        client.close()
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2))
+    with api_session(url, key) as api:
+        return api.get(path, params)
 
 
 def _print_page(
@@ -120,7 +57,7 @@ def _print_page(
 ) -> None:
     """One page of a search: JSON as is, or a table of ``row(item)`` and the next page's token."""
     if as_json:
-        _print_json(page)
+        print_json(page)
         return
     table = Table(*columns)
     for item in page["items"]:
@@ -184,26 +121,17 @@ def show(
     as_json: AsJson = False,
 ) -> None:
     """Show a measurement with its datastreams (or, if no measurement has ID, a datastream)."""
-    client = MetadataClient(url, key)
-    try:
+    with api_session(url, key) as api:
         try:
-            detail = client.get(f"/measurements/{item_id}")
+            detail = api.get(f"/measurements/{item_id}")
             kind = "measurement"
         except ApiCallError as err:
             if err.status != 404:
                 raise
-            detail = client.get(f"/datastreams/{item_id}")
+            detail = api.get(f"/datastreams/{item_id}")
             kind = "datastream"
-    except ApiCallError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
-    except httpx.HTTPError as err:
-        typer.echo(f"error: cannot reach {client.base_url}: {err}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        client.close()
     if as_json:
-        _print_json(detail)
+        print_json(detail)
         return
     console = Console()
     if kind == "datastream":
@@ -266,7 +194,7 @@ def lineage(
         url, key, f"/datastreams/{datastream_id}/lineage", {"direction": direction, "depth": depth}
     )
     if as_json:
-        _print_json(graph)
+        print_json(graph)
         return
     nodes = {node["id"]: node for node in graph["nodes"]}
     console = Console()

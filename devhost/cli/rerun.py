@@ -12,13 +12,11 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-import httpx
 import typer
 
 from devhost.cli import app
-from devhost.cli.connection import resolve_api
-from devhost.cli.metadata import DEFAULT_URL, ApiCallError, Key, Url
-from devhost.cli.runs_api import answer, follow_run
+from devhost.cli.api_session import EXIT_FAILED, api_session
+from devhost.cli.metadata import DEFAULT_URL, Key, Url
 
 __all__ = ["rerun_step"]
 
@@ -37,24 +35,14 @@ def rerun_step(
     key: Key = None,
 ) -> None:
     """Rerun the step that consumes DATASTREAM_ID; print its instance and new datastream id."""
-    url, key = resolve_api(url, key)
-    headers = {"x-functions-key": key} if key else {}
-    target = f"{url.rstrip('/')}/api/datastreams/{quote(datastream_id, safe='')}/rerun"
-    with httpx.Client(headers=headers, timeout=30) as http:
-        try:
-            started = answer(http.post(target))
-            typer.echo(f"instance: {started['instance_id']}")
-            typer.echo(f"new datastream: {started.get('datastream_id') or '?'}")
-            typer.echo(f"status: {started['status_url']}")
-            if not wait:
-                return
-            status = follow_run(http, started["status_url"], timeout_s=timeout_s)
-        except ApiCallError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(1) from None
-        except httpx.HTTPError as err:
-            typer.echo(f"error: cannot reach {url}: {err}", err=True)
-            raise typer.Exit(2) from None
+    with api_session(url, key) as api:
+        started = api.post(f"/datastreams/{quote(datastream_id, safe='')}/rerun")
+        typer.echo(f"instance: {started['instance_id']}")
+        typer.echo(f"new datastream: {started.get('datastream_id') or '?'}")
+        typer.echo(f"status: {started['status_url']}")
+        if not wait:
+            return
+        status = api.follow_run(started["status_url"], timeout_s=timeout_s)
     typer.echo(f"runtime status: {status['runtime_status']}")
     if status["runtime_status"] != "Completed":
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from avops.connection import find_connection
 from devhost.cli import app
-from devhost.cli.connection import find_connection
 from devhost.db import Database
 from devhost.durable.clock import SystemClock
 from devhost.durable.history import EventType

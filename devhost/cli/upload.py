@@ -17,6 +17,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from avops.connection import resolve_storage
 from dataops.errors import DataOpsError
 from dataops.manifest import parse_manifest
 from dataops.manifest_builder import build_manifest, recording_paths
@@ -25,7 +26,6 @@ from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.uploader import UploadSummary, upload_measurement
 from devhost.cli import app
-from devhost.cli.connection import resolve_storage
 from extract_worker.time_span import recording_span
 
 __all__ = ["manifest_for_directory", "upload", "upload_directory"]

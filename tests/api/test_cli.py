@@ -8,7 +8,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from devhost.cli import _register_commands, metadata
+from avops.client import ApiClient
+from devhost.cli import _register_commands
 from devhost.cli import app as cli_app
 from tests.api.conftest import READ_KEY, Fleet
 from tests.api.function_host import FunctionHost
@@ -20,7 +21,7 @@ runner = CliRunner()
 @pytest.fixture
 def cli(host: FunctionHost, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """The CLI with its HTTP client wired to the functions, and the read key in the env."""
-    monkeypatch.setattr(metadata, "transport", httpx.WSGITransport(app=host.wsgi))
+    monkeypatch.setattr(ApiClient, "transport", httpx.WSGITransport(app=host.wsgi))
     monkeypatch.setenv("AVOPS_API_URL", "http://avops.test")
     monkeypatch.setenv("AVOPS_API_KEY", READ_KEY)
     return runner
