@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devhost.cli.connection import CONNECTION_FILE
+from avops.connection import CONNECTION_FILE
 
 pytestmark = pytest.mark.azurite
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devhost.cli.connection import (
+from avops.connection import (
     CONNECTION_FILE,
     DEFAULT_API_URL,
     LocalConnection,
