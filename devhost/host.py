@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from devhost.events.delivery import Delivery, DeliveryQueue, PermanentDeliveryEr
 from devhost.events.eventgrid import AzureBlobLister, BlobLister, BlobPoller
 from devhost.events.subscriptions import Subscription, load_subscriptions
 from devhost.events.timers import TimerScheduler
+from devhost.hostjson import default_activity_concurrency, read_host_json
 from devhost.http.server import HttpConfig, build_app, durable_client_kwargs, new_function_key
 from devhost.invoke import call_function_async, decode_trigger
 from devhost.loader import load_app
@@ -48,8 +48,11 @@ class HostOptions:
     named_function_keys: dict[str, str] = field(default_factory=dict)
     activity_mode: str = "process"  # "process" or "thread"
     thread_activities: set[str] = field(default_factory=set)
-    activity_workers: int = max(2, os.cpu_count() or 2)
-    concurrency: int = 16
+    # None: from host.json (extensions.durableTask.maxConcurrentActivityFunctions), else the
+    # Functions default. Activities are often I/O-bound (hashing over the network, server-side
+    # copies), so the limit is the setting, never the CPU count.
+    activity_workers: int | None = None
+    concurrency: int | None = None
     subscriptions_path: Path | None = None
     storage_connection_string: str | None = None
     blob_lister: BlobLister | None = None
@@ -58,7 +61,7 @@ class HostOptions:
     delivery_max_attempts: int = 5
     delivery_backoff_s: float = 1.0
     clock: Clock = field(default_factory=SystemClock)
-    task_hub: str = "devhost"
+    task_hub: str | None = None  # None: host.json's hubName, else "devhost"
 
 
 class DevHost:
@@ -68,11 +71,20 @@ class DevHost:
         self.options = options
         self.app_root = options.app_root.resolve()
         self.registry = Registry.from_app(load_app(self.app_root))
+        self.host_json = read_host_json(self.app_root)
+        limit = self.host_json.max_activities or default_activity_concurrency()
+        # Both default to the host.json limit: at most that many activities at once, each in
+        # its own worker (thread or process), as the Functions host runs them.
+        self.activity_workers = options.activity_workers or limit
+        self.activity_concurrency = options.concurrency or limit
         state_dir = options.state_dir or self.app_root / ".avops" / "devhost"
         self.db = Database(state_dir / "devhost.sqlite3")
         self.clock = options.clock
         self.engine = DurableEngine(
-            self.db, self.registry, clock=self.clock, task_hub=options.task_hub
+            self.db,
+            self.registry,
+            clock=self.clock,
+            task_hub=options.task_hub or self.host_json.hub_name or "devhost",
         )
         self.function_key = options.function_key or new_function_key()
         self.queue = DeliveryQueue(
@@ -106,7 +118,7 @@ class DevHost:
             self.db, self.queue, self.registry.of_type(TriggerType.TIMER), self.clock
         )
         self.runner: ActivityRunner = self._make_runner()
-        self.worker = DurableWorker(self.engine, self.runner, concurrency=options.concurrency)
+        self.worker = DurableWorker(self.engine, self.runner, concurrency=self.activity_concurrency)
         self._http_config = HttpConfig(
             self.registry, self.engine, self.function_key, options.named_function_keys
         )
@@ -128,10 +140,12 @@ class DevHost:
                 )
 
     def _make_runner(self) -> ActivityRunner:
-        threads = thread_runner(self.registry, self.options.activity_workers)
+        threads = thread_runner(self.registry, self.activity_workers)
         if self.options.activity_mode == "thread":
             return threads
-        procs = process_runner(self.app_root, self.options.activity_workers)
+        # The process pool starts its processes on demand, so a limit of 8 costs 8 app imports
+        # only when 8 activities really run at once.
+        procs = process_runner(self.app_root, self.activity_workers)
         overrides = dict.fromkeys(self.options.thread_activities, threads)
         return RoutingRunner(procs, overrides)  # type: ignore[arg-type]
 
