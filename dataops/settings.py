@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         default="",
         description="Client id of the same identity: the worker's AZURE_CLIENT_ID for blob access.",
     )
+    batch_local_slots: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Task slots of the local batch pool (tasks at once); unset: the CPU count.",
+    )
     manifest_max_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest manifest.json accepted, in bytes."
     )

@@ -5,6 +5,10 @@ something has to run the tasks, as the Batch service does in Azure. This opens t
 database (same settings: ``batch/`` next to the SQLite metadata file) and runs
 ``run_forever`` until stopped. Worker subprocesses reach Azurite through
 ``AZURE_STORAGE_CONNECTION_STRING``, set here from the app's storage connection string.
+
+:meth:`BatchRunner.notify` connects the pool to the host's engine: when a job's last task
+ends, the pool raises ``batch_job_done`` on the orchestration that submitted it (the job's
+``instance_id`` label), as the release task does on Azure Batch (docs/batch.md).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from contextlib import contextmanager
 
 from dataops.batch.factory import open_batch_backend
 from dataops.batch.local_pool import LocalPool
+from dataops.batch.notify import JOB_DONE_EVENT, JobDone, job_done_payload
 from dataops.settings import BatchBackend, Settings
+from devhost.durable.engine import DurableEngine
 
 __all__ = ["BatchRunner", "batch_runner"]
 
@@ -48,6 +54,18 @@ class BatchRunner:
             # A dead scheduler would leave every job PENDING; say so loudly in the host log.
             log.exception("local batch pool scheduler stopped with an error")
             raise
+
+    def notify(self, engine: DurableEngine) -> BatchRunner:
+        """Raise ``batch_job_done`` on ``engine`` when a job ends (called from the scheduler)."""
+
+        def job_done(done: JobDone) -> None:
+            if not engine.raise_event(
+                done.instance_id, JOB_DONE_EVENT, job_done_payload(done.job_id)
+            ):
+                log.info("job %s ended after %s finished", done.job_id, done.instance_id)
+
+        self.pool.on_job_done = job_done
+        return self
 
     def start(self) -> BatchRunner:
         """Start the scheduler thread."""

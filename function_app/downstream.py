@@ -42,6 +42,10 @@ log = logging.getLogger("avops.downstream")
     # infra creates the leases container: the app's identity has a data-plane role only, and
     # creating a container is a control-plane operation it may not do.
     create_lease_container_if_not_exists=False,
+    # The extension polls an idle feed every 5 s by default; a drive's next step should start
+    # within a second of its datastream changing (docs/capacity.md: one read per second per
+    # lease is far below any RU budget).
+    feed_poll_delay=1000,
 )
 @bp.durable_client_input(client_name="client")
 async def on_datastream_changed(

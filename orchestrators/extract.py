@@ -1,8 +1,10 @@
 """Orchestrator ``extract``: RAW datastream -> batch jobs per recording -> EXTRACTED datastream.
 
 Deterministic: only context calls, no I/O, clock or environment. The batch backend runs the
-work; this only submits (through ``extract_prepare``), polls with durable timers that back off
-from 5 s to 60 s, and records the result or the failure. See docs/extraction.md.
+work; this only submits (through ``extract_prepare``), waits for the backend's
+``batch_job_done`` event or a durable timer that backs off from 5 s to 60 s (whichever comes
+first; the event only says "poll now", polling decides), and records the result or the failure.
+See docs/extraction.md and docs/batch.md.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import extraction as contracts
+from dataops.batch.notify import JOB_DONE_EVENT
 from dataops.errors import first_line
 from orchestrators.calls import call
 
@@ -122,7 +125,13 @@ def _wait_for_jobs(
         now = context.current_utc_datetime
         if now >= deadline:
             raise _JobsFailedError(f"deadline of {deadline_after} passed")
-        yield context.create_timer(min(now + timedelta(seconds=interval), deadline))
+        # A job's end raises JOB_DONE_EVENT: the wait ends at once and the loop polls. Events
+        # raised while the poll ran are buffered, so none is missed; a lost one costs at most
+        # one timer interval.
+        timer = context.create_timer(min(now + timedelta(seconds=interval), deadline))
+        winner = yield context.task_any([context.wait_for_external_event(JOB_DONE_EVENT), timer])
+        if winner is not timer:
+            timer.cancel()
         interval = next_poll_seconds(interval)
 
 

@@ -113,7 +113,9 @@ class AzureBatchBackend:
         """
         try:
             with _service_errors(f"create job {spec.job_id}"):
-                self._client.create_job(job_create_options(spec, pool_id=self.pool_id))
+                self._client.create_job(
+                    job_create_options(spec, pool_id=self.pool_id, settings=self.task_settings)
+                )
         except ResourceExistsError:
             with _service_errors(f"get job {spec.job_id}"):
                 existing = self._client.get_job(spec.job_id)

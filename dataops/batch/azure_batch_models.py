@@ -17,7 +17,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Final
+from urllib.parse import quote
 
 from azure.batch.models import (
     AutoUserScope,
@@ -26,6 +28,8 @@ from azure.batch.models import (
     BatchJob,
     BatchJobActionKind,
     BatchJobCreateOptions,
+    BatchJobPreparationTask,
+    BatchJobReleaseTask,
     BatchJobState,
     BatchMetadataItem,
     BatchNodeIdentityReference,
@@ -52,6 +56,7 @@ from azure.batch.models import (
 from azure.batch.models import BatchTaskState as ServiceTaskState
 
 from dataops.batch.exit_codes import EXIT_TERMINAL, describe
+from dataops.batch.notify import NOTIFY_URL_ENV
 from dataops.batch.spec import (
     JobSpec,
     JobStatus,
@@ -127,6 +132,10 @@ class AzureTaskSettings:
     container_run_options: str = "--entrypoint="
     python: str = "python"
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # The durable raise-event URL with "{instance_id}" in place of the instance
+    # (dataops.batch.notify.raise_event_url); set, every job gets a release task that posts
+    # batch_job_done to it when the job ends. None: the orchestration only polls.
+    notify_url_template: str | None = None
 
     def roots(self) -> dict[str, str]:
         """zone -> root (NFS mount paths unless ``zone_roots`` says otherwise)."""
@@ -152,13 +161,18 @@ def command_line(argv: list[str], *, max_retries: int, timeout_s: int | None, de
     return shlex.join(["/bin/sh", "-c", script])
 
 
-def job_create_options(spec: JobSpec, *, pool_id: str) -> BatchJobCreateOptions:
+def job_create_options(
+    spec: JobSpec, *, pool_id: str, settings: AzureTaskSettings | None = None
+) -> BatchJobCreateOptions:
     """The job: on the pool, with task dependencies, and no automatic end *yet*.
 
     A job created with ``terminatejob`` and no tasks counts as complete at once, so the
-    backend switches it on with an update after the tasks are added.
+    backend switches it on with an update after the tasks are added. With a notify URL in
+    ``settings``, the job also gets the release task that signals its end (and the
+    preparation task the service requires next to one).
     """
     labels = spec.labels.model_dump(exclude_none=True)
+    preparation, release = _notify_tasks(spec, settings)
     return BatchJobCreateOptions(
         id=spec.job_id,
         pool_info=BatchPoolInfo(pool_id=spec.pool or pool_id),
@@ -169,7 +183,72 @@ def job_create_options(spec: JobSpec, *, pool_id: str) -> BatchJobCreateOptions:
             BatchMetadataItem(name=f"{_METADATA_PREFIX}{name}", value=str(value))
             for name, value in sorted(labels.items())
         ],
+        job_preparation_task=preparation,
+        job_release_task=release,
     )
+
+
+def _notify_tasks(
+    spec: JobSpec, settings: AzureTaskSettings | None
+) -> tuple[BatchJobPreparationTask | None, BatchJobReleaseTask | None]:
+    """Release task posting batch_job_done when the job ends (every node that ran a task
+    runs it once; duplicates are harmless, the orchestration polls for the truth)."""
+    instance_id = spec.labels.instance_id
+    if settings is None or settings.notify_url_template is None or instance_id is None:
+        return None, None
+    url = settings.notify_url_template.replace("{instance_id}", quote(instance_id, safe=""))
+    env = [EnvironmentSetting(name=NOTIFY_URL_ENV, value=url)]
+    if settings.identity_client_id:
+        env.append(EnvironmentSetting(name="AZURE_CLIENT_ID", value=settings.identity_client_id))
+    container = _container_settings(settings)
+    # The service takes a release task only next to a preparation task; this one does nothing.
+    preparation = BatchJobPreparationTask(
+        command_line="/bin/sh -c true",
+        container_settings=container,
+        wait_for_success=True,
+        user_identity=_NON_ADMIN,
+    )
+    release = BatchJobReleaseTask(
+        command_line=shlex.join([settings.python, "-m", "extract_worker.notify"]),
+        container_settings=container,
+        environment_settings=env,
+        max_wall_clock_time=timedelta(minutes=2),
+        user_identity=_NON_ADMIN,
+    )
+    return preparation, release
+
+
+def _container_settings(settings: AzureTaskSettings) -> BatchTaskContainerSettings:
+    registry = None
+    if settings.registry_server:
+        registry = ContainerRegistryReference(
+            registry_server=settings.registry_server,
+            identity_reference=(
+                BatchNodeIdentityReference(resource_id=settings.identity_resource_id)
+                if settings.identity_resource_id
+                else None
+            ),
+        )
+    return BatchTaskContainerSettings(
+        image_name=settings.image,
+        registry=registry,
+        container_run_options=settings.container_run_options,
+        working_directory=ContainerWorkingDirectory.TASK_WORKING_DIRECTORY,
+        # Only the task's own directory and the pool's NFS mounts enter the container.
+        container_host_batch_bind_mounts=[
+            ContainerHostBatchBindMountEntry(source=ContainerHostDataPath.TASK, is_read_only=False),
+            ContainerHostBatchBindMountEntry(
+                source=ContainerHostDataPath.VFS_MOUNTS, is_read_only=False
+            ),
+        ],
+    )
+
+
+_NON_ADMIN: Final = UserIdentity(
+    auto_user=AutoUserSpecification(
+        scope=AutoUserScope.POOL, elevation_level=ElevationLevel.NON_ADMIN
+    )
+)
 
 
 def task_create_options(task: TaskSpec, settings: AzureTaskSettings) -> BatchTaskCreateOptions:
@@ -184,16 +263,6 @@ def task_create_options(task: TaskSpec, settings: AzureTaskSettings) -> BatchTas
     }
     if settings.identity_client_id:
         env.setdefault("AZURE_CLIENT_ID", settings.identity_client_id)
-    registry = None
-    if settings.registry_server:
-        registry = ContainerRegistryReference(
-            registry_server=settings.registry_server,
-            identity_reference=(
-                BatchNodeIdentityReference(resource_id=settings.identity_resource_id)
-                if settings.identity_resource_id
-                else None
-            ),
-        )
     return BatchTaskCreateOptions(
         id=task.task_id,
         command_line=command_line(
@@ -202,21 +271,7 @@ def task_create_options(task: TaskSpec, settings: AzureTaskSettings) -> BatchTas
             timeout_s=task.resources.max_wall_clock_s,
             delay_s=settings.retry_delay_s,
         ),
-        container_settings=BatchTaskContainerSettings(
-            image_name=settings.image,
-            registry=registry,
-            container_run_options=settings.container_run_options,
-            working_directory=ContainerWorkingDirectory.TASK_WORKING_DIRECTORY,
-            # Only the task's own directory and the pool's NFS mounts enter the container.
-            container_host_batch_bind_mounts=[
-                ContainerHostBatchBindMountEntry(
-                    source=ContainerHostDataPath.TASK, is_read_only=False
-                ),
-                ContainerHostBatchBindMountEntry(
-                    source=ContainerHostDataPath.VFS_MOUNTS, is_read_only=False
-                ),
-            ],
-        ),
+        container_settings=_container_settings(settings),
         environment_settings=[
             EnvironmentSetting(name=name, value=value) for name, value in sorted(env.items())
         ],
@@ -228,11 +283,7 @@ def task_create_options(task: TaskSpec, settings: AzureTaskSettings) -> BatchTas
         constraints=BatchTaskConstraints(max_task_retry_count=0),
         exit_conditions=EXIT_CONDITIONS,
         required_slots=task.resources.slots,
-        user_identity=UserIdentity(
-            auto_user=AutoUserSpecification(
-                scope=AutoUserScope.POOL, elevation_level=ElevationLevel.NON_ADMIN
-            )
-        ),
+        user_identity=_NON_ADMIN,
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dataops
+from dataops.batch.notify import JobDoneHook
 from dataops.batch.protocol import BatchBackend
 from dataops.errors import TerminalError
 from dataops.settings import BatchBackend as BatchBackendKind
@@ -27,11 +28,14 @@ def open_batch_backend(
     zone_roots: Mapping[str, str] | None = None,
     max_parallel: int | None = None,
     azure_tasks: AzureTaskSettings | None = None,
+    on_job_done: JobDoneHook | None = None,
 ) -> BatchBackend:
     """Open ``local`` (embedded default) or ``azure`` (AVOPS_BATCH_BACKEND).
 
     local: database, logs and task directories under ``local_dir`` (default: ``batch/`` next
-    to the SQLite metadata file); ``zone_roots`` maps zones to what tasks are given.
+    to the SQLite metadata file); ``zone_roots`` maps zones to what tasks are given; slots:
+    ``max_parallel``, else AVOPS_BATCH_LOCAL_SLOTS, else the CPU count; ``on_job_done`` is
+    called by the scheduler when a job ends (dataops.batch.notify).
     azure: AVOPS_BATCH_ACCOUNT_URL and AVOPS_BATCH_POOL_ID, with the app's managed identity;
     tasks run as :func:`azure_task_settings` says, unless ``azure_tasks`` replaces that.
     """
@@ -50,8 +54,9 @@ def open_batch_backend(
     return LocalPool(
         directory / "pool.sqlite3",
         directory,
-        max_parallel=max_parallel,
+        max_parallel=max_parallel or settings.batch_local_slots,
         zone_roots=zone_roots,
+        on_job_done=on_job_done,
         env={"PYTHONPATH": _python_path()},
     )
 

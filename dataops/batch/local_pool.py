@@ -33,6 +33,7 @@ from typing import IO
 
 from dataops.batch.exit_codes import Outcome, classify, describe
 from dataops.batch.local_pool_db import OwnerRow, PoolDb, TaskRow, dump_task
+from dataops.batch.notify import JobDone, JobDoneHook
 from dataops.batch.processes import alive, kill_group, process_start
 from dataops.batch.spec import (
     JobSpec,
@@ -89,6 +90,7 @@ class LocalPool:
         poll_interval_s: float = 0.2,
         python: str = sys.executable,
         env: Mapping[str, str] | None = None,
+        on_job_done: JobDoneHook | None = None,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         # A command whose program is "python" runs with this interpreter: the same spec
@@ -102,6 +104,9 @@ class LocalPool:
         self.heartbeat_s = heartbeat_s
         self.kill_grace_s = kill_grace_s
         self.poll_interval_s = poll_interval_s
+        # Called (from the scheduler thread) when the last task of a job became final, so the
+        # waiting orchestration hears of it at once instead of at its next poll.
+        self.on_job_done = on_job_done
         self.owner_id = uuid.uuid4().hex
         self._host = socket.gethostname()
         self._db = PoolDb(db_path)
@@ -561,10 +566,31 @@ class LocalPool:
                         for dependent in sorted(blocked)
                     ],
                 )
+            open_tasks = conn.execute(
+                "SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state IN (?, ?)",
+                (job_id, TaskState.PENDING.value, TaskState.RUNNING.value),
+            ).fetchone()[0]
         log.info(
             "task attempt finished",
             extra={"job_id": job_id, "task_id": task_id, "state": state, "exit_code": exit_code},
         )
+        if open_tasks == 0:
+            self._job_done(job_id, JobSpec.model_validate_json(row[5]).labels.instance_id)
+
+    def _job_done(self, job_id: str, instance_id: str | None) -> None:
+        """Tell the hook a job ended; a hook that fails costs latency only (polling remains)."""
+        if self.on_job_done is None or instance_id is None:
+            return
+        state = self.status(job_id).state
+        try:
+            self.on_job_done(JobDone(job_id=job_id, instance_id=instance_id, state=state.value))
+        except Exception:
+            log.warning(
+                "could not signal the end of job %s to %s; it is found at the next poll",
+                job_id,
+                instance_id,
+                exc_info=True,
+            )
 
     def _shutdown_running(self) -> None:
         """Stop own processes (TERM, then KILL after the grace) and requeue their tasks."""

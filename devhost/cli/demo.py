@@ -31,7 +31,7 @@ from dataops.settings import BatchBackend, Settings, StoreBackend
 from dataops.storage import BlobZones
 from dataops.store import SceneQuery, open_store
 from dataops.store.sqlite import SqliteStore
-from devhost.batch_runner import batch_runner
+from devhost.batch_runner import BatchRunner, batch_runner
 from devhost.cli import app
 from devhost.cli.upload import upload_directory
 from devhost.durable.store import RuntimeStatus
@@ -90,9 +90,9 @@ def demo(
                 change_source=feed,
             )
             try:
-                with _batch_pool(settings, console):
+                with _batch_pool(settings, console) as runner:
                     outcome = asyncio.run(
-                        _ingest(options, zones, drive.out_dir, console, timeout_s)
+                        _ingest(options, zones, drive.out_dir, console, timeout_s, runner)
                     )
             finally:
                 if feed is not None:
@@ -106,20 +106,27 @@ def demo(
 
 
 @contextlib.contextmanager
-def _batch_pool(settings: Settings, console: Console) -> Iterator[None]:
+def _batch_pool(settings: Settings, console: Console) -> Iterator[BatchRunner | None]:
     """The local batch pool (the Batch service's stand-in) while the host runs, if local."""
     if settings.batch_backend is not BatchBackend.LOCAL:
-        yield
+        yield None
         return
     with batch_runner(settings) as runner:
         console.print(f"local batch pool running ({runner.pool.workdir})")
-        yield
+        yield runner
 
 
-async def _ingest(
-    options: HostOptions, zones: BlobZones, drive_dir: Path, console: Console, timeout_s: float
+async def _ingest(  # noqa: PLR0917 - the demo's pieces, in the order they are made
+    options: HostOptions,
+    zones: BlobZones,
+    drive_dir: Path,
+    console: Console,
+    timeout_s: float,
+    runner: BatchRunner | None,
 ) -> dict[str, Any]:
     host = DevHost(options)
+    if runner is not None:
+        runner.notify(host.engine)  # a job's end wakes its orchestration at once
     await host.start()
     console.print(f"devhost serving {host.base_url} (dashboard: {host.base_url}/dashboard)")
     try:

@@ -133,7 +133,7 @@ async def _serve(
             with contextlib.suppress(Exception):
                 blob.create_zone_containers()
         change_source = _change_source(started)
-        _start_batch_runner(started)
+        runner = _start_batch_runner(started)
         options = HostOptions(
             function_key=key,
             named_function_keys=named_keys,
@@ -147,6 +147,8 @@ async def _serve(
             change_source=change_source,
         )
         host = DevHost(options)
+        if runner is not None:
+            runner.notify(host.engine)
         await host.start()
         try:
             LocalConnection(
@@ -182,11 +184,14 @@ def _grant_local_key(state: Path) -> str:
     return key
 
 
-def _start_batch_runner(started: list[Any]) -> None:
+def _start_batch_runner(started: list[Any]) -> BatchRunner | None:
     """The local batch pool runs the extraction tasks the app submits (Azure Batch's stand-in)."""
     settings = Settings()
-    if settings.batch_backend is BatchBackend.LOCAL:
-        started.append(BatchRunner(settings).start())
+    if settings.batch_backend is not BatchBackend.LOCAL:
+        return None
+    runner = BatchRunner(settings).start()
+    started.append(runner)
+    return runner
 
 
 def _change_source(started: list[Any]) -> ChangeSource:
