@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ from devhost.registry import Registry, TriggerType
 __all__ = ["DurableEngine", "PassRecord"]
 
 log = logging.getLogger(__name__)
+
+# Results of a running fan-out wait this many times the instance's last replay (see _hold).
+HOLD_PER_REPLAY = 4.0
+_REPLAY_TIMES_KEPT = 10_000
 
 # Runs an activity gets when its worker process keeps dying before it is reported failed.
 MAX_REQUEUED_RUNS = 3
@@ -107,6 +112,8 @@ class DurableEngine:
         self.pass_observers: list[Callable[[PassRecord], None]] = []
         # Called after every committed change so that the async driver wakes up.
         self.on_change: Callable[[], None] = lambda: None
+        # Wall seconds of each instance's last replay pass (see _hold).
+        self._replay_s: dict[str, float] = {}
 
     # ------------------------------------------------------------------ time
     def _now_epoch(self) -> float:
@@ -287,8 +294,8 @@ class DurableEngine:
         if not self.store.take_work(conn, item.work_id):
             log.info("[%s] result of task %d dropped: work gone", item.instance_id, item.task_id)
             return
-        inst = self.store.get_instance(conn, item.instance_id)
-        if inst is None or inst.execution_id != item.execution_id or inst.status in TERMINAL:
+        current = self.store.execution_of(conn, item.instance_id)
+        if current is None or current[0] != item.execution_id or current[1] in TERMINAL:
             log.info("[%s] late result of task %d dropped", item.instance_id, item.task_id)
             return
         if outcome.ok:
@@ -374,7 +381,11 @@ class DurableEngine:
         results = (EventType.TASK_COMPLETED, EventType.TASK_FAILED)
         if any(m.kind != "event" or m.body.get("EventType") not in results for m in msgs):
             return False
-        return now - min(m.visible_at for m in msgs) < hold_s
+        # A replay blocks the database (and so the refilling of activity slots) for as long as
+        # it runs, and it grows with the history: hold results for a multiple of the last
+        # replay's length, so a big fan-out spends at most a fifth of its time replaying.
+        hold = max(hold_s, HOLD_PER_REPLAY * self._replay_s.get(instance_id, 0.0))
+        return now - min(m.visible_at for m in msgs) < hold
 
     def next_timer_at(self) -> float | None:
         """Epoch time of the earliest pending message (a timer), if any."""
@@ -383,6 +394,15 @@ class DurableEngine:
 
     def step(self, instance_id: str) -> bool:
         """One replay pass of ``instance_id`` in one transaction; False if nothing was taken."""
+        started = time.perf_counter()
+        try:
+            return self._step_once(instance_id)
+        finally:
+            if len(self._replay_s) >= _REPLAY_TIMES_KEPT:
+                self._replay_s.clear()  # only recent instances matter; keep memory bounded
+            self._replay_s[instance_id] = time.perf_counter() - started
+
+    def _step_once(self, instance_id: str) -> bool:
         progressed = True
         try:
             with self.db.transaction() as conn:

@@ -148,6 +148,16 @@ class DurableStore:
         row = conn.execute("SELECT * FROM instances WHERE instance_id=?", (instance_id,)).fetchone()
         return Instance.from_row(row) if row else None
 
+    def execution_of(
+        self, conn: sqlite3.Connection, instance_id: str
+    ) -> tuple[str, RuntimeStatus] | None:
+        """Execution id and status only: cheap next to :meth:`get_instance`, whose engine
+        state grows with every open task of a fan-out."""
+        row = conn.execute(
+            "SELECT execution_id, status FROM instances WHERE instance_id=?", (instance_id,)
+        ).fetchone()
+        return None if row is None else (row[0], RuntimeStatus(row[1]))
+
     def put_instance(self, conn: sqlite3.Connection, inst: Instance) -> None:
         """Insert or replace the whole row."""
         conn.execute(

@@ -38,6 +38,10 @@ class DurableWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[WorkItem, ActivityOutcome]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._replay: asyncio.Task[int] | None = None
+        # Bumped by every wake-up: a replay round that ends with news that came in meanwhile
+        # (or that made progress) starts the next round at once; otherwise the loop sleeps.
+        self._changes = 0
 
     def wake(self) -> None:
         """Ask the loop to look for work now (thread-safe)."""
@@ -49,9 +53,13 @@ class DurableWorker:
         except RuntimeError:
             running = None
         if running is loop:
-            self._wake.set()
+            self._poke()
         else:
-            loop.call_soon_threadsafe(self._wake.set)
+            loop.call_soon_threadsafe(self._poke)
+
+    def _poke(self) -> None:
+        self._changes += 1
+        self._wake.set()
 
     async def run(self) -> None:
         """Main loop."""
@@ -69,8 +77,10 @@ class DurableWorker:
             finished, self._finished = self._finished, []
             self.engine.complete_work_batch(finished)
             # Replays run in a thread so that HTTP and event handlers on this loop stay
-            # responsive while a long history replays (SQLite access is serialized by Database).
-            await asyncio.to_thread(self.engine.process_ready, self.batch_window_s)
+            # responsive while a long history replays (SQLite access is serialized by Database),
+            # and in the background: free activity slots are refilled while a long fan-out
+            # history replays, instead of idling until the replay ends.
+            self._start_replay()
             free = self.concurrency - len(self._inflight)
             if free > 0:
                 for item in self.engine.claim_work(free):
@@ -80,19 +90,44 @@ class DurableWorker:
             timeout = self.idle_poll_s if not self._inflight else self.batch_window_s
             next_at = self.engine.next_timer_at()
             if next_at is not None:
-                timeout = max(0.0, min(timeout, next_at - self.engine.clock.now().timestamp()))
+                # Messages visible already are the replay round's business (it wakes the loop
+                # when it ends); only a future one (a timer) shortens the wait. Waiting 0 for a
+                # visible message that a batching hold keeps back would spin the loop.
+                ahead = next_at - self.engine.clock.now().timestamp()
+                if ahead > 0 or self._replay is None:
+                    timeout = max(0.0, min(timeout, ahead))
             if timeout == 0.0:
                 await asyncio.sleep(0)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
+    def _start_replay(self) -> None:
+        replay = self._replay
+        if replay is not None:
+            if not replay.done():
+                return
+            replay.result()  # a failed replay round stops the worker, as it always did
+        changes_before = self._changes
+        self._replay = asyncio.create_task(
+            asyncio.to_thread(self.engine.process_ready, self.batch_window_s)
+        )
+
+        def ended(task: asyncio.Task[int]) -> None:
+            # Progress or news during the round: another round now. Neither: only messages a
+            # batching hold keeps back are left, and the loop's timeout comes back for them.
+            progressed = not task.cancelled() and task.exception() is None and task.result() > 0
+            if progressed or self._changes != changes_before:
+                self._wake.set()
+
+        self._replay.add_done_callback(ended)
+
     async def _run_item(self, item: WorkItem) -> None:
         outcome = await self.runner.run(item)
         if self._stopping:
             return  # the host is going down: the item stays 'running' and re-runs on restart
         self._finished.append((item, outcome))
-        self._wake.set()
+        self._poke()
 
     async def stop(self) -> None:
         """Stop taking work; in-flight activities are abandoned and re-run after a restart."""
@@ -100,3 +135,7 @@ class DurableWorker:
         self._wake.set()
         for task in list(self._inflight):
             task.cancel()
+        if self._replay is not None:
+            # The replay thread cannot be interrupted; its transaction commits or rolls back.
+            with contextlib.suppress(Exception):
+                await self._replay
