@@ -1,0 +1,327 @@
+"""Capacity model: what each stage costs per GB of drive data, and what that means at fleet scale.
+
+``python -m bench.capacity measure --size small|large`` sends one sample drive through the whole
+local stack (bench/fleet_stack.py: upload -> ingest -> extraction -> synchronize -> enrich ->
+detect_scenes) and writes, per stage: CPU seconds per GB (thread CPU of the stage's activities
+plus CPU of its batch task processes: independent of the machine's load), peak RSS, bytes sent
+and received, storage requests (one request = one billable transaction) and store writes (the
+SQLite store's change log sequence), to bench/results/capacity-<size>.json.
+
+``python -m bench.capacity model [--size large]`` turns that measurement and bench/prices.json
+(list prices with source and date, to be checked) into resources, monthly cost and the limit
+that binds first at 10 TB, 100 TB and 1 PB per day, as Markdown (docs/capacity.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import logging
+import math
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.fleet_stack import (
+    RESULTS,
+    Stack,
+    merged_seconds,
+    probes,
+    services,
+    stack,
+    upload,
+    wait_for_scenes,
+)
+
+PRICES = Path(__file__).resolve().parent / "prices.json"
+STAGES = ("upload", "ingest", "extract", "synchronize", "enrich", "detect_scenes")
+GB = 1e9
+
+
+def stage_of(activity: str) -> str:
+    """The pipeline stage an activity belongs to (by its name prefix)."""
+    for stage in STAGES[1:]:
+        if activity.startswith(f"{stage}_"):
+            return stage
+    return "other"
+
+
+class Sampler:
+    """Samples the host's resident memory and the store's change-log sequence every 0.2 s."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.store_path = store_path
+        self.samples: list[tuple[float, float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.samples.append((time.time(), _rss_mb(), self._sequence()))
+
+    def _sequence(self) -> int:
+        try:
+            with sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=5) as conn:
+                row = conn.execute(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'changes'"
+                ).fetchone()
+        except sqlite3.Error:
+            return self.samples[-1][2] if self.samples else 0
+        return int(row[0]) if row else 0
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Interval:
+    stage: str
+    start: float
+    end: float
+
+
+async def _one_drive(stack_: Stack, drive: Path, sampler: Sampler) -> dict[str, Any]:
+    started = time.time()
+    await asyncio.to_thread(upload, stack_, drive, "capacity/drive-1")
+    uploaded = time.time()
+    chain = await wait_for_scenes(stack_.host, "capacity/drive-1", timeout_s=3600)
+    await asyncio.sleep(1.5)  # the sampler's last store-write samples
+    return {"started": started, "uploaded": uploaded, **chain}
+
+
+def measure(size: str, workdir: Path) -> dict[str, Any]:
+    """Run one drive of ``size`` through the stack and aggregate per stage."""
+    from devhost.sample_drive import generate_drive
+
+    drive = generate_drive(workdir / "drive", seed=1, size=size)
+    with services(workdir / "stack") as (azurite, settings):
+
+        async def run() -> tuple[dict[str, Any], Stack]:
+            async with stack(workdir / "stack", azurite, settings) as stack_:
+                with Sampler(settings.sqlite_path) as sampler:
+                    chain = await _one_drive(stack_, drive.out_dir, sampler)
+                return {"chain": chain, "samples": sampler.samples}, stack_
+
+        result, stack_ = asyncio.run(run())
+    return aggregate(result, stack_, drive.total_bytes, size)
+
+
+def aggregate(result: dict[str, Any], stack_: Stack, drive_bytes: int, size: str) -> dict[str, Any]:
+    """Per-stage numbers (see the module docstring) and the latency against the critical path."""
+    chain = result["chain"]
+    gb = drive_bytes / GB
+    intervals = [Interval("upload", chain["started"], chain["uploaded"])]
+    intervals += [Interval(stage_of(r.name), r.start, r.end) for r in stack_.runner.runs]
+    tasks = probes(stack_.probe_dir)
+    intervals += [Interval("extract", t["start"], t["end"]) for t in tasks]
+    stages: dict[str, dict[str, Any]] = {}
+    for stage in (*STAGES, "other"):
+        mine = [i for i in intervals if i.stage == stage]
+        if not mine:
+            continue
+        runs = [r for r in stack_.runner.runs if stage_of(r.name) == stage]
+        stage_tasks = tasks if stage == "extract" else []
+        cpu = sum(r.cpu_s for r in runs) + sum(t["cpu_s"] for t in stage_tasks)
+        requests = {"requests": 0, "read_requests": 0, "write_requests": 0}
+        requests |= {"bytes_sent": 0, "bytes_received": 0}
+        for interval in mine:
+            for key, value in stack_.requests.summary(interval.start, interval.end).items():
+                requests[key] += value
+        for task in stage_tasks:
+            for key in requests:
+                requests[key] += int(task[key])
+        rss = [s[1] for s in result["samples"] if any(i.start <= s[0] <= i.end for i in mine)]
+        stages[stage] = {
+            "activities": len(runs),
+            "batch_tasks": len(stage_tasks),
+            "busy_s": round(merged_seconds([(i.start, i.end) for i in mine]), 2),
+            "cpu_s": round(cpu, 2),
+            "cpu_s_per_gb": round(cpu / gb, 2),
+            "host_peak_rss_mb": round(max(rss), 1) if rss else None,
+            "task_peak_rss_mb": (
+                round(max(t["peak_rss_mb"] for t in stage_tasks), 1) if stage_tasks else None
+            ),
+            **requests,
+            "requests_per_gb": round(requests["requests"] / gb, 1),
+            "store_writes": _store_writes(result["samples"], mine),
+        }
+    all_intervals = [(i.start, i.end) for i in intervals]
+    critical = merged_seconds(all_intervals)
+    latency = chain["scenes_at"] - chain["started"]
+    total_requests = stack_.requests.summary()["requests"] + sum(t["requests"] for t in tasks)
+    attributed = sum(s["requests"] for s in stages.values())
+    return {
+        "size": size,
+        "drive_bytes": drive_bytes,
+        "latency_s": round(latency, 1),
+        "critical_path_s": round(critical, 1),
+        "latency_over_critical_path": round(latency / critical, 2),
+        "target_s": round(1.3 * critical + 5, 1),
+        "upload_to_extracted_s": round(chain["extracted_at"] - chain["started"], 1),
+        "stages": stages,
+        # Requests outside any stage: devhost's own (the Event Grid stand-in lists blobs).
+        "unattributed_requests": total_requests - attributed,
+        "store_writes_total": result["samples"][-1][2] if result["samples"] else 0,
+    }
+
+
+def _store_writes(samples: list[tuple[float, float, int]], mine: list[Interval]) -> int:
+    writes = 0
+    for before, after in itertools.pairwise(samples):
+        if any(i.start - 0.2 <= after[0] <= i.end + 0.2 for i in mine):
+            writes += after[2] - before[2]
+    return writes
+
+
+# --- model ------------------------------------------------------------------------------------
+SCALES_TB_PER_DAY = (10, 100, 1000)
+SECONDS_PER_MONTH = 730 * 3600
+
+
+def _price(prices: dict[str, Any], key: str) -> float:
+    return float(prices["prices"][key]["value"])
+
+
+def model(measured: dict[str, Any], prices: dict[str, Any]) -> str:
+    """Markdown tables: resources, monthly cost and the first binding limit per scale."""
+    policy = prices["policy"]
+    limits = prices["limits"]
+    stages = measured["stages"]
+    per_gb = {k: v for k, v in stages.items() if k != "upload"}
+    extract_cpu = stages["extract"]["cpu_s_per_gb"]
+    function_cpu = sum(v["cpu_s_per_gb"] for k, v in per_gb.items() if k != "extract")
+    gb_drive = measured["drive_bytes"] / GB
+    requests_per_gb = sum(v["requests_per_gb"] for v in stages.values())
+    writes_per_gb = sum(v["write_requests"] for v in stages.values()) / gb_drive
+    reads_per_gb = sum(v["read_requests"] for v in stages.values()) / gb_drive
+    store_writes_per_gb = sum(v["store_writes"] for v in stages.values()) / gb_drive
+    executions_per_gb = sum(v["activities"] for v in per_gb.values()) / gb_drive
+    output_ratio = stages["extract"]["bytes_sent"] / measured["drive_bytes"]
+    sku = prices["prices"]["batch_vm"]
+    lines = [
+        f"Measured on the {measured['size']} sample drive ({gb_drive:.2f} GB): "
+        f"extraction {extract_cpu} CPU-s/GB, Functions activities {function_cpu:.1f} CPU-s/GB, "
+        f"{requests_per_gb:.0f} storage requests/GB, {store_writes_per_gb:.1f} store writes/GB, "
+        f"{executions_per_gb:.1f} activity executions/GB, extracted output "
+        f"{output_ratio:.2f} x input.",
+        "",
+        "| | " + " | ".join(f"{s:,} TB/day" for s in SCALES_TB_PER_DAY) + " |",
+        "|---|" + "---|" * len(SCALES_TB_PER_DAY),
+    ]
+    rows: dict[str, list[str]] = {}
+    for tb in SCALES_TB_PER_DAY:
+        gb_day = tb * 1000
+        gb_s = gb_day / 86400
+        cores = gb_s * extract_cpu / policy["batch_core_utilization"]
+        vms = math.ceil(cores / sku["vcpus"])
+        batch_cost = (
+            vms
+            * 730
+            * (
+                _price(prices, "batch_vm") * (1 - policy["spot_share"])
+                + _price(prices, "batch_vm_spot") * policy["spot_share"]
+            )
+        )
+        fn_gb_s = gb_day * 30 * function_cpu * policy["function_memory_gb"]
+        executions = gb_day * 30 * executions_per_gb
+        fn_cost = fn_gb_s * _price(prices, "functions_gb_s") + executions / 1e6 * _price(
+            prices, "functions_million_executions"
+        )
+        stored = gb_day * (1 + output_ratio)
+        hot_tb = stored * policy["hot_days"] / 1000
+        cool_tb = stored * policy["cool_days"] / 1000
+        archive_tb = gb_day * policy["archive_days"] / 1000  # raw only is archived
+        storage_cost = 1000 * (
+            hot_tb * _price(prices, "blob_hot_gb_month")
+            + cool_tb * _price(prices, "blob_cool_gb_month")
+            + archive_tb * _price(prices, "blob_archive_gb_month")
+        )
+        month_writes = gb_day * 30 * writes_per_gb
+        month_reads = gb_day * 30 * reads_per_gb
+        tx_cost = month_writes / 1e4 * _price(prices, "blob_hot_write_10k") + (
+            month_reads / 1e4 * _price(prices, "blob_hot_read_10k")
+        )
+        store_ws = gb_s * store_writes_per_gb * policy["peak_factor"]
+        ru_s = max(400, store_ws * policy["ru_per_write"])
+        cosmos_cost = ru_s / 100 * 730 * _price(prices, "cosmos_autoscale_100ru_hour")
+        events = gb_day * 30 * stages["upload"]["write_requests"] / gb_drive
+        eg_cost = events / 1e6 * _price(prices, "eventgrid_million_operations")
+        req_s = gb_s * requests_per_gb * policy["peak_factor"]
+        ingress_gbps = gb_s * 8 * (1 + output_ratio) * policy["peak_factor"]
+        accounts = max(
+            math.ceil(req_s / limits["storage_requests_per_s"]),
+            math.ceil(ingress_gbps / limits["storage_ingress_gbps"]),
+        )
+        binding = {
+            "Batch cores": cores / limits["batch_dedicated_cores"],
+            "storage requests/s per account": req_s / limits["storage_requests_per_s"],
+            "storage ingress per account": ingress_gbps / limits["storage_ingress_gbps"],
+            "Cosmos RU/s per physical partition": ru_s / limits["cosmos_ru_per_partition"],
+            "Event Grid events/s": events
+            / SECONDS_PER_MONTH
+            * policy["peak_factor"]
+            / limits["eventgrid_events_per_s"],
+        }
+        first = max(binding, key=lambda k: binding[k])
+        total = batch_cost + fn_cost + storage_cost + tx_cost + cosmos_cost + eg_cost
+        for key, value in (
+            ("Batch vCPUs (extraction)", f"{cores:,.0f} ({vms:,} x {sku['sku']})"),
+            ("Batch VMs $/month", f"{batch_cost:,.0f}"),
+            ("Functions GB-s/month", f"{fn_gb_s:,.0f}"),
+            ("Functions executions/month", f"{executions:,.0f}"),
+            ("Functions $/month", f"{fn_cost:,.0f}"),
+            ("Blob hot / cool / archive TB", f"{hot_tb:,.0f} / {cool_tb:,.0f} / {archive_tb:,.0f}"),
+            ("Blob capacity $/month", f"{storage_cost:,.0f}"),
+            ("Storage requests/s (peak)", f"{req_s:,.0f}"),
+            ("Storage transactions $/month", f"{tx_cost:,.0f}"),
+            ("Cosmos RU/s (peak)", f"{ru_s:,.0f}"),
+            ("Cosmos $/month", f"{cosmos_cost:,.0f}"),
+            ("Event Grid operations/month", f"{events:,.0f}"),
+            ("Event Grid $/month", f"{eg_cost:,.0f}"),
+            ("**Total $/month**", f"**{total:,.0f}**"),
+            ("Storage accounts needed (requests, ingress)", f"{accounts}"),
+            ("Binds first (load / limit)", f"{first} ({binding[first]:.2f})"),
+        ):
+            rows.setdefault(key, []).append(value)
+    lines += [f"| {key} | " + " | ".join(values) + " |" for key, values in rows.items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """``measure`` or ``model`` (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity")
+    parser.add_argument("command", choices=["measure", "model"])
+    parser.add_argument("--size", choices=["small", "large"], default="small")
+    parser.add_argument("--workdir", type=Path, default=Path(".avops/bench-capacity"))
+    args = parser.parse_args()
+    # The storage SDK logs every request at INFO; the measurement is what matters here.
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    path = RESULTS / f"capacity-{args.size}.json"
+    if args.command == "measure":
+        measured = measure(args.size, args.workdir.resolve())
+        RESULTS.mkdir(exist_ok=True)
+        path.write_text(json.dumps(measured, indent=2) + "\n")
+        print(json.dumps(measured, indent=2))
+        return
+    print(model(json.loads(path.read_text()), json.loads(PRICES.read_text())))
+
+
+if __name__ == "__main__":
+    main()
