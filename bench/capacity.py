@@ -131,28 +131,44 @@ def aggregate(result: dict[str, Any], stack_: Stack, drive_bytes: int, size: str
     intervals += [Interval(stage_of(r.name), r.start, r.end) for r in stack_.runner.runs]
     tasks = probes(stack_.probe_dir)
     intervals += [Interval("extract", t["start"], t["end"]) for t in tasks]
+    merged = {
+        stage: _merge([(i.start, i.end) for i in intervals if i.stage == stage])
+        for stage in (*STAGES, "other")
+    }
+    # Each request of this process goes to one stage: the first (in this order) that had an
+    # activity running at that moment; the batch tasks count their own.
+    order = ("upload", "ingest", "synchronize", "enrich", "detect_scenes", "extract", "other")
+    per_stage: dict[str, list[tuple[float, str, int, int]]] = {stage: [] for stage in order}
+    for call in stack_.requests.calls:
+        for stage in order:
+            if any(start <= call[0] <= end for start, end in merged[stage]):
+                per_stage[stage].append(call)
+                break
     stages: dict[str, dict[str, Any]] = {}
     for stage in (*STAGES, "other"):
-        mine = [i for i in intervals if i.stage == stage]
-        if not mine:
+        if not merged[stage]:
             continue
         runs = [r for r in stack_.runner.runs if stage_of(r.name) == stage]
         stage_tasks = tasks if stage == "extract" else []
         cpu = sum(r.cpu_s for r in runs) + sum(t["cpu_s"] for t in stage_tasks)
-        requests = {"requests": 0, "read_requests": 0, "write_requests": 0}
-        requests |= {"bytes_sent": 0, "bytes_received": 0}
-        for interval in mine:
-            for key, value in stack_.requests.summary(interval.start, interval.end).items():
-                requests[key] += value
-        for task in stage_tasks:
-            for key in requests:
-                requests[key] += int(task[key])
-        rss = [s[1] for s in result["samples"] if any(i.start <= s[0] <= i.end for i in mine)]
+        calls = per_stage[stage]
+        requests = {
+            "requests": len(calls) + sum(int(t["requests"]) for t in stage_tasks),
+            "read_requests": sum(1 for c in calls if c[1] in ("GET", "HEAD"))
+            + sum(int(t["read_requests"]) for t in stage_tasks),
+            "write_requests": sum(1 for c in calls if c[1] not in ("GET", "HEAD"))
+            + sum(int(t["write_requests"]) for t in stage_tasks),
+            "bytes_sent": sum(c[2] for c in calls) + sum(int(t["bytes_sent"]) for t in stage_tasks),
+            "bytes_received": sum(c[3] for c in calls)
+            + sum(int(t["bytes_received"]) for t in stage_tasks),
+        }
+        rss = [s[1] for s in result["samples"] if any(a <= s[0] <= b for a, b in merged[stage])]
         stages[stage] = {
             "activities": len(runs),
             "batch_tasks": len(stage_tasks),
-            "busy_s": round(merged_seconds([(i.start, i.end) for i in mine]), 2),
+            "busy_s": round(sum(b - a for a, b in merged[stage]), 2),
             "cpu_s": round(cpu, 2),
+            "activity_cpu_s": round(sum(r.cpu_s for r in runs), 3),
             "cpu_s_per_gb": round(cpu / gb, 2),
             "host_peak_rss_mb": round(max(rss), 1) if rss else None,
             "task_peak_rss_mb": (
@@ -160,13 +176,12 @@ def aggregate(result: dict[str, Any], stack_: Stack, drive_bytes: int, size: str
             ),
             **requests,
             "requests_per_gb": round(requests["requests"] / gb, 1),
-            "store_writes": _store_writes(result["samples"], mine),
+            "store_writes": _store_writes(result["samples"], merged[stage]),
         }
     all_intervals = [(i.start, i.end) for i in intervals]
     critical = merged_seconds(all_intervals)
     latency = chain["scenes_at"] - chain["started"]
-    total_requests = stack_.requests.summary()["requests"] + sum(t["requests"] for t in tasks)
-    attributed = sum(s["requests"] for s in stages.values())
+    unattributed = len(stack_.requests.calls) - sum(len(v) for v in per_stage.values())
     return {
         "size": size,
         "drive_bytes": drive_bytes,
@@ -177,17 +192,28 @@ def aggregate(result: dict[str, Any], stack_: Stack, drive_bytes: int, size: str
         "upload_to_extracted_s": round(chain["extracted_at"] - chain["started"], 1),
         "stages": stages,
         # Requests outside any stage: devhost's own (the Event Grid stand-in lists blobs).
-        "unattributed_requests": total_requests - attributed,
+        "unattributed_requests": unattributed,
         "store_writes_total": result["samples"][-1][2] if result["samples"] else 0,
     }
 
 
-def _store_writes(samples: list[tuple[float, float, int]], mine: list[Interval]) -> int:
+def _store_writes(samples: list[tuple[float, float, int]], spans: list[tuple[float, float]]) -> int:
+    """Change-log growth in the sampling periods that end inside (or just after) the spans."""
     writes = 0
     for before, after in itertools.pairwise(samples):
-        if any(i.start - 0.2 <= after[0] <= i.end + 0.2 for i in mine):
+        if any(start <= after[0] <= end + 0.2 for start, end in spans):
             writes += after[2] - before[2]
     return writes
+
+
+def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 # --- model ------------------------------------------------------------------------------------
@@ -199,24 +225,60 @@ def _price(prices: dict[str, Any], key: str) -> float:
     return float(prices["prices"][key]["value"])
 
 
-def model(measured: dict[str, Any], prices: dict[str, Any]) -> str:
+def _drive_metrics(measured: dict[str, Any]) -> dict[str, float]:
+    """What one measured drive cost, summed over its stages."""
+    stages = measured["stages"]
+    downstream = [v for k, v in stages.items() if k not in ("upload", "extract")]
+    return {
+        "gb": measured["drive_bytes"] / GB,
+        # Batch: the task processes; Functions: every activity (extract_* ones too).
+        "extract_cpu_s": stages["extract"]["cpu_s"] - stages["extract"].get("activity_cpu_s", 0.0),
+        "function_cpu_s": sum(v["cpu_s"] for v in downstream)
+        + stages["extract"].get("activity_cpu_s", 0.0),
+        "write_requests": sum(v["write_requests"] for v in stages.values()),
+        "read_requests": sum(v["read_requests"] for v in stages.values()),
+        "store_writes": sum(v["store_writes"] for v in stages.values()),
+        "executions": sum(v["activities"] for k, v in stages.items() if k != "upload"),
+        "upload_writes": stages["upload"]["write_requests"],
+        "output_bytes": stages["extract"]["bytes_sent"],
+    }
+
+
+def per_gb(measurements: list[dict[str, Any]], drive_gb: float) -> dict[str, float]:
+    """Cost per GB for drives of ``drive_gb``: a straight line (fixed per drive + per GB)
+    through the small and the large measurement, or the one measurement as it is."""
+    points = sorted((_drive_metrics(m) for m in measurements), key=lambda p: p["gb"])
+    if len(points) == 1:
+        only = points[0]
+        return {k: v / only["gb"] for k, v in only.items() if k != "gb"}
+    low, high = points[0], points[-1]
+    out: dict[str, float] = {}
+    for key in low:
+        if key == "gb":
+            continue
+        slope = max(0.0, (high[key] - low[key]) / (high["gb"] - low["gb"]))
+        fixed = max(0.0, low[key] - slope * low["gb"])
+        out[key] = slope + fixed / drive_gb
+    return out
+
+
+def model(measurements: list[dict[str, Any]], prices: dict[str, Any]) -> str:
     """Markdown tables: resources, monthly cost and the first binding limit per scale."""
     policy = prices["policy"]
     limits = prices["limits"]
-    stages = measured["stages"]
-    per_gb = {k: v for k, v in stages.items() if k != "upload"}
-    extract_cpu = stages["extract"]["cpu_s_per_gb"]
-    function_cpu = sum(v["cpu_s_per_gb"] for k, v in per_gb.items() if k != "extract")
-    gb_drive = measured["drive_bytes"] / GB
-    requests_per_gb = sum(v["requests_per_gb"] for v in stages.values())
-    writes_per_gb = sum(v["write_requests"] for v in stages.values()) / gb_drive
-    reads_per_gb = sum(v["read_requests"] for v in stages.values()) / gb_drive
-    store_writes_per_gb = sum(v["store_writes"] for v in stages.values()) / gb_drive
-    executions_per_gb = sum(v["activities"] for v in per_gb.values()) / gb_drive
-    output_ratio = stages["extract"]["bytes_sent"] / measured["drive_bytes"]
+    unit = per_gb(measurements, policy["drive_gb"])
+    extract_cpu = unit["extract_cpu_s"]
+    function_cpu = unit["function_cpu_s"]
+    requests_per_gb = unit["write_requests"] + unit["read_requests"]
+    writes_per_gb = unit["write_requests"]
+    reads_per_gb = unit["read_requests"]
+    store_writes_per_gb = unit["store_writes"]
+    executions_per_gb = unit["executions"]
+    output_ratio = unit["output_bytes"] / GB
     sku = prices["prices"]["batch_vm"]
+    sizes = ", ".join(f"{m['size']} ({m['drive_bytes'] / GB:.2f} GB)" for m in measurements)
     lines = [
-        f"Measured on the {measured['size']} sample drive ({gb_drive:.2f} GB): "
+        f"Measured on the sample drives {sizes}; per GB for {policy['drive_gb']} GB drives: "
         f"extraction {extract_cpu} CPU-s/GB, Functions activities {function_cpu:.1f} CPU-s/GB, "
         f"{requests_per_gb:.0f} storage requests/GB, {store_writes_per_gb:.1f} store writes/GB, "
         f"{executions_per_gb:.1f} activity executions/GB, extracted output "
@@ -261,7 +323,7 @@ def model(measured: dict[str, Any], prices: dict[str, Any]) -> str:
         store_ws = gb_s * store_writes_per_gb * policy["peak_factor"]
         ru_s = max(400, store_ws * policy["ru_per_write"])
         cosmos_cost = ru_s / 100 * 730 * _price(prices, "cosmos_autoscale_100ru_hour")
-        events = gb_day * 30 * stages["upload"]["write_requests"] / gb_drive
+        events = gb_day * 30 * unit["upload_writes"]
         eg_cost = events / 1e6 * _price(prices, "eventgrid_million_operations")
         req_s = gb_s * requests_per_gb * policy["peak_factor"]
         ingress_gbps = gb_s * 8 * (1 + output_ratio) * policy["peak_factor"]
@@ -320,7 +382,9 @@ def main() -> None:
         path.write_text(json.dumps(measured, indent=2) + "\n")
         print(json.dumps(measured, indent=2))
         return
-    print(model(json.loads(path.read_text()), json.loads(PRICES.read_text())))
+    found = [RESULTS / f"capacity-{size}.json" for size in ("small", "large")]
+    measurements = [json.loads(p.read_text()) for p in found if p.exists()]
+    print(model(measurements, json.loads(PRICES.read_text())))
 
 
 if __name__ == "__main__":

@@ -64,11 +64,16 @@ def count_requests() -> Iterator[Requests]:
         RequestsTransport.send = original  # type: ignore[method-assign]
 
 
+_ACTIVE: list[Any] = []
+
+
 def install() -> None:
     """Start counting now and write the record at exit (from a ``sitecustomize``)."""
     started = time.time()
     counter = count_requests()
     seen = counter.__enter__()
+    # Kept alive for the whole process: a collected context manager would restore the transport.
+    _ACTIVE.append(counter)
 
     def write() -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
