@@ -7,7 +7,8 @@ plus CPU of its batch task processes: independent of the machine's load), peak R
 and received, storage requests (one request = one billable transaction) and store writes (the
 SQLite store's change log sequence), to bench/results/capacity-<size>.json.
 
-``python -m bench.capacity model [--size large]`` turns that measurement and bench/prices.json
+``python -m bench.capacity table --size small`` prints one drive's stages as Markdown;
+``python -m bench.capacity model`` turns the measurements and bench/prices.json
 (list prices with source and date, to be checked) into resources, monthly cost and the limit
 that binds first at 10 TB, 100 TB and 1 PB per day, as Markdown (docs/capacity.md).
 """
@@ -279,7 +280,7 @@ def model(measurements: list[dict[str, Any]], prices: dict[str, Any]) -> str:
     sizes = ", ".join(f"{m['size']} ({m['drive_bytes'] / GB:.2f} GB)" for m in measurements)
     lines = [
         f"Measured on the sample drives {sizes}; per GB for {policy['drive_gb']} GB drives: "
-        f"extraction {extract_cpu} CPU-s/GB, Functions activities {function_cpu:.1f} CPU-s/GB, "
+        f"extraction {extract_cpu:.1f} CPU-s/GB, Functions activities {function_cpu:.1f} CPU-s/GB, "
         f"{requests_per_gb:.0f} storage requests/GB, {store_writes_per_gb:.1f} store writes/GB, "
         f"{executions_per_gb:.1f} activity executions/GB, extracted output "
         f"{output_ratio:.2f} x input.",
@@ -366,10 +367,30 @@ def model(measurements: list[dict[str, Any]], prices: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def stage_table(measured: dict[str, Any]) -> str:
+    """The per-stage measurement of one drive as a Markdown table."""
+    gb = measured["drive_bytes"] / GB
+    head = (
+        f"{measured['size']} drive, {measured['drive_bytes'] / 1e6:,.1f} MB: upload -> SCENES "
+        f"{measured['latency_s']} s, critical path {measured['critical_path_s']} s\n\n"
+        "| stage | activities / tasks | CPU s | CPU s/GB | peak RSS host / task MB | "
+        "requests (writes) | MB sent | MB received | store writes |\n"
+        "|---|---|---|---|---|---|---|---|---|"
+    )
+    rows = [
+        f"| {name} | {st['activities']} / {st['batch_tasks']} | {st['cpu_s']} | "
+        f"{st['cpu_s'] / gb:,.0f} | {st['host_peak_rss_mb']} / {st['task_peak_rss_mb'] or '-'} | "
+        f"{st['requests']} ({st['write_requests']}) | {st['bytes_sent'] / 1e6:,.1f} | "
+        f"{st['bytes_received'] / 1e6:,.1f} | {st['store_writes']} |"
+        for name, st in measured["stages"].items()
+    ]
+    return "\n".join([head, *rows])
+
+
 def main() -> None:
     """``measure`` or ``model`` (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m bench.capacity")
-    parser.add_argument("command", choices=["measure", "model"])
+    parser.add_argument("command", choices=["measure", "model", "table"])
     parser.add_argument("--size", choices=["small", "large"], default="small")
     parser.add_argument("--workdir", type=Path, default=Path(".avops/bench-capacity"))
     args = parser.parse_args()
@@ -381,6 +402,9 @@ def main() -> None:
         RESULTS.mkdir(exist_ok=True)
         path.write_text(json.dumps(measured, indent=2) + "\n")
         print(json.dumps(measured, indent=2))
+        return
+    if args.command == "table":
+        print(stage_table(json.loads(path.read_text())))
         return
     found = [RESULTS / f"capacity-{size}.json" for size in ("small", "large")]
     measurements = [json.loads(p.read_text()) for p in found if p.exists()]

@@ -52,7 +52,10 @@ def count_requests() -> Iterator[Requests]:
     def send(self: Any, request: Any, **kwargs: Any) -> Any:
         response = original(self, request, **kwargs)
         sent = int(request.headers.get("Content-Length") or 0)
-        received = int(response.headers.get("Content-Length") or 0)
+        # A HEAD answer carries the blob's Content-Length but no body.
+        received = (
+            0 if request.method == "HEAD" else int(response.headers.get("Content-Length") or 0)
+        )
         with seen.lock:
             seen.calls.append((time.time(), str(request.method), sent, received))
         return response
