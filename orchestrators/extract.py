@@ -130,7 +130,8 @@ def _wait_for_jobs(
         # one timer interval.
         timer = context.create_timer(min(now + timedelta(seconds=interval), deadline))
         winner = yield context.task_any([context.wait_for_external_event(JOB_DONE_EVENT), timer])
-        if winner is not timer:
+        if winner is not timer and not timer.is_completed:
+            # Both may have completed in the same replay batch: only an open timer is cancelled.
             timer.cancel()
         interval = next_poll_seconds(interval)
 

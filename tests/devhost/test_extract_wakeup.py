@@ -87,3 +87,17 @@ def test_polling_still_completes_when_no_event_comes(
     engine.run_until_idle()
     assert _status(engine, "x3") is RuntimeStatus.COMPLETED
     assert _polls(tmp_path) == 2
+
+
+def test_event_and_timer_in_the_same_batch(
+    engine: DurableEngine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The event and the due timer replay together: the completed timer is not cancelled
+    (that would fail the orchestration) and the job's end is recorded."""
+    engine.start_new("extract", "x4", INPUT)
+    engine.run_until_idle()
+    (tmp_path / "done").touch()
+    clock.advance(timedelta(seconds=5))
+    engine.raise_event("x4", JOB_DONE_EVENT, job_done_payload("job-1"))
+    engine.run_until_idle()
+    assert _status(engine, "x4") is RuntimeStatus.COMPLETED
