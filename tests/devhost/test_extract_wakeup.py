@@ -92,8 +92,8 @@ def test_polling_still_completes_when_no_event_comes(
 def test_event_and_timer_in_the_same_batch(
     engine: DurableEngine, clock: FakeClock, tmp_path: Path
 ) -> None:
-    """The event and the due timer replay together: the completed timer is not cancelled
-    (that would fail the orchestration) and the job's end is recorded."""
+    """The event and the due timer replay in one pass (the timer, older, wins): one poll sees
+    the job done and the orchestration completes; the left-over event is ignored."""
     engine.start_new("extract", "x4", INPUT)
     engine.run_until_idle()
     (tmp_path / "done").touch()
