@@ -195,7 +195,14 @@ def aggregate(result: dict[str, Any], stack_: Stack, drive_bytes: int, size: str
         # Requests outside any stage: devhost's own (the Event Grid stand-in lists blobs).
         "unattributed_requests": unattributed,
         "store_writes_total": result["samples"][-1][2] if result["samples"] else 0,
+        # File records are documents too (one Cosmos write each) but not in the change log.
+        "file_records": _file_records(stack_.settings.sqlite_path),
     }
+
+
+def _file_records(path: Path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
 
 
 def _store_writes(samples: list[tuple[float, float, int]], spans: list[tuple[float, float]]) -> int:
@@ -238,7 +245,8 @@ def _drive_metrics(measured: dict[str, Any]) -> dict[str, float]:
         + stages["extract"].get("activity_cpu_s", 0.0),
         "write_requests": sum(v["write_requests"] for v in stages.values()),
         "read_requests": sum(v["read_requests"] for v in stages.values()),
-        "store_writes": sum(v["store_writes"] for v in stages.values()),
+        "store_writes": sum(v["store_writes"] for v in stages.values())
+        + measured.get("file_records", 0),
         "executions": sum(v["activities"] for k, v in stages.items() if k != "upload"),
         "upload_writes": stages["upload"]["write_requests"],
         "output_bytes": stages["extract"]["bytes_sent"],

@@ -206,7 +206,9 @@ async def wait_for_scenes(host: DevHost, prefix: str, timeout_s: float) -> dict[
     output = json.loads(found.output or "{}")
     extraction = output.get("extraction") or {}
     if found.status is not RuntimeStatus.COMPLETED or extraction.get("status") != "Completed":
-        raise AssertionError(f"{prefix}: ingest/extraction did not complete: {found.error}")
+        raise AssertionError(
+            f"{prefix}: ingest/extraction did not complete: {found.error or extraction}"
+        )
     chain["extracted_at"] = _updated(host, instance_id_for("extract", output["datastream_id"]))
     source = str(extraction["datastream_id"])
     for step in CHAIN:
