@@ -250,6 +250,7 @@ def _drive_metrics(measured: dict[str, Any]) -> dict[str, float]:
         "executions": sum(v["activities"] for k, v in stages.items() if k != "upload"),
         "upload_writes": stages["upload"]["write_requests"],
         "output_bytes": stages["extract"]["bytes_sent"],
+        "read_bytes": sum(v["bytes_received"] for v in stages.values()),
     }
 
 
@@ -289,7 +290,8 @@ def model(measurements: list[dict[str, Any]], prices: dict[str, Any]) -> str:
     lines = [
         f"Measured on the sample drives {sizes}; per GB for {policy['drive_gb']} GB drives: "
         f"extraction {extract_cpu:.1f} CPU-s/GB, Functions activities {function_cpu:.1f} CPU-s/GB, "
-        f"{requests_per_gb:.0f} storage requests/GB, {store_writes_per_gb:.1f} store writes/GB, "
+        f"{requests_per_gb:.0f} storage requests/GB, {unit['read_bytes'] / GB:.1f} GB read/GB, "
+        f"{store_writes_per_gb:.1f} store writes/GB, "
         f"{executions_per_gb:.1f} activity executions/GB, extracted output "
         f"{output_ratio:.2f} x input.",
         "",
@@ -336,14 +338,17 @@ def model(measurements: list[dict[str, Any]], prices: dict[str, Any]) -> str:
         eg_cost = events / 1e6 * _price(prices, "eventgrid_million_operations")
         req_s = gb_s * requests_per_gb * policy["peak_factor"]
         ingress_gbps = gb_s * 8 * (1 + output_ratio) * policy["peak_factor"]
+        egress_gbps = gb_s * 8 * unit["read_bytes"] / GB * policy["peak_factor"]
         accounts = max(
             math.ceil(req_s / limits["storage_requests_per_s"]),
             math.ceil(ingress_gbps / limits["storage_ingress_gbps"]),
+            math.ceil(egress_gbps / limits["storage_egress_gbps"]),
         )
         binding = {
             "Batch cores": cores / limits["batch_dedicated_cores"],
             "storage requests/s per account": req_s / limits["storage_requests_per_s"],
             "storage ingress per account": ingress_gbps / limits["storage_ingress_gbps"],
+            "storage egress per account": egress_gbps / limits["storage_egress_gbps"],
             "Cosmos RU/s per physical partition": ru_s / limits["cosmos_ru_per_partition"],
             "Event Grid events/s": events
             / SECONDS_PER_MONTH
@@ -361,13 +366,14 @@ def model(measurements: list[dict[str, Any]], prices: dict[str, Any]) -> str:
             ("Blob hot / cool / archive TB", f"{hot_tb:,.0f} / {cool_tb:,.0f} / {archive_tb:,.0f}"),
             ("Blob capacity $/month", f"{storage_cost:,.0f}"),
             ("Storage requests/s (peak)", f"{req_s:,.0f}"),
+            ("Storage in / out Gbps (peak)", f"{ingress_gbps:,.0f} / {egress_gbps:,.0f}"),
             ("Storage transactions $/month", f"{tx_cost:,.0f}"),
             ("Cosmos RU/s (peak)", f"{ru_s:,.0f}"),
             ("Cosmos $/month", f"{cosmos_cost:,.0f}"),
             ("Event Grid operations/month", f"{events:,.0f}"),
             ("Event Grid $/month", f"{eg_cost:,.0f}"),
             ("**Total $/month**", f"**{total:,.0f}**"),
-            ("Storage accounts needed (requests, ingress)", f"{accounts}"),
+            ("Storage accounts needed (requests, in, out)", f"{accounts}"),
             ("Binds first (load / limit)", f"{first} ({binding[first]:.2f})"),
         ):
             rows.setdefault(key, []).append(value)
