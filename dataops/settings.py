@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         default="",
         description="Client id of the same identity: the worker's AZURE_CLIENT_ID for blob access.",
     )
+    batch_notify_url: str = Field(
+        default="",
+        description="Durable raise-event URL with {instance_id} in place of the instance; set, "
+        "every Azure Batch job gets a release task that signals its end (docs/batch.md).",
+    )
     batch_local_slots: int | None = Field(
         default=None,
         ge=1,

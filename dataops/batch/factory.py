@@ -83,6 +83,7 @@ def azure_task_settings(settings: Settings) -> AzureTaskSettings:
         registry_server=settings.batch_registry_server or None,
         identity_resource_id=settings.batch_identity_id or None,
         identity_client_id=settings.batch_identity_client_id or None,
+        notify_url_template=settings.batch_notify_url or None,
     )
 
 

@@ -211,3 +211,16 @@ def test_the_release_task_program_fails_clearly_without_its_settings() -> None:
     )
     assert done.returncode == 1
     assert "AVOPS_NOTIFY_URL" in done.stderr
+
+
+def test_the_notify_url_setting_reaches_the_azure_task_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AVOPS_BATCH_NOTIFY_URL becomes the release task's URL template; unset, none."""
+    from dataops.batch.factory import azure_task_settings
+
+    monkeypatch.setenv("AVOPS_BATCH_WORKER_IMAGE", "cravops.azurecr.io/worker:1")
+    assert azure_task_settings(Settings()).notify_url_template is None
+    template = notify_url_template("https://func.example", task_hub="avops", key="k")
+    monkeypatch.setenv("AVOPS_BATCH_NOTIFY_URL", template)
+    assert azure_task_settings(Settings()).notify_url_template == template
