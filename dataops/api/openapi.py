@@ -142,7 +142,13 @@ def _parameters(operation: Operation, defs: dict[str, Any], ref: dict[str, Any])
     return parameters
 
 
-def _problem_response(status: int) -> dict[str, Any]:
+def _problem_response(status: int, operation: Operation) -> dict[str, Any]:
+    if operation.browser and operation.media_type == HTML:
+        # Pages answer errors as pages (the explorer's 400, 401 login, 404 pages).
+        return {
+            "description": _STATUS_TEXT.get(status, "Error."),
+            "content": {HTML: {"schema": {"type": "string"}}},
+        }
     return {
         "description": _STATUS_TEXT.get(status, "Error."),
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF.format(model="Problem")}}},
@@ -155,6 +161,11 @@ def _operation(operation: Operation, refs: dict[Any, Any], defs: dict[str, Any])
         ok["content"] = {JSON: {"schema": refs[(operation.response, "serialization")]}}
     elif operation.media_type == HTML:
         ok["content"] = {HTML: {"schema": {"type": "string"}}}
+    elif operation.media_type != JSON:
+        ok["content"] = {
+            media_type: {"schema": {"type": "string", "format": "binary"}}
+            for media_type in (operation.media_type, *operation.other_media_types)
+        }
     else:
         ok["content"] = {JSON: {"schema": {"type": "object"}}}
     headers = {
@@ -172,7 +183,7 @@ def _operation(operation: Operation, refs: dict[Any, Any], defs: dict[str, Any])
         "parameters": _parameters(operation, defs, refs[(operation.params, "validation")]),
         "responses": {
             str(operation.status): ok,
-            **{str(status): _problem_response(status) for status in operation.errors},
+            **{str(status): _problem_response(status, operation) for status in operation.errors},
         },
     }
     if operation.role is None:
