@@ -9,7 +9,7 @@ const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const base = config.base_url.replace(/\/$/, "");
 const shots = config.screenshots;
 mkdirSync(shots, { recursive: true });
-const out = { console_errors: [] };
+const out = { console_errors: [], page_errors: [] };
 
 const browser = await chromium.launch({
   executablePath: config.chromium,
@@ -22,7 +22,7 @@ async function newPage(context) {
   page.on("console", (message) => {
     if (message.type() === "error") out.console_errors.push(message.text());
   });
-  page.on("pageerror", (error) => out.console_errors.push(String(error)));
+  page.on("pageerror", (error) => out.page_errors.push(String(error)));
   return page;
 }
 
