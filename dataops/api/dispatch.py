@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from dataops.api.auth import KEY_PARAM, Caller, require_role, resolve_caller
+from dataops.api.auth import KEY_HEADER, KEY_PARAM, Caller, require_role, resolve_caller
 from dataops.api.locations import Locator
 from dataops.api.params import check_id, parse_params
 from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, from_dataops_error
@@ -260,7 +260,11 @@ def _validate(operation: Operation, request: ApiRequest, settings: Callable[[], 
         headers=request.headers,
         origin=request.origin,
         path=request.path,
-        key_in_query=KEY_PARAM in request.params,
+        # The key that authenticated came in the URL (no header key): a printed explorer URL.
+        key_in_query=bool(request.params.get(KEY_PARAM))
+        and not request.headers.get(KEY_HEADER)
+        and caller is not None
+        and caller.via == "key",
     )
 
 

@@ -120,6 +120,9 @@ def _parameters(operation: Operation, defs: dict[str, Any], ref: dict[str, Any])
         schema.pop("title", None)
         if schema.get("default", 0) is None:
             schema.pop("default")
+        if operation.browser and operation.media_type == HTML and name not in required:
+            # A page's filter form sends empty fields; empty means "no filter".
+            schema = {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
         parameter: dict[str, Any] = {
             "name": name,
             "in": "query",
@@ -186,6 +189,21 @@ def _operation(operation: Operation, refs: dict[Any, Any], defs: dict[str, Any])
             **{str(status): _problem_response(status, operation) for status in operation.errors},
         },
     }
+    if operation.browser and operation.media_type == HTML:
+        body["responses"]["303"] = {
+            "description": "The key came as `code`: it is exchanged for the session cookie and "
+            "the answer redirects to the same page without it.",
+            "headers": {
+                "Location": {
+                    "description": "The page without `code`.",
+                    "schema": {"type": "string"},
+                },
+                "Set-Cookie": {
+                    "description": "`avops_session`: HttpOnly, SameSite=Strict, Path=/api/.",
+                    "schema": {"type": "string"},
+                },
+            },
+        }
     if operation.role is None:
         body["security"] = []
     else:

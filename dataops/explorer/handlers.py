@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 
 from dataops.api.dispatch import ApiContext, Call, Handler, Reply, json_reply
 from dataops.api.problems import ApiError
+from dataops.errors import NotFoundError
 from dataops.explorer.drive import DriveReader, newest_completed
 from dataops.explorer.html import content_security_policy
 from dataops.explorer.models import Box, DriveFrames
@@ -37,6 +39,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 _FILES_PER_DATASTREAM = 25
 _MAX_SCANNED_PAGES = 10
 _NO_STORE = {"Cache-Control": "no-store"}
+_ASSET_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 
 
 def _drives(context: ApiContext) -> DriveReader:
@@ -174,6 +177,14 @@ def explorer_drive(context: ApiContext, call: Call) -> Reply:
     return _page(context, call, drive_page(measurement, config))
 
 
+def _frames_or_none(drives: DriveReader, store: MetadataStore, measurement_id: str) -> DriveFrames:
+    """The drive's frames; none (no boxes) when it has no synchronized table to read."""
+    try:
+        return drives.frames(store, measurement_id)
+    except NotFoundError:
+        return DriveFrames(measurement_id=measurement_id, reference=None, items=[])
+
+
 def _frame_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchHit], str | None]:
     if context.frames is None:
         raise ApiError(503, "frame search is not configured in this process")
@@ -198,7 +209,7 @@ def _frame_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchH
     for row in page.items:
         measurement_id = row["measurement_id"]
         if measurement_id not in frames_of:
-            read = drives.frames(store, measurement_id)
+            read = _frames_or_none(drives, store, measurement_id)
             frames_of[measurement_id] = (read, {f.time_ns: f.boxes for f in read.items})
         frames, boxes_at = frames_of[measurement_id]
         boxes = boxes_at.get(int(row["time_ns"]), [])
@@ -242,7 +253,7 @@ def _scene_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchH
     hits = []
     for scene in page.items:
         if scene.measurement_id not in frames_of:
-            frames_of[scene.measurement_id] = drives.frames(store, scene.measurement_id)
+            frames_of[scene.measurement_id] = _frames_or_none(drives, store, scene.measurement_id)
         frames = frames_of[scene.measurement_id]
         start = int(scene.attributes.get("start_ns", scene.start.timestamp() * 1e9))
         first = next((f for f in frames.items if f.time_ns >= start), None)
@@ -277,10 +288,11 @@ def explorer_asset(context: ApiContext, call: Call) -> Reply:
     del context
     name = call.ids["path"]
     parts = name.split("/")
-    if any(part in ("", ".", "..") for part in parts) or len(parts) > 2:
-        raise ApiError(404, f"no asset {name}")
+    # Asset names are short plain file names: anything else names nothing we serve.
+    if len(parts) > 2 or not all(_ASSET_PART.fullmatch(part) for part in parts):
+        raise ApiError(404, "no such asset")
     if parts[0] == "vendor":
-        missing = missing_vendor_files()
+        missing = missing_vendor_files(VENDOR_DIR)
         if missing:
             raise ApiError(
                 503,
@@ -291,7 +303,7 @@ def explorer_asset(context: ApiContext, call: Call) -> Reply:
     else:
         path = STATIC_DIR / name
     if not path.is_file() or path.parent.name not in ("static", "vendor"):
-        raise ApiError(404, f"no asset {name}")
+        raise ApiError(404, "no such asset")
     guessed = mimetypes.guess_type(path.name)[0] or "text/plain"
     media_type = {"application/javascript": "text/javascript"}.get(guessed, guessed)
     return Reply(
