@@ -43,7 +43,13 @@ from dataops.api.params import (
     SceneSearch,
 )
 from dataops.explorer.models import DriveFrames, DriveScenes, DriveSignals, DriveTrack
-from dataops.explorer.params import CatalogParams, DriveParams, ImageParams, SearchParams
+from dataops.explorer.params import (
+    CatalogParams,
+    DriveParams,
+    ImageParams,
+    LabelingParams,
+    SearchParams,
+)
 from dataops.labeling.exporting.request import LabelExportRequest
 from dataops.labeling.exporting.status import MAX_REQUEST_BYTES
 from dataops.labeling.importing.status import LabelImports
@@ -482,6 +488,20 @@ ROUTES: tuple[Operation, ...] = (
         "result opens the drive view at its time.",
         role=Role.READ,
         params=SearchParams,
+        errors=_PAGE_ERRORS,
+        media_type=HTML,
+        browser=True,
+    ),
+    Operation(
+        operation_id="explorerLabeling",
+        method="GET",
+        route="explorer/labeling",
+        summary="Explorer: labeling exports and imports",
+        description="Exports with status, expiry and package state; the partner links for the "
+        "write role only, while the export is active; with `export` that export's imports with "
+        "verdicts and errors.",
+        role=Role.READ,
+        params=LabelingParams,
         errors=_PAGE_ERRORS,
         media_type=HTML,
         browser=True,

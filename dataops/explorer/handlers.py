@@ -10,21 +10,30 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dataops.api.auth import Role
 from dataops.api.dispatch import ApiContext, Call, Handler, Reply, json_reply
 from dataops.api.problems import ApiError
 from dataops.errors import NotFoundError
 from dataops.explorer.drive import DriveReader, newest_completed
 from dataops.explorer.html import content_security_policy
+from dataops.explorer.labeling import export_summary, list_exports
 from dataops.explorer.models import Box, DriveFrames
 from dataops.explorer.pages import (
     FileLink,
     SearchHit,
     catalog_page,
     drive_page,
+    labeling_page,
     measurement_page,
     search_page,
 )
-from dataops.explorer.params import CatalogParams, DriveParams, ImageParams, SearchParams
+from dataops.explorer.params import (
+    CatalogParams,
+    DriveParams,
+    ImageParams,
+    LabelingParams,
+    SearchParams,
+)
 from dataops.explorer.session import session_cookie, session_secret, sign_session
 from dataops.explorer.thumbnails import resize_jpeg
 from dataops.explorer.vendor import BUILD_COMMAND, VENDOR_DIR, missing_vendor_files
@@ -283,6 +292,32 @@ def explorer_search(context: ApiContext, call: Call) -> Reply:
     return _page(context, call, html)
 
 
+def explorer_labeling(context: ApiContext, call: Call) -> Reply:
+    """``GET /explorer/labeling``: exports with status and expiry, links for the write role."""
+    params: LabelingParams = call.params
+    if context.zones is None:
+        raise ApiError(503, "blob storage is not configured in this process")
+    zones, store = context.zones(), context.store()
+    ids = list_exports(zones)
+    if params.export is not None and params.export not in ids:
+        raise ApiError(404, f"no labeling export {params.export}", parameter="export")
+    can_write = call.caller is not None and call.caller.role >= Role.WRITE
+    now = datetime.now(UTC)
+    summaries = [
+        export_summary(
+            zones,
+            store,
+            export_id,
+            now=now,
+            with_links=can_write,
+            with_imports=export_id == params.export,
+        )
+        for export_id in ids
+    ]
+    html = labeling_page(summaries, selected=params.export, can_write=can_write)
+    return _page(context, call, html)
+
+
 def explorer_asset(context: ApiContext, call: Call) -> Reply:
     """``GET /explorer/assets/{*path}``: the explorer's own files and the shipped libraries."""
     del context
@@ -364,6 +399,7 @@ EXPLORER_HANDLERS: dict[str, Handler] = {
     "explorerMeasurement": explorer_measurement,
     "explorerDrive": explorer_drive,
     "explorerSearch": explorer_search,
+    "explorerLabeling": explorer_labeling,
     "explorerAsset": explorer_asset,
     "getDriveTrack": get_drive_track,
     "getDriveSignals": get_drive_signals,

@@ -29,7 +29,7 @@ __all__ = [
 
 BASE = "/api/explorer"
 ASSETS = f"{BASE}/assets"
-_NAV = (("Catalog", BASE), ("Search", f"{BASE}/search"))
+_NAV = (("Catalog", BASE), ("Search", f"{BASE}/search"), ("Labeling", f"{BASE}/labeling"))
 
 
 def e(value: object) -> str:

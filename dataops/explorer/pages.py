@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dataops.explorer.html import BASE, data_block, e, link, page, path_id, query, table
+from dataops.explorer.labeling import ExportSummary
 from dataops.explorer.models import Box
 from dataops.models import Datastream, Measurement
 
@@ -16,6 +17,7 @@ __all__ = [
     "SearchHit",
     "catalog_page",
     "drive_page",
+    "labeling_page",
     "lineage_elements",
     "measurement_page",
     "search_page",
@@ -336,3 +338,57 @@ def search_page(
         more = f"<p>{link(BASE + '/search' + query(next_filters), 'Next page', id='next')}</p>"
     count = f"<p id='count'><span id='shown'>{len(hits)}</span> results on this page</p>"
     return page("Search", form + count + grid + more, page_id="search")
+
+
+def labeling_page(
+    summaries: Sequence[ExportSummary], *, selected: str | None, can_write: bool
+) -> str:
+    """Exports with status, expiry and (write role) links; one export's imports when chosen."""
+    rows = [
+        (
+            link(
+                f"{BASE}/labeling{query({'export': s.record.export_id})}",
+                s.record.export_id,
+                **{"class": "export"},
+            ),
+            e(s.record.partner_id),
+            f"<span class='status'>{e(s.status)}</span>",
+            e("ready" if s.package_complete else "in progress"),
+            e(_when(s.record.created_at)),
+            e(_when(s.record.expires_at)),
+            (
+                link(s.package_url, "package", **{"class": "package-link"})
+                + " "
+                + link(s.labels_url, "labels upload", **{"class": "labels-link"})
+                if s.package_url and s.labels_url
+                else e("write role only" if not can_write else "-")
+            ),
+        )
+        for s in summaries
+    ]
+    body = table(
+        ("Export", "Partner", "Status", "Package", "Created (UTC)", "Expires (UTC)", "Links"),
+        rows,
+        table_id="exports",
+    )
+    if not summaries:
+        body += "<p id='no-exports'>No labeling exports yet (POST /api/label-exports).</p>"
+    chosen = next((s for s in summaries if s.record.export_id == selected), None)
+    if chosen is not None and chosen.imports is not None:
+        import_rows = [
+            (
+                e(item.file),
+                f"<span class='verdict {e(item.status)}'>{e(item.status)}</span>",
+                e(item.format or ""),
+                e(", ".join(item.datastream_ids)),
+                "<br>".join(e(error) for error in item.errors)
+                + (f" ({item.error_count} in all)" if item.error_count > len(item.errors) else ""),
+            )
+            for item in chosen.imports.items
+        ]
+        body += f"<h2>Imports of {e(chosen.record.export_id)}</h2>" + table(
+            ("File", "Verdict", "Format", "LABELED datastreams", "Errors"),
+            import_rows,
+            table_id="imports",
+        )
+    return page("Labeling", body, page_id="labeling")

@@ -22,7 +22,7 @@ from dataops.api.params import (
 )
 from dataops.models.common import Tag, VehicleId
 
-__all__ = ["CatalogParams", "DriveParams", "ImageParams", "SearchParams"]
+__all__ = ["CatalogParams", "DriveParams", "ImageParams", "LabelingParams", "SearchParams"]
 
 PageSize = Annotated[int, Field(ge=1, le=200, description="Rows per page, 1-200.")]
 Project = Annotated[str, Field(min_length=1, max_length=128, description="Manifest project.")]
@@ -85,3 +85,13 @@ class ImageParams(_Params):
     width: int | None = Field(
         default=None, ge=16, le=1920, description="Thumbnail width in pixels (never upscaled)."
     )
+
+
+class LabelingParams(_Params):
+    """``GET /explorer/labeling``: the exports; ``export`` also shows that one's imports."""
+
+    export: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = Field(
+        default=None, description="An export id (32 lowercase hex digits)."
+    )
+
+    _empty = model_validator(mode="before")(_drop_empty)

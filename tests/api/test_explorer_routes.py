@@ -8,12 +8,18 @@ filters, the error pages and the static assets. The browser run is tests/explore
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from dataops.explorer import handlers as explorer_handlers
-from tests.api.conftest import READ_KEY, WRITE_KEY, Fleet, read
+from dataops.labeling.export_request import EXPORT_RECORD, ExportRecord, LabelExportRequest
+from dataops.paths import Zone
+from dataops.storage import BlobZones
+from dataops.storage.export_zones import EXPORT_ZONES, export_container_client, export_zones
+from tests.api.conftest import READ_KEY, WRITE_KEY, Fleet, read, write
 from tests.api.function_host import FunctionHost
 
 HTML = "text/html"
@@ -177,3 +183,52 @@ def test_missing_libraries_answer_503_naming_the_build_command(
     answer = host.request("GET", "/api/explorer/assets/vendor/leaflet.js")
     assert answer.status == 503
     assert "python -m dataops.explorer.vendor" in answer.json()["detail"]
+
+
+def _export(zones: BlobZones, *, expires_in: timedelta, revoked: bool = False) -> str:
+    """An export's containers and record, as ``start_export`` leaves them."""
+    export_id = uuid.uuid4().hex
+    for zone in EXPORT_ZONES:
+        export_container_client(zones, zone, export_id).create_container()
+    now = datetime.now(UTC)
+    record = ExportRecord(
+        export_id=export_id,
+        partner_id="acme",
+        instance_id=f"label_export-{export_id}",
+        created_at=now,
+        expires_at=now + expires_in,
+        revoked_at=now if revoked else None,
+        request=LabelExportRequest.model_validate(
+            {"selection": {"scene_type": "pedestrian"}, "sensors": ["cam"], "partner_id": "acme"}
+        ),
+    )
+    export_zones(zones, export_id).write_json(
+        Zone.SHARE, EXPORT_RECORD, record.model_dump(mode="json", by_alias=True)
+    )
+    return export_id
+
+
+def test_labeling_page_shows_links_to_the_write_role_only(
+    host: FunctionHost, fleet: Fleet, index_zones: BlobZones
+) -> None:
+    active = _export(index_zones, expires_in=timedelta(hours=2))
+    expired = _export(index_zones, expires_in=timedelta(seconds=-1))
+    revoked = _export(index_zones, expires_in=timedelta(hours=2), revoked=True)
+    writer = host.request("GET", "/api/explorer/labeling", headers=write()).body.decode()
+    statuses = dict(
+        re.findall(r"class='export'>([0-9a-f]{32})</a>.*?class='status'>(\w+)<", writer)
+    )
+    assert {active: "active", expired: "expired", revoked: "revoked"}.items() <= statuses.items()
+    assert writer.count("class='package-link'") == sum(s == "active" for s in statuses.values())
+    reader = host.request("GET", "/api/explorer/labeling", headers=read()).body.decode()
+    assert "sig=" not in reader and "class='package-link'" not in reader
+    assert "write role only" in reader
+    chosen = host.request(
+        "GET", "/api/explorer/labeling", params={"export": active}, headers=read()
+    )
+    assert chosen.status == 200
+    assert f"Imports of {active}" in chosen.body.decode()
+    unknown = host.request(
+        "GET", "/api/explorer/labeling", params={"export": "f" * 32}, headers=read()
+    )
+    assert unknown.status == 404
