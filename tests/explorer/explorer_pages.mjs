@@ -128,6 +128,14 @@ try {
   const scenes = await page.goto(`${base}/api/explorer/search?kind=scenes&scene_type=hard_brake`);
   out.scene_search = { status: scenes.status(), hits: await page.locator("#results a.hit").count() };
 
+  // Labeling: the exports table (none in this run) for the write session.
+  const labeling = await page.goto(`${base}/api/explorer/labeling`);
+  out.labeling = {
+    status: labeling.status(),
+    rows: await page.locator("#exports tbody tr").count(),
+    empty_note: await page.locator("#no-exports").count(),
+  };
+
   // Errors are pages: 404 for an unknown id, 400 naming the parameter.
   const missing = await page.goto(`${base}/api/explorer/measurements/no-such-measurement`);
   out.not_found = { status: missing.status(), text: await page.locator("main").textContent() };

@@ -115,3 +115,8 @@ def test_a_read_session_reads_but_cannot_start_a_write(explorer_run: ExplorerRun
     assert read["catalog"] == 1
     assert read["rerun_status"] in (401, 403)
     assert read["export_status"] in (401, 403)
+
+
+def test_labeling_page_opens_with_no_exports_yet(explorer_run: ExplorerRun) -> None:
+    """The labeling page renders for a fresh platform: no rows, the note saying why."""
+    assert explorer_run.seen["labeling"] == {"status": 200, "rows": 0, "empty_note": 1}
