@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dataops.errors import NotFoundError
-from dataops.labeling import export_steps
-from dataops.labeling.export_request import ExportRecord
-from dataops.labeling.import_status import LabelImports, list_label_imports
+from dataops.labeling.exporting import steps as export_steps
+from dataops.labeling.exporting.request import ExportRecord
+from dataops.labeling.importing.status import LabelImports, list_label_imports
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.storage.errors import translate_azure_errors

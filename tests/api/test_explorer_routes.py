@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dataops.explorer import handlers as explorer_handlers
-from dataops.labeling.export_request import EXPORT_RECORD, ExportRecord, LabelExportRequest
+from dataops.labeling.exporting.request import EXPORT_RECORD, ExportRecord, LabelExportRequest
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.storage.export_zones import EXPORT_ZONES, export_container_client, export_zones
