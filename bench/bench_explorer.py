@@ -48,7 +48,8 @@ from dataops.storage import BlobZones, ConnectionStringZones, zone_clients_from_
 from dataops.store.sqlite import SqliteStore
 from tests.azurite import started_azurite
 
-pytestmark = pytest.mark.bench
+# Building 10,000 measurements with their datastreams and files takes minutes on a small machine.
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(3600)]
 
 MEASUREMENTS = 10_000
 CHAIN = [

@@ -10,7 +10,8 @@ import pytest
 
 from tests.explorer.conftest import ExplorerRun
 
-pytestmark = pytest.mark.azurite
+# The shared pipeline run plus the browser session take minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.azurite, pytest.mark.timeout(900)]
 
 
 def _windows(run: ExplorerRun, kind: str) -> list[tuple[int, int]]:
