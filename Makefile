@@ -7,9 +7,13 @@ PIP := $(PY) -m pip
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: demo test lint typecheck unit test-slow bench setup clean schema browser deploy-check
+.PHONY: demo test lint typecheck unit test-slow bench setup clean schema browser deploy-check explorer-assets
 
-setup: $(STAMP_PY) $(STAMP_NODE)
+setup: $(STAMP_PY) $(STAMP_NODE) explorer-assets
+
+# The explorer's browser libraries, copied from node_modules into the app (gitignored).
+explorer-assets: $(STAMP_PY) $(STAMP_NODE)
+	$(PY) -m dataops.explorer.vendor node_modules
 
 # Headless Chromium for the devhost dashboard test (Debian's package; no browser download).
 # Installed when we can (root, as in CI); otherwise the dashboard test skips locally and fails

@@ -189,6 +189,17 @@ class Settings(BaseSettings):
         "the app. Read on every detect_scenes run, so a change applies to the next run.",
     )
 
+    explorer_tile_url: str = Field(
+        default="",
+        description="Optional basemap tile URL template for the explorer's map "
+        "(`https://host/{z}/{x}/{y}.png`); empty: the route and roads only, no tile server.",
+    )
+    explorer_monitor_url: str = Field(
+        default="",
+        description="Link template of a run's monitor page, with `{instance_id}`; devhost sets "
+        "its dashboard's. Empty: the explorer shows run ids without links.",
+    )
+
     @field_validator("api_read_keys", "api_write_keys", "landing_storage_accounts", mode="before")
     @classmethod
     def _key_list(cls, value: object) -> object:

@@ -32,6 +32,7 @@ from dataops.api import (
     handle_async,
     triggers,
 )
+from dataops.explorer.drive import DriveReader
 from dataops.frames.search import FrameSearch
 from dataops.scenes.search import SceneSearch
 from dataops.settings import Settings
@@ -90,6 +91,21 @@ def _process_frames() -> FrameSearch:
         return _frames[1]
 
 
+_drives_lock = threading.Lock()
+_drives: tuple[BlobZones, DriveReader] | None = None
+
+
+def _process_drives() -> DriveReader:
+    # The explorer's drive reader owns its table and thumbnail caches: one per blob clients.
+    global _drives  # noqa: PLW0603  # one per process, like the frame search
+    zones = runtime.blob_zones()
+    with _drives_lock:
+        if _drives is None or _drives[0] is not zones:
+            cache = Path(tempfile.gettempdir()) / "avops-explorer-tables"
+            _drives = (zones, DriveReader(zones, cache))
+        return _drives[1]
+
+
 def _process_scenes() -> SceneSearch:
     # Shares the frame search's table cache (and its rebuild on new blob clients).
     return SceneSearch(_process_frames().tables)
@@ -110,6 +126,7 @@ _CONTEXT = ApiContext(
     frames=_process_frames,
     scenes=_process_scenes,
     zones=_zones,
+    drives=_process_drives,
     start_inputs=StartInputs(ingest=_ingest_input, extract=_extract_input),
 )
 

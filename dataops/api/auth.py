@@ -56,7 +56,7 @@ class Caller:
 
     role: Role
     via: str
-    """``key`` or ``principal``: how the caller was recognised (for logs, never the secret)."""
+    """``key``, ``principal`` or ``session``: how the caller was recognised (for logs)."""
 
 
 def _matches(presented: str, keys: Sequence[str]) -> bool:
@@ -92,17 +92,29 @@ def _role_from_principal(encoded: str) -> Role:
 
 
 def resolve_caller(
-    headers: Mapping[str, str], params: Mapping[str, str], settings: Settings
+    headers: Mapping[str, str],
+    params: Mapping[str, str],
+    settings: Settings,
+    *,
+    session: bool = False,
 ) -> Caller:
     """The caller's role; ApiError 401 when it presents no credential we know.
 
     ``headers`` must have lower-case names. A trusted principal wins over a key: behind App
-    Service authentication the principal is the person, the key only the app's gate.
+    Service authentication the principal is the person, the key only the app's gate. With
+    ``session`` (the explorer's browser routes) a signed session cookie counts when neither
+    is sent.
     """
     principal = headers.get(PRINCIPAL_HEADER)
     if settings.api_trust_client_principal and principal:
         return Caller(role=_role_from_principal(principal), via="principal")
     presented = headers.get(KEY_HEADER) or params.get(KEY_PARAM)
+    if not presented and session:
+        from dataops.explorer.session import read_session  # browser routes only
+
+        role = read_session(headers, settings.api_read_keys, settings.api_write_keys)
+        if role is not None:
+            return Caller(role=role, via="session")
     if not presented:
         raise ApiError(401, "no API key (x-functions-key header or code parameter)")
     if _matches(presented, settings.api_write_keys):

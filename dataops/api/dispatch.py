@@ -18,12 +18,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from dataops.api.auth import Caller, require_role, resolve_caller
+from dataops.api.auth import KEY_HEADER, KEY_PARAM, Caller, require_role, resolve_caller
 from dataops.api.locations import Locator
 from dataops.api.params import check_id, parse_params
 from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, from_dataops_error
-from dataops.api.routes import JSON, Operation, find_operation
+from dataops.api.routes import HTML, JSON, Operation, find_operation
 from dataops.errors import DataOpsError
+from dataops.explorer.drive import DriveReader
+from dataops.explorer.html import error_page
 from dataops.frames.search import FrameSearch
 from dataops.ingest.runs import RunControl, StartInput
 from dataops.scenes.search import SceneSearch
@@ -78,6 +80,8 @@ class ApiContext:
     """The scenes table search (``GET /scenes``); None: that route answers 503."""
     zones: Callable[[], BlobZones] | None = None
     """Blob zones (label import reports); None: routes that read blobs answer 503."""
+    drives: Callable[[], DriveReader] | None = None
+    """The explorer's drive reader (drive view data, thumbnails); None: those routes answer 503."""
     start_inputs: StartInputs | None = None
     """Orchestration inputs of the starters; None: starters answer 503."""
     runs: RunControl | None = None
@@ -174,16 +178,22 @@ class Call:
     headers: Mapping[str, str]
     origin: str = ""
     """``scheme://host`` of the request (absolute URLs in answers); empty: relative URLs."""
+    path: str = ""
+    """The request's path (a page redirects to itself without the key)."""
+    key_in_query: bool = False
+    """The key came as the ``code`` query parameter (a browser opening a printed URL)."""
 
 
 @dataclass(frozen=True)
 class Reply:
     """A handler's answer before it becomes bytes."""
 
-    body: BaseModel | dict[str, Any] | str
+    body: BaseModel | dict[str, Any] | str | bytes
     status: int | None = None
     """None: the operation's success status (200, or 202 for a starter)."""
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str | None = None
+    """Media type of a ``bytes`` or ``str`` body; None: the operation's."""
 
 
 def json_reply(model: BaseModel, *, headers: Mapping[str, str] | None = None) -> Reply:
@@ -227,7 +237,9 @@ def _validate(operation: Operation, request: ApiRequest, settings: Callable[[], 
     caller = None
     if operation.role is not None:
         # Settings only when a role is needed: the anonymous routes (health) touch nothing.
-        caller = resolve_caller(request.headers, request.params, settings())
+        caller = resolve_caller(
+            request.headers, request.params, settings(), session=operation.browser
+        )
         require_role(caller, operation.role)
     ids = {
         # A catch-all segment holds a path (slashes and all): its handler checks it.
@@ -247,6 +259,12 @@ def _validate(operation: Operation, request: ApiRequest, settings: Callable[[], 
         body=_body(operation, request),
         headers=request.headers,
         origin=request.origin,
+        path=request.path,
+        # The key that authenticated came in the URL (no header key): a printed explorer URL.
+        key_in_query=bool(request.params.get(KEY_PARAM))
+        and not request.headers.get(KEY_HEADER)
+        and caller is not None
+        and caller.via == "key",
     )
 
 
@@ -257,9 +275,12 @@ def _render(operation: Operation, reply: Reply) -> ApiResponse:
     elif isinstance(reply.body, dict):
         data = json.dumps(reply.body, indent=2, sort_keys=False).encode()
         media_type = JSON
+    elif isinstance(reply.body, bytes):
+        data = reply.body
+        media_type = reply.media_type or operation.media_type
     else:
         data = reply.body.encode()
-        media_type = operation.media_type
+        media_type = reply.media_type or operation.media_type
     return ApiResponse(
         status=reply.status or operation.status,
         body=data,
@@ -270,15 +291,25 @@ def _render(operation: Operation, reply: Reply) -> ApiResponse:
 
 def _failure(request: ApiRequest, error: Exception) -> ApiResponse:
     if isinstance(error, ApiError):
-        return _problem(error, request.path)
-    if isinstance(error, DataOpsError):
+        mapped = error
+    elif isinstance(error, DataOpsError):
         mapped = from_dataops_error(error)
         if mapped.status >= 500:
             log.warning("%s %s failed: %s", request.method, request.path, error)
-        return _problem(mapped, request.path)
-    # An unexpected bug: log it whole, answer without internals.
-    log.error("%s %s failed", request.method, request.path, exc_info=error)
-    return _problem(ApiError(500, "internal error"), request.path)
+    else:
+        # An unexpected bug: log it whole, answer without internals.
+        log.error("%s %s failed", request.method, request.path, exc_info=error)
+        mapped = ApiError(500, "internal error")
+    operation = find_operation(request.method, request.route)
+    if operation is not None and operation.browser and operation.media_type == HTML:
+        # A browser gets a page: the login page for 401, else the error in words.
+        return ApiResponse(
+            status=mapped.status,
+            body=error_page(mapped.status, mapped.detail, mapped.parameter).encode(),
+            media_type=HTML,
+            headers={**mapped.headers, "Cache-Control": "no-store"},
+        )
+    return _problem(mapped, request.path)
 
 
 def _operation(request: ApiRequest) -> Operation:

@@ -36,6 +36,7 @@ from dataops.api.params import (
     SceneSearch,
 )
 from dataops.api.problems import ApiError
+from dataops.explorer.handlers import EXPLORER_HANDLERS
 from dataops.frames.search import FrameQuery
 from dataops.labeling.exporting.steps import revoke_export
 from dataops.labeling.importing.status import list_label_imports
@@ -267,4 +268,5 @@ HANDLERS: dict[str, Handler] = {
     "getHealth": get_health,
     "getOpenApiDocument": get_openapi,
     "getApiDocs": get_docs,
+    **EXPLORER_HANDLERS,
 }

@@ -120,6 +120,9 @@ def _parameters(operation: Operation, defs: dict[str, Any], ref: dict[str, Any])
         schema.pop("title", None)
         if schema.get("default", 0) is None:
             schema.pop("default")
+        if operation.browser and operation.media_type == HTML and name not in required:
+            # A page's filter form sends empty fields; empty means "no filter".
+            schema = {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
         parameter: dict[str, Any] = {
             "name": name,
             "in": "query",
@@ -142,7 +145,13 @@ def _parameters(operation: Operation, defs: dict[str, Any], ref: dict[str, Any])
     return parameters
 
 
-def _problem_response(status: int) -> dict[str, Any]:
+def _problem_response(status: int, operation: Operation) -> dict[str, Any]:
+    if operation.browser and operation.media_type == HTML:
+        # Pages answer errors as pages (the explorer's 400, 401 login, 404 pages).
+        return {
+            "description": _STATUS_TEXT.get(status, "Error."),
+            "content": {HTML: {"schema": {"type": "string"}}},
+        }
     return {
         "description": _STATUS_TEXT.get(status, "Error."),
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF.format(model="Problem")}}},
@@ -155,6 +164,11 @@ def _operation(operation: Operation, refs: dict[Any, Any], defs: dict[str, Any])
         ok["content"] = {JSON: {"schema": refs[(operation.response, "serialization")]}}
     elif operation.media_type == HTML:
         ok["content"] = {HTML: {"schema": {"type": "string"}}}
+    elif operation.media_type != JSON:
+        ok["content"] = {
+            media_type: {"schema": {"type": "string", "format": "binary"}}
+            for media_type in (operation.media_type, *operation.other_media_types)
+        }
     else:
         ok["content"] = {JSON: {"schema": {"type": "object"}}}
     headers = {
@@ -172,9 +186,24 @@ def _operation(operation: Operation, refs: dict[Any, Any], defs: dict[str, Any])
         "parameters": _parameters(operation, defs, refs[(operation.params, "validation")]),
         "responses": {
             str(operation.status): ok,
-            **{str(status): _problem_response(status) for status in operation.errors},
+            **{str(status): _problem_response(status, operation) for status in operation.errors},
         },
     }
+    if operation.browser and operation.media_type == HTML:
+        body["responses"]["303"] = {
+            "description": "The key came as `code`: it is exchanged for the session cookie and "
+            "the answer redirects to the same page without it.",
+            "headers": {
+                "Location": {
+                    "description": "The page without `code`.",
+                    "schema": {"type": "string"},
+                },
+                "Set-Cookie": {
+                    "description": "`avops_session`: HttpOnly, SameSite=Strict, Path=/api/.",
+                    "schema": {"type": "string"},
+                },
+            },
+        }
     if operation.role is None:
         body["security"] = []
     else:

@@ -42,15 +42,33 @@ from dataops.api.params import (
     NoParams,
     SceneSearch,
 )
+from dataops.explorer.models import DriveFrames, DriveScenes, DriveSignals, DriveTrack
+from dataops.explorer.params import (
+    CatalogParams,
+    DriveParams,
+    ImageParams,
+    LabelingParams,
+    SearchParams,
+)
 from dataops.labeling.exporting.request import LabelExportRequest
 from dataops.labeling.exporting.status import MAX_REQUEST_BYTES
 from dataops.labeling.importing.status import LabelImports
 from dataops.models import Datastream
 
-__all__ = ["HTML", "JSON", "ROUTES", "Operation", "Trigger", "find_operation", "triggers"]
+__all__ = [
+    "HTML",
+    "JPEG",
+    "JSON",
+    "ROUTES",
+    "Operation",
+    "Trigger",
+    "find_operation",
+    "triggers",
+]
 
 JSON = "application/json"
 HTML = "text/html"
+JPEG = "image/jpeg"
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,11 @@ class Operation:
     document_path: str | None = None
     """The path in the OpenAPI document when ``route`` ends in a catch-all it cannot show."""
     max_body_bytes: int = 64 * 1024
+    browser: bool = False
+    """Opened by browsers (the explorer): besides a key or a principal, the signed session cookie
+    counts, so the trigger lets requests in without a host key and the app checks the role."""
+    other_media_types: tuple[str, ...] = ()
+    """Further media types of the success answer (assets, images), documented too."""
 
     @property
     def path_params(self) -> tuple[str, ...]:
@@ -113,13 +136,15 @@ class Trigger:
     route: str
     methods: tuple[str, ...]
     anonymous: bool
-    """No operation on the route needs a role: the host lets requests in without a key."""
+    """No operation on the route needs a host key (none needs a role, or the app checks the
+    role itself: the explorer's browser routes): the host lets requests in without a key."""
     runs: bool
     """An operation needs the orchestration client: the trigger gets the durable client."""
 
 
 _READ_ERRORS = (400, 401, 403, 503)
 _ONE_ERRORS = (400, 401, 403, 404, 503)
+_PAGE_ERRORS = (400, 401, 403, 404, 503)
 _START_ERRORS = (400, 401, 403, 404, 409, 503)
 _LOCATION = ("Location", "The run's status route, `/api/runs/{instance_id}` (read role).")
 _MADE = ("X-AVOps-Datastream-Id", "The datastream the run will make.")
@@ -414,6 +439,147 @@ ROUTES: tuple[Operation, ...] = (
         response=LabelExportRevoked,
         errors=_ONE_ERRORS,
     ),
+    # The Data Explorer (docs/explorer.md): pages for browsers and the drive view's data.
+    Operation(
+        operation_id="explorerCatalog",
+        method="GET",
+        route="explorer",
+        summary="Explorer: the measurement catalog",
+        description="Measurements with filters (vehicle, date range, tag, project, scene type, "
+        "labeled), paged. Opened with `?code=KEY` it trades the key for a session cookie and "
+        "redirects to the same page without the key; without credentials it is the login page.",
+        role=Role.READ,
+        params=CatalogParams,
+        errors=_PAGE_ERRORS,
+        media_type=HTML,
+        browser=True,
+    ),
+    Operation(
+        operation_id="explorerMeasurement",
+        method="GET",
+        route="explorer/measurements/{id}",
+        summary="Explorer: one measurement",
+        description="Manifest fields, datastreams with states and producers, the lineage graph, "
+        "files with download links and the runs that made them.",
+        role=Role.READ,
+        errors=_PAGE_ERRORS,
+        media_type=HTML,
+        browser=True,
+    ),
+    Operation(
+        operation_id="explorerDrive",
+        method="GET",
+        route="explorer/drives/{id}",
+        summary="Explorer: the drive view",
+        description="Route map, scene timeline, signal plots and the reference camera's frames "
+        "with boxes, on one time cursor. Reads the `drives/{id}/...` data routes.",
+        role=Role.READ,
+        params=DriveParams,
+        errors=_PAGE_ERRORS,
+        media_type=HTML,
+        browser=True,
+    ),
+    Operation(
+        operation_id="explorerSearch",
+        method="GET",
+        route="explorer/search",
+        summary="Explorer: frame and scene search",
+        description="`GET /frames` or `GET /scenes` with their filters as a thumbnail grid; a "
+        "result opens the drive view at its time.",
+        role=Role.READ,
+        params=SearchParams,
+        errors=_PAGE_ERRORS,
+        media_type=HTML,
+        browser=True,
+    ),
+    Operation(
+        operation_id="explorerLabeling",
+        method="GET",
+        route="explorer/labeling",
+        summary="Explorer: labeling exports and imports",
+        description="Exports with status, expiry and package state; the partner links for the "
+        "write role only, while the export is active; with `export` that export's imports with "
+        "verdicts and errors.",
+        role=Role.READ,
+        params=LabelingParams,
+        errors=_PAGE_ERRORS,
+        media_type=HTML,
+        browser=True,
+    ),
+    Operation(
+        operation_id="explorerAsset",
+        method="GET",
+        route="explorer/assets/{*path}",
+        document_path="/explorer/assets/{path}",
+        summary="Explorer: scripts, styles and the shipped browser libraries",
+        description="Static files of the explorer; 503 when the libraries were not copied into "
+        "the app (`python -m dataops.explorer.vendor`).",
+        role=None,
+        errors=(404, 503),
+        media_type="text/javascript",
+        other_media_types=("text/css", "text/plain"),
+    ),
+    Operation(
+        operation_id="getDriveTrack",
+        method="GET",
+        route="drives/{id}/track",
+        summary="A drive's GPS route and road network",
+        description="Every fix of the first GPS table (by sensor name) of the newest COMPLETED "
+        "EXTRACTED datastream, in time order, and the roads of the upload's `roads.geojson`.",
+        role=Role.READ,
+        response=DriveTrack,
+        errors=_ONE_ERRORS,
+        browser=True,
+    ),
+    Operation(
+        operation_id="getDriveSignals",
+        method="GET",
+        route="drives/{id}/signals",
+        summary="A drive's speed, acceleration and yaw rate per reference frame",
+        description="From the newest COMPLETED SYNCHRONIZED table.",
+        role=Role.READ,
+        response=DriveSignals,
+        errors=_ONE_ERRORS,
+        browser=True,
+    ),
+    Operation(
+        operation_id="getDriveScenes",
+        method="GET",
+        route="drives/{id}/scenes",
+        summary="A drive's scenes",
+        description="Every scene of the measurement's scenes tables, by start.",
+        role=Role.READ,
+        response=DriveScenes,
+        errors=_ONE_ERRORS,
+        browser=True,
+    ),
+    Operation(
+        operation_id="getDriveFrames",
+        method="GET",
+        route="drives/{id}/frames",
+        summary="A drive's reference frames with detection and label boxes",
+        description="Per reference frame of the SYNCHRONIZED table: time, whether it has an "
+        "image, the ENRICHED table's detection boxes (scaled to the reference camera) and the "
+        "label boxes of COMPLETED LABELED datastreams.",
+        role=Role.READ,
+        response=DriveFrames,
+        errors=_ONE_ERRORS,
+        browser=True,
+    ),
+    Operation(
+        operation_id="getDriveFrameImage",
+        method="GET",
+        route="drives/{id}/frames/{frame}/image",
+        summary="A reference frame's image, or its thumbnail",
+        description="The stored JPEG/PNG of the frame, or with `width` a JPEG thumbnail (made "
+        "from one frame read, kept in a bounded cache).",
+        role=Role.READ,
+        params=ImageParams,
+        errors=_ONE_ERRORS,
+        media_type=JPEG,
+        other_media_types=("image/png",),
+        browser=True,
+    ),
 )
 
 
@@ -439,7 +605,7 @@ def triggers() -> tuple[Trigger, ...]:
             name=_function_name(route),
             route=route,
             methods=tuple(operation.method for operation in operations),
-            anonymous=all(operation.role is None for operation in operations),
+            anonymous=all(operation.role is None or operation.browser for operation in operations),
             runs=any(operation.runs for operation in operations),
         )
         for route, operations in grouped.items()

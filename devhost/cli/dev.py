@@ -69,6 +69,8 @@ def dev(  # noqa: PLR0917 - typer maps each option to one parameter
     settings = read_app_settings(root)
     for key, value in settings.items():
         os.environ.setdefault(key, value)
+    # The explorer links each run to this host's dashboard page of the instance.
+    os.environ.setdefault("AVOPS_EXPLORER_MONITOR_URL", "/dashboard/instances/{instance_id}")
     state = _state_dir(state_dir)
     sub_path = subscriptions or (root / DEFAULT_SUBSCRIPTIONS)
     try:
@@ -236,6 +238,8 @@ def _print_banner(
     typer.echo(f"devhost: {host.app_root} ({len(host.registry)} functions)")
     typer.echo(f"  HTTP        {host.base_url}/api/")
     typer.echo(f"  dashboard   {host.base_url}/dashboard")
+    # The key rides in the URL once: the explorer trades it for a session cookie and redirects.
+    typer.echo(f"  explorer    {host.base_url}/api/explorer?code={host.function_key}")
     typer.echo(f"  durable API {host.base_url}/runtime/webhooks/durabletask/")
     typer.echo(f"  key         {host.function_key}  (functions key + API read/write roles)")
     typer.echo(f"  connection  {connection_file}  (read by every avops command here)")

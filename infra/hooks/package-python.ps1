@@ -14,4 +14,12 @@ $common = @('--quiet', '--disable-pip-version-check', '--target', $target,
 if ($LASTEXITCODE -ne 0) { throw "pip install -r requirements.txt failed ($LASTEXITCODE)" }
 & $python -m pip install @common --no-deps -r (Join-Path $root 'requirements-nodeps.txt') -c (Join-Path $root 'constraints.txt')
 if ($LASTEXITCODE -ne 0) { throw "pip install -r requirements-nodeps.txt failed ($LASTEXITCODE)" }
+# The explorer's browser libraries ship inside the app (no CDN): copy them from node_modules.
+if (-not (Test-Path (Join-Path $root 'node_modules/leaflet/dist/leaflet.js'))) {
+  Push-Location $root; try { npm ci --no-audit --no-fund --loglevel=error } finally { Pop-Location }
+  if ($LASTEXITCODE -ne 0) { throw "npm ci failed ($LASTEXITCODE)" }
+}
+Push-Location $root
+try { & $python -m dataops.explorer.vendor (Join-Path $root 'node_modules') } finally { Pop-Location }
+if ($LASTEXITCODE -ne 0) { throw "copying the explorer libraries failed ($LASTEXITCODE)" }
 Write-Host 'Function App packages installed into .python_packages'

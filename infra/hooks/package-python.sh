@@ -17,4 +17,7 @@ set -- --quiet --disable-pip-version-check --target "$target" \
   --only-binary=:all:
 "$python" -m pip install "$@" -r "$root/requirements.txt" -c "$root/constraints.txt"
 "$python" -m pip install "$@" --no-deps -r "$root/requirements-nodeps.txt" -c "$root/constraints.txt"
+# The explorer's browser libraries ship inside the app (no CDN): copy them from node_modules.
+[ -f "$root/node_modules/leaflet/dist/leaflet.js" ] || (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+(cd "$root" && "$python" -m dataops.explorer.vendor "$root/node_modules")
 echo "Function App packages installed into .python_packages"

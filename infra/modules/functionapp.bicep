@@ -191,6 +191,8 @@ var appSettings = {
   AVOPS_LABEL_IMPORT_MAX_BYTES: string(labelImportMaxBytes)
   AVOPS_ENRICHMENT_CONFIG: ''
   AVOPS_SCENES_CONFIG: ''
+  AVOPS_EXPLORER_TILE_URL: ''
+  AVOPS_EXPLORER_MONITOR_URL: ''
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

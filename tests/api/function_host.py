@@ -47,7 +47,19 @@ class _Route:
         answer: func.HttpResponse = asyncio.run(self.function(req=request, client=binding))
         return answer
 
+    def _match_catch_all(self, segments: list[str]) -> dict[str, str] | None:
+        # A catch-all takes the rest of the path, slashes and all, as the host does.
+        head = len(self.template) - 1
+        if len(segments) <= head or not all(segments[head:]):
+            return None
+        before = _Route(self.name, self.template[:head], self.methods, self.function, self.client)
+        matched = before.match(segments[:head])
+        rest = {self.template[-1][2:-1]: unquote("/".join(segments[head:]))}
+        return None if matched is None else {**matched, **rest}
+
     def match(self, segments: list[str]) -> dict[str, str] | None:
+        if self.template[-1].startswith("{*") and self.template[-1].endswith("}"):
+            return self._match_catch_all(segments)
         if len(segments) != len(self.template):
             return None
         params: dict[str, str] = {}

@@ -9,6 +9,7 @@ import pytest
 
 from activities import runtime
 from dataops.api import ROUTES, Operation
+from dataops.api.routes import HTML
 from tests.api.conftest import READ_KEY, WRITE_KEY, Fleet, api_settings, new_datastream
 from tests.api.function_host import FunctionHost
 
@@ -59,8 +60,13 @@ def test_no_or_wrong_key_is_401_on_every_keyed_route(
         body=b'{"state": "FAILED"}',
     )
     assert response.status == 401
-    assert response.media_type == "application/problem+json"
-    assert response.json()["status"] == 401
+    if operation.browser and operation.media_type == HTML:
+        # An explorer page answers with the login page: a form, never data.
+        assert response.media_type == HTML
+        assert "<form method='get' action='/api/explorer' id='login'>" in response.body.decode()
+    else:
+        assert response.media_type == "application/problem+json"
+        assert response.json()["status"] == 401
 
 
 def test_read_key_on_the_write_route_is_403(host: FunctionHost, fleet: Fleet) -> None:

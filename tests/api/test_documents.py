@@ -65,7 +65,8 @@ def test_every_operation_has_exactly_one_handler_of_its_kind() -> None:
 
 
 def test_triggers_get_the_durable_client_and_key_check_the_table_asks_for() -> None:
-    """Starters and the run status get a client; only role-free routes skip the host's key."""
+    """Starters and the run status get a client; only role-free routes and the explorer's
+    browser routes (the app checks key, principal or session cookie) skip the host's key."""
     for function in indexed_functions(app):
         trigger = function.get_trigger()
         if trigger.type != "httpTrigger":
@@ -74,7 +75,11 @@ def test_triggers_get_the_durable_client_and_key_check_the_table_asks_for() -> N
         bindings = {binding.type for binding in function.get_bindings()}
         assert ("durableClient" in bindings) == any(op.runs for op in operations), trigger.route
         anonymous = str(getattr(trigger.auth_level, "value", trigger.auth_level)).lower()
-        assert (anonymous == "anonymous") == all(op.role is None for op in operations)
+        assert (anonymous == "anonymous") == all(
+            op.role is None or op.browser for op in operations
+        ), trigger.route
+        # A browser route never mixes with a route the host must key-check.
+        assert len({op.browser for op in operations}) == 1, trigger.route
 
 
 def test_starters_document_202_with_location_and_the_run_status_route() -> None:
@@ -104,15 +109,20 @@ def test_starters_document_202_with_location_and_the_run_status_route() -> None:
 
 
 def test_every_error_response_is_problem_json_and_every_ref_resolves() -> None:
+    """Errors are problem+json, except on the explorer's pages, which answer them as pages."""
     document = openapi_document()
+    pages = {
+        (op.path, op.method.lower()) for op in ROUTES if op.browser and op.media_type == "text/html"
+    }
     schemas = document["components"]["schemas"]
     for refs in re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(document)):
         assert refs in schemas
-    for item in document["paths"].values():
-        for operation in item.values():
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            expected = ["text/html"] if (path, method) in pages else ["application/problem+json"]
             for status, response in operation["responses"].items():
                 if int(status) >= 400:
-                    assert list(response["content"]) == ["application/problem+json"]
+                    assert list(response["content"]) == expected, (path, status)
 
 
 def test_query_parameters_have_bounds() -> None:

@@ -32,6 +32,7 @@ from schemathesis.checks import (
 
 from activities import runtime
 from dataops.api import ROUTES
+from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 from dataops.store.cosmos import CosmosStore
 from dataops.store.cosmos_setup import open_containers
@@ -56,12 +57,14 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", _HOST.wsgi).exclude
 
 
 @contextmanager
-def _behind_runtime(store: MetadataStore) -> Iterator[None]:
+def _behind_runtime(store: MetadataStore, zones: BlobZones) -> Iterator[None]:
     seed(store)
     settings = api_settings()
     patch = pytest.MonkeyPatch()
     patch.setattr(runtime, "settings", lambda: settings)
     patch.setattr(runtime, "metadata_store", lambda: store)
+    # Routes that read blobs (label imports, the explorer's labeling page) reach Azurite.
+    patch.setattr(runtime, "blob_zones", lambda: zones)
     try:
         yield
     finally:
@@ -70,18 +73,21 @@ def _behind_runtime(store: MetadataStore) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def seeded_sqlite(
+    tmp_path_factory: pytest.TempPathFactory, index_zones: BlobZones
+) -> Iterator[None]:
     """A seeded sqlite store behind activities.runtime for the whole module."""
-    with _behind_runtime(SqliteStore(tmp_path_factory.mktemp("st") / "metadata.sqlite3")):
+    store = SqliteStore(tmp_path_factory.mktemp("st") / "metadata.sqlite3")
+    with _behind_runtime(store, index_zones):
         yield
 
 
 @pytest.fixture(scope="module")
-def seeded_cosmos(cosmos_client: CosmosClient) -> Iterator[None]:
+def seeded_cosmos(cosmos_client: CosmosClient, index_zones: BlobZones) -> Iterator[None]:
     """A seeded cosmos database behind activities.runtime for the whole module."""
     database = f"st-{uuid.uuid4().hex[:12]}"
     try:
-        with _behind_runtime(CosmosStore(open_containers(cosmos_client, database))):
+        with _behind_runtime(CosmosStore(open_containers(cosmos_client, database)), index_zones):
             yield
     finally:
         with warnings.catch_warnings():

@@ -58,6 +58,18 @@ HTTP_FUNCTIONS = [
     "http_label_exports_id_revoke",
     "http_openapi_json",
     "http_docs",
+    # The Data Explorer's pages, assets and drive data (docs/explorer.md).
+    "http_explorer",
+    "http_explorer_measurements_id",
+    "http_explorer_drives_id",
+    "http_explorer_search",
+    "http_explorer_labeling",
+    "http_explorer_assets_path",
+    "http_drives_id_track",
+    "http_drives_id_signals",
+    "http_drives_id_scenes",
+    "http_drives_id_frames",
+    "http_drives_id_frames_frame_image",
 ]
 
 EXPECTED_FUNCTIONS = sorted(

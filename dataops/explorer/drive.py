@@ -1,0 +1,411 @@
+"""The drive view's data: route, signals, scenes and frames with boxes of one measurement.
+
+Everything is read from what the pipeline wrote: the GPS table of the newest COMPLETED
+EXTRACTED datastream, the SYNCHRONIZED table (one row per reference frame), the ENRICHED table
+(objects with boxes per frame), the scenes table (through :class:`SceneSearch`) and the labels
+tables of COMPLETED LABELED datastreams. Tables are read column-pruned; the parsed tables are
+kept in a small per-process cache keyed by blob path and etag, so a reload of the page or a
+thumbnail never reads a table twice while it is unchanged, and a rewritten table is never
+served stale.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dataops.errors import NotFoundError
+from dataops.explorer.models import (
+    Box,
+    DriveFrame,
+    DriveFrames,
+    DriveScene,
+    DriveScenes,
+    DriveSignals,
+    DriveTrack,
+    RoadLine,
+)
+from dataops.explorer.thumbnails import ThumbnailCache
+from dataops.frames.delta import download_delta_table
+from dataops.models import Datastream, DatastreamState, DatastreamType
+from dataops.paths import Zone
+from dataops.scenes.search import SceneSearch, SceneTableQuery
+from dataops.storage import BlobZones
+from dataops.store import MetadataStore
+
+__all__ = ["DriveReader", "newest_completed"]
+
+MAX_TABLE_BYTES = 256 * 1024 * 1024
+MAX_ROADS_BYTES = 16 * 1024 * 1024
+_CACHE_ENTRIES = 32
+_SIGNALS = ("speed_mps", "accel_long_mps2", "yaw_rate_rps")
+_ROADS_NAME = "roads.geojson"
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def newest_completed(datastreams: list[Datastream], kind: DatastreamType) -> Datastream | None:
+    """The newest COMPLETED datastream of ``kind`` (what the drive view shows)."""
+    done = [d for d in datastreams if d.type is kind and d.state is DatastreamState.COMPLETED]
+    return max(done, key=lambda d: (d.created_at, d.id), default=None)
+
+
+@dataclass(frozen=True)
+class _Sources:
+    measurement_id: str
+    vehicle_id: str
+    datastreams: list[Datastream]
+
+    def newest(self, kind: DatastreamType) -> Datastream | None:
+        return newest_completed(self.datastreams, kind)
+
+
+class _TableCache:
+    """Parsed Parquet tables by (zone, path, etag), least recently used out first."""
+
+    def __init__(self, entries: int) -> None:
+        self._entries = entries
+        self._tables: OrderedDict[tuple[str, str, str, tuple[str, ...]], pa.Table] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, zones: BlobZones, zone: Zone, path: str, columns: tuple[str, ...]) -> pa.Table:
+        etag = zones.get_info(zone, path).etag
+        key = (zone.value, path, etag, columns)
+        with self._lock:
+            if key in self._tables:
+                self._tables.move_to_end(key)
+                return self._tables[key]
+        blob = zones.read_bytes(zone, path, max_bytes=MAX_TABLE_BYTES)
+        schema = pq.read_schema(io.BytesIO(blob.data))
+        wanted = [name for name in columns if name in schema.names]
+        table = pq.read_table(io.BytesIO(blob.data), columns=wanted)
+        with self._lock:
+            self._tables[key] = table
+            while len(self._tables) > self._entries:
+                self._tables.popitem(last=False)
+        return table
+
+
+def _column(table: pa.Table, name: str) -> list[Any]:
+    return table.column(name).to_pylist() if name in table.column_names else [None] * len(table)
+
+
+def _reference_columns(sensor: str | None) -> tuple[str, ...]:
+    return (
+        "frame",
+        "time_ns",
+        "reference.path",
+        *_SIGNALS,
+        *([f"{sensor}.path"] if sensor else []),
+    )
+
+
+class DriveReader:
+    """Reads a drive's tables; one per process (it owns the table cache)."""
+
+    def __init__(self, zones: BlobZones, cache_dir: Path) -> None:
+        self._zones = zones
+        self._cache_dir = cache_dir
+        self._tables = _TableCache(_CACHE_ENTRIES)
+        self.thumbnails = ThumbnailCache()
+
+    def _sources(self, store: MetadataStore, measurement_id: str) -> _Sources:
+        measurement = store.get_measurement(measurement_id)
+        return _Sources(
+            measurement.id, measurement.vehicle_id, store.list_datastreams(measurement.id)
+        )
+
+    def _synchronized(self, sources: _Sources) -> tuple[Datastream, pa.Table]:
+        datastream = sources.newest(DatastreamType.SYNCHRONIZED)
+        path = datastream.stats.get("path") if datastream else None
+        if datastream is None or not isinstance(path, str):
+            raise NotFoundError(
+                f"measurement {sources.measurement_id} has no synchronized table yet"
+            )
+        table = self._tables.read(self._zones, datastream.zone, path, _reference_columns(None))
+        return datastream, table
+
+    def signals(self, store: MetadataStore, measurement_id: str) -> DriveSignals:
+        """Speed, longitudinal acceleration and yaw rate per reference frame."""
+        sources = self._sources(store, measurement_id)
+        datastream, table = self._synchronized(sources)
+        return DriveSignals(
+            measurement_id=sources.measurement_id,
+            datastream_id=datastream.id,
+            time_ns=_column(table, "time_ns"),
+            speed_mps=_column(table, "speed_mps"),
+            accel_long_mps2=_column(table, "accel_long_mps2"),
+            yaw_rate_rps=_column(table, "yaw_rate_rps"),
+        )
+
+    def _files(self, store: MetadataStore, datastream: Datastream) -> Iterator[str]:
+        continuation: str | None = None
+        while True:
+            page = store.list_files(datastream.id, limit=1000, continuation=continuation)
+            yield from (record.path for record in page.items)
+            continuation = page.continuation
+            if continuation is None:
+                return
+
+    def track(self, store: MetadataStore, measurement_id: str) -> DriveTrack:
+        """Every GPS fix of the first GPS sensor (by name) and the road network, if uploaded."""
+        sources = self._sources(store, measurement_id)
+        extracted = sources.newest(DatastreamType.EXTRACTED)
+        times: list[int] = []
+        lats: list[float | None] = []
+        lons: list[float | None] = []
+        sensor = None
+        if extracted is not None:
+            tables = sorted(_gps_tables(self._files(store, extracted), extracted.path))
+            if tables:
+                sensor = tables[0][0]
+                for _, path in (t for t in tables if t[0] == sensor):
+                    table = self._tables.read(
+                        self._zones, extracted.zone, path, ("time_ns", "latitude", "longitude")
+                    )
+                    times.extend(_column(table, "time_ns"))
+                    lats.extend(_column(table, "latitude"))
+                    lons.extend(_column(table, "longitude"))
+        order = sorted(range(len(times)), key=times.__getitem__)
+        return DriveTrack(
+            measurement_id=sources.measurement_id,
+            sensor=sensor,
+            time_ns=[times[i] for i in order],
+            latitude=[lats[i] for i in order],
+            longitude=[lons[i] for i in order],
+            roads=self._roads(store, sources),
+        )
+
+    def _roads(self, store: MetadataStore, sources: _Sources) -> list[RoadLine]:
+        raw = sources.newest(DatastreamType.RAW)
+        if raw is None:
+            return []
+        path = next(
+            (p for p in self._files(store, raw) if p.rsplit("/", 1)[-1] == _ROADS_NAME), None
+        )
+        if path is None:
+            return []
+        document, _ = self._zones.read_json(raw.zone, path, max_bytes=MAX_ROADS_BYTES)
+        return _road_lines(document)
+
+    def scenes(self, store: MetadataStore, search: SceneSearch, measurement_id: str) -> DriveScenes:
+        """Every scene of the measurement from its scenes tables, by start."""
+        measurement = store.get_measurement(measurement_id)
+        items: list[DriveScene] = []
+        continuation: str | None = None
+        while True:
+            page = search.search(
+                store,
+                SceneTableQuery(
+                    measurement_id=measurement.id, limit=1000, continuation=continuation
+                ),
+            )
+            items.extend(
+                DriveScene(
+                    id=scene.id,
+                    type=scene.type,
+                    start_ns=int(scene.attributes.get("start_ns", _ns(scene.start))),
+                    end_ns=int(scene.attributes.get("end_ns", _ns(scene.end))),
+                )
+                for scene in page.items
+            )
+            continuation = page.continuation
+            if continuation is None:
+                return DriveScenes(measurement_id=measurement.id, items=items)
+
+    def frames(self, store: MetadataStore, measurement_id: str) -> DriveFrames:
+        """The reference frames with detection boxes (ENRICHED) and label boxes (LABELED)."""
+        sources = self._sources(store, measurement_id)
+        synchronized, table = self._synchronized(sources)
+        reference = synchronized.stats.get("reference", {}).get("sensor")
+        times = [int(t) for t in _column(table, "time_ns")]
+        frames = [int(f) for f in _column(table, "frame")]
+        paths = _column(table, "reference.path")
+        size = self._reference_size(paths)
+        detections = self._detections(store, sources, size)
+        labels = self._labels(sources, reference)
+        items = [
+            DriveFrame(
+                frame=frame,
+                time_ns=time_ns,
+                has_image=bool(path) and str(path).lower().endswith(_IMAGE_SUFFIXES),
+                boxes=[*detections.get(time_ns, []), *labels.get(time_ns, [])],
+            )
+            for frame, time_ns, path in zip(frames, times, paths, strict=True)
+        ]
+        return DriveFrames(
+            measurement_id=sources.measurement_id,
+            reference=reference if isinstance(reference, str) else None,
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+            items=items,
+        )
+
+    def frame_image(self, store: MetadataStore, measurement_id: str, frame: int) -> bytes:
+        """The encoded reference image of ``frame`` (one blob read)."""
+        sources = self._sources(store, measurement_id)
+        _, table = self._synchronized(sources)
+        frames = _column(table, "frame")
+        paths = _column(table, "reference.path")
+        try:
+            path = paths[frames.index(frame)]
+        except ValueError:
+            raise NotFoundError(f"measurement {measurement_id} has no frame {frame}") from None
+        if not path or not str(path).lower().endswith(_IMAGE_SUFFIXES):
+            raise NotFoundError(f"frame {frame} of {measurement_id} has no encoded image")
+        return self._zones.read_bytes(Zone.EXTRACTED, str(path), max_bytes=MAX_TABLE_BYTES).data
+
+    def _reference_size(self, paths: list[Any]) -> tuple[int, int] | None:
+        first = next((str(p) for p in paths if p), None)
+        if first is None:
+            return None
+        index = first.rsplit("/", 1)[0] + "/index.parquet"
+        try:
+            table = self._tables.read(self._zones, Zone.EXTRACTED, index, ("width", "height"))
+        except NotFoundError:
+            return None
+        widths, heights = _column(table, "width"), _column(table, "height")
+        if not widths or widths[0] is None or heights[0] is None:
+            return None
+        return int(widths[0]), int(heights[0])
+
+    def _detections(
+        self, store: MetadataStore, sources: _Sources, size: tuple[int, int] | None
+    ) -> dict[int, list[Box]]:
+        enriched = sources.newest(DatastreamType.ENRICHED)
+        path = (
+            next((p for p in self._files(store, enriched) if p.endswith("/enriched.parquet")), None)
+            if enriched
+            else None
+        )
+        if enriched is None or path is None:
+            return {}
+        table = self._tables.read(self._zones, enriched.zone, path, ("time_ns", "objects"))
+        scale = self._detection_scale(store, sources, enriched, size)
+        boxes: dict[int, list[Box]] = {}
+        for time_ns, objects in zip(
+            _column(table, "time_ns"), _column(table, "objects"), strict=True
+        ):
+            for item in objects or []:
+                if item.get("x_min") is None:
+                    continue
+                boxes.setdefault(int(time_ns), []).append(
+                    Box(
+                        kind="detection",
+                        category=str(item.get("class") or "unknown"),
+                        score=item.get("score"),
+                        x_min=item["x_min"] * scale[0],
+                        y_min=item["y_min"] * scale[1],
+                        x_max=item["x_max"] * scale[0],
+                        y_max=item["y_max"] * scale[1],
+                    )
+                )
+        return boxes
+
+    def _detection_scale(
+        self,
+        store: MetadataStore,
+        sources: _Sources,
+        enriched: Datastream,
+        size: tuple[int, int] | None,
+    ) -> tuple[float, float]:
+        # Perception boxes are in the pixels of a camera of the perception topic's recording;
+        # the frame shown is the reference camera's, possibly at another resolution.
+        sensor = enriched.stats.get("providers", {}).get("objects", {}).get("sensor")
+        extracted = sources.newest(DatastreamType.EXTRACTED)
+        if size is None or not isinstance(sensor, str) or extracted is None:
+            return (1.0, 1.0)
+        recording = sensor.split("/", 1)[0]
+        prefix = f"{extracted.path}/{recording}/camera/"
+        index = next(
+            (
+                p
+                for p in self._files(store, extracted)
+                if p.startswith(prefix) and p.endswith("/index.parquet")
+            ),
+            None,
+        )
+        if index is None:
+            return (1.0, 1.0)
+        table = self._tables.read(self._zones, extracted.zone, index, ("width", "height"))
+        widths, heights = _column(table, "width"), _column(table, "height")
+        if not widths or not widths[0] or not heights[0]:
+            return (1.0, 1.0)
+        return (size[0] / int(widths[0]), size[1] / int(heights[0]))
+
+    def _labels(self, sources: _Sources, reference: Any) -> dict[int, list[Box]]:
+        boxes: dict[int, list[Box]] = {}
+        for labeled in sources.datastreams:
+            prefix = labeled.stats.get("labels_table")
+            if (
+                labeled.type is not DatastreamType.LABELED
+                or labeled.state is not DatastreamState.COMPLETED
+                or not isinstance(prefix, str)
+            ):
+                continue
+            table = download_delta_table(
+                self._zones, labeled.zone, prefix, self._cache_dir
+            ).to_pyarrow_table()
+            for row in table.to_pylist():
+                if row.get("sensor") != reference or row.get("bbox_x") is None:
+                    continue
+                boxes.setdefault(int(row["time_ns"]), []).append(
+                    Box(
+                        kind="label",
+                        category=str(row["category"]),
+                        x_min=row["bbox_x"],
+                        y_min=row["bbox_y"],
+                        x_max=row["bbox_x"] + row["bbox_w"],
+                        y_max=row["bbox_y"] + row["bbox_h"],
+                    )
+                )
+        return boxes
+
+
+def _ns(value: Any) -> int:
+    return int(value.timestamp() * 1_000_000_000)
+
+
+def _gps_tables(paths: Iterator[str], root: str) -> Iterator[tuple[str, str]]:
+    """(sensor, table file) of each GPS table: ``<recording>/gps/<stream>/data[...].parquet``."""
+    for path in paths:
+        if not path.startswith(root + "/") or not path.endswith(".parquet"):
+            continue
+        parts = path[len(root) + 1 :].split("/")
+        if len(parts) >= 4 and parts[1] == "gps" and parts[3] in ("data.parquet", "data"):
+            yield "/".join(parts[:3]), path
+
+
+def _road_lines(document: Any) -> list[RoadLine]:
+    """LineStrings and MultiLineStrings of a GeoJSON FeatureCollection as [lat, lon] lines."""
+    features = document.get("features") if isinstance(document, dict) else None
+    lines: list[RoadLine] = []
+    for feature in features if isinstance(features, list) else []:
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        properties = feature.get("properties") or {} if isinstance(feature, dict) else {}
+        if not isinstance(geometry, dict):
+            continue
+        kind, coordinates = geometry.get("type"), geometry.get("coordinates") or []
+        parts = (
+            [coordinates]
+            if kind == "LineString"
+            else coordinates
+            if kind == "MultiLineString"
+            else []
+        )
+        for part in parts:
+            points = [
+                (float(point[1]), float(point[0]))
+                for point in part
+                if isinstance(point, list) and len(point) >= 2
+            ]
+            if len(points) >= 2:
+                lines.append(RoadLine(road_class=properties.get("road_class"), points=points))
+    return lines

@@ -1,0 +1,132 @@
+"""HTML building blocks of the explorer's pages: layout, escaping, tables, the error pages.
+
+Pages are rendered on the server from the same store and table reads the JSON API makes; the
+only scripts are the explorer's own files and the shipped libraries, loaded from
+``/api/explorer/assets/`` (the Content-Security-Policy allows nothing else), and data a script
+needs travels in a ``<script type="application/json">`` block, never as code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlencode
+
+__all__ = [
+    "ASSETS",
+    "BASE",
+    "content_security_policy",
+    "data_block",
+    "e",
+    "error_page",
+    "link",
+    "page",
+    "query",
+    "table",
+]
+
+BASE = "/api/explorer"
+ASSETS = f"{BASE}/assets"
+_NAV = (("Catalog", BASE), ("Search", f"{BASE}/search"), ("Labeling", f"{BASE}/labeling"))
+
+
+def e(value: object) -> str:
+    """``value`` as escaped HTML text (None: empty)."""
+    return "" if value is None else escape(str(value), quote=True)
+
+
+def query(params: Mapping[str, object]) -> str:
+    """``?a=1&b=2`` of the non-empty values (empty: no query at all)."""
+    pairs = {name: str(value) for name, value in params.items() if value not in (None, "")}
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def link(href: str, text: object, **attributes: str) -> str:
+    """An ``<a>``; ``href`` is escaped, ``text`` too."""
+    extra = "".join(f" {name}='{e(value)}'" for name, value in attributes.items())
+    return f"<a href='{e(href)}'{extra}>{e(text)}</a>"
+
+
+def path_id(value: str) -> str:
+    """An id as one URL path segment."""
+    return quote(value, safe="")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, table_id: str = "") -> str:
+    """A table of already-escaped cells."""
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    ident = f" id='{e(table_id)}'" if table_id else ""
+    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def data_block(element_id: str, value: Any) -> str:
+    """JSON for a page script, safe inside HTML (no ``</script>`` can end it early)."""
+    text = json.dumps(value, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
+    return f"<script type='application/json' id='{e(element_id)}'>{text}</script>"
+
+
+def content_security_policy(tile_origin: str | None = None) -> str:
+    """Scripts and data from the app only; map tiles from the configured tile server, if any."""
+    images = "'self' data:" + (f" {tile_origin}" if tile_origin else "")
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src {images}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
+    )
+
+
+def page(
+    title: str,
+    body: str,
+    *,
+    styles: Sequence[str] = (),
+    scripts: Sequence[str] = (),
+    page_id: str = "",
+) -> str:
+    """A whole page: head with the explorer's stylesheet, navigation, ``body``, scripts last."""
+    links = "".join(f"<link rel='stylesheet' href='{ASSETS}/{e(s)}'>" for s in styles)
+    tags = "".join(f"<script src='{ASSETS}/{e(s)}'></script>" for s in scripts)
+    nav = "".join(link(href, text) for text, href in _NAV)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{e(title)} - AVOps Explorer</title>"
+        f"<link rel='stylesheet' href='{ASSETS}/explorer.css'>{links}</head>"
+        f"<body data-page='{e(page_id)}'><header><strong>AVOps Explorer</strong>"
+        f"<nav>{nav}</nav></header><main><h1>{e(title)}</h1>{body}</main>{tags}</body></html>"
+    )
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Sign in",
+    403: "Not allowed",
+    404: "Not found",
+    503: "Not available",
+}
+
+
+def error_page(status: int, detail: str, parameter: str | None = None) -> str:
+    """The page of an error answer: the login form for 401, the reason otherwise."""
+    title = _TITLES.get(status, "Error")
+    if status == 401:
+        body = (
+            f"<p class='error'>{e(detail)}.</p>"
+            "<p>Open the explorer with the URL <code>avops dev</code> printed, or enter an API "
+            "key: it is exchanged for a session cookie and does not stay in the address.</p>"
+            f"<form method='get' action='{BASE}' id='login'>"
+            "<label>API key <input type='password' name='code' autocomplete='off' required>"
+            "</label> <button type='submit'>Sign in</button></form>"
+        )
+    else:
+        where = (
+            f"<p>Parameter: <code id='error-parameter'>{e(parameter)}</code></p>"
+            if parameter
+            else ""
+        )
+        body = f"<p class='error' id='error-detail'>{e(detail)}</p>{where}"
+        body += f"<p>{link(BASE, 'Back to the catalog')}</p>"
+    return page(f"{status} {title}", body, page_id=f"error-{status}")

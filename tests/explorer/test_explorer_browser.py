@@ -1,0 +1,123 @@
+"""The explorer in a real browser on the small sample drive after the whole pipeline ran.
+
+One pipeline run and one browser session (``conftest.explorer_run``) feed every check here;
+each test names the behaviour it protects. Screenshots: test-artifacts/explorer/.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.explorer.conftest import ExplorerRun
+
+# The shared pipeline run plus the browser session take minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.azurite, pytest.mark.timeout(900)]
+
+
+def _windows(run: ExplorerRun, kind: str) -> list[tuple[int, int]]:
+    return [(e["start_ns"], e["end_ns"]) for e in run.truth["events"] if e["type"] == kind]
+
+
+def test_no_credentials_get_the_login_page_and_no_data(explorer_run: ExplorerRun) -> None:
+    anonymous = explorer_run.seen["anonymous"]
+    assert anonymous["status"] == 401
+    assert anonymous["login_form"] == 1
+    assert anonymous["measurement_links"] == 0
+    assert anonymous["data_status"] == 401
+
+
+def test_the_key_in_the_url_becomes_a_strict_http_only_cookie(explorer_run: ExplorerRun) -> None:
+    login = explorer_run.seen["login"]
+    assert login["url"].endswith("/api/explorer")  # redirected without the key
+    assert login["cookie_http_only"] is True
+    assert login["cookie_same_site"] == "Strict"
+
+
+def test_catalog_lists_the_measurement(explorer_run: ExplorerRun) -> None:
+    catalog = explorer_run.seen["catalog"]
+    assert catalog["measurements"] == [explorer_run.measurement_id]
+    assert catalog["shown"] == "1"
+
+
+def test_lineage_graph_has_one_node_per_datastream(explorer_run: ExplorerRun) -> None:
+    page = explorer_run.seen["measurement"]
+    assert page["nodes"] == explorer_run.datastreams == page["datastream_rows"]
+    # RAW->EXTRACTED->SYNCHRONIZED->ENRICHED, and SCENES from both SYNCHRONIZED and ENRICHED.
+    assert page["edges"] == 5
+    assert page["tapped_hash"] == f"#ds-{page['tapped']}"
+    assert page["download_links"] > 0
+    assert page["download_status"] == 200  # the SAS link reads the blob
+    assert page["run_links"] == explorer_run.datastreams  # one run made each datastream
+
+
+def test_drive_view_draws_every_gps_fix_and_one_band_per_scene(explorer_run: ExplorerRun) -> None:
+    drive = explorer_run.seen["drive"]
+    assert drive["ready"] == "1", drive["status"]
+    assert drive["route_points"] == explorer_run.gps_rows
+    assert drive["roads"] == 3  # the sample's roads.geojson, drawn without tiles
+    assert drive["tiles"] == 0
+    assert sorted(band["type"] for band in drive["bands"]) == explorer_run.scene_types
+    assert drive["band_elements"] == len(explorer_run.scene_types)
+    for start, end in _windows(explorer_run, "hard_brake"):
+        assert any(
+            b["type"] == "hard_brake"
+            and abs(b["start_ns"] - start) < 500_000_000
+            and abs(b["end_ns"] - end) < 500_000_000
+            for b in drive["bands"]
+        )
+    assert drive["plots"] == 3
+
+
+def test_drive_view_at_a_pedestrian_time_shows_the_frame_with_its_boxes(
+    explorer_run: ExplorerRun,
+) -> None:
+    drive = explorer_run.seen["drive"]
+    frame = drive["frame"]
+    start, end = _windows(explorer_run, "pedestrian_in_view")[0]
+    assert start <= frame["time_ns"] <= end
+    assert drive["image_width"] > 0
+    categories = [box["category"] for box in drive["drawn_boxes"] if box["kind"] == "detection"]
+    assert categories and set(categories) == {"pedestrian"}
+    assert len(drive["drawn_boxes"]) == len(frame["boxes"])
+    # The cursor moves the frame and the map marker together.
+    assert drive["moved"]["frame"] == 0
+    assert drive["moved"]["marker"] != drive["marker"]
+    assert explorer_run.seen["page_errors"] == []
+
+
+def test_pedestrian_search_shows_thumbnails_only_from_the_planted_windows(
+    explorer_run: ExplorerRun,
+) -> None:
+    search = explorer_run.seen["search"]
+    windows = _windows(explorer_run, "pedestrian_in_view")
+    times = search["times"]
+    assert times and len(set(times)) == len(times)
+    assert all(any(start <= t <= end for start, end in windows) for t in times)
+    assert all(any(start <= t <= end for t in times) for start, end in windows)
+    assert search["thumbnails"] == len(times)
+    assert search["boxes"] >= len(times)  # every thumbnail has its pedestrian box
+    assert search["next"] == 0
+    assert search["opened"]["cursor"] == str(times[0])  # a click opens the drive at that time
+    assert explorer_run.seen["scene_search"] == {"status": 200, "hits": 1}
+
+
+def test_unknown_id_and_bad_filter_are_pages_not_stack_traces(explorer_run: ExplorerRun) -> None:
+    missing = explorer_run.seen["not_found"]
+    assert missing["status"] == 404
+    assert "no-such-measurement" in missing["text"]
+    bad = explorer_run.seen["bad_filter"]
+    assert bad["status"] == 400
+    assert bad["parameter"] == "from"
+    assert "Traceback" not in bad["text"] + missing["text"]
+
+
+def test_a_read_session_reads_but_cannot_start_a_write(explorer_run: ExplorerRun) -> None:
+    read = explorer_run.seen["read"]
+    assert read["catalog"] == 1
+    assert read["rerun_status"] in (401, 403)
+    assert read["export_status"] in (401, 403)
+
+
+def test_labeling_page_opens_with_no_exports_yet(explorer_run: ExplorerRun) -> None:
+    """The labeling page renders for a fresh platform: no rows, the note saying why."""
+    assert explorer_run.seen["labeling"] == {"status": 200, "rows": 0, "empty_note": 1}

@@ -1,0 +1,83 @@
+"""Page building blocks and thumbnails: escaping, safe data blocks, bounded caches."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dataops.errors import InvalidInputError
+from dataops.explorer.html import data_block, error_page, page
+from dataops.explorer.thumbnails import ThumbnailCache, resize_jpeg
+from dataops.explorer.vendor import VENDOR_FILES, copy_vendor_files, missing_vendor_files
+
+
+def test_data_blocks_cannot_close_their_script_element() -> None:
+    """Text from the store inside a page script's JSON never ends the element early."""
+    block = data_block("x", {"label": "</script><script>alert(1)</script>"})
+    assert block.count("</script>") == 1
+    inner = re.search(r">(.*)</script>$", block)
+    assert inner is not None
+    assert json.loads(inner.group(1)) == {"label": "</script><script>alert(1)</script>"}
+
+
+def test_pages_escape_titles_and_error_details() -> None:
+    """A measurement id or an error message is text, never markup."""
+    assert "<b>" not in page("<b>x</b>", "")
+    text = error_page(400, "bad <img src=x>", "from<")
+    assert "<img src=x>" not in text
+    assert "<code id='error-parameter'>from&lt;</code>" in text
+    assert "id='login'" in error_page(401, "no API key")
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    image[:, : width // 2] = (0, 0, 255)
+    ok, data = cv2.imencode(".jpg", image)
+    assert ok
+    return bytes(data.tobytes())
+
+
+def test_thumbnails_shrink_to_the_width_and_never_upscale() -> None:
+    """Width asked for when smaller; the frame's own size when it is already small."""
+    small = cv2.imdecode(np.frombuffer(resize_jpeg(_jpeg(320, 180), 80), np.uint8), 1)
+    assert small.shape[:2] == (45, 80)
+    same = cv2.imdecode(np.frombuffer(resize_jpeg(_jpeg(320, 180), 640), np.uint8), 1)
+    assert same.shape[:2] == (180, 320)
+    with pytest.raises(InvalidInputError):
+        resize_jpeg(b"not an image", 80)
+
+
+def test_thumbnail_cache_keeps_within_its_byte_budget() -> None:
+    """Least recently used entries leave once the budget is exceeded; hits do not rebuild."""
+    cache = ThumbnailCache(budget_bytes=250)
+    made: list[str] = []
+
+    def maker(name: str) -> bytes:
+        made.append(name)
+        return name.encode() * 100
+
+    for name in ("a", "b", "a", "c"):
+        cache.get((name,), functools.partial(maker, name))
+    assert made == ["a", "b", "c"]  # the second "a" was a hit
+    assert cache.used_bytes <= 250
+    cache.get(("b",), lambda: maker("b"))
+    assert made == ["a", "b", "c", "b"]  # "b" was the least recently used: evicted
+
+
+def test_vendor_copy_names_what_is_missing(tmp_path: Path) -> None:
+    """The build step fails naming absent dist files, and copies every file when present."""
+    with pytest.raises(FileNotFoundError, match=r"leaflet/dist/leaflet\.js"):
+        copy_vendor_files(tmp_path / "node_modules", tmp_path / "out")
+    for source in VENDOR_FILES.values():
+        path = tmp_path / "node_modules" / source
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    copy_vendor_files(tmp_path / "node_modules", tmp_path / "out")
+    assert missing_vendor_files(tmp_path / "out") == []
+    assert (tmp_path / "out" / "leaflet.js").read_text() == "leaflet/dist/leaflet.js"
