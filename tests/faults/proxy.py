@@ -189,8 +189,10 @@ class FaultProxy:
             request.method,
             self.upstream + request.path_qs,
             headers=headers,
-            data=body,
+            data=body or None,
             allow_redirects=False,
+            # Storage signs Content-Type: never add one the client did not send.
+            skip_auto_headers=("Content-Type",),
         ) as upstream:
             payload = await upstream.read()
             self.forwarded += 1
