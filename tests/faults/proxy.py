@@ -62,6 +62,8 @@ class FaultSchedule:
     rate: float = 0.2
     kinds: Iterable[str] = FAULT_KINDS
     quiet_after: int = 1
+    race_methods: Iterable[str] = ("GET", "HEAD", "PUT", "POST", "PATCH", "DELETE")
+    """Methods whose conditional requests may get a 412."""
     _random: random.Random = field(init=False, repr=False)
     _quiet: int = field(default=0, init=False, repr=False)
 
@@ -70,10 +72,12 @@ class FaultSchedule:
         unknown = set(self.kinds) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; use {FAULT_KINDS}")
+        self.race_methods = tuple(self.race_methods)
         self._random = random.Random(self.seed)
 
-    def next_fault(self, *, conditional: bool) -> str | None:
+    def next_fault(self, *, conditional: bool, method: str = "GET") -> str | None:
         """The fault for the next request, or None; 412 only for conditional requests."""
+        conditional = conditional and method in self.race_methods
         roll = self._random.random()
         kind = self._random.choice(self.kinds)  # drawn every time: one seed, one sequence
         if self._quiet > 0:
@@ -155,7 +159,11 @@ class FaultProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         conditional = "If-Match" in request.headers
-        fault = self.schedule.next_fault(conditional=conditional) if self.enabled else None
+        fault = (
+            self.schedule.next_fault(conditional=conditional, method=request.method)
+            if self.enabled
+            else None
+        )
         if fault is not None:
             self.injected.append(Injected(request.method, request.path, fault))
         if fault == "429":

@@ -250,9 +250,12 @@ def _manifest() -> bytes:
 
 
 def _ingest_under_faults(
-    app_env: AppEnv, monkeypatch: pytest.MonkeyPatch, seed: int, prefix: str
+    app_env: AppEnv, monkeypatch: pytest.MonkeyPatch, seed: int, prefix: str, rate: float
 ) -> FaultProxy:
-    with FaultProxy(app_env.azurite.blob_endpoint.rsplit("/", 1)[0], FaultSchedule(seed)) as proxy:
+    # No 412 on the landing delete: a real one means the upload was rewritten after its
+    # copies, and the run deliberately fails rather than delete bytes it never validated.
+    schedule = FaultSchedule(seed, rate=rate, race_methods=("GET", "HEAD", "PUT"))
+    with FaultProxy(app_env.azurite.blob_endpoint.rsplit("/", 1)[0], schedule) as proxy:
         # Only the app goes through the proxy; devhost's own event polling stays direct.
         monkeypatch.setenv(
             "AVOPS_STORAGE_CONNECTION_STRING",
@@ -298,9 +301,10 @@ def _check_ingested(app_env: AppEnv, prefix: str, measurement_id: str) -> None:
         assert len(raw_blobs) == len(FILES)
         for path, data in FILES.items():
             (raw_path,) = [p for p in raw_blobs if p.endswith(f"/{path}") or p == path]
-            assert app_env.zones.read_bytes(Zone.RAW, raw_path) == data, raw_path
-            archived = app_env.zones.read_bytes(Zone.ARCHIVE, f"{prefix}/{path}")
-            assert archived == data, path
+            copied = app_env.zones.read_bytes(Zone.RAW, raw_path, max_bytes=1 << 20)
+            assert copied.data == data, raw_path
+            archived = app_env.zones.read_bytes(Zone.ARCHIVE, f"{prefix}/{path}", max_bytes=1 << 20)
+            assert archived.data == data, path
         recorded = {f.path: f for f in measurement.files}
         assert {p: recorded[p].sha256 for p in FILES} == {
             p: hashlib.sha256(d).hexdigest() for p, d in FILES.items()
@@ -315,8 +319,9 @@ def test_ingest_on_azurite_under_faults_copies_every_byte_once(
     app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A devhost ingest run through throttles, outages, lost races and mid-body drops."""
-    proxy = _ingest_under_faults(app_env, monkeypatch, seed=7, prefix="faults/1")
+    proxy = _ingest_under_faults(app_env, monkeypatch, seed=7, prefix="faults/1", rate=0.1)
     assert proxy.injected, "the schedule injected faults"
+    assert {"429", "drop"} <= proxy.kinds_injected(), proxy.injected
 
 
 @pytest.mark.slow
@@ -327,5 +332,5 @@ def test_ingest_soak_under_faults(
 ) -> None:
     """More seeds of the ingest run; each ends with every byte copied once."""
     del tmp_path
-    proxy = _ingest_under_faults(app_env, monkeypatch, seed=seed, prefix=f"soak/{seed}")
+    proxy = _ingest_under_faults(app_env, monkeypatch, seed=seed, prefix=f"soak/{seed}", rate=0.25)
     assert proxy.injected
