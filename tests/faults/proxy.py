@@ -79,7 +79,7 @@ class FaultSchedule:
         """The fault for the next request, or None; 412 only for conditional requests."""
         conditional = conditional and method in self.race_methods
         roll = self._random.random()
-        kind = self._random.choice(self.kinds)  # drawn every time: one seed, one sequence
+        kind: str = self._random.choice(tuple(self.kinds))  # drawn every time: one sequence
         if self._quiet > 0:
             self._quiet -= 1
             return None
