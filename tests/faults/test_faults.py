@@ -26,6 +26,7 @@ from activities import runtime
 from activities import scenes as scene_activities
 from activities import synchronization as synchronization_activities
 from activities.serving import ActivityError
+from dataops.downstream import downstream_starts
 from dataops.ids import instance_id_for
 from dataops.models import (
     Datastream,
@@ -38,7 +39,6 @@ from dataops.models import (
 from dataops.paths import Zone
 from dataops.settings import Settings, StoreBackend
 from dataops.store import MetadataStore, open_store
-from dataops.synchronization.routing import downstream_starts
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from devhost.services.azurite import ACCOUNT_KEY, ACCOUNT_NAME
