@@ -6,6 +6,11 @@ conflict, not found...), a refused input or output model, ``RecursionError`` and
 errors (``ValueError`` and its ``UnicodeDecodeError`` / ``JSONDecodeError``). Azure failures
 are classified by :mod:`dataops.azure_errors`; connection-level ``OSError`` and anything
 unknown stay retryable, as every failure was before the classes were read.
+
+Every run is one telemetry step (:func:`dataops.telemetry.step_timer`, named by the contract):
+the input's ``measurement_id``, ``datastream_id`` and ``instance_id`` are bound for the run, so
+each log record and span of the activity (Azure SDK calls included) carries them, and its
+duration is recorded with outcome ok or error.
 """
 
 from __future__ import annotations
@@ -25,8 +30,17 @@ from dataops.activity_contracts import (
 )
 from dataops.azure_errors import error_class_for, retry_after_seconds
 from dataops.errors import DataOpsError, RetryableError
+from dataops.telemetry import ID_FIELDS, split_carried_ids, step_timer
 
-__all__ = ["ActivityError", "Served", "ServedHandler", "classify", "served", "served_by"]
+__all__ = [
+    "ActivityError",
+    "Served",
+    "ServedHandler",
+    "classify",
+    "ids_of",
+    "served",
+    "served_by",
+]
 
 InputT = TypeVar("InputT", bound=ActivityInput)
 OutputT = TypeVar("OutputT", bound=ActivityOutput)
@@ -70,6 +84,16 @@ def classify(err: BaseException) -> FailureInfo:
     return FailureInfo(True, type(err).__name__, message)
 
 
+def ids_of(args: ActivityInput) -> dict[str, str]:
+    """The telemetry ids an activity input names (fields measurement_id, datastream_id...)."""
+    ids: dict[str, str] = {}
+    for key in ID_FIELDS:
+        value = getattr(args, key, None)
+        if isinstance(value, str) and value:
+            ids[key] = value
+    return ids
+
+
 @dataclass(frozen=True)
 class Served(Generic[InputT, OutputT]):
     """An activity handler bound to its contract: what the function app registers."""
@@ -80,8 +104,12 @@ class Served(Generic[InputT, OutputT]):
     def __call__(self, params: Any) -> dict[str, Any]:
         """Validate ``params``, run the handler, check its result against the output model."""
         try:
-            result = self.handler(self.contract.parse_input(params))
-            self.contract.parse_output(result)
+            params, carried = split_carried_ids(params)
+            args = self.contract.parse_input(params)
+            # The input's own ids win over those the orchestration carried.
+            with step_timer(self.contract.name, **{**carried, **ids_of(args)}):
+                result = self.handler(args)
+                self.contract.parse_output(result)
         except Exception as err:
             raise ActivityError(classify(err)) from err
         return result

@@ -18,6 +18,7 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     DecodeError,
     HttpResponseError,
+    IncompleteReadError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -63,6 +64,9 @@ _BY_STATUS: dict[int, type[DataOpsError]] = {
 # Checked in order: the specific azure.core classes are HttpResponseErrors too, and a
 # DecodeError (a body that does not parse) is one although retrying reads the same bytes.
 _BY_CLASS: tuple[tuple[type[BaseException], type[DataOpsError]], ...] = (
+    # A body cut off mid-way (the connection dropped) is a DecodeError too, but the next
+    # read gets the whole body: retryable, unlike a body that arrived and does not parse.
+    (IncompleteReadError, RetryableError),
     (DecodeError, TerminalError),
     (ResourceNotFoundError, NotFoundError),
     (ResourceModifiedError, EtagMismatchError),

@@ -13,10 +13,17 @@ logs go to the console. Either way:
   :func:`record_run_event` counts what operations did to runs (metric ``avops.runs``: reruns,
   reconciler starts, deadlines exceeded).
 
+An activity runs in another invocation (often another process) than the orchestration that
+called it, so the ids cross the Durable boundary in the payload: :func:`with_carried_ids` adds
+the bound ids under ``telemetry_ids`` (``orchestrators.calls`` does, with the ids the
+orchestration bound), :func:`split_carried_ids` takes them off again before the input is
+validated (``activities.serving``).
+
 Metric attributes stay low-cardinality (step, kind, outcome): per-measurement numbers live in
 the logs and spans, where infra/queries/measurement.kql finds them.
-Orchestrators must not use these helpers (they replay and must not read the clock);
-activities, triggers and the Batch worker do.
+Orchestrators use only :func:`bind_ids`, :func:`current_ids` and :func:`with_carried_ids`
+(context-variable reads and writes, replay-safe); the timing and counting helpers read the
+clock or emit once per call, so activities and triggers use them.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ __all__ = [
     "METER_NAME",
     "RUN_EVENTS_METRIC",
     "STEP_DURATION_METRIC",
+    "TELEMETRY_IDS_KEY",
     "ByteKind",
     "IdLoggerAdapter",
     "IdsFilter",
@@ -66,11 +74,14 @@ __all__ = [
     "configure_telemetry",
     "configure_telemetry_from_environment",
     "current_ids",
+    "learned_ids",
     "record_bytes",
     "record_run_event",
     "shutdown_telemetry",
+    "split_carried_ids",
     "step_timer",
     "use_providers",
+    "with_carried_ids",
 ]
 
 CONNECTION_STRING_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
@@ -80,6 +91,7 @@ METER_NAME = "avops.dataops"
 BYTES_METRIC = "avops.bytes"
 STEP_DURATION_METRIC = "avops.step.duration"
 RUN_EVENTS_METRIC = "avops.runs"
+TELEMETRY_IDS_KEY = "telemetry_ids"
 RunEvent = Literal["rerun_started", "reconciler_started", "deadline_exceeded"]
 _RUN_EVENTS = frozenset({"rerun_started", "reconciler_started", "deadline_exceeded"})
 ByteKind = Literal["validated", "copied", "extracted"]
@@ -127,6 +139,44 @@ def bind_ids(**ids: str | None) -> Iterator[dict[str, str]]:
         yield dict(merged)
     finally:
         _ids.reset(token)
+
+
+def with_carried_ids(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` plus the bound ids under ``telemetry_ids`` (unchanged when none are bound)."""
+    ids = current_ids()
+    return {**payload, TELEMETRY_IDS_KEY: ids} if ids else payload
+
+
+def split_carried_ids(params: Any) -> tuple[Any, dict[str, str]]:
+    """(``params`` without ``telemetry_ids``, the ids it carried); unknown id names dropped."""
+    if not isinstance(params, Mapping) or TELEMETRY_IDS_KEY not in params:
+        return params, {}
+    rest = {key: value for key, value in params.items() if key != TELEMETRY_IDS_KEY}
+    carried = params[TELEMETRY_IDS_KEY]
+    if not isinstance(carried, Mapping):
+        return rest, {}
+    ids = {
+        key: value
+        for key, value in carried.items()
+        if key in ID_FIELDS and isinstance(value, str) and value
+    }
+    return rest, ids
+
+
+@contextmanager
+def learned_ids(**ids: str | None) -> Iterator[dict[str, str]]:
+    """Ids learned inside a step: bound for the block and set on the current (step's) span.
+
+    A trigger knows its instance id only after parsing its event; this names the trigger's
+    span and the record :func:`step_timer` logs at its end, not only what runs in the block.
+    """
+    checked = _checked(ids)
+    span = trace.get_current_span()
+    if span.is_recording():
+        for key, value in checked.items():
+            span.set_attribute(key, value)
+    with bind_ids(**checked) as bound:
+        yield bound
 
 
 class IdsFilter(logging.Filter):
@@ -313,7 +363,10 @@ def step_timer(step: str, **ids: str | None) -> Iterator[trace.Span]:
         finally:
             seconds = time.perf_counter() - started
             _instruments().duration.record(seconds, {"avops.step": step, "avops.outcome": outcome})
-            _log.info("step %s finished (%s) in %.3f s", step, outcome, seconds)
+            # Ids set on the span inside the step (learned_ids) name its end record too.
+            named = getattr(span, "attributes", None) or {}
+            extra = {key: str(named[key]) for key in ID_FIELDS if key in named}
+            _log.info("step %s finished (%s) in %.3f s", step, outcome, seconds, extra=extra)
 
 
 # --- configuration ------------------------------------------------------------------------

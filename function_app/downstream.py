@@ -21,11 +21,14 @@ import azure.functions as func
 from activities import enrichment as enrichment_activities
 from activities import scenes as scene_activities
 from activities import synchronization as synchronization_activities
-from dataops.downstream import downstream_starts
+from dataops.downstream import DownstreamStart, downstream_starts
+from dataops.telemetry import bind_ids
 from function_app.activity_functions import register_activities
+from function_app.telemetry import traced_trigger
 from orchestrators.detect_scenes import detect_scenes_orchestrator
 from orchestrators.enrich import enrich_orchestrator
 from orchestrators.synchronize import synchronize_orchestrator
+from orchestrators.telemetry import with_telemetry_ids
 
 __all__ = ["bp"]
 
@@ -48,48 +51,63 @@ log = logging.getLogger("avops.downstream")
     feed_poll_delay=1000,
 )
 @bp.durable_client_input(client_name="client")
+@traced_trigger
 async def on_datastream_changed(
     documents: func.DocumentList, client: df.DurableOrchestrationClient
 ) -> None:
     """Start the downstream step of each COMPLETED datastream, once per source datastream."""
     for start in downstream_starts(document.to_dict() for document in documents):
-        # At-least-once delivery: any existing instance (running, done or failed) means this
-        # change was handled; a rerun is an explicit operation, not a redelivery.
-        status = await client.get_status(start.instance_id)
-        if status is not None and status.runtime_status is not None:
-            log.info(
-                "change feed: %s for %s already exists (%s)",
-                start.instance_id,
-                start.input["source_datastream_id"],
-                status.runtime_status,
-            )
-            continue
-        await client.start_new(start.orchestrator, start.instance_id, start.input)
+        with bind_ids(
+            measurement_id=start.input.get("measurement_id"),
+            datastream_id=start.input.get("source_datastream_id"),
+            instance_id=start.instance_id,
+        ):
+            await _start_once(client, start)
+
+
+async def _start_once(client: df.DurableOrchestrationClient, start: DownstreamStart) -> None:
+    """Start one downstream step unless its instance already exists."""
+    # At-least-once delivery: any existing instance (running, done or failed) means this
+    # change was handled; a rerun is an explicit operation, not a redelivery.
+    status = await client.get_status(start.instance_id)
+    if status is not None and status.runtime_status is not None:
         log.info(
-            "change feed: started %s %s for datastream %s of %s",
-            start.orchestrator,
+            "change feed: %s for %s already exists (%s)",
             start.instance_id,
             start.input["source_datastream_id"],
-            start.input["measurement_id"],
+            status.runtime_status,
         )
+        return
+    await client.start_new(start.orchestrator, start.instance_id, start.input)
+    log.info(
+        "change feed: started %s %s for datastream %s of %s",
+        start.orchestrator,
+        start.instance_id,
+        start.input["source_datastream_id"],
+        start.input["measurement_id"],
+    )
 
 
 @bp.orchestration_trigger(context_name="context")
 def synchronize(context: df.DurableOrchestrationContext) -> Any:
     """EXTRACTED -> SYNCHRONIZED; see orchestrators/synchronize.py."""
-    return (yield from synchronize_orchestrator(context))
+    return (
+        yield from with_telemetry_ids(context, "synchronize", synchronize_orchestrator(context))
+    )
 
 
 @bp.orchestration_trigger(context_name="context")
 def enrich(context: df.DurableOrchestrationContext) -> Any:
     """SYNCHRONIZED -> ENRICHED; see orchestrators/enrich.py."""
-    return (yield from enrich_orchestrator(context))
+    return (yield from with_telemetry_ids(context, "enrich", enrich_orchestrator(context)))
 
 
 @bp.orchestration_trigger(context_name="context")
 def detect_scenes(context: df.DurableOrchestrationContext) -> Any:
     """ENRICHED -> SCENES; see orchestrators/detect_scenes.py."""
-    return (yield from detect_scenes_orchestrator(context))
+    return (
+        yield from with_telemetry_ids(context, "detect_scenes", detect_scenes_orchestrator(context))
+    )
 
 
 register_activities(bp, synchronization_activities)

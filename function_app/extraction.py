@@ -16,6 +16,7 @@ from activities import extraction as extraction_activities
 from activities import runtime
 from function_app.activity_functions import register_activities
 from orchestrators.extract import extract_orchestrator
+from orchestrators.telemetry import with_telemetry_ids
 
 __all__ = ["bp", "extract_start_input"]
 
@@ -38,7 +39,7 @@ def extract_start_input(
 @bp.orchestration_trigger(context_name="context")
 def extract(context: df.DurableOrchestrationContext) -> Any:
     """RAW -> batch jobs -> EXTRACTED; see orchestrators/extract.py."""
-    return (yield from extract_orchestrator(context))
+    return (yield from with_telemetry_ids(context, "extract", extract_orchestrator(context)))
 
 
 register_activities(bp, extraction_activities)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from dataops.scenes.search import SceneSearch
 from dataops.settings import Settings
 from dataops.storage import BlobZones, zone_clients_from_settings
 from dataops.store import MetadataStore
+from dataops.telemetry import step_timer
 from function_app.durable import DurableRunControl
 from function_app.extraction import extract_start_input
 
@@ -153,6 +155,22 @@ def _response(response: ApiResponse) -> func.HttpResponse:
     )
 
 
+# What the ``{id}`` of a route names, by the route's first segment.
+_ROUTE_IDS = {
+    "measurements": "measurement_id",
+    "datastreams": "datastream_id",
+    "runs": "instance_id",
+}
+
+
+def _traced(trigger: Trigger, req: func.HttpRequest) -> AbstractContextManager[object]:
+    """One telemetry step per request, with the ids its route names bound."""
+    route_id = (req.route_params or {}).get("id")
+    id_field = _ROUTE_IDS.get(trigger.route.split("/", 1)[0])
+    ids = {id_field: route_id} if id_field and route_id else {}
+    return step_timer(trigger.name, **ids)
+
+
 def _register(trigger: Trigger) -> None:
     """One Functions HTTP trigger serving every operation of ``trigger.route``."""
     # Anonymous only where no operation needs a role (document, docs, health); elsewhere the
@@ -165,9 +183,10 @@ def _register(trigger: Trigger) -> None:
             req: func.HttpRequest, client: df.DurableOrchestrationClient
         ) -> func.HttpResponse:
             context = replace(_CONTEXT, runs=DurableRunControl(client))
-            answer = await handle_async(
-                _request(trigger.route, req), context, HANDLERS, RUN_HANDLERS
-            )
+            with _traced(trigger, req):
+                answer = await handle_async(
+                    _request(trigger.route, req), context, HANDLERS, RUN_HANDLERS
+                )
             return _response(answer)
 
         serve_with_client.__doc__ = f"/api/{trigger.route} (with the durable client)."
@@ -175,7 +194,9 @@ def _register(trigger: Trigger) -> None:
     else:
 
         def serve(req: func.HttpRequest) -> func.HttpResponse:
-            return _response(handle(_request(trigger.route, req), _CONTEXT, HANDLERS))
+            with _traced(trigger, req):
+                answer = handle(_request(trigger.route, req), _CONTEXT, HANDLERS)
+            return _response(answer)
 
         serve.__doc__ = f"/api/{trigger.route}."
         function = serve

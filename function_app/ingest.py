@@ -20,9 +20,12 @@ from dataops.events import (
 from dataops.ids import instance_id_for
 from dataops.models import MANIFEST_NAME
 from dataops.paths import Zone
+from dataops.telemetry import learned_ids
 from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload
+from function_app.telemetry import traced_trigger
 from orchestrators.ingest import ingest_orchestrator
+from orchestrators.telemetry import with_telemetry_ids
 
 bp = df.Blueprint()
 log = logging.getLogger("avops.ingest")
@@ -51,6 +54,7 @@ def _current_manifest_etag(prefix: str) -> str | None:
 
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
+@traced_trigger
 async def on_landing_blob_created(
     event: func.EventGridEvent, client: df.DurableOrchestrationClient
 ) -> None:
@@ -73,6 +77,18 @@ async def on_landing_blob_created(
         log.exception("rejected storage event %s (subject %s)", event.id, event.subject)
         raise
     instance_id = instance_id_for("ingest", prefix)
+    with learned_ids(instance_id=instance_id):
+        await _start_once(client, event, prefix, instance_id, etag)
+
+
+async def _start_once(
+    client: df.DurableOrchestrationClient,
+    event: func.EventGridEvent,
+    prefix: str,
+    instance_id: str,
+    etag: str,
+) -> None:
+    """Start the upload's ingest unless an instance for it already exists."""
     status = await client.get_status(instance_id)
     if status is not None and status.runtime_status in _ALREADY_STARTED:
         log.info(
@@ -90,7 +106,7 @@ async def on_landing_blob_created(
 @bp.orchestration_trigger(context_name="context")
 def ingest(context: df.DurableOrchestrationContext) -> Any:
     """Landing -> raw + archive; see orchestrators/ingest.py."""
-    return (yield from ingest_orchestrator(context))
+    return (yield from with_telemetry_ids(context, "ingest", ingest_orchestrator(context)))
 
 
 register_activities(bp, ingest_activities)

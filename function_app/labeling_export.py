@@ -15,6 +15,7 @@ import azure.durable_functions as df
 from activities import labeling_export as export_activities
 from function_app.activity_functions import register_activities
 from orchestrators.label_export import label_export_orchestrator
+from orchestrators.telemetry import with_telemetry_ids
 
 __all__ = ["bp"]
 
@@ -25,7 +26,9 @@ log = logging.getLogger("avops.labeling")
 @bp.orchestration_trigger(context_name="context")
 def label_export(context: df.DurableOrchestrationContext) -> Any:
     """Plan, copy in chunks, write the label files; see orchestrators/label_export.py."""
-    return (yield from label_export_orchestrator(context))
+    return (
+        yield from with_telemetry_ids(context, "label_export", label_export_orchestrator(context))
+    )
 
 
 register_activities(bp, export_activities)

@@ -20,7 +20,9 @@ from dataops.labeling.importing.events import label_upload_from_event
 from dataops.paths import Zone
 from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload
+from function_app.telemetry import traced_trigger
 from orchestrators.label_import import label_import_orchestrator
+from orchestrators.telemetry import with_telemetry_ids
 
 __all__ = ["bp"]
 
@@ -30,6 +32,7 @@ log = logging.getLogger("avops.labeling")
 
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
+@traced_trigger
 async def on_labeled_blob_created(
     event: func.EventGridEvent, client: df.DurableOrchestrationClient
 ) -> None:
@@ -66,7 +69,9 @@ async def on_labeled_blob_created(
 @bp.orchestration_trigger(context_name="context")
 def label_import(context: df.DurableOrchestrationContext) -> Any:
     """Partner label file -> report, and LABELED datastreams when valid."""
-    return (yield from label_import_orchestrator(context))
+    return (
+        yield from with_telemetry_ids(context, "label_import", label_import_orchestrator(context))
+    )
 
 
 register_activities(bp, import_activities)

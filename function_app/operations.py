@@ -17,6 +17,7 @@ import azure.functions as func
 from activities import runtime
 from dataops.ingest.reconcile import firing_time, reconcile
 from function_app.durable import DurableRunControl
+from function_app.telemetry import traced_trigger
 
 __all__ = ["bp"]
 
@@ -26,6 +27,7 @@ log = logging.getLogger("avops.operations")
 
 @bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
+@traced_trigger
 async def reconcile_ingest(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Every 5 minutes: start runs for orphaned landing manifests, terminate overdue runs."""
     if timer.past_due:

@@ -25,6 +25,7 @@ from dataops.activity_contracts import (
     FailureInfo,
     parse_failure,
 )
+from dataops.telemetry import with_carried_ids
 
 __all__ = ["ActivityFailedError", "call", "call_all"]
 
@@ -52,7 +53,7 @@ def call(
     args: InputT,
 ) -> Generator[Any, Any, OutputT]:
     """Run one activity; retryable failures are retried per ``contract.retry``."""
-    payload = contract.payload(args)
+    payload = with_carried_ids(contract.payload(args))
     attempt = 1
     while True:
         try:
@@ -79,7 +80,7 @@ def call_all(
     failure, or a retryable one out of attempts, fails the call; otherwise the failed calls
     alone go again after one timer (the longest wait any of them needs).
     """
-    payloads = [contract.payload(item) for item in args]
+    payloads = [with_carried_ids(contract.payload(item)) for item in args]
     results: dict[int, Any] = {}
     attempts = [0] * len(payloads)
     owed = list(range(len(payloads)))

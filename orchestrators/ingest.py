@@ -14,9 +14,9 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import ingest as contracts
-from dataops.errors import first_line
+from dataops.errors import EtagMismatchError, first_line
 from dataops.ids import instance_id_for
-from orchestrators.calls import call, call_all
+from orchestrators.calls import ActivityFailedError, call, call_all
 
 __all__ = ["COPY_WAVE", "MAX_REVALIDATIONS", "ingest_orchestrator"]
 
@@ -75,14 +75,22 @@ def _ingest_steps(
         upload = yield from _wait_for_complete_upload(context, params, status)
         progress["step"] = "checksum"
         _publish(context, status, stage="checksumming", files_total=len(upload.files))
-        yield from call_all(
-            context,
-            contracts.HASH_FILE,
-            [
-                contracts.FileInput(upload_prefix=prefix, **item.model_dump())
-                for item in upload.files
-            ],
-        )
+        try:
+            yield from call_all(
+                context,
+                contracts.HASH_FILE,
+                [
+                    contracts.FileInput(upload_prefix=prefix, **item.model_dump())
+                    for item in upload.files
+                ],
+            )
+        except ActivityFailedError as err:
+            # The pinned version is gone (412): the blob was rewritten after validation,
+            # as with a copy whose source changed; validate the new bytes from scratch.
+            if err.failure.error_class != EtagMismatchError.__name__:
+                raise
+            _publish(context, status, stage="revalidating")
+            continue
         progress["step"] = "register"
         registration = yield from call(
             context,

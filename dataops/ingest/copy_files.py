@@ -10,6 +10,7 @@ from dataops.errors import EtagMismatchError, NotFoundError
 from dataops.models import MANIFEST_NAME
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
+from dataops.telemetry import record_bytes
 
 __all__ = ["copy_to_raw_and_archive", "delete_from_landing"]
 
@@ -42,6 +43,8 @@ def copy_to_raw_and_archive(
         except EtagMismatchError:
             log.warning("landing/%s changed after validation; revalidating", source)
             return {"path": path, "source_changed": True, "copies": copies}
+        if not result.skipped:
+            record_bytes("copied", result.size)
         copies.append({"zone": zone.value, "path": destination, "skipped": result.skipped})
     return {"path": path, "source_changed": False, "copies": copies}
 

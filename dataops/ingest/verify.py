@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataops.errors import InvalidInputError
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
+from dataops.telemetry import record_bytes
 
 __all__ = ["ChecksumMismatchError", "verify_checksum"]
 
@@ -26,4 +27,5 @@ def verify_checksum(
             source=f"landing/{blob_path}",
             field="sha256",
         )
+    record_bytes("validated", digest.size)
     return digest.sha256

@@ -76,6 +76,12 @@ def _client_options(chunk_size: int) -> dict[str, Any]:
         "max_chunk_get_size": download_range,
         "max_single_put_size": chunk_size,
         "max_block_size": chunk_size,
+        # The SDK's own retries of a 5xx or a dropped connection wait 1, 3 and 5 s (its
+        # default starts at 15 s): an activity should not hold its worker for a minute, since
+        # the orchestration retries a retryable failure again on a durable timer.
+        "retry_total": 3,
+        "initial_backoff": 1,
+        "increment_base": 2,
     }
 
 

@@ -9,6 +9,7 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     DecodeError,
     HttpResponseError,
+    IncompleteReadError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -118,12 +119,14 @@ def test_a_malformed_or_negative_retry_after_never_asks_for_a_negative_wait(valu
         (ConnectionResetError("reset by peer"), RetryableError),
         (TimeoutError("read timed out"), RetryableError),
         (DecodeError(message="not json"), TerminalError),
+        # A connection dropped mid-body: the next read gets it whole.
+        (IncompleteReadError(message="IncompleteRead(330 bytes read)"), RetryableError),
     ],
 )
 def test_sdk_exception_classes_and_connection_errors_map(
     error: Exception, expected: type[DataOpsError]
 ) -> None:
-    """Connection-level failures retry; a body that does not decode never will."""
+    """Connection-level failures retry (a body cut short too); one that does not decode never."""
     assert type(map_azure_error(error, where="x")) is expected
 
 
