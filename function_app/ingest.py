@@ -75,6 +75,19 @@ async def on_landing_blob_created(
     instance_id = instance_id_for("ingest", prefix)
     status = await client.get_status(instance_id)
     if status is not None and status.runtime_status in _ALREADY_STARTED:
+        if _is_reupload(status, etag):
+            # Not started here: a rerun restores the manifest (a new etag) and then starts the
+            # run itself; starting on its event would race it. The reconciler starts re-uploads.
+            log.warning(
+                "re-upload %s of upload %s (manifest etag %s): instance %s is %s; the "
+                "reconciler starts a new run once the manifest is older than its threshold",
+                event.id,
+                prefix,
+                etag,
+                instance_id,
+                status.runtime_status,
+            )
+            return
         log.info(
             "duplicate event %s for upload %s: instance %s is %s",
             event.id,
@@ -85,6 +98,23 @@ async def on_landing_blob_created(
         return
     await client.start_new("ingest", instance_id, ingest_start_input(prefix, event_etag=etag))
     log.info("started ingest %s for upload %s (event %s)", instance_id, prefix, event.id)
+
+
+def _is_reupload(status: df.DurableOrchestrationStatus, manifest_etag: str | None) -> bool:
+    """A finished run that reported another manifest etag than this event's."""
+    custom = status.custom_status
+    reported = custom.get("manifest_etag") if isinstance(custom, dict) else None
+    return (
+        status.runtime_status
+        in (
+            df.OrchestrationRuntimeStatus.Completed,
+            df.OrchestrationRuntimeStatus.Failed,
+            df.OrchestrationRuntimeStatus.Terminated,
+        )
+        and manifest_etag is not None
+        and reported is not None
+        and reported.strip('"') != manifest_etag.strip('"')
+    )
 
 
 @bp.orchestration_trigger(context_name="context")

@@ -127,7 +127,12 @@ def _ingest_steps(
         ),
     )
     result = completed.model_dump(mode="json", exclude_unset=True)
-    output = {**ids, "raw_prefix": registration.raw_prefix, **result}
+    output = {
+        **ids,
+        "raw_prefix": registration.raw_prefix,
+        "manifest_etag": upload.manifest_etag,
+        **result,
+    }
     if params.get("extract", True):
         output["extraction"] = yield from _extract(context, params, ids, status)
     _publish(context, status, stage="completed")
@@ -180,6 +185,9 @@ def _wait_for_complete_upload(
         )
         if not upload.missing:
             status.update(
+                # The upload generation this run works on: the reconciler starts a new run
+                # when landing holds a manifest with another etag (a re-upload).
+                manifest_etag=upload.manifest_etag,
                 files_total=len(upload.files),
                 bytes_total=sum(f.size for f in upload.files),
                 warnings=upload.warnings[:20],
