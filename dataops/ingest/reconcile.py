@@ -122,7 +122,10 @@ def _is_new_generation(run: RunInfo, manifest_etag: str) -> bool:
     its upload is reported as stranded and an operator decides (rehydrate).
     """
     reported = run.reported("manifest_etag")
-    return not run.active and reported is not None and reported != manifest_etag
+    # Listings and reads quote etags differently ("0x8D..." vs 0x8D...): compare the values.
+    return (
+        not run.active and reported is not None and reported.strip('"') != manifest_etag.strip('"')
+    )
 
 
 async def _refuse_empty(
