@@ -23,6 +23,7 @@ from dataops.paths import Zone
 from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload
 from orchestrators.ingest import ingest_orchestrator
+from orchestrators.ingest_waves import ingest_files_orchestrator
 
 bp = df.Blueprint()
 log = logging.getLogger("avops.ingest")
@@ -121,6 +122,12 @@ def _is_reupload(status: df.DurableOrchestrationStatus, manifest_etag: str | Non
 def ingest(context: df.DurableOrchestrationContext) -> Any:
     """Landing -> raw + archive; see orchestrators/ingest.py."""
     return (yield from ingest_orchestrator(context))
+
+
+@bp.orchestration_trigger(context_name="context")
+def ingest_files(context: df.DurableOrchestrationContext) -> Any:
+    """One wave of a large upload's files (hash or copy); see orchestrators/ingest_waves.py."""
+    return (yield from ingest_files_orchestrator(context))
 
 
 register_activities(bp, ingest_activities)
