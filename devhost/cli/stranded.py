@@ -2,30 +2,40 @@
 
 It reads ``GET /api/landing/stranded`` (read role), the rows the reconciler logs and counts
 every pass: uploads older than the reconcile threshold without an active run, whatever the
-reason. Exit code 0 when landing holds nothing stranded, 3 when it does (for scripts and
-probes), 1 and 2 for API and connection errors as the other commands.
+reason. Exit codes follow the CLI's scheme (``devhost.cli.api_session``); with ``--check`` a
+non-empty listing is a failed check (exit 1), for scripts and probes.
 """
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from devhost.cli import app
-from devhost.cli.metadata import DEFAULT_URL, AsJson, Key, Url, _call, _print_json
+from devhost.cli.api_session import EXIT_FAILED, api_session, print_json
+from devhost.cli.metadata import DEFAULT_URL, AsJson, Key, Url
 
-__all__ = ["STRANDED_EXIT", "stranded"]
-
-STRANDED_EXIT = 3
+__all__ = ["stranded"]
 
 
 @app.command()
-def stranded(*, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
-    """List uploads stranded in landing (exit 3 when there are any)."""
-    listing = _call(url, key, "/landing/stranded")
+def stranded(
+    *,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when anything is stranded.")
+    ] = False,
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """List uploads stranded in landing: older than the threshold, no active run."""
+    with api_session(url, key) as api:
+        listing = api.get("/landing/stranded")
     if as_json:
-        _print_json(listing)
+        print_json(listing)
     else:
         table = Table("upload prefix", "reason", "files", "bytes", "last written", "last run")
         for row in listing["items"]:
@@ -43,5 +53,5 @@ def stranded(*, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
         console.print(
             f"{len(listing['items'])} stranded (older than {listing['threshold_minutes']} min)"
         )
-    if listing["items"]:
-        raise typer.Exit(STRANDED_EXIT)
+    if check and listing["items"]:
+        raise typer.Exit(EXIT_FAILED)

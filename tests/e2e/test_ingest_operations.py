@@ -23,7 +23,7 @@ from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
 from devhost.cli import _register_commands
 from devhost.cli import app as cli_app
-from devhost.cli.stranded import STRANDED_EXIT
+from devhost.cli.api_session import EXIT_FAILED
 from devhost.durable.clock import FakeClock
 from devhost.durable.store import TERMINAL, Instance, RuntimeStatus
 from devhost.events.delivery import Delivery
@@ -513,7 +513,7 @@ def test_stranded_landing_prefixes_are_listed_by_the_api_and_avops_stranded(
     app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Files with no manifest and a zero-byte manifest are both listed (threshold 0 here), by
-    ``GET /api/landing/stranded`` (read role) and by ``avops stranded`` (exit 3)."""
+    ``GET /api/landing/stranded`` (read role) and by ``avops stranded`` (``--check``: exit 1)."""
     monkeypatch.setenv("AVOPS_RECONCILE_AFTER_MINUTES", "0")
     app_env.zones.write_bytes(Zone.LANDING, "fleet/no-manifest/a.bag", b"12345")
     app_env.zones.write_bytes(Zone.LANDING, "fleet/empty/b.bag", b"678")
@@ -526,12 +526,15 @@ def test_stranded_landing_prefixes_are_listed_by_the_api_and_avops_stranded(
         monkeypatch.setenv("AVOPS_API_URL", host.base_url)
         monkeypatch.setenv("AVOPS_API_KEY", READ_KEY)
         cli = await asyncio.to_thread(
-            CliRunner().invoke, cli_app, ["stranded", "--json"], catch_exceptions=False
+            CliRunner().invoke, cli_app, ["stranded", "--json", "--check"], catch_exceptions=False
         )
-        return listed, anonymous, cli
+        table = await asyncio.to_thread(
+            CliRunner().invoke, cli_app, ["stranded"], catch_exceptions=False
+        )
+        return listed, anonymous, (cli, table)
 
     options = app_env.options(subscriptions_path=None, named_function_keys={"reader": READ_KEY})
-    listed, anonymous, cli = run_host(options, body)
+    listed, anonymous, (cli, table) = run_host(options, body)
     assert anonymous.status_code == 401
     assert listed.status_code == 200, listed.text
     assert listed.headers["cache-control"] == "no-store"
@@ -541,5 +544,8 @@ def test_stranded_landing_prefixes_are_listed_by_the_api_and_avops_stranded(
         "fleet/empty": ("empty_manifest", 2, 3),
     }
     assert listed.json()["threshold_minutes"] == 0
-    assert cli.exit_code == STRANDED_EXIT, cli.output
+    assert cli.exit_code == EXIT_FAILED, cli.output  # --check: something is stranded
     assert {row["upload_prefix"] for row in json.loads(cli.output)["items"]} == set(rows)
+    assert table.exit_code == 0, table.output
+    assert "fleet/no-manifest" in table.output and "empty_manifest" in table.output
+    assert "2 stranded (older than 0 min)" in table.output
