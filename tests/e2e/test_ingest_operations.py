@@ -547,5 +547,5 @@ def test_stranded_landing_prefixes_are_listed_by_the_api_and_avops_stranded(
     assert cli.exit_code == EXIT_FAILED, cli.output  # --check: something is stranded
     assert {row["upload_prefix"] for row in json.loads(cli.output)["items"]} == set(rows)
     assert table.exit_code == 0, table.output
-    assert "fleet/no-manifest" in table.output and "empty_manifest" in table.output
+    assert "no_manifest" in table.output and "empty_manifest" in table.output
     assert "2 stranded (older than 0 min)" in table.output
