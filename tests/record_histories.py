@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from activities import runtime
+from dataops.ids import instance_id_for
 from dataops.paths import Zone
 from dataops.settings import Settings
 from dataops.storage import BlobZones
@@ -32,7 +33,6 @@ from devhost.services.azurite import AzuriteBlob
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data" / "histories"
-SUBSCRIPTIONS = ROOT / "infra" / "eventgrid-subscriptions.json"
 
 FILES = {
     "ros2/metadata.yaml": b"rosbag2_bagfile_information:\n  version: 5\n",
@@ -103,29 +103,31 @@ def dump(host: DevHost, root: Instance) -> dict[str, Any]:
 Scenario = Callable[[DevHost, BlobZones], Awaitable[Instance]]
 
 
-async def ingest_small(host: DevHost, zones: BlobZones) -> Instance:
-    """Three files by Event Grid: inline hash and copy, completed."""
-    from dataops.ids import instance_id_for
+async def start(host: DevHost, prefix: str, **extra: Any) -> Instance:
+    """Start ``ingest`` as the reconciler does (no event: no second run can race this one)."""
+    instance_id = instance_id_for("ingest", prefix)
+    start_input = {**runtime.ingest_start_input(prefix), **extra}
+    host.engine.start_new("ingest", instance_id, json.dumps(start_input))
+    return await finished(host, instance_id)
 
+
+async def ingest_small(host: DevHost, zones: BlobZones) -> Instance:
+    """Three files: inline hash and copy, completed."""
     upload(zones, "replay/small", FILES, manifest(FILES))
-    return await finished(host, instance_id_for("ingest", "replay/small"))
+    return await start(host, "replay/small")
 
 
 async def ingest_waves(host: DevHost, zones: BlobZones) -> Instance:
     """Seven files in waves of three: hash and copy sub-orchestrations, completed."""
     upload(zones, "replay/waves", MANY, manifest(MANY, vehicle_id="WVW-REPLAY-002"))
-    start = {**runtime.ingest_start_input("replay/waves"), "files_per_wave": 3}
-    host.engine.start_new("ingest", "ingest-replay-waves", json.dumps(start))
-    return await finished(host, "ingest-replay-waves")
+    return await start(host, "replay/waves", files_per_wave=3)
 
 
 async def ingest_checksum_failure(host: DevHost, zones: BlobZones) -> Instance:
     """A file whose bytes do not match the manifest: failed at checksum, error zone."""
-    from dataops.ids import instance_id_for
-
     wrong = {**FILES, "drive.bag": FILES["drive.bag"][:-1] + b"X"}
     upload(zones, "replay/bad", wrong, manifest(FILES, vehicle_id="WVW-REPLAY-003"))
-    return await finished(host, instance_id_for("ingest", "replay/bad"))
+    return await start(host, "replay/bad")
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -149,7 +151,7 @@ def main() -> int:
             state_dir=Path(tmp) / "devhost",
             port=0,
             activity_mode="thread",
-            subscriptions_path=SUBSCRIPTIONS,
+            subscriptions_path=None,
             storage_connection_string=azurite.connection_string,
             poll_interval_s=0.05,
             delivery_backoff_s=0.05,
