@@ -92,8 +92,24 @@ BYTES_METRIC = "avops.bytes"
 STEP_DURATION_METRIC = "avops.step.duration"
 RUN_EVENTS_METRIC = "avops.runs"
 TELEMETRY_IDS_KEY = "telemetry_ids"
-RunEvent = Literal["rerun_started", "reconciler_started", "deadline_exceeded"]
-_RUN_EVENTS = frozenset({"rerun_started", "reconciler_started", "deadline_exceeded"})
+RunEvent = Literal[
+    "rerun_started",
+    "reconciler_started",
+    "reupload_started",
+    "deadline_exceeded",
+    "manifest_refused",
+    "stranded",
+]
+_RUN_EVENTS = frozenset(
+    {
+        "rerun_started",
+        "reconciler_started",
+        "reupload_started",
+        "deadline_exceeded",
+        "manifest_refused",
+        "stranded",
+    }
+)
 ByteKind = Literal["validated", "copied", "extracted"]
 _BYTE_KINDS = frozenset({"validated", "copied", "extracted"})
 _CONSOLE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -25,6 +25,7 @@ from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload
 from function_app.telemetry import traced_trigger
 from orchestrators.ingest import ingest_orchestrator
+from orchestrators.ingest_waves import ingest_files_orchestrator
 from orchestrators.telemetry import with_telemetry_ids
 
 bp = df.Blueprint()
@@ -91,6 +92,19 @@ async def _start_once(
     """Start the upload's ingest unless an instance for it already exists."""
     status = await client.get_status(instance_id)
     if status is not None and status.runtime_status in _ALREADY_STARTED:
+        if _is_reupload(status, etag):
+            # Not started here: a rerun restores the manifest (a new etag) and then starts the
+            # run itself; starting on its event would race it. The reconciler starts re-uploads.
+            log.warning(
+                "re-upload %s of upload %s (manifest etag %s): instance %s is %s; the "
+                "reconciler starts a new run once the manifest is older than its threshold",
+                event.id,
+                prefix,
+                etag,
+                instance_id,
+                status.runtime_status,
+            )
+            return
         log.info(
             "duplicate event %s for upload %s: instance %s is %s",
             event.id,
@@ -103,10 +117,35 @@ async def _start_once(
     log.info("started ingest %s for upload %s (event %s)", instance_id, prefix, event.id)
 
 
+def _is_reupload(status: df.DurableOrchestrationStatus, manifest_etag: str | None) -> bool:
+    """A finished run that reported another manifest etag than this event's."""
+    custom = status.custom_status
+    reported = custom.get("manifest_etag") if isinstance(custom, dict) else None
+    return (
+        status.runtime_status
+        in (
+            df.OrchestrationRuntimeStatus.Completed,
+            df.OrchestrationRuntimeStatus.Failed,
+            df.OrchestrationRuntimeStatus.Terminated,
+        )
+        and manifest_etag is not None
+        and reported is not None
+        and reported.strip('"') != manifest_etag.strip('"')
+    )
+
+
 @bp.orchestration_trigger(context_name="context")
 def ingest(context: df.DurableOrchestrationContext) -> Any:
     """Landing -> raw + archive; see orchestrators/ingest.py."""
     return (yield from with_telemetry_ids(context, "ingest", ingest_orchestrator(context)))
+
+
+@bp.orchestration_trigger(context_name="context")
+def ingest_files(context: df.DurableOrchestrationContext) -> Any:
+    """One wave of a large upload's files (hash or copy); see orchestrators/ingest_waves.py."""
+    return (
+        yield from with_telemetry_ids(context, "ingest_files", ingest_files_orchestrator(context))
+    )
 
 
 register_activities(bp, ingest_activities)

@@ -16,11 +16,18 @@ import azure.durable_functions as df
 from dataops.activity_contracts import ingest as contracts
 from dataops.errors import EtagMismatchError, first_line
 from dataops.ids import instance_id_for
-from orchestrators.calls import ActivityFailedError, call, call_all
+from orchestrators.calls import ActivityFailedError, call
+from orchestrators.ingest_waves import (
+    COPY_WAVE,
+    FILES_ORCHESTRATION,
+    FILES_PER_WAVE,
+    copy_files,
+    hash_files,
+    sub_orchestration_id,
+)
 
-__all__ = ["COPY_WAVE", "MAX_REVALIDATIONS", "ingest_orchestrator"]
+__all__ = ["COPY_WAVE", "FILES_PER_WAVE", "MAX_REVALIDATIONS", "ingest_orchestrator"]
 
-COPY_WAVE = 16
 MAX_REVALIDATIONS = 3
 POLL_SECONDS_DEFAULT = 30
 
@@ -70,20 +77,14 @@ def _ingest_steps(
     # One RAW datastream per run, revalidations included; new_uuid is replay-safe, so a
     # retried register activity finds the datastream it already made.
     datastream_id = str(context.new_uuid())
-    for _attempt in range(MAX_REVALIDATIONS):
+    wave_size = int(params.get("files_per_wave") or FILES_PER_WAVE)
+    for attempt in range(MAX_REVALIDATIONS):
         progress["step"] = "validate"
         upload = yield from _wait_for_complete_upload(context, params, status)
         progress["step"] = "checksum"
         _publish(context, status, stage="checksumming", files_total=len(upload.files))
         try:
-            yield from call_all(
-                context,
-                contracts.HASH_FILE,
-                [
-                    contracts.FileInput(upload_prefix=prefix, **item.model_dump())
-                    for item in upload.files
-                ],
-            )
+            yield from _hash_in_waves(context, upload, status, attempt, wave_size)
         except ActivityFailedError as err:
             # The pinned version is gone (412): the blob was rewritten after validation,
             # as with a copy whose source changed; validate the new bytes from scratch.
@@ -109,7 +110,9 @@ def _ingest_steps(
             datastream_id=registration.datastream_id,
         )
         progress["step"] = "copy"
-        copied = yield from _copy_in_waves(context, upload, registration, status)
+        copied = yield from _copy_in_waves(
+            context, upload, registration, status, attempt=attempt, wave_size=wave_size
+        )
         if copied:
             break
         # A landing blob changed after validation: validate the new bytes from scratch.
@@ -135,7 +138,12 @@ def _ingest_steps(
         ),
     )
     result = completed.model_dump(mode="json", exclude_unset=True)
-    output = {**ids, "raw_prefix": registration.raw_prefix, **result}
+    output = {
+        **ids,
+        "raw_prefix": registration.raw_prefix,
+        "manifest_etag": upload.manifest_etag,
+        **result,
+    }
     if params.get("extract", True):
         output["extraction"] = yield from _extract(context, params, ids, status)
     _publish(context, status, stage="completed")
@@ -188,6 +196,9 @@ def _wait_for_complete_upload(
         )
         if not upload.missing:
             status.update(
+                # The upload generation this run works on: the reconciler starts a new run
+                # when landing holds a manifest with another etag (a re-upload).
+                manifest_etag=upload.manifest_etag,
                 files_total=len(upload.files),
                 bytes_total=sum(f.size for f in upload.files),
                 warnings=upload.warnings[:20],
@@ -202,36 +213,69 @@ def _wait_for_complete_upload(
         yield context.create_timer(min(now + poll, deadline))
 
 
+def _hash_in_waves(
+    context: df.DurableOrchestrationContext,
+    upload: contracts.CheckedUpload,
+    status: dict[str, Any],
+    attempt: int,
+    wave_size: int,
+) -> Generator[Any, Any, None]:
+    """Check every file's SHA-256: inline up to one wave, else one sub-orchestration per wave."""
+    if len(upload.files) <= wave_size:
+        yield from hash_files(context, upload.upload_prefix, upload.files)
+        return
+    checked = 0
+    for index, start in enumerate(range(0, len(upload.files), wave_size)):
+        wave = upload.files[start : start + wave_size]
+        yield context.call_sub_orchestrator(
+            FILES_ORCHESTRATION,
+            contracts.FilesWave(
+                action="hash", upload_prefix=upload.upload_prefix, files=wave
+            ).model_dump(mode="json"),
+            sub_orchestration_id(context.instance_id, "hash", attempt, index),
+        )
+        checked += len(wave)
+        _publish(context, status, stage="checksumming", files_checked=checked)
+
+
 def _copy_in_waves(
     context: df.DurableOrchestrationContext,
     upload: contracts.CheckedUpload,
     registration: contracts.Registration,
     status: dict[str, Any],
+    *,
+    attempt: int,
+    wave_size: int,
 ) -> Generator[Any, Any, bool]:
     """Copy every file to raw and archive; False when a landing file changed (revalidate)."""
-    files = upload.files
-    done = 0
-    bytes_done = 0
-    _publish(context, status, stage="copying", files_done=0, bytes_done=0)
-    for start in range(0, len(files), COPY_WAVE):
-        wave = files[start : start + COPY_WAVE]
-        results = yield from call_all(
-            context,
-            contracts.COPY_FILE,
-            [
-                contracts.CopyInput(
-                    upload_prefix=upload.upload_prefix,
-                    **item.model_dump(),
-                    raw_prefix=registration.raw_prefix,
-                )
-                for item in wave
-            ],
+    progress = {"files_done": 0, "bytes_done": 0}
+
+    def advance(files: int, size: int) -> None:
+        progress["files_done"] += files
+        progress["bytes_done"] += size
+        _publish(context, status, stage="copying", **progress)
+
+    _publish(context, status, stage="copying", **progress)
+    if len(upload.files) <= wave_size:
+        inline = yield from copy_files(
+            context, upload.upload_prefix, upload.files, registration.raw_prefix, advance
         )
-        if any(result.source_changed for result in results):
+        return not inline.source_changed
+    for index, start in enumerate(range(0, len(upload.files), wave_size)):
+        raw = yield context.call_sub_orchestrator(
+            FILES_ORCHESTRATION,
+            contracts.FilesWave(
+                action="copy",
+                upload_prefix=upload.upload_prefix,
+                files=upload.files[start : start + wave_size],
+                raw_prefix=registration.raw_prefix,
+            ).model_dump(mode="json"),
+            sub_orchestration_id(context.instance_id, "copy", attempt, index),
+        )
+        wave = contracts.FilesWaveResult.model_validate(raw)
+        if wave.source_changed:
             return False
-        done += len(wave)
-        bytes_done += sum(item.size for item in wave)
-        _publish(context, status, stage="copying", files_done=done, bytes_done=bytes_done)
+        advance(wave.files, wave.bytes)
     return True
 
 

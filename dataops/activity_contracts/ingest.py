@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,8 @@ __all__ = [
     "DeleteInput",
     "FailInput",
     "FileInput",
+    "FilesWave",
+    "FilesWaveResult",
     "HashOutput",
     "Registration",
     "RegisterInput",
@@ -101,6 +103,25 @@ class FailInput(UploadInput):
     details: str | None = None
     instance_id: str | None = None
     datastream_id: str | None = None
+
+
+class FilesWave(ActivityInput):
+    """Input of the ``ingest_files`` sub-orchestration: one wave of an upload's files.
+
+    Not an activity: the ingest orchestrator hands it to a sub-orchestration, so a large
+    upload's history is split into bounded parts (``orchestrators/ingest_waves.py``).
+    """
+
+    action: Literal["hash", "copy"]
+    upload_prefix: str
+    files: list[UploadedFile]
+    raw_prefix: str | None = None
+
+
+class FilesWaveResult(ActivityOutput):
+    files: int
+    bytes: int
+    source_changed: bool = False
 
 
 CHECK_UPLOAD = ActivityContract("ingest_check_upload", UploadInput, CheckedUpload)

@@ -44,6 +44,8 @@ __all__ = [
     "SasGrant",
     "SasScope",
     "ScenePage",
+    "StrandedList",
+    "StrandedRow",
 ]
 
 _CONTINUATION = Field(
@@ -255,6 +257,30 @@ class RunStatus(BaseModel):
     )
     created_time: datetime | None = None
     last_updated_time: datetime | None = None
+
+
+class StrandedRow(BaseModel):
+    """One landing prefix no active run works on, older than the reconciler's threshold."""
+
+    upload_prefix: str = Field(description="The upload (or, without a manifest, the folder).")
+    reason: str = Field(
+        description="no_manifest, empty_manifest, no_run, run_completed, run_failed, run_ended."
+    )
+    detail: str
+    files: int
+    bytes: int
+    last_modified: datetime = Field(description="The newest blob's write time.")
+    manifest_etag: str | None = None
+    instance_id: str | None = Field(default=None, description="The upload's last ingest run.")
+    runtime_status: str | None = None
+
+
+class StrandedList(BaseModel):
+    """Every stranded landing prefix, by prefix."""
+
+    items: list[StrandedRow]
+    threshold_minutes: int = Field(description="Age a prefix must have to count as stranded.")
+    checked_at: datetime
 
 
 class LabelExportAccepted(RunAccepted):

@@ -31,6 +31,7 @@ from dataops.api.models import (
     RunAccepted,
     RunStatus,
     ScenePage,
+    StrandedList,
 )
 from dataops.api.params import (
     DatastreamListParams,
@@ -324,6 +325,20 @@ ROUTES: tuple[Operation, ...] = (
         role=Role.READ,
         response=RunStatus,
         errors=(400, 401, 403, 404),
+        runs=True,
+    ),
+    Operation(
+        operation_id="listStrandedUploads",
+        method="GET",
+        route="landing/stranded",
+        summary="Uploads stranded in landing",
+        description="Every landing prefix older than the reconciler's threshold that no active "
+        "`ingest` run works on, whatever the reason (no manifest, an empty manifest, no run, "
+        "a finished run that left blobs behind); the reconciler logs and counts the same rows "
+        "every pass. Computed from a listing of landing: the answer is never cached.",
+        role=Role.READ,
+        response=StrandedList,
+        errors=_READ_ERRORS,
         runs=True,
     ),
     Operation(

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from dataops.api.auth import Role
@@ -26,13 +26,21 @@ from dataops.api.dispatch import (
     StartInputs,
     json_reply,
 )
-from dataops.api.models import LabelExportAccepted, LabelExportView, RunAccepted, RunStatus
+from dataops.api.models import (
+    LabelExportAccepted,
+    LabelExportView,
+    RunAccepted,
+    RunStatus,
+    StrandedList,
+    StrandedRow,
+)
 from dataops.api.problems import ApiError
 from dataops.downstream import rerun_starts
 from dataops.errors import DataOpsError
 from dataops.extraction.rerun import extraction_target
 from dataops.ids import instance_id_for
 from dataops.ingest.runs import RunControl, rerun_measurement, rerun_upload
+from dataops.ingest.stranded import find_stranded
 from dataops.labeling.exporting.request import LabelExportRequest
 from dataops.labeling.exporting.status import export_view
 from dataops.labeling.exporting.steps import package_complete, read_record, start_export
@@ -112,6 +120,23 @@ async def get_run(context: ApiContext, call: Call) -> Reply:
             last_updated_time=info.last_updated_time,
         ),
         # A run changes while it is followed: no cache may answer for it.
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def list_stranded_uploads(context: ApiContext, call: Call) -> Reply:
+    """``GET /landing/stranded``: the reconciler's stranded rows, computed now."""
+    minutes = context.settings().reconcile_after_minutes
+    now = datetime.now(UTC)
+    rows = await find_stranded(
+        _runs(context), _zones(context), older_than=now - timedelta(minutes=minutes)
+    )
+    return json_reply(
+        StrandedList(
+            items=[StrandedRow.model_validate(row.to_dict()) for row in rows],
+            threshold_minutes=minutes,
+            checked_at=now,
+        ),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -266,6 +291,7 @@ async def get_label_export(context: ApiContext, call: Call) -> Reply:
 
 RUN_HANDLERS: dict[str, RunHandler] = {
     "getRun": get_run,
+    "listStrandedUploads": list_stranded_uploads,
     "rerunMeasurement": rerun_measurement_upload,
     "rehydrateUpload": rehydrate_upload,
     "extractMeasurement": extract_measurement,

@@ -2,10 +2,17 @@
 
 Two jobs:
 
-* **Lost events.** A ``manifest.json`` in landing older than ``reconcile_after`` whose upload
-  has no ``ingest`` instance at all gets one, with the same id and input the Event Grid trigger
-  would use (so a late event afterwards finds it and starts nothing). Uploads with a finished
-  instance are left alone: those are restarted only by rerun, as the trigger does.
+* **Lost events and re-uploads.** A ``manifest.json`` in landing older than ``reconcile_after``
+  whose upload has no ``ingest`` instance at all gets one, with the same id and input the Event
+  Grid trigger would use (so a late event afterwards finds it and starts nothing). An upload
+  whose instance *finished* gets a new run when its landing manifest is a new generation: its
+  etag differs from the ``manifest_etag`` the finished run reported (a re-upload to the same
+  prefix; docs/ingest.md). A zero-byte manifest gets no run: the upload goes to the error zone
+  with ``_error.json`` (a recorded refusal).
+* **Stranded uploads.** Every landing prefix older than ``reconcile_after`` that still has no
+  active run afterwards is reported, whatever the reason (``dataops.ingest.stranded``): warning
+  log, metric ``avops.runs`` with ``avops.event=stranded``; ``GET /api/landing/stranded`` and
+  ``avops stranded`` list the same rows.
 * **Runs past their deadline.** An ``ingest`` instance still Pending/Running ``run_deadline``
   after it was created is stuck (its own late-file deadline would have failed it long before):
   it is reported (warning log with instance id, upload prefix and measurement, metric
@@ -33,7 +40,9 @@ from dataops.errors import (
     NotFoundError,
 )
 from dataops.ids import instance_id_for
+from dataops.ingest.failure import fail_upload
 from dataops.ingest.runs import INGEST, RunControl, RunInfo
+from dataops.ingest.stranded import StrandedUpload, find_stranded
 from dataops.models import MANIFEST_NAME, DatastreamState
 from dataops.paths import Zone, check_relative_path
 from dataops.storage import BlobZones
@@ -60,10 +69,20 @@ class ReconcileReport:
     """Manifests without a run that are younger than the threshold (Event Grid may still come)."""
     overdue: list[str] = field(default_factory=list)
     """Instance ids found past their deadline (and terminated)."""
+    refused: list[str] = field(default_factory=list)
+    """Upload prefixes moved to the error zone without a run (zero-byte manifest)."""
+    stranded: list[StrandedUpload] = field(default_factory=list)
+    """Landing prefixes older than the threshold that no active run works on."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for the log line."""
-        return {"started": self.started, "waiting": self.waiting, "overdue": self.overdue}
+        return {
+            "started": self.started,
+            "waiting": self.waiting,
+            "overdue": self.overdue,
+            "refused": self.refused,
+            "stranded": [item.upload_prefix for item in self.stranded],
+        }
 
 
 def firing_time(schedule_status: Mapping[str, Any] | None, fallback: datetime) -> datetime:
@@ -88,14 +107,51 @@ def firing_time(schedule_status: Mapping[str, Any] | None, fallback: datetime) -
 
 def _upload_prefix(info: BlobInfo) -> str | None:
     """The upload a landing blob is the manifest of (same rule as the Event Grid trigger)."""
-    if info.size <= 0 or not info.path.endswith("/" + MANIFEST_NAME):
+    if not info.path.endswith("/" + MANIFEST_NAME):
         return None
     return info.path.removesuffix("/" + MANIFEST_NAME)
+
+
+EMPTY_MANIFEST_REASON = "manifest.json is empty (0 bytes)"
+
+
+def _is_new_generation(run: RunInfo, manifest_etag: str) -> bool:
+    """A finished run reported another manifest etag: the landing manifest is a re-upload.
+
+    A run that reported none (it failed before reading the manifest) is not restarted here:
+    its upload is reported as stranded and an operator decides (rehydrate).
+    """
+    reported = run.reported("manifest_etag")
+    # Listings and reads quote etags differently ("0x8D..." vs 0x8D...): compare the values.
+    return (
+        not run.active and reported is not None and reported.strip('"') != manifest_etag.strip('"')
+    )
+
+
+async def _refuse_empty(
+    zones: BlobZones, store: MetadataStore, report: ReconcileReport, prefix: str
+) -> None:
+    """Zero-byte manifest: the upload goes to the error zone with ``_error.json``, no run."""
+    await asyncio.to_thread(
+        fail_upload,
+        zones,
+        store,
+        upload_prefix=prefix,
+        step="validate",
+        reason=EMPTY_MANIFEST_REASON,
+        details=f"landing/{prefix}/{MANIFEST_NAME} has no bytes; upload the manifest again",
+        instance_id=None,
+        datastream_id=None,
+    )
+    report.refused.append(prefix)
+    record_run_event("manifest_refused", instance_id=instance_id_for(INGEST, prefix))
+    log.warning("upload %s refused: %s; moved to the error zone", prefix, EMPTY_MANIFEST_REASON)
 
 
 async def _start_orphans(
     control: RunControl,
     zones: BlobZones,
+    store: MetadataStore,
     report: ReconcileReport,
     *,
     older_than: datetime,
@@ -112,10 +168,14 @@ async def _start_orphans(
             log.warning("landing manifest %s has an unsafe prefix, not started: %s", info.path, err)
             continue
         instance_id = instance_id_for(INGEST, prefix)
-        if await control.status(instance_id) is not None:
+        run = await control.status(instance_id)
+        if run is not None and (run.active or not _is_new_generation(run, info.etag)):
             continue
         if info.last_modified > older_than:
             report.waiting += 1
+            continue
+        if info.size <= 0:
+            await _refuse_empty(zones, store, report, prefix)
             continue
         if len(report.started) >= MAX_STARTS_PER_PASS:
             log.warning(
@@ -126,16 +186,47 @@ async def _start_orphans(
             await control.start(INGEST, instance_id, start_input(prefix))
         except Exception:
             # The trigger may have started it in between; only a still-missing run is an error.
-            if await control.status(instance_id) is None:
+            now_run = await control.status(instance_id)
+            if now_run is None or not now_run.active:
                 raise
             continue
         report.started.append(prefix)
-        record_run_event("reconciler_started", instance_id=instance_id)
+        if run is None:
+            record_run_event("reconciler_started", instance_id=instance_id)
+            log.warning(
+                "started ingest %s for upload %s: manifest written %s, no run (lost event?)",
+                instance_id,
+                prefix,
+                info.last_modified.isoformat(),
+            )
+        else:
+            record_run_event("reupload_started", instance_id=instance_id)
+            log.warning(
+                "started ingest %s for re-upload %s: manifest %s written %s, the %s run had %s",
+                instance_id,
+                prefix,
+                info.etag,
+                info.last_modified.isoformat(),
+                run.runtime_status,
+                run.reported("manifest_etag"),
+            )
+
+
+async def _report_stranded(
+    control: RunControl, zones: BlobZones, report: ReconcileReport, *, older_than: datetime
+) -> None:
+    report.stranded = await find_stranded(control, zones, older_than=older_than)
+    for item in report.stranded:
+        record_run_event("stranded", instance_id=item.instance_id)
         log.warning(
-            "started ingest %s for upload %s: manifest written %s, no run (lost event?)",
-            instance_id,
-            prefix,
-            info.last_modified.isoformat(),
+            "stranded upload %s in landing: %s (%d files, %d bytes, last written %s, run %s %s)",
+            item.upload_prefix,
+            item.reason,
+            item.files,
+            item.bytes,
+            item.last_modified.isoformat(),
+            item.instance_id,
+            item.runtime_status,
         )
 
 
@@ -225,14 +316,17 @@ async def reconcile(
     run_deadline: timedelta,
     start_input: Callable[[str], dict[str, Any]],
 ) -> ReconcileReport:
-    """One pass: start runs for orphaned landing manifests, terminate and report overdue runs."""
+    """One pass: start runs for orphaned landing manifests, terminate and report overdue runs,
+    then report what is still stranded in landing."""
     report = ReconcileReport()
+    older_than = now - reconcile_after
     await _start_orphans(
-        control, zones, report, older_than=now - reconcile_after, start_input=start_input
+        control, zones, store, report, older_than=older_than, start_input=start_input
     )
     await _mark_overdue(
         control, store, report, now=now, created_before=now - run_deadline, deadline=run_deadline
     )
-    if report.started or report.overdue:
+    await _report_stranded(control, zones, report, older_than=older_than)
+    if report.started or report.overdue or report.refused or report.stranded:
         log.info("reconciler pass: %s", report.to_dict())
     return report

@@ -12,5 +12,6 @@ from devhost.cli import (
     runs,  # noqa: F401
     sample,  # noqa: F401
     search,  # noqa: F401
+    stranded,  # noqa: F401
     upload,  # noqa: F401
 )

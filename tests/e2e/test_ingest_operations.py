@@ -7,6 +7,7 @@ clock advanced past its schedule) or handed a timer delivery directly, so no tes
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -15,10 +16,14 @@ from typing import Any
 import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient
+from typer.testing import CliRunner
 
 from dataops.ids import instance_id_for
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
+from devhost.cli import _register_commands
+from devhost.cli import app as cli_app
+from devhost.cli.api_session import EXIT_FAILED
 from devhost.durable.clock import FakeClock
 from devhost.durable.store import TERMINAL, Instance, RuntimeStatus
 from devhost.events.delivery import Delivery
@@ -27,6 +32,7 @@ from tests.e2e.conftest import READ_KEY, WRITE_KEY, AppEnv, run_host, wait_for
 from tests.e2e.starter_answers import assert_no_management_urls, assert_run_accepted
 
 pytestmark = pytest.mark.azurite
+_register_commands()
 
 FILES = {
     "ros2/metadata.yaml": b"rosbag2_bagfile_information:\n  version: 5\n",
@@ -446,3 +452,100 @@ def test_a_run_past_its_deadline_is_terminated_then_rehydrated_from_landing(
     assert_accepted(result["rehydrated"], prefix, "landing")
     assert result["again"].status is RuntimeStatus.COMPLETED, result["again"].error
     assert names(app_env, Zone.ARCHIVE, prefix) == set(FILES)
+
+
+def test_reupload_same_bytes_is_a_new_run_of_the_same_measurement_other_bytes_a_conflict(
+    app_env: AppEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Re-uploads to a prefix whose run finished are never left in landing: the trigger logs
+    the new manifest generation and the reconciler starts it. The same bytes give a second RAW
+    datastream of the same measurement; other bytes are a conflict, in the error zone."""
+    prefix = "fleet/re-upload"
+    changed = {**FILES, "drive.bag": FILES["drive.bag"] + b"more"}
+
+    def upload_as_measurement(files: dict[str, bytes]) -> None:
+        """Files, then a manifest naming its measurement id (so other bytes can conflict)."""
+        for path, data in files.items():
+            app_env.zones.write_bytes(Zone.LANDING, f"{prefix}/{path}", data)
+        document = {**manifest(files), "measurement_id": "m-re-upload"}
+        app_env.zones.write_bytes(
+            Zone.LANDING, f"{prefix}/manifest.json", json.dumps(document).encode()
+        )
+
+    async def body(host: DevHost) -> tuple[Instance, Instance, Instance]:
+        upload_as_measurement(FILES)
+        first = await run_finished(host, prefix)
+        upload_as_measurement(FILES)  # same bytes, a new manifest write (new etag)
+        await host.poll_sources_once()  # the event is delivered: logged, not started
+        assert instance(host, prefix).execution_id == first.execution_id  # type: ignore[union-attr]
+        await fire_reconciler(host, datetime.now(UTC) + timedelta(minutes=11))
+        second = await run_finished(host, prefix, after=first.execution_id)
+        upload_as_measurement(changed)  # same measurement id, other content
+        await fire_reconciler(host, datetime.now(UTC) + timedelta(minutes=11))
+        third = await run_finished(host, prefix, after=second.execution_id)
+        return first, second, third
+
+    with caplog.at_level("WARNING", logger="avops.ingest"):
+        first, second, third = run_host(app_env.options(), body)
+    assert any("re-upload" in r.getMessage() and prefix in r.getMessage() for r in caplog.records)
+    assert first.status is RuntimeStatus.COMPLETED, first.error
+    assert second.status is RuntimeStatus.COMPLETED, second.error
+    measurement_id = json.loads(first.output or "{}")["measurement_id"]
+    again = json.loads(second.output or "{}")
+    assert again["measurement_id"] == measurement_id
+    assert again["manifest_etag"] != json.loads(first.output or "{}")["manifest_etag"]
+    streams = raw_streams(app_env, measurement_id)
+    assert len(streams) == 2
+    assert all(s.state is DatastreamState.COMPLETED for s in streams.values())
+
+    assert third.status is RuntimeStatus.FAILED
+    assert names(app_env, Zone.LANDING, prefix) == set()
+    assert "_error.json" in names(app_env, Zone.ERROR, prefix)
+    marker = json.loads(
+        app_env.zones.read_bytes(Zone.ERROR, f"{prefix}/_error.json", max_bytes=10**6).data
+    )
+    assert marker["step"] == "register"
+    assert "already exists with other content" in marker["reason"]
+    assert len(raw_streams(app_env, measurement_id)) == 2  # the conflict registered nothing
+
+
+def test_stranded_landing_prefixes_are_listed_by_the_api_and_avops_stranded(
+    app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files with no manifest and a zero-byte manifest are both listed (threshold 0 here), by
+    ``GET /api/landing/stranded`` (read role) and by ``avops stranded`` (``--check``: exit 1)."""
+    monkeypatch.setenv("AVOPS_RECONCILE_AFTER_MINUTES", "0")
+    app_env.zones.write_bytes(Zone.LANDING, "fleet/no-manifest/a.bag", b"12345")
+    app_env.zones.write_bytes(Zone.LANDING, "fleet/empty/b.bag", b"678")
+    app_env.zones.write_bytes(Zone.LANDING, "fleet/empty/manifest.json", b"")
+
+    async def body(host: DevHost) -> tuple[httpx.Response, httpx.Response, Any]:
+        async with httpx.AsyncClient(base_url=host.base_url, timeout=60) as http:
+            listed = await http.get("/api/landing/stranded", headers=READ)
+            anonymous = await http.get("/api/landing/stranded")
+        monkeypatch.setenv("AVOPS_API_URL", host.base_url)
+        monkeypatch.setenv("AVOPS_API_KEY", READ_KEY)
+        cli = await asyncio.to_thread(
+            CliRunner().invoke, cli_app, ["stranded", "--json", "--check"], catch_exceptions=False
+        )
+        table = await asyncio.to_thread(
+            CliRunner().invoke, cli_app, ["stranded"], catch_exceptions=False
+        )
+        return listed, anonymous, (cli, table)
+
+    options = app_env.options(subscriptions_path=None, named_function_keys={"reader": READ_KEY})
+    listed, anonymous, (cli, table) = run_host(options, body)
+    assert anonymous.status_code == 401
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["cache-control"] == "no-store"
+    rows = {row["upload_prefix"]: row for row in listed.json()["items"]}
+    assert {p: (r["reason"], r["files"], r["bytes"]) for p, r in rows.items()} == {
+        "fleet/no-manifest": ("no_manifest", 1, 5),
+        "fleet/empty": ("empty_manifest", 2, 3),
+    }
+    assert listed.json()["threshold_minutes"] == 0
+    assert cli.exit_code == EXIT_FAILED, cli.output  # --check: something is stranded
+    assert {row["upload_prefix"] for row in json.loads(cli.output)["items"]} == set(rows)
+    assert table.exit_code == 0, table.output
+    assert "no_manifest" in table.output and "empty_manifest" in table.output
+    assert "2 stranded (older than 0 min)" in table.output

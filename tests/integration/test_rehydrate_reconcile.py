@@ -26,6 +26,7 @@ from dataops.ids import instance_id_for
 from dataops.ingest.reconcile import reconcile
 from dataops.ingest.rehydrate import lineage_sources, manifest_from_measurement, restore_upload
 from dataops.ingest.runs import RunActiveError, RunInfo, rerun_measurement, rerun_upload
+from dataops.ingest.stranded import find_stranded
 from dataops.manifest import measurement_id_of, parse_manifest
 from dataops.models import (
     Datastream,
@@ -438,15 +439,16 @@ def reconcile_at(runs: MemoryRuns, zones: BlobZones, store: SqliteStore, now: da
 def test_old_orphaned_manifests_are_started_young_and_owned_ones_are_not(
     blob_zones: BlobZones, store: SqliteStore, run_metrics: InMemoryMetricReader
 ) -> None:
+    """A lost event is made up for once the manifest is older than the threshold; an upload
+    whose run finished without reporting a manifest generation is reported, not restarted."""
     put_upload(blob_zones, "lost/event", FILES)
     put_upload(blob_zones, "has/run", FILES)
-    blob_zones.write_bytes(Zone.LANDING, "lost/event/nested/manifest.json", b"")  # empty: skipped
     runs = MemoryRuns()
     owned = instance_id_for("ingest", "has/run")
     runs.instances[owned] = RunInfo(owned, "ingest", "Failed")
 
     young = reconcile_at(runs, blob_zones, store, datetime.now(UTC))
-    assert (young.started, young.waiting) == ([], 1)
+    assert (young.started, young.waiting, young.stranded) == ([], 1, [])
     assert runs.started == []
 
     later = reconcile_at(runs, blob_zones, store, datetime.now(UTC) + timedelta(minutes=11))
@@ -454,12 +456,118 @@ def test_old_orphaned_manifests_are_started_young_and_owned_ones_are_not(
     assert runs.started == [
         ("ingest", instance_id_for("ingest", "lost/event"), start_input("lost/event"))
     ]
-    assert run_events(run_metrics) == {"reconciler_started": 1}
+    assert [(s.upload_prefix, s.reason) for s in later.stranded] == [("has/run", "run_failed")]
+    assert run_events(run_metrics) == {"reconciler_started": 1, "stranded": 1}
 
     # The next pass finds the run it started and leaves it alone.
     again = reconcile_at(runs, blob_zones, store, datetime.now(UTC) + timedelta(minutes=16))
     assert again.started == []
     assert len(runs.started) == 1
+
+
+def test_a_zero_byte_manifest_is_refused_to_the_error_zone_once_old_enough(
+    blob_zones: BlobZones, store: SqliteStore, run_metrics: InMemoryMetricReader
+) -> None:
+    """An empty manifest.json (the trigger ignores it) ends in the error zone with
+    ``_error.json`` naming the file, never in silence; a young one may still be written."""
+    blob_zones.write_bytes(Zone.LANDING, "empty/up/drive.bag", FILES["drive.bag"])
+    blob_zones.write_bytes(Zone.LANDING, "empty/up/manifest.json", b"")
+    runs = MemoryRuns()
+
+    young = reconcile_at(runs, blob_zones, store, datetime.now(UTC))
+    assert (young.refused, young.waiting) == ([], 1)
+    assert names(blob_zones, Zone.LANDING, "empty/up") == {
+        "empty/up/drive.bag",
+        "empty/up/manifest.json",
+    }
+
+    later = reconcile_at(runs, blob_zones, store, datetime.now(UTC) + timedelta(minutes=11))
+    assert later.refused == ["empty/up"]
+    assert later.started == [] and runs.started == []
+    assert later.stranded == []  # nothing left behind in landing
+    assert names(blob_zones, Zone.LANDING, "empty/up") == set()
+    assert names(blob_zones, Zone.ERROR, "empty/up") == {
+        "empty/up/drive.bag",
+        "empty/up/manifest.json",
+        "empty/up/_error.json",
+    }
+    marker = json.loads(
+        blob_zones.read_bytes(Zone.ERROR, "empty/up/_error.json", max_bytes=10**6).data
+    )
+    assert marker["step"] == "validate"
+    assert "manifest.json is empty (0 bytes)" in marker["reason"]
+    assert run_events(run_metrics) == {"manifest_refused": 1}
+
+
+def test_a_reupload_after_a_finished_run_gets_a_new_run_but_the_same_generation_does_not(
+    blob_zones: BlobZones, store: SqliteStore, run_metrics: InMemoryMetricReader
+) -> None:
+    """The upload generation is the manifest's etag: a finished run that reported another etag
+    than the one in landing means a re-upload, started as a new run under the same id."""
+    put_upload(blob_zones, PREFIX, FILES)
+    current = next(
+        b for b in blob_zones.list_blobs(Zone.LANDING, PREFIX) if b.path.endswith("manifest.json")
+    )
+    runs = MemoryRuns()
+    instance_id = instance_id_for("ingest", PREFIX)
+    later = datetime.now(UTC) + timedelta(minutes=11)
+
+    # The finished run worked on exactly this manifest (it failed to clean up): reported only.
+    runs.instances[instance_id] = RunInfo(
+        instance_id, "ingest", "Completed", output={"manifest_etag": current.etag}
+    )
+    same = reconcile_at(runs, blob_zones, store, later)
+    assert same.started == []
+    assert [(s.upload_prefix, s.reason, s.instance_id) for s in same.stranded] == [
+        (PREFIX, "run_completed", instance_id)
+    ]
+
+    # The finished run worked on an earlier generation: this manifest is a re-upload.
+    runs.instances[instance_id] = RunInfo(
+        instance_id,
+        "ingest",
+        "Failed",
+        output="ingest failed at step register: ...",
+        custom_status={"manifest_etag": '"0x8DEARLIER"'},
+    )
+    new = reconcile_at(runs, blob_zones, store, later)
+    assert new.started == [PREFIX]
+    assert runs.started == [("ingest", instance_id, start_input(PREFIX))]
+    assert new.stranded == []  # the new run is active
+    assert run_events(run_metrics) == {"stranded": 1, "reupload_started": 1}
+
+
+def test_stranded_lists_every_old_landing_prefix_without_an_active_run_by_reason(
+    blob_zones: BlobZones, store: SqliteStore
+) -> None:
+    """Files without a manifest, a manifest without a run, and a run that left blobs behind
+    are all listed with counts; active runs and young uploads are not."""
+    blob_zones.write_bytes(Zone.LANDING, "orphan/files/a.bag", b"12345")
+    blob_zones.write_bytes(Zone.LANDING, "orphan/files/deeper/b.bag", b"678")
+    put_upload(blob_zones, "with/manifest", FILES)
+    blob_zones.write_bytes(Zone.LANDING, "with/manifest/extra/unlisted.txt", b"x")
+    put_upload(blob_zones, "running/now", FILES)
+    runs = MemoryRuns()
+    active = instance_id_for("ingest", "running/now")
+    runs.instances[active] = RunInfo(active, "ingest", "Running", created_time=datetime.now(UTC))
+
+    rows = asyncio.run(
+        find_stranded(runs, blob_zones, older_than=datetime.now(UTC) + timedelta(minutes=1))
+    )
+    listed = {row.upload_prefix: row for row in rows}
+    assert set(listed) == {"orphan/files", "orphan/files/deeper", "with/manifest"}
+    assert (listed["orphan/files"].reason, listed["orphan/files"].files) == ("no_manifest", 1)
+    assert listed["orphan/files/deeper"].bytes == 3
+    manifest_row = listed["with/manifest"]
+    assert manifest_row.reason == "no_run"
+    assert manifest_row.files == len(FILES) + 2  # listed files, manifest.json, the extra file
+    assert manifest_row.manifest_etag is not None
+    assert manifest_row.to_dict()["detail"].startswith("manifest without any ingest run")
+
+    none_old = asyncio.run(
+        find_stranded(runs, blob_zones, older_than=datetime.now(UTC) - timedelta(minutes=10))
+    )
+    assert none_old == []
 
 
 def test_runs_past_their_deadline_are_terminated_reported_and_their_datastream_failed(

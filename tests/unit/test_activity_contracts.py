@@ -85,11 +85,14 @@ for _step in step_contracts.STEPS:
 
 
 def _registered_activities() -> set[str]:
+    from devhost.loader import indexed_functions
     from function_app import app
 
+    # Through the shared index: a second get_functions() on the app raises duplicate names,
+    # which broke every later test in the process that indexed it too.
     return {
         function.get_function_name()
-        for function in app.get_functions()
+        for function in indexed_functions(app)
         if function.get_trigger().get_binding_name() == "activityTrigger"
     }
 

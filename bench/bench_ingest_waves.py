@@ -1,0 +1,163 @@
+"""Ingest of a 5,000-file upload under devhost, in waves of sub-orchestrations.
+
+Reference, measured in the same run: the very same work done directly, with no orchestration:
+check the upload, stream-hash every file against the manifest and copy it to raw and archive
+(``dataops.ingest``, the functions the activities call), on a thread pool as wide as devhost's
+activity workers. Reported: both wall times, the overhead in percent, the number of
+sub-orchestrations and the longest history of any one orchestration (bounded by the wave size,
+500 files, not by the upload).
+
+Run with ``make bench`` (``pytest bench -m bench -s``); results go to bench/results/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activities import runtime
+from dataops import ingest
+from dataops.paths import Zone
+from dataops.settings import Settings
+from dataops.storage import BlobZones
+from devhost.durable.store import TERMINAL, RuntimeStatus
+from devhost.host import DevHost, HostOptions
+from devhost.services.azurite import AzuriteBlob
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+FILES = 5000
+WORKERS = max(2, os.cpu_count() or 2)
+
+
+def _upload(zones: BlobZones, prefix: str, vehicle: str) -> None:
+    files = {f"chunks/{i:05d}.bin": f"{prefix}:{i}".encode() * 8 for i in range(FILES)}
+
+    def put(item: tuple[str, bytes]) -> None:
+        zones.write_bytes(Zone.LANDING, f"{prefix}/{item[0]}", item[1])
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(put, files.items()))
+    manifest = {
+        "schema_version": "1.0",
+        "vehicle_id": vehicle,
+        "recording_start": "2026-05-04T10:00:00Z",
+        "recording_end": "2026-05-04T10:05:00Z",
+        "files": [
+            {
+                "path": path,
+                "format": "other",
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+            for path, data in files.items()
+        ],
+    }
+    zones.write_bytes(Zone.LANDING, f"{prefix}/manifest.json", json.dumps(manifest).encode())
+
+
+def _direct(zones: BlobZones, settings: Settings, prefix: str) -> float:
+    """Check, hash and copy every file without orchestration, ``WORKERS`` at a time."""
+    started = time.perf_counter()
+    checked = ingest.check_upload(
+        zones,
+        prefix,
+        max_manifest_bytes=settings.manifest_max_bytes,
+        unlisted=settings.unlisted_files,
+    )
+    assert not checked.missing
+
+    def one(item: Any) -> None:
+        ingest.verify_checksum(
+            zones, prefix, item.path, etag=item.etag, sha256=item.sha256, size=item.size
+        )
+        ingest.copy_to_raw_and_archive(
+            zones,
+            upload_prefix=prefix,
+            path=item.path,
+            etag=item.etag,
+            sha256=item.sha256,
+            raw_prefix=f"bench-direct/{prefix}",
+        )
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(one, checked.files))
+    return time.perf_counter() - started
+
+
+async def _orchestrated(options: HostOptions, prefix: str) -> dict[str, Any]:
+    host = DevHost(options)
+    await host.start()
+    try:
+        started = time.perf_counter()
+        start = {**runtime.ingest_start_input(prefix), "extract": False}
+        host.engine.start_new("ingest", "ingest-bench-waves", json.dumps(start))
+        while True:
+            found = host.engine.get_instance("ingest-bench-waves")
+            if found is not None and found.status in TERMINAL:
+                break
+            await asyncio.sleep(0.2)
+        elapsed = time.perf_counter() - started
+        assert found.status is RuntimeStatus.COMPLETED, found.error
+        children = host.engine.children(found.instance_id)
+        return {
+            "orchestrated_s": elapsed,
+            "sub_orchestrations": len(children),
+            "parent_history_events": len(host.engine.get_history(found.instance_id)),
+            "longest_wave_history_events": max(
+                len(host.engine.get_history(child.instance_id)) for child in children
+            ),
+        }
+    finally:
+        await host.stop()
+
+
+@pytest.mark.bench
+@pytest.mark.timeout(7200)
+def test_ingest_of_5000_files_in_waves_against_the_same_work_done_directly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with AzuriteBlob(tmp_path / "azurite") as azurite:
+        monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", azurite.connection_string)
+        monkeypatch.setenv("AVOPS_SQLITE_PATH", str(tmp_path / "metadata.sqlite3"))
+        monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "false")
+        runtime.reset()
+        settings = Settings()
+        zones = BlobZones.from_settings(settings)
+        zones.ensure_containers()
+        _upload(zones, "bench/direct", "WVW-BENCH-DIRECT")
+        _upload(zones, "bench/waves", "WVW-BENCH-WAVES")
+        reference_s = _direct(zones, settings, "bench/direct")
+        options = HostOptions(
+            app_root=ROOT,
+            state_dir=tmp_path / "devhost",
+            port=0,
+            activity_mode="thread",
+            activity_workers=WORKERS,
+            subscriptions_path=None,
+            storage_connection_string=azurite.connection_string,
+            poll_interval_s=0.1,
+        )
+        timing = asyncio.run(_orchestrated(options, "bench/waves"))
+        zones.close()
+        runtime.reset()
+    row = {
+        "files": FILES,
+        "workers": WORKERS,
+        "cores": os.cpu_count(),
+        "direct_s": round(reference_s, 1),
+        **{k: round(v, 1) if isinstance(v, float) else v for k, v in timing.items()},
+        "overhead_percent": round((timing["orchestrated_s"] - reference_s) / reference_s * 100, 1),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench_ingest_waves.json").write_text(json.dumps(row, indent=2) + "\n")
+    print()
+    print(json.dumps(row, indent=2))
