@@ -15,9 +15,8 @@ import httpx
 import typer
 
 from devhost.cli import app
-from devhost.cli.connection import resolve_api
-from devhost.cli.metadata import DEFAULT_URL, ApiCallError, Key, Url
-from devhost.cli.runs_api import answer, follow_run
+from devhost.cli.api_session import EXIT_FAILED, EXIT_UNUSABLE, api_session
+from devhost.cli.metadata import DEFAULT_URL, Key, Url
 
 __all__ = ["clip"]
 
@@ -57,27 +56,17 @@ def clip(
     key: Key = None,
 ) -> None:
     """Clip SCENE_ID's raw data into one MCAP; print its link and Foxglove link."""
-    url, key = resolve_api(url, key)
-    headers = {"x-functions-key": key} if key else {}
-    target = f"{url.rstrip('/')}/api/scenes/{quote(scene_id, safe='')}/clip"
     body: dict[str, Any] = {"topics": topic or []}
     if margin is not None:
         body["margin_s"] = margin
-    with httpx.Client(headers=headers, timeout=30) as http:
-        try:
-            started = answer(http.post(target, json=body))
-            typer.echo(f"instance: {started['instance_id']}")
-            typer.echo(f"clip datastream: {started.get('datastream_id') or '?'}")
-            status = follow_run(http, started["status_url"], timeout_s=timeout_s)
-        except ApiCallError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(1) from None
-        except httpx.HTTPError as err:
-            typer.echo(f"error: cannot reach {url}: {err}", err=True)
-            raise typer.Exit(2) from None
+    with api_session(url, key) as api:
+        started = api.post(f"/scenes/{quote(scene_id, safe='')}/clip", body)
+        typer.echo(f"instance: {started['instance_id']}")
+        typer.echo(f"clip datastream: {started.get('datastream_id') or '?'}")
+        status = api.follow_run(started["status_url"], timeout_s=timeout_s)
     if status["runtime_status"] != "Completed":
         typer.echo(f"runtime status: {status['runtime_status']}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
     output = status.get("output") or {}
     typer.echo(f"messages: {output.get('messages')}")
     typer.echo(f"url: {output['url']}")
@@ -87,5 +76,5 @@ def clip(
             written = _download(output["url"], out)
         except (httpx.HTTPError, OSError) as err:
             typer.echo(f"error: downloading {out}: {err}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_UNUSABLE) from None
         typer.echo(f"wrote {out} ({written} bytes)")
