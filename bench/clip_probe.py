@@ -28,7 +28,7 @@ def _plain(source: Path, start: int, end: int, out: Path) -> int:
         schemas: dict[int, int] = {}
         channels: dict[int, int] = {}
         for schema, channel, message in make_reader(handle).iter_messages(
-            start_time=start, end_time=end + 1, log_time_order=True
+            starting_at=start, ending_at=end, log_time_order=True
         ):
             if schema is not None and schema.id not in schemas:
                 schemas[schema.id] = writer.register_schema(

@@ -133,11 +133,11 @@ def write_clip(sources: list[ClipSource], window: ClipWindow, out: IO[bytes]) ->
 def _copy_mcap(source: ClipSource, window: ClipWindow, clip: _Out) -> None:
     with source.path.open("rb") as handle:
         reader = make_reader(handle)
-        # end_time is exclusive in the mcap library; the window's end is inclusive.
+        # Both bounds inclusive, like the window; the chunk index seeks to the window.
         for schema, channel, message in reader.iter_messages(
             topics=sorted(window.topics) if window.topics else None,
-            start_time=window.start_ns,
-            end_time=window.end_ns + 1,
+            starting_at=window.start_ns,
+            ending_at=window.end_ns,
             log_time_order=True,
         ):
             target = clip.channel(
