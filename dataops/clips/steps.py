@@ -159,6 +159,9 @@ def write_measurement_clip(
     clip = store.get_datastream(datastream_id)
     if clip.type != DatastreamType.CLIP:
         raise InvalidInputError(f"datastream {datastream_id} is not a CLIP", field="datastream_id")
+    if clip.state == DatastreamState.COMPLETED:
+        # A retry of a call whose answer was lost: the clip is there, hand out its links.
+        return _answer(zones, clip, link_hours)
     if clip.state == DatastreamState.CREATED:
         clip = store.transition_datastream(
             clip.id, DatastreamState.PROCESSING, expected_etag=str(clip.etag)
@@ -198,13 +201,22 @@ def write_measurement_clip(
         expected_etag=str(store.get_datastream(clip.id).etag),
         stats={**clip.stats, **stats.as_dict(), "bytes": size, "path": path},
     )
+    return _answer(zones, done, link_hours)
+
+
+def _answer(zones: BlobZones, clip: Datastream, link_hours: int) -> dict[str, Any]:
+    stats = clip.stats
     return {
-        "datastream_id": done.id,
-        "measurement_id": done.measurement_id,
-        "path": path,
-        "bytes": size,
-        **stats.as_dict(),
-        **clip_links(zones, path, expires_at=datetime.now(UTC) + timedelta(hours=link_hours)),
+        "datastream_id": clip.id,
+        "measurement_id": clip.measurement_id,
+        "path": stats["path"],
+        "bytes": stats["bytes"],
+        "messages": stats["messages"],
+        "topics": stats["topics"],
+        "skipped": stats["skipped"],
+        **clip_links(
+            zones, stats["path"], expires_at=datetime.now(UTC) + timedelta(hours=link_hours)
+        ),
     }
 
 

@@ -181,3 +181,9 @@ def test_clip_keeps_only_the_requested_topics(
     assert set(result["topics"]) == {"/vehicle/speed", "/daq/Analog"}
     assert result["topics"]["/vehicle/speed"] == expected["/vehicle/speed"]
     assert result["topics"]["/daq/Analog"] == pytest.approx(200, abs=1)
+    # A retried call (its first answer lost) hands out the written clip, writes nothing new.
+    again = write_measurement_clip(blob_zones, store, datastream_id=clip.id, link_hours=1)
+    assert {k: again[k] for k in ("path", "bytes", "topics")} == {
+        k: result[k] for k in ("path", "bytes", "topics")
+    }
+    assert store.list_files(clip.id).items[0].size == result["bytes"]
