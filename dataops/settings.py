@@ -156,6 +156,18 @@ class Settings(BaseSettings):
     api_sas_minutes: int = Field(
         default=15, ge=1, le=60, description="Lifetime of the read-only SAS the API hands out."
     )
+    clip_margin_s: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=600.0,
+        description="Seconds a clip adds before and after the scene or the requested window.",
+    )
+    clip_link_hours: int = Field(
+        default=24,
+        ge=1,
+        le=168,
+        description="Lifetime of a clip's read-only SAS link (and its Foxglove link).",
+    )
     label_export_max_items: int = Field(
         default=5000,
         ge=1,
@@ -199,6 +211,12 @@ class Settings(BaseSettings):
         description="Link template of a run's monitor page, with `{instance_id}`; devhost sets "
         "its dashboard's. Empty: the explorer shows run ids without links.",
     )
+
+    @field_validator("batch_local_slots", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # App settings are strings: an empty one (as in local.settings.sample.json) means unset.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("api_read_keys", "api_write_keys", "landing_storage_accounts", mode="before")
     @classmethod

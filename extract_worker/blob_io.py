@@ -37,7 +37,7 @@ from extract_worker.run import run_local_task
 if TYPE_CHECKING:
     from extract_worker.config import ExtractConfig
 
-__all__ = ["BlobLocation", "parse_blob_url", "run_blob_task"]
+__all__ = ["BlobLocation", "classify_error", "download_blob", "parse_blob_url", "run_blob_task"]
 
 # Downloads and uploads move 8 MiB blocks: bounded memory, few round trips.
 _BLOCK = 8 << 20
@@ -83,7 +83,7 @@ def parse_blob_url(url: str) -> BlobLocation:
     return BlobLocation(client, name, url)
 
 
-def _classify(err: AzureError, url: str) -> Exception:
+def classify_error(err: AzureError, url: str) -> Exception:
     """Not found is bad input (exit 2); everything else on the wire may pass (exit 3)."""
     if isinstance(err, ResourceNotFoundError):
         return BadInputError(f"blob not found: {err.reason or err}", path=url)
@@ -102,7 +102,7 @@ def download_input(location: BlobLocation, scratch: Path) -> Path:
         blob = location.container.get_blob_client(location.name)
         if location.name and blob.exists():
             path = target / PurePosixPath(location.name).name
-            _download(blob, path)
+            download_blob(blob, path)
             return path
         prefix = f"{location.name}/" if location.name else ""
         root = target / (PurePosixPath(location.name).name or "input")
@@ -113,16 +113,17 @@ def download_input(location: BlobLocation, scratch: Path) -> Path:
                 raise BadInputError("unsafe blob name under the prefix", path=item.name)
             path = root / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            _download(location.container.get_blob_client(item.name), path)
+            download_blob(location.container.get_blob_client(item.name), path)
             count += 1
     except AzureError as err:
-        raise _classify(err, location.url) from err
+        raise classify_error(err, location.url) from err
     if count == 0:
         raise BadInputError("no blob and no blobs under this prefix", path=location.url)
     return root
 
 
-def _download(blob: Any, path: Path) -> None:
+def download_blob(blob: Any, path: Path) -> None:
+    """Stream one blob into ``path`` (8 MiB ranges at a time)."""
     with path.open("wb") as f:
         blob.download_blob(max_concurrency=2).readinto(f)
 
@@ -172,7 +173,7 @@ def run_blob_task(
         try:
             existing = _committed_manifest(out_location, kind)
         except AzureError as err:
-            raise _classify(err, out_location.url) from err
+            raise classify_error(err, out_location.url) from err
         if existing is not None:
             log.info("already committed, nothing to do", extra={"output": out_location.url})
             return existing
@@ -198,7 +199,7 @@ def run_blob_task(
             try:
                 upload_output(local_out / kind, out_location, kind)
             except AzureError as err:
-                raise _classify(err, out_location.url) from err
+                raise classify_error(err, out_location.url) from err
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import shutil
 import sys
-from pathlib import Path
+import tempfile
+from pathlib import Path, PurePosixPath
 
 from extract_worker.classify import classify_failure
 from extract_worker.config import load_config
@@ -35,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, help="local/NFS path or blob URL (with SAS)")
     run.add_argument("--topics", nargs="*", default=[], help="topic or channel group globs")
     run.add_argument("--config", type=Path, default=None, help="JSON or YAML extraction config")
+    run.add_argument(
+        "--dbc",
+        action="append",
+        default=[],
+        help="DBC file (path or blob URL) decoding CAN frames; repeatable, adds to the config",
+    )
     run.add_argument("--force", action="store_true", help="redo a task that is committed")
     run.add_argument("--memory-mb", type=int, default=None, help="override limits.memory_mb")
     run.add_argument("--time-s", type=int, default=None, help="override limits.time_s")
@@ -69,6 +77,28 @@ def _report_failure(err: BaseException, input_label: str) -> int:
     return failure.exit_code
 
 
+def _fetch_dbc(refs: list[str], scratch: Path) -> list[Path]:
+    """Local paths of the DBC files: blob URLs are downloaded into ``scratch`` first."""
+    paths: list[Path] = []
+    for index, ref in enumerate(refs):
+        if not _is_url(ref):
+            paths.append(Path(ref))
+            continue
+        from azure.core.exceptions import AzureError
+
+        from extract_worker.blob_io import classify_error, download_blob, parse_blob_url
+
+        location = parse_blob_url(ref)
+        # The index keeps two buses' DBCs of the same file name apart.
+        target = scratch / f"{index}-{PurePosixPath(location.name).name}"
+        try:
+            download_blob(location.container.get_blob_client(location.name), target)
+        except AzureError as err:
+            raise classify_error(err, location.url) from err
+        paths.append(target)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -77,8 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(context)
     tune_malloc()
     input_label = args.input.split("?", 1)[0]  # never log a SAS token
+    dbc_dir = Path(tempfile.mkdtemp(prefix="extract-dbc-")) if args.dbc else None
     try:
         config = load_config(args.config)
+        if dbc_dir is not None:
+            fetched = _fetch_dbc(args.dbc, dbc_dir)
+            config = config.model_copy(update={"dbc_files": [*config.dbc_files, *fetched]})
         if not args.no_limits:
             apply_limits(
                 memory_mb=args.memory_mb or config.limits.memory_mb,
@@ -116,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         # Run finalizers (asammdf's MDF4.__del__ on a half-opened file) now, while logging
         # is configured, instead of at interpreter shutdown.
         gc.collect()
+        if dbc_dir is not None:
+            shutil.rmtree(dbc_dir, ignore_errors=True)
     log.info(
         "done",
         extra={"files": manifest.get("file_count"), "errors": len(manifest.get("errors", []))},

@@ -43,6 +43,7 @@ from dataops.api.params import (
     NoParams,
     SceneSearch,
 )
+from dataops.clips.steps import ClipRequest
 from dataops.explorer.models import DriveFrames, DriveScenes, DriveSignals, DriveTrack
 from dataops.explorer.params import (
     CatalogParams,
@@ -407,6 +408,39 @@ ROUTES: tuple[Operation, ...] = (
         "datastream runs once more, with the step's config as it is now, into a new "
         "datastream; the change feed's run and its output stay. Needs the write role.",
         role=Role.WRITE,
+        response=RunAccepted,
+        errors=_START_ERRORS,
+        status=202,
+        runs=True,
+        headers=(_LOCATION, _MADE),
+    ),
+    Operation(
+        operation_id="clipScene",
+        method="POST",
+        route="scenes/{id}/clip",
+        summary="Write one MCAP of a scene's raw data",
+        description="Records a CLIP datastream and starts `clip`, which writes every message "
+        "of the measurement's recordings inside the scene (widened by `margin_s`, default "
+        "AVOPS_CLIP_MARGIN_S) to one MCAP in the share zone, optionally only `topics`. The "
+        "run's output has a read-only SAS link and an open-in-Foxglove link (see clips.md). "
+        "Needs the write role.",
+        role=Role.WRITE,
+        body=ClipRequest,
+        response=RunAccepted,
+        errors=_START_ERRORS,
+        status=202,
+        runs=True,
+        headers=(_LOCATION, _MADE),
+    ),
+    Operation(
+        operation_id="clipMeasurement",
+        method="POST",
+        route="measurements/{id}/clip",
+        summary="Write one MCAP of a time range of a measurement",
+        description="Like the scene clip, for `from_ns`..`to_ns` (log time, nanoseconds "
+        "since the epoch, both required) of the measurement. Needs the write role.",
+        role=Role.WRITE,
+        body=ClipRequest,
         response=RunAccepted,
         errors=_START_ERRORS,
         status=202,

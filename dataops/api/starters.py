@@ -35,6 +35,7 @@ from dataops.api.models import (
     StrandedRow,
 )
 from dataops.api.problems import ApiError
+from dataops.clips.steps import ClipRequest, prepare_clip
 from dataops.downstream import rerun_starts
 from dataops.errors import DataOpsError
 from dataops.extraction.rerun import extraction_target
@@ -289,7 +290,44 @@ async def get_label_export(context: ApiContext, call: Call) -> Reply:
     return json_reply(LabelExportView.model_validate(view), headers={"Cache-Control": "no-store"})
 
 
+CLIP = "clip"
+
+
+async def _start_clip(
+    context: ApiContext, call: Call, *, scene_id: str | None, measurement_id: str | None
+) -> Reply:
+    request: ClipRequest = call.body
+    runs = _runs(context)
+    datastream_id = uuid.uuid4().hex
+    instance_id = instance_id_for(CLIP, datastream_id)
+    await asyncio.to_thread(
+        prepare_clip,
+        context.store(),
+        request,
+        datastream_id=datastream_id,
+        instance_id=instance_id,
+        default_margin_s=context.settings().clip_margin_s,
+        scene_id=scene_id,
+        measurement_id=measurement_id,
+    )
+    await runs.start(CLIP, instance_id, {"datastream_id": datastream_id})
+    log.info("started clip %s into %s", instance_id, datastream_id)
+    return _accepted(call, instance_id, datastream_id=datastream_id)
+
+
+async def clip_scene(context: ApiContext, call: Call) -> Reply:
+    """``POST /scenes/{id}/clip``: a CLIP datastream of the scene's window, then ``clip``."""
+    return await _start_clip(context, call, scene_id=call.ids["id"], measurement_id=None)
+
+
+async def clip_measurement(context: ApiContext, call: Call) -> Reply:
+    """``POST /measurements/{id}/clip``: a CLIP datastream of ``from_ns..to_ns``."""
+    return await _start_clip(context, call, scene_id=None, measurement_id=call.ids["id"])
+
+
 RUN_HANDLERS: dict[str, RunHandler] = {
+    "clipScene": clip_scene,
+    "clipMeasurement": clip_measurement,
     "getRun": get_run,
     "listStrandedUploads": list_stranded_uploads,
     "rerunMeasurement": rerun_measurement_upload,

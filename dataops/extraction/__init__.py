@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dataops.extraction.config import ExtractionConfig, load_extraction_config
-from dataops.extraction.plan import PlannedJob, Recording, find_recordings, plan_jobs
+from dataops.extraction.plan import (
+    PlannedJob,
+    Recording,
+    find_dbc_files,
+    find_recordings,
+    plan_jobs,
+)
 from dataops.extraction.steps import (
     JobRef,
     fail_extraction,
@@ -18,6 +24,7 @@ __all__ = [
     "PlannedJob",
     "Recording",
     "fail_extraction",
+    "find_dbc_files",
     "find_recordings",
     "load_extraction_config",
     "plan_jobs",

@@ -16,7 +16,9 @@ from dataops.models import FileRecord
 from dataops.models.manifest import RECORDING_FORMATS, FileFormat
 from dataops.paths import join_path, slug
 
-__all__ = ["PlannedJob", "Recording", "find_recordings", "plan_jobs"]
+__all__ = ["CAN", "PlannedJob", "Recording", "find_dbc_files", "find_recordings", "plan_jobs"]
+
+CAN = "can"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,24 @@ def find_recordings(files: list[FileRecord]) -> list[Recording]:
     return [found[path] for path in sorted(found)]
 
 
+def find_dbc_files(files: list[FileRecord]) -> list[str]:
+    """The measurement's DBC sidecars (format ``dbc``), sorted by path.
+
+    Every one goes to every ``can`` task: a fleet logs several buses, each described by its
+    own DBC, and which file decodes which frame is the frame id's business.
+    """
+    return sorted(item.path for item in files if str(item.format) == FileFormat.DBC.value)
+
+
+def _dbc_arguments(kind: str, dbc_files: list[str], raw_prefix: str) -> list[str]:
+    if kind != CAN:
+        return []
+    arguments: list[str] = []
+    for path in dbc_files:
+        arguments += ["--dbc", "{zone:raw}/" + join_path(raw_prefix, path)]
+    return arguments
+
+
 def plan_jobs(
     recordings: list[Recording],
     config: ExtractionConfig,
@@ -65,8 +85,12 @@ def plan_jobs(
     measurement_id: str,
     datastream_id: str,
     instance_id: str,
+    dbc_files: list[str] | None = None,
 ) -> list[PlannedJob]:
-    """One job per recording: ``validate`` first, every other kind depending on it."""
+    """One job per recording: ``validate`` first, every other kind depending on it.
+
+    ``dbc_files`` (paths in the RAW datastream) go to each ``can`` task as ``--dbc``.
+    """
     jobs: list[PlannedJob] = []
     for recording in recordings:
         kinds = config.kinds_for(recording.format)
@@ -98,6 +122,7 @@ def plan_jobs(
                     kind,
                     "--instance-id",
                     instance_id,
+                    *_dbc_arguments(kind, dbc_files or [], raw_prefix),
                 ],
                 depends_on=[] if kind == VALIDATE else [VALIDATE],
                 max_retries=config.max_retries,

@@ -19,7 +19,7 @@ from dataops.batch.spec import JobStatus, TaskState
 from dataops.derived import open_datastream
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.extraction.config import DEFAULT_CONFIG_PATH, load_extraction_config
-from dataops.extraction.plan import find_recordings, plan_jobs
+from dataops.extraction.plan import find_dbc_files, find_recordings, plan_jobs
 from dataops.models import (
     DatastreamState,
     DatastreamType,
@@ -118,6 +118,7 @@ def prepare_extraction(
         measurement_id=measurement.id,
         datastream_id=datastream_id,
         instance_id=instance_id,
+        dbc_files=find_dbc_files(measurement.files),
     )
     jobs: list[dict[str, Any]] = []
     for job in planned:

@@ -30,6 +30,8 @@ class DatastreamType(StrEnum):
     # One per measurement in a labeling export: the package items of that measurement.
     LABEL_EXPORT = "LABEL_EXPORT"
     LABELED = "LABELED"
+    # One MCAP of a time window of the measurement's recordings, in the share zone.
+    CLIP = "CLIP"
 
 
 class DatastreamState(StrEnum):

@@ -274,6 +274,17 @@ class BlobZones:
             zone, path, data, content_type="application/json", overwrite=overwrite, etag=etag
         )
 
+    def download_file(self, zone: Zone, path: str, local_path: Path) -> int:
+        """Stream ``zone/path`` into ``local_path`` range by range (memory: one range)."""
+        blob = self._blob(zone, path)
+        with translate_azure_errors(f"{zone.value}/{path}"), local_path.open("wb") as sink:
+            downloader = blob.download_blob(max_concurrency=1)
+            written = 0
+            for chunk in downloader.chunks():
+                sink.write(chunk)
+                written += len(chunk)
+        return written
+
     def upload_file(
         self,
         zone: Zone,

@@ -25,9 +25,11 @@ from datetime import UTC, datetime, timedelta
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import (
     AccessPolicy,
+    BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
     ContainerSasPermissions,
+    generate_blob_sas,
     generate_container_sas,
 )
 
@@ -42,6 +44,7 @@ __all__ = [
     "READ_POLICY",
     "WRITE_PERMISSIONS",
     "WRITE_POLICY",
+    "blob_read_url",
     "ExportLinks",
     "export_links",
     "grant_export_access",
@@ -182,3 +185,49 @@ def _delegation_signed(
             )
         )
     return tokens[0], tokens[1]
+
+
+def blob_read_url(
+    zones: BlobZones, zone: Zone, path: str, *, expires_at: datetime, now: datetime | None = None
+) -> str:
+    """A read-only SAS URL of one blob, valid until ``expires_at`` (7 days at most in Azure).
+
+    Signed with the account key where the clients hold one (Azurite), else with a user
+    delegation key that lives as long as the SAS.
+    """
+    blob = zones._blob(zone, path)  # same package: the checked path's client
+    start = (now or datetime.now(UTC)) - _CLOCK_SKEW
+    permission = BlobSasPermissions(read=True)
+    key = getattr(blob.credential, "account_key", None)
+    if key:
+        token = generate_blob_sas(
+            account_name=str(blob.account_name),
+            container_name=str(blob.container_name),
+            blob_name=str(blob.blob_name),
+            account_key=str(key),
+            permission=permission,
+            start=start,
+            expiry=expires_at,
+            protocol=_protocol_of(str(blob.scheme)),
+        )
+    else:
+        expiry = min(expires_at, start + _CLOCK_SKEW + MAX_DELEGATION_SAS)
+        account_url = f"{blob.scheme}://{blob.primary_hostname}"
+        service = BlobServiceClient(account_url, credential=blob.credential)
+        with translate_azure_errors(f"{account_url}: user delegation key"):
+            delegation = service.get_user_delegation_key(start, expiry)
+        token = generate_blob_sas(
+            account_name=str(blob.account_name),
+            container_name=str(blob.container_name),
+            blob_name=str(blob.blob_name),
+            user_delegation_key=delegation,
+            permission=permission,
+            start=start,
+            expiry=expiry,
+            protocol=_protocol_of(str(blob.scheme)),
+        )
+    return f"{blob.url}?{token}"
+
+
+def _protocol_of(scheme: str) -> str | None:
+    return "https" if scheme == "https" else None

@@ -552,6 +552,15 @@ class CosmosStore:
                 self._c.scenes.upsert_item({**dump(scene), "idx": {"start": time_key(scene.start)}})
         return len(scenes)
 
+    def get_scene(self, scene_id: str) -> Scene:
+        """Raise NotFoundError when absent (one cross-partition query by id)."""
+        docs = self._query(
+            self._c.scenes, "SELECT * FROM c WHERE c.id = @id", {"@id": scene_id}, what="scene"
+        )
+        if not docs:
+            raise NotFoundError(f"scene {scene_id!r} not found")
+        return _model(Scene, docs[0])
+
     def query_scenes(self, query: SceneQuery) -> Page[Scene]:
         """Scenes by start time (then id), filtered by type, vehicle, measurement and start."""
         listing = checked_scene_query(query)

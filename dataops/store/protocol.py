@@ -174,6 +174,10 @@ class MetadataStore(Protocol):
 
     def query_scenes(self, query: SceneQuery) -> Page[Scene]: ...
 
+    def get_scene(self, scene_id: str) -> Scene:
+        """Raise NotFoundError when absent."""
+        ...
+
     # change feed
     def read_changes(
         self, container: ChangeFeedContainer, checkpoint: str | None, max_items: int = 100

@@ -447,6 +447,13 @@ class SqliteStore:
                 self._touch(conn, "scenes", scene.id)
         return len(scenes)
 
+    def get_scene(self, scene_id: str) -> Scene:
+        """Raise NotFoundError when absent."""
+        rows = self._read("SELECT etag, doc FROM scenes WHERE id = ?", (scene_id,))
+        if not rows:
+            raise NotFoundError(f"scene {scene_id!r} not found")
+        return load_json(Scene, rows[0][1], rows[0][0])
+
     def query_scenes(self, query: SceneQuery) -> Page[Scene]:
         """Scenes by start time (then id), filtered by type, vehicle, measurement and start."""
         listing = checked_scene_query(query)

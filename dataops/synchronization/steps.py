@@ -59,6 +59,8 @@ OUTPUT_NAME = "synchronized.parquet"
 SKIPPED_LOGGER_SYNCHRONIZED = "logger_synchronized"
 SKIPPED_NO_CAMERA = "no_camera"
 TIME_COLUMN = "time_ns"
+CAN_KIND = "can"
+CAN_DECODED = "decoded"
 # Point clouds are one row per point: a frame is the first row of each distinct time.
 _POINT_KINDS = frozenset({"lidar", "radar"})
 _PAGE = 1000
@@ -234,6 +236,12 @@ def _find_sensors(
             if kind == "camera" and parts[3:] != ["index.parquet"]:
                 continue
             name = f"{recording}/{kind}/{stream}"
+            if kind == CAN_KIND:
+                # Raw frames carry no signals; each DBC message decoded from the bus is a
+                # sensor of its own (its signals share one time column).
+                if len(parts) != 5 or parts[3] != CAN_DECODED:
+                    continue
+                name = f"{name}/{parts[4].removesuffix('.parquet')}"
             sensor = sensors.setdefault(name, Sensor(name, recording, kind))
             sensor.files.append(record.path)
         continuation = page.continuation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devhost.cli import (
+    clip,  # noqa: F401
     demo,  # noqa: F401
     dev,  # noqa: F401
     export_labels,  # noqa: F401

@@ -81,6 +81,9 @@ class CanSink:
         self.messages: dict[int, Any] = {}
         self.decoded: dict[str, tuple[ParquetSink, dict[str, list[Any]]]] = {}
         self.unknown_ids: set[int] = set()
+        # Frames no DBC knows stay in frames.parquet; they are counted, never dropped.
+        self.unknown_frames = 0
+        self.decoded_frames = 0
         self.decode_errors = 0
         self.first: int | None = None
         self.last: int | None = None
@@ -143,12 +146,14 @@ class CanSink:
             message = self._message(arbitration_id)
             if message is None:
                 self.unknown_ids.add(arbitration_id)
+                self.unknown_frames += 1
                 continue
             try:
                 signals = message.decode(data, decode_choices=False, scaling=True)
             except (ValueError, KeyError, IndexError):  # cantools raises these on short data
                 self.decode_errors += 1
                 continue
+            self.decoded_frames += 1
             _, rows = self._decoded_sink(message)
             rows["time_ns"].append(time_ns)
             rows["bus"].append(bus)
@@ -226,6 +231,8 @@ class CanSink:
         if self.database is not None:
             self.ctx.output.extra.setdefault("can_decoding", {})[self.stream] = {
                 "unknown_ids": sorted(self.unknown_ids),
+                "unknown_frames": self.unknown_frames,
+                "decoded_frames": self.decoded_frames,
                 "decode_errors": self.decode_errors,
             }
         return out

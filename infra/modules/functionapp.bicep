@@ -171,6 +171,10 @@ var appSettings = {
   AVOPS_BATCH_REGISTRY_SERVER: batchRegistryServer
   AVOPS_BATCH_IDENTITY_ID: batchIdentityId
   AVOPS_BATCH_IDENTITY_CLIENT_ID: batchIdentityClientId
+  // Empty: Batch jobs are watched by polling only (docs/batch.md, job-end signal).
+  AVOPS_BATCH_NOTIFY_URL: ''
+  // The local pool's slots; unused with the azure backend.
+  AVOPS_BATCH_LOCAL_SLOTS: ''
   AVOPS_MANIFEST_MAX_BYTES: string(manifestMaxBytes)
   AVOPS_UNLISTED_FILES: unlistedFiles
   AVOPS_LATE_FILE_DEADLINE_MINUTES: string(lateFileDeadlineMinutes)
@@ -193,6 +197,8 @@ var appSettings = {
   AVOPS_SCENES_CONFIG: ''
   AVOPS_EXPLORER_TILE_URL: ''
   AVOPS_EXPLORER_MONITOR_URL: ''
+  AVOPS_CLIP_MARGIN_S: '2.0'
+  AVOPS_CLIP_LINK_HOURS: '24'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -91,6 +91,8 @@ def test_starters_document_202_with_location_and_the_run_status_route() -> None:
         "extractMeasurement",
         "rerunDatastreamStep",
         "createLabelExport",
+        "clipScene",
+        "clipMeasurement",
     }
     for op in starters:
         answer = document["paths"][op.path][op.method.lower()]["responses"]["202"]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from dataops.errors import ConflictError, InvalidInputError
+from dataops.errors import ConflictError, InvalidInputError, NotFoundError
 from dataops.models import Scene
 from dataops.store import MetadataStore, SceneQuery
 from tests.contract.conftest import T0, make_scene
@@ -40,6 +40,16 @@ def test_upsert_roundtrips_and_replaces(store: MetadataStore) -> None:
     assert again.confidence == 0.5
     assert again.attributes == {"objects": 9}
     assert again.etag != stored.etag
+
+
+def test_get_scene_by_id_or_not_found(store: MetadataStore) -> None:
+    """A scene is read back by its id alone (clips start from one); an unknown id is 404."""
+    _seed(store)
+    found = store.get_scene("s-3")
+    assert (found.id, found.measurement_id, found.vehicle_id) == ("s-3", "m-2", "VIN-2")
+    assert found.etag
+    with pytest.raises(NotFoundError, match="s-9"):
+        store.get_scene("s-9")
 
 
 def test_scene_id_of_another_measurement_conflicts(store: MetadataStore) -> None:

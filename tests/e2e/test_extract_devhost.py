@@ -115,6 +115,9 @@ def test_sample_drive_extracts_every_format_and_a_rerun_keeps_the_old_datastream
     assert outputs("ros2_drive", "gps", "data.parquet")
     assert outputs("ros2_drive", "imu", "data.parquet")
     assert outputs("vehicle.mf4", "can", ".parquet")
+    # The measurement's DBC sidecar reached the can tasks: signals beside the raw frames.
+    assert outputs("vehicle.mf4", "can", "decoded/VehicleDynamics.parquet")
+    assert outputs("ros2_drive", "can", "decoded/VehicleDynamics.parquet")
     assert outputs("vehicle.mf4", "structured", ".parquet"), "MDF4 channel groups"
     assert outputs("daq.tdms", "structured", ".parquet"), "TDMS groups"
     stats = first.stats

@@ -99,6 +99,10 @@ def test_extracted_datastream_is_synchronized_once_from_the_change_feed(
         assert sensors[name]["max_abs_offset_ms"] <= sensors[name]["tolerance_ms"]
     assert sensors["ros2_drive/camera/camera_front_image_raw"]["match_rate"] >= 0.99
     assert stats["signals"]["speed_mps"]["sensor"] == "ros1_drive.bag/structured/vehicle_speed"
+    # Signals decoded from the CAN bus with the measurement's DBC are sensors too.
+    can = sorted(name for name in sensors if name.startswith("vehicle.mf4/can/"))
+    assert can and can[-1].endswith("/VehicleDynamics"), sorted(sensors)
+    assert sensors[can[-1]]["match_rate"] >= 0.99
 
     files = store.list_files(datastream.id).items
     assert [f.path for f in files] == [f"{datastream.path}/synchronized.parquet"]

@@ -110,3 +110,34 @@ def test_missing_blob_is_bad_input(
         "--output", str(tmp_path / "out"), "--no-limits", "--scratch", str(tmp_path),
     ]  # fmt: skip
     assert main(argv) == EXIT_BAD_INPUT
+
+
+def test_can_task_fetches_its_dbc_from_a_blob_url(
+    tmp_path: Path, azurite: AzuriteBlob, service: BlobServiceClient
+) -> None:
+    """``--dbc`` as the plan passes it (a raw-zone URL) is downloaded and decodes the bus log."""
+    from devhost.sample_drive.dbc import build_database, can_frames
+    from devhost.sample_drive.mdf4 import write_mdf4
+    from devhost.sample_drive.route import build_drive
+
+    drive = build_drive(0)
+    database = build_database()
+    write_mdf4(tmp_path / "vehicle.mf4", drive, can_frames(drive, database))
+    (tmp_path / "vehicle.dbc").write_bytes(database.as_dbc_string().encode("ascii"))
+    _upload(service, tmp_path / "vehicle.mf4", "m2/vehicle.mf4")
+    _upload(service, tmp_path / "vehicle.dbc", "m2/vehicle.dbc")
+    argv = [
+        "run", "--task", "can",
+        "--input", f"{azurite.blob_endpoint}/raw/m2/vehicle.mf4",
+        "--output", f"{azurite.blob_endpoint}/extracted/m2/ds1",
+        "--dbc", f"{azurite.blob_endpoint}/raw/m2/vehicle.dbc",
+        "--no-limits", "--scratch", str(tmp_path / "scratch"),
+    ]  # fmt: skip
+    (tmp_path / "scratch").mkdir()
+    assert main(argv) == EXIT_OK
+    container = service.get_container_client("extracted")
+    names = {b.name for b in container.list_blobs(name_starts_with="m2/ds1/can/")}
+    assert any(name.endswith("/decoded/VehicleDynamics.parquet") for name in names), names
+    missing = [*argv[:-2]]
+    missing[missing.index("--dbc") + 1] = f"{azurite.blob_endpoint}/raw/m2/none.dbc"
+    assert main([*missing, "--force"]) == EXIT_BAD_INPUT

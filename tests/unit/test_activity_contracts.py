@@ -64,6 +64,8 @@ RECORDED_INPUTS: dict[str, dict[str, Any]] = {
         "max_bytes": 1024,
         "instance_id": "i",
     },
+    "clip_write": {"datastream_id": "d"},
+    "clip_fail": {"datastream_id": "d", "reason": "boom"},
     "label_import_fail": {
         "export_id": EXPORT_ID,
         "container": "labeled",

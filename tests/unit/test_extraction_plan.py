@@ -16,6 +16,7 @@ from dataops.errors import ConflictError, InvalidInputError, NotFoundError
 from dataops.extraction import (
     JobRef,
     fail_extraction,
+    find_dbc_files,
     find_recordings,
     load_extraction_config,
     plan_jobs,
@@ -154,6 +155,40 @@ def test_each_job_runs_validate_first_and_every_other_kind_after_it() -> None:
     }
     assert tdms.spec.labels.datastream_id == "ex1"
     assert len(jobs[1].spec.tasks) == len(ROS_KINDS)
+
+
+def test_the_measurements_dbc_sidecars_go_to_every_can_task_and_no_other() -> None:
+    """Without its DBCs the can task extracts frames but never the signals."""
+    files = [
+        _file("vehicle.mf4", "mdf4"),
+        _file("drive.bag", "rosbag1"),
+        _file("dbc/powertrain.dbc", "dbc"),
+        _file("chassis.dbc", "dbc"),
+    ]
+    assert find_dbc_files(files) == ["chassis.dbc", "dbc/powertrain.dbc"]
+    jobs = plan_jobs(
+        find_recordings(files),
+        load_extraction_config(),
+        raw_prefix="r/raw1",
+        extracted_prefix="e/ex1",
+        measurement_id="m1",
+        datastream_id="ex1",
+        instance_id="inst",
+        dbc_files=find_dbc_files(files),
+    )
+    can_tasks = 0
+    for job in jobs:
+        for task in job.spec.tasks:
+            dbc = [task.command[i + 1] for i, arg in enumerate(task.command) if arg == "--dbc"]
+            if task.task_id == "can":
+                can_tasks += 1
+                assert dbc == [
+                    "{zone:raw}/r/raw1/chassis.dbc",
+                    "{zone:raw}/r/raw1/dbc/powertrain.dbc",
+                ]
+            else:
+                assert dbc == [], task.task_id
+    assert can_tasks == 2
 
 
 def test_job_ids_are_deterministic_per_datastream_and_recording() -> None:

@@ -47,3 +47,17 @@ def test_settings_doc_table_lists_exactly_the_model_keys() -> None:
     assert keys == model, (
         f"docs/settings.md lacks {sorted(model - keys)}, documents unknown {sorted(keys - model)}"
     )
+
+
+def test_the_sample_settings_load_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copying local.settings.sample.json to local.settings.json gives settings the app accepts.
+
+    App settings are strings, and the sample leaves optional ones empty: an empty string must
+    read as unset, never fail the app's start.
+    """
+    values = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    for name, value in values.items():
+        if name.startswith("AVOPS_"):
+            monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.batch_local_slots is None

@@ -50,6 +50,8 @@ HTTP_FUNCTIONS = [
     "http_uploads_path",
     "http_locations",
     "http_scenes",
+    "http_scenes_id_clip",
+    "http_measurements_id_clip",
     "http_frames",
     "http_runs_id",
     "http_landing_stranded",
@@ -114,6 +116,9 @@ EXPECTED_FUNCTIONS = sorted(
         "label_export_copy",
         "label_export_finish",
         "label_export_fail",
+        "clip",
+        "clip_write",
+        "clip_fail",
     ]
 )
 

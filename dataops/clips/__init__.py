@@ -1,0 +1,1 @@
+"""Scene clips: every message of a measurement's recordings inside a time window, as one MCAP."""

@@ -1,0 +1,189 @@
+"""Scene clips against Azurite: the sample drive's planted pedestrian window as one MCAP."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from mcap.reader import make_reader
+from rosbags.rosbag1 import Reader as Ros1Reader
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+from dataops.clips.steps import ClipRequest, prepare_clip, write_measurement_clip
+from dataops.models import DatastreamState, DatastreamType, Measurement, Scene
+from dataops.paths import Zone
+from dataops.storage import BlobZones
+from dataops.store.sqlite import SqliteStore
+from devhost.sample_drive.generate import generate_drive
+from tests.contract.conftest import make_datastream, make_measurement
+
+MARGIN_NS = 2_000_000_000
+
+
+@pytest.fixture(scope="module")
+def drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("clip") / "drive"
+    generate_drive(out)
+    return out
+
+
+@pytest.fixture
+def ingested(
+    drive: Path, blob_zones: BlobZones, tmp_path: Path
+) -> Iterator[tuple[SqliteStore, Scene, dict[str, Any]]]:
+    """The drive's files in the raw zone under a COMPLETED RAW datastream, plus one scene."""
+    manifest = json.loads((drive / "manifest.json").read_text())
+    truth = json.loads((drive / "truth.json").read_text())
+    event = next(e for e in truth["events"] if e["type"] == "pedestrian_in_view")
+    store = SqliteStore(tmp_path / "meta.sqlite3")
+    base = make_measurement("m-clip")
+    measurement = Measurement.model_validate({**base.model_dump(), "files": manifest["files"]})
+    store.create_measurement(measurement)
+    raw = store.create_datastream(make_datastream("raw-1", measurement.id))
+    for record in measurement.files:
+        blob_zones.upload_file(Zone.RAW, f"{raw.path}/{record.path}", drive / record.path)
+    store.attach_files(raw.id, measurement.files)
+    raw = store.get_datastream(raw.id)
+    raw = store.transition_datastream(raw.id, DatastreamState.COPYING, expected_etag=str(raw.etag))
+    store.transition_datastream(raw.id, DatastreamState.COMPLETED, expected_etag=str(raw.etag))
+    scene = Scene(
+        id="scene-ped",
+        measurement_id=measurement.id,
+        datastream_id="scenes-1",
+        vehicle_id=measurement.vehicle_id,
+        type="pedestrian",
+        start=datetime.fromtimestamp(event["start_ns"] / 1e9, UTC),
+        end=datetime.fromtimestamp(event["end_ns"] / 1e9, UTC),
+    )
+    store.upsert_scenes([scene])
+    yield store, scene, event
+    store.close()
+
+
+def _expected(drive: Path, start: int, end: int, topics: set[str] | None) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    with (drive / "ros2_drive" / "ros2_drive.mcap").open("rb") as handle:
+        for _, channel, message in make_reader(handle).iter_messages():
+            if start <= message.log_time <= end and (not topics or channel.topic in topics):
+                counts[channel.topic] += 1
+    with Ros1Reader(drive / "ros1_drive.bag") as bag:
+        for connection, stamp, _ in bag.messages():
+            if start <= stamp <= end and (not topics or connection.topic in topics):
+                counts[connection.topic] += 1
+    return counts
+
+
+def _fetch(url: str, target: Path) -> None:
+    with urllib.request.urlopen(url, timeout=30) as answer, target.open("wb") as sink:
+        while chunk := answer.read(1 << 20):
+            sink.write(chunk)
+
+
+def test_scene_clip_holds_exactly_the_window_and_decodes(
+    ingested: tuple[SqliteStore, Scene, dict[str, Any]],
+    blob_zones: BlobZones,
+    drive: Path,
+    tmp_path: Path,
+) -> None:
+    """Every ROS message with log time in scene +- margin, per topic, raw bytes that decode;
+    MDF4 and TDMS signals as JSON channels with a jsonschema; the SAS link serves the file."""
+    store, scene, event = ingested
+    clip = prepare_clip(
+        store,
+        ClipRequest(),
+        datastream_id="clip-1",
+        instance_id="clip-inst",
+        default_margin_s=2.0,
+        scene_id=scene.id,
+    )
+    assert clip.type == DatastreamType.CLIP
+    assert clip.sources == ["raw-1", "scenes-1"]
+    result = write_measurement_clip(blob_zones, store, datastream_id=clip.id, link_hours=1)
+
+    start, end = event["start_ns"] - MARGIN_NS, event["end_ns"] + MARGIN_NS
+    local = tmp_path / "clip.mcap"
+    _fetch(result["url"], local)
+    assert "sp=r" in result["url"] and "sig=" in result["url"]
+    fox = parse_qs(urlsplit(result["foxglove_url"]).query)
+    assert fox == {"ds": ["remote-file"], "ds.url": [result["url"]]}
+
+    ros_counts: Counter[str] = Counter()
+    json_counts: Counter[str] = Counter()
+    decoded = 0
+    typestore = get_typestore(Stores.EMPTY)
+    with local.open("rb") as handle:
+        reader = make_reader(handle)
+        for schema, channel, message in reader.iter_messages():
+            assert start <= message.log_time <= end, channel.topic
+            assert schema is not None
+            if channel.message_encoding == "json":
+                assert schema.encoding == "jsonschema"
+                properties = json.loads(schema.data)["properties"]
+                body = json.loads(message.data)
+                assert body["timestamp_ns"] == message.log_time
+                assert set(body) <= set(properties)
+                json_counts[channel.topic] += 1
+                continue
+            ros_counts[channel.topic] += 1
+            if channel.message_encoding == "cdr" and channel.topic in {"/gps/fix", "/imu/data"}:
+                assert schema.encoding == "ros2msg"
+                typestore.register(get_types_from_msg(schema.data.decode(), schema.name))
+                msg = typestore.deserialize_cdr(message.data, schema.name)
+                stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                assert abs(stamp - message.log_time) < 1_000_000_000
+                decoded += 1
+            elif channel.message_encoding == "ros1":
+                assert schema.encoding == "ros1msg"
+    assert ros_counts == _expected(drive, start, end, None)
+    assert decoded > 0
+    # 100 Hz MDF4 vehicle signals and the 100 Hz / 20 Hz TDMS groups over the window.
+    window_s = (end - start) / 1e9
+    assert json_counts["/vehicle/group0"] == pytest.approx(window_s * 100, abs=2)
+    assert json_counts["/daq/Analog"] == pytest.approx(window_s * 100, abs=2)
+    assert json_counts["/daq/RadarClosestTarget"] == pytest.approx(window_s * 20, abs=2)
+    done = store.get_datastream(clip.id)
+    assert done.state == DatastreamState.COMPLETED
+    assert done.stats["messages"] == sum(ros_counts.values()) + sum(json_counts.values())
+
+
+def test_clip_keeps_only_the_requested_topics(
+    ingested: tuple[SqliteStore, Scene, dict[str, Any]],
+    blob_zones: BlobZones,
+    drive: Path,
+) -> None:
+    """A measurement clip with ``topics`` holds those topics' messages in from..to + margin."""
+    store, scene, event = ingested
+    request = ClipRequest(
+        from_ns=event["start_ns"],
+        to_ns=event["start_ns"] + 1_000_000_000,
+        margin_s=0.5,
+        topics=["/vehicle/speed", "/daq/Analog"],
+    )
+    clip = prepare_clip(
+        store,
+        request,
+        datastream_id="clip-2",
+        instance_id="i",
+        default_margin_s=2.0,
+        measurement_id=scene.measurement_id,
+    )
+    assert clip.sources == ["raw-1"]
+    result = write_measurement_clip(blob_zones, store, datastream_id=clip.id, link_hours=1)
+    start, end = event["start_ns"] - 500_000_000, event["start_ns"] + 1_500_000_000
+    expected = _expected(drive, start, end, {"/vehicle/speed"})
+    assert set(result["topics"]) == {"/vehicle/speed", "/daq/Analog"}
+    assert result["topics"]["/vehicle/speed"] == expected["/vehicle/speed"]
+    assert result["topics"]["/daq/Analog"] == pytest.approx(200, abs=1)
+    # A retried call (its first answer lost) hands out the written clip, writes nothing new.
+    again = write_measurement_clip(blob_zones, store, datastream_id=clip.id, link_hours=1)
+    assert {k: again[k] for k in ("path", "bytes", "topics")} == {
+        k: result[k] for k in ("path", "bytes", "topics")
+    }
+    assert store.list_files(clip.id).items[0].size == result["bytes"]
