@@ -40,6 +40,9 @@ def extracted_names(env: AppEnv, prefix: str) -> set[str]:
     return {b.path for b in env.zones.list_blobs(Zone.EXTRACTED, prefix)}
 
 
+# Two full extractions of the sample drive through devhost and the local pool: minutes on a
+# busy 2-core machine, so it gets more than the suite's default 300 s.
+@pytest.mark.timeout(900)
 def test_sample_drive_extracts_every_format_and_a_rerun_keeps_the_old_datastream(
     app_env: AppEnv, extract_env: BatchRunner, sample_drive: Path
 ) -> None:
