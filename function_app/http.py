@@ -9,10 +9,8 @@ answers and errors: ``dataops/api/routes.py``.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import azure.durable_functions as df
@@ -33,6 +31,7 @@ from dataops.api import (
     triggers,
 )
 from dataops.frames.search import FrameSearch
+from dataops.frames.tables import TABLE_CACHE_DIR
 from dataops.scenes.search import SceneSearch
 from dataops.settings import Settings
 from dataops.storage import BlobZones, zone_clients_from_settings
@@ -85,8 +84,7 @@ def _process_frames() -> FrameSearch:
     zones = runtime.blob_zones()
     with _frames_lock:
         if _frames is None or _frames[0] is not zones:
-            cache = Path(tempfile.gettempdir()) / "avops-frame-index"
-            _frames = (zones, FrameSearch(zones, cache))
+            _frames = (zones, FrameSearch(zones, TABLE_CACHE_DIR))
         return _frames[1]
 
 

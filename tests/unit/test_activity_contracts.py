@@ -64,6 +64,12 @@ RECORDED_INPUTS: dict[str, dict[str, Any]] = {
         "max_bytes": 1024,
         "instance_id": "i",
     },
+    # The erasure's activities take the erasure id alone (their histories name nobody).
+    "erase_blobs": {"erasure_id": "0123456789abcdef0123456789abcdef"},
+    "erase_pool_jobs": {"erasure_id": "0123456789abcdef0123456789abcdef"},
+    "erase_store": {"erasure_id": "0123456789abcdef0123456789abcdef"},
+    "erase_finish": {"erasure_id": "0123456789abcdef0123456789abcdef"},
+    "erase_fail": {"erasure_id": "0123456789abcdef0123456789abcdef", "reason": "boom"},
     "label_import_fail": {
         "export_id": EXPORT_ID,
         "container": "labeled",
