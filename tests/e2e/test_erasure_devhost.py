@@ -9,6 +9,7 @@ write role cannot erase.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,10 @@ import httpx
 import pytest
 
 from dataops.ids import instance_id_for
+from dataops.manifest import parse_manifest
 from dataops.models import DatastreamType
 from dataops.store.sqlite import SqliteStore
+from dataops.uploader import upload_measurement
 from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
@@ -35,9 +38,9 @@ from tests.e2e.erasure_support import (
     files_mentioning,
     targets_of,
 )
-from tests.e2e.test_synchronize_devhost import extract_env, finished, ingest_sample
+from tests.e2e.test_synchronize_devhost import extract_env, finished
 
-pytestmark = [pytest.mark.azurite, pytest.mark.slow]
+pytestmark = [pytest.mark.azurite, pytest.mark.slow, pytest.mark.timeout(1800)]
 __all__ = ["extract_env"]
 ERASED, KEPT = 3, 4
 
@@ -58,18 +61,22 @@ def erase_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 async def _through_scenes(host: DevHost, env: AppEnv, drive: Path, prefix: str) -> str:
     """Ingest and every downstream step of one drive; returns its measurement id."""
-    output = await ingest_sample(host, env.zones, drive, prefix)
+    manifest = parse_manifest((drive / "manifest.json").read_bytes())
+    upload_measurement(env.zones, drive, manifest, upload_prefix=prefix)
+    ingest = await finished(host, instance_id_for("ingest", prefix), timeout_s=6000)
+    assert ingest.status is RuntimeStatus.COMPLETED, ingest.error
+    output = json.loads(ingest.output)
     extracted = output["extraction"]["datastream_id"]
-    sync = await finished(host, instance_id_for("synchronize", extracted), timeout_s=90)
+    sync = await finished(host, instance_id_for("synchronize", extracted), timeout_s=600)
     assert sync.status is RuntimeStatus.COMPLETED, sync.error
     enrich = await finished(
-        host, instance_id_for("enrich", json.loads(sync.output)["datastream_id"]), timeout_s=90
+        host, instance_id_for("enrich", json.loads(sync.output)["datastream_id"]), timeout_s=600
     )
     assert enrich.status is RuntimeStatus.COMPLETED, enrich.error
     scenes = await finished(
         host,
         instance_id_for("detect_scenes", json.loads(enrich.output)["datastream_id"]),
-        timeout_s=90,
+        timeout_s=600,
     )
     assert scenes.status is RuntimeStatus.COMPLETED, scenes.error
     return str(output["measurement_id"])
@@ -105,8 +112,10 @@ def test_erasing_a_vehicle_leaves_no_byte_of_it_and_the_other_vehicle_untouched(
     connection = app_env.azurite.connection_string
 
     async def body(host: DevHost) -> dict[str, Any]:
-        erased_m = await _through_scenes(host, app_env, drives[ERASED], "fleet/erase-a")
-        kept_m = await _through_scenes(host, app_env, drives[KEPT], "fleet/keep-b")
+        erased_m, kept_m = await asyncio.gather(
+            _through_scenes(host, app_env, drives[ERASED], "fleet/erase-a"),
+            _through_scenes(host, app_env, drives[KEPT], "fleet/keep-b"),
+        )
         tokens, datastreams = targets_of(feed, erased_m)
         kept_searches = await _searches(host, kept_vehicle)
         assert kept_searches["scenes"]["items"] and kept_searches["frames"]["items"]
@@ -118,8 +127,8 @@ def test_erasing_a_vehicle_leaves_no_byte_of_it_and_the_other_vehicle_untouched(
 
         started = await erase(host.base_url, f"vehicles/{erased_vehicle}/erase")
         assert started.status_code == 202, started.text
-        run = await finished(host, started.json()["instance_id"], timeout_s=120)
-        assert run.status is RuntimeStatus.COMPLETED, run.error
+        run = await finished(host, started.json()["instance_id"], timeout_s=600)
+        assert run.status is RuntimeStatus.COMPLETED, (run.error, run.custom_status)
         after = blob_digests(connection)
         again = await erase(host.base_url, f"vehicles/{erased_vehicle}/erase")
         after_again = blob_digests(connection)
