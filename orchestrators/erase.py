@@ -16,8 +16,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import erasure as contracts
+from dataops.errors import first_line
 from orchestrators.calls import call
-from orchestrators.derived_step import first_line
 
 __all__ = ["ErasureFailedError", "erase_orchestrator"]
 

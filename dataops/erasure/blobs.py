@@ -24,7 +24,7 @@ from dataops.frames.tables import (
     SCENES_TABLE_STAT,
     TABLE_CACHE_DIR,
 )
-from dataops.labeling.export_steps import revoke_export
+from dataops.labeling.exporting.steps import revoke_export
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.storage.errors import translate_azure_errors

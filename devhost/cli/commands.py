@@ -5,6 +5,7 @@ from __future__ import annotations
 from devhost.cli import (
     demo,  # noqa: F401
     dev,  # noqa: F401
+    erase,  # noqa: F401
     export_labels,  # noqa: F401
     import_status,  # noqa: F401
     metadata,  # noqa: F401
