@@ -27,7 +27,7 @@ from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from devhost.sample_drive.generate import vehicle_id_for
-from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host
+from tests.e2e.conftest import WRITE_KEY, AppEnv, finished, run_host
 from tests.e2e.erasure_support import (
     ERASE_KEY,
     SALT,
@@ -38,10 +38,8 @@ from tests.e2e.erasure_support import (
     files_mentioning,
     targets_of,
 )
-from tests.e2e.test_synchronize_devhost import extract_env, finished
 
 pytestmark = [pytest.mark.azurite, pytest.mark.slow, pytest.mark.timeout(1800)]
-__all__ = ["extract_env"]
 ERASED, KEPT = 3, 4
 # The erased upload: landing and archive keep it under its prefix, which names no vehicle.
 ERASED_PREFIX = "fleet/erase-a"
