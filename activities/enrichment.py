@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from activities.erased import refuse_erased_source
 from activities.runtime import blob_zones, metadata_store, settings
 from activities.serving import served
 from dataops import enrichment
@@ -17,6 +18,7 @@ __all__ = ["fail", "prepare", "run"]
 @served(ENRICH.prepare)
 def prepare(args: PrepareInput) -> dict[str, Any]:
     """ENRICHED datastream PROCESSING (idempotent)."""
+    refuse_erased_source(args.source_datastream_id)
     return enrichment.prepare_enrichment(
         metadata_store(),
         source_datastream_id=args.source_datastream_id,

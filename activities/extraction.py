@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from activities.erased import refuse_erased_measurement
 from activities.runtime import batch_backend, blob_zones, metadata_store
 from activities.serving import served
 from dataops import extraction
@@ -17,6 +18,7 @@ __all__ = ["fail", "poll", "prepare", "record"]
 @served(contracts.PREPARE)
 def prepare(args: contracts.PrepareInput) -> dict[str, Any]:
     """EXTRACTED datastream PROCESSING; one job per recording submitted (idempotent)."""
+    refuse_erased_measurement(args.measurement_id)
     return extraction.prepare_extraction(
         metadata_store(),
         batch_backend(),

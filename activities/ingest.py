@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from activities.erased import refuse_erased
 from activities.runtime import blob_zones, metadata_store, settings
 from activities.serving import served
 from dataops import ingest
 from dataops.activity_contracts import ingest as contracts
+from dataops.erasure.records import ErasedError
 
 __all__ = [
     "check_upload",
@@ -58,6 +60,7 @@ def register(args: contracts.RegisterInput) -> dict[str, Any]:
         instance_id=args.instance_id,
         max_manifest_bytes=settings().manifest_max_bytes,
         sources=args.sources,
+        refuse=refuse_erased,
     ).to_dict()
 
 
@@ -99,7 +102,12 @@ def delete_landing(args: contracts.DeleteInput) -> dict[str, Any]:
 
 @served(contracts.FAIL)
 def fail(args: contracts.FailInput) -> dict[str, Any]:
-    """Upload to the error zone with ``_error.json``; its datastream FAILED."""
+    """Upload to the error zone with ``_error.json``; its datastream FAILED.
+
+    An upload of an erased vehicle or measurement is deleted instead: it must not be kept.
+    """
+    if args.reason.startswith(f"{ErasedError.__name__}:"):
+        return ingest.discard_upload(blob_zones(), upload_prefix=args.upload_prefix)
     return ingest.fail_upload(
         blob_zones(),
         metadata_store(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from activities.erased import refuse_erased_source
 from activities.runtime import blob_zones, metadata_store
 from activities.serving import served
 from dataops import synchronization
@@ -15,6 +16,7 @@ __all__ = ["fail", "prepare", "run"]
 @served(SYNCHRONIZE.prepare)
 def prepare(args: PrepareInput) -> dict[str, Any]:
     """SYNCHRONIZED datastream PROCESSING (idempotent)."""
+    refuse_erased_source(args.source_datastream_id)
     return synchronization.prepare_synchronization(
         metadata_store(),
         source_datastream_id=args.source_datastream_id,

@@ -149,6 +149,18 @@ class Settings(BaseSettings):
         repr=False,
         description="Metadata API keys with the write role (comma-separated or JSON list).",
     )
+    api_erase_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        repr=False,
+        description="Metadata API keys with the erase role, and only it (never implied by write; "
+        "comma-separated or JSON list).",
+    )
+    erasure_salt: str = Field(
+        default="",
+        repr=False,
+        description="Secret key of the HMAC that names erased vehicles and measurements in "
+        "erasure records and tombstones; erasure refuses to run while it is empty.",
+    )
     api_trust_client_principal: bool = Field(
         default=False,
         description="Take roles from X-MS-CLIENT-PRINCIPAL (only behind App Service auth).",
@@ -218,7 +230,13 @@ class Settings(BaseSettings):
         # App settings are strings: an empty one (as in local.settings.sample.json) means unset.
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("api_read_keys", "api_write_keys", "landing_storage_accounts", mode="before")
+    @field_validator(
+        "api_read_keys",
+        "api_write_keys",
+        "api_erase_keys",
+        "landing_storage_accounts",
+        mode="before",
+    )
     @classmethod
     def _key_list(cls, value: object) -> object:
         # An app setting is one string: accept a JSON list or a comma-separated list.

@@ -100,6 +100,23 @@ class ThreadConnections:
             if conn.in_transaction:
                 conn.execute("COMMIT")
 
+    def scrub(self) -> None:
+        """Leave no deleted bytes in the files: rebuild the database, empty the WAL.
+
+        A DELETE only unlinks cells; their bytes stay in free pages and in WAL frames until
+        overwritten. VACUUM writes a fresh copy of the live rows (through the WAL), and a
+        TRUNCATE checkpoint copies it into the main file and cuts the WAL to zero bytes. The
+        checkpoint cannot finish while another connection reads an old snapshot: that is a
+        RetryableError, so an erasure step retries it rather than claiming success.
+        """
+        conn = self.conn()
+        with busy_is_retryable(self.what):
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("VACUUM")
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise RetryableError(f"{self.what}: WAL still in use by a reader, not truncated")
+
     def close(self) -> None:
         """Close every connection opened (in any thread)."""
         with self._lock:

@@ -28,6 +28,9 @@ class Database:
         # WAL with NORMAL survives a crash of the host process (the crash/resume guarantee);
         # only an OS crash or power loss can drop the last commits, an accepted local trade-off.
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows are zeroed, not left in free pages: a purge (an erasure) must not leave
+        # an instance's inputs and outputs readable in the file.
+        self._conn.execute("PRAGMA secure_delete=ON")
         self._lock = threading.RLock()
         self._depth = 0
 
@@ -64,6 +67,19 @@ class Database:
         """Connection for reads, under the lock."""
         with self._lock:
             yield self._conn
+
+    def scrub(self) -> bool:
+        """Rebuild the file and empty the WAL; False when a reader kept the WAL from emptying.
+
+        Rows deleted before ``secure_delete`` was on (older hosts) and old WAL frames still
+        hold deleted bytes: VACUUM writes a fresh copy, the TRUNCATE checkpoint cuts the WAL.
+        """
+        with self._lock:
+            if self.path is None:
+                return True
+            self._conn.execute("VACUUM")
+            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return not busy
 
     def close(self) -> None:
         """Close the connection."""

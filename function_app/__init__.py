@@ -8,6 +8,7 @@ import azure.functions as func
 from dataops.telemetry import configure_telemetry_from_environment
 from function_app.clips import bp as clips_bp
 from function_app.downstream import bp as downstream_bp
+from function_app.erasure import bp as erasure_bp
 from function_app.extraction import bp as extraction_bp
 from function_app.http import bp as http_bp
 from function_app.ingest import bp as ingest_bp
@@ -28,3 +29,4 @@ app.register_functions(operations_bp)
 app.register_functions(labeling_import_bp)
 app.register_functions(labeling_export_bp)
 app.register_functions(clips_bp)
+app.register_functions(erasure_bp)

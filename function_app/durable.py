@@ -64,3 +64,8 @@ class DurableRunControl:
     async def terminate(self, instance_id: str, reason: str) -> None:
         """Terminate with ``reason`` (shown as the instance's output)."""
         await self._client.terminate(instance_id, reason)
+
+    async def purge(self, instance_id: str) -> int:
+        """purge_instance_history: 0 when the instance does not exist (already purged)."""
+        result = await self._client.purge_instance_history(instance_id)
+        return int(result.instances_deleted)

@@ -35,6 +35,7 @@ from dataops.api import (
 )
 from dataops.explorer.drive import DriveReader
 from dataops.frames.search import FrameSearch
+from dataops.frames.tables import TABLE_CACHE_DIR
 from dataops.scenes.search import SceneSearch
 from dataops.settings import Settings
 from dataops.storage import BlobZones, zone_clients_from_settings
@@ -88,8 +89,7 @@ def _process_frames() -> FrameSearch:
     zones = runtime.blob_zones()
     with _frames_lock:
         if _frames is None or _frames[0] is not zones:
-            cache = Path(tempfile.gettempdir()) / "avops-frame-index"
-            _frames = (zones, FrameSearch(zones, cache))
+            _frames = (zones, FrameSearch(zones, TABLE_CACHE_DIR))
         return _frames[1]
 
 

@@ -9,7 +9,7 @@ runs the handler and marks a failure terminal or retryable (:mod:`.failure`).
 
 from __future__ import annotations
 
-from dataops.activity_contracts import clips, extraction, ingest, labeling, steps
+from dataops.activity_contracts import clips, erasure, extraction, ingest, labeling, steps
 from dataops.activity_contracts.base import (
     IO_RETRY,
     ActivityContract,
@@ -52,4 +52,9 @@ ALL_CONTRACTS: tuple[ActivityContract, ...] = (  # type: ignore[type-arg]
     labeling.IMPORT_FAIL,
     clips.CLIP_WRITE,
     clips.CLIP_FAIL,
+    erasure.ERASE_BLOBS,
+    erasure.ERASE_POOL,
+    erasure.ERASE_STORE,
+    erasure.ERASE_FINISH,
+    erasure.ERASE_FAIL,
 )

@@ -12,16 +12,21 @@ from dataops.api.dispatch import (
     ApiContext,
     ApiRequest,
     ApiResponse,
+    RunHandler,
     StartInputs,
     handle,
     handle_async,
 )
+from dataops.api.erasure import ERASURE_HANDLERS
 from dataops.api.handlers import HANDLERS
 from dataops.api.locations import Locator
 from dataops.api.openapi import openapi_document
 from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, Problem
 from dataops.api.routes import ROUTES, Operation, Trigger, triggers
-from dataops.api.starters import RUN_HANDLERS
+from dataops.api.starters import RUN_HANDLERS as STARTER_HANDLERS
+
+RUN_HANDLERS: dict[str, RunHandler] = {**STARTER_HANDLERS, **ERASURE_HANDLERS}
+"""Handlers of the operations that need the orchestration client."""
 
 __all__ = [
     "HANDLERS",

@@ -22,10 +22,12 @@ from dataops.settings import Settings
 
 __all__ = [
     "PRINCIPAL_HEADER",
+    "ERASE_APP_ROLE",
     "READ_APP_ROLE",
     "WRITE_APP_ROLE",
     "Caller",
     "Role",
+    "has_role",
     "require_role",
     "resolve_caller",
 ]
@@ -35,6 +37,7 @@ KEY_HEADER = "x-functions-key"
 KEY_PARAM = "code"
 READ_APP_ROLE = "DataOps.Read"
 WRITE_APP_ROLE = "DataOps.Write"
+ERASE_APP_ROLE = "DataOps.Erase"
 # Claim types App Service uses for app roles, depending on the identity provider's settings.
 _ROLE_CLAIM_TYPES = frozenset(
     {"roles", "role", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"}
@@ -43,11 +46,16 @@ _MAX_PRINCIPAL_BYTES = 64 * 1024
 
 
 class Role(IntEnum):
-    """Ordered roles: a higher role can do everything a lower one can."""
+    """Roles: READ < WRITE are ordered (a writer reads); ERASE stands apart.
+
+    ERASE is never implied by WRITE (a pipeline's key must not be able to destroy a fleet's
+    data), and an erase caller may only read besides erasing (it follows its erasure's run).
+    """
 
     NONE = 0
     READ = 1
     WRITE = 2
+    ERASE = 3
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,8 @@ def _role_from_principal(encoded: str) -> Role:
         for claim in claims
         if isinstance(claim, dict) and claim.get("typ") in accepted
     }
+    if ERASE_APP_ROLE in roles:
+        return Role.ERASE
     if WRITE_APP_ROLE in roles:
         return Role.WRITE
     if READ_APP_ROLE in roles:
@@ -117,6 +127,8 @@ def resolve_caller(
             return Caller(role=role, via="session")
     if not presented:
         raise ApiError(401, "no API key (x-functions-key header or code parameter)")
+    if _matches(presented, settings.api_erase_keys):
+        return Caller(role=Role.ERASE, via="key")
     if _matches(presented, settings.api_write_keys):
         return Caller(role=Role.WRITE, via="key")
     if _matches(presented, settings.api_read_keys):
@@ -124,7 +136,14 @@ def resolve_caller(
     raise ApiError(401, "unknown API key")
 
 
+def has_role(caller: Caller, needed: Role) -> bool:
+    """``caller`` may do what ``needed`` allows: ERASE only by itself, READ by every role."""
+    if needed is Role.ERASE or caller.role is Role.ERASE:
+        return caller.role is needed or (caller.role is Role.ERASE and needed <= Role.READ)
+    return caller.role >= needed
+
+
 def require_role(caller: Caller, needed: Role) -> None:
-    """ApiError 403 unless ``caller`` has ``needed`` or a higher role."""
-    if caller.role < needed:
+    """ApiError 403 unless ``caller`` has the role ``needed`` (see :func:`has_role`)."""
+    if not has_role(caller, needed):
         raise ApiError(403, f"this operation needs the {needed.name.lower()} role")

@@ -333,3 +333,28 @@ class LabelExportRevoked(BaseModel):
 
     export_id: str
     revoked_at: datetime | None
+
+
+class ErasurePreview(BaseModel):
+    """What an erasure would delete (``dry_run``): ids, blob paths by zone, runs, batch jobs."""
+
+    measurements: list[str]
+    datastreams: list[str]
+    blobs: dict[str, list[str]] = Field(
+        description="Blob paths by zone; `exports`: ids of label exports that would be deleted."
+    )
+    runs: list[str] = Field(description="Orchestration instances whose history would be purged.")
+    batch_jobs: list[str]
+
+
+class ErasureAnswer(BaseModel):
+    """An erasure: started (202), already done (200, nothing deleted) or previewed (200)."""
+
+    erasure_id: str = Field(description="HMAC-derived id of the target; names the record.")
+    state: str = Field(description="`running`, `completed`, `failed` or `preview`.")
+    instance_id: str | None = Field(default=None, description="The `erase` run.")
+    status_url: str | None = Field(default=None, description="`/api/runs/{instance_id}`.")
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="Deleted items so far, per zone, table and store kind."
+    )
+    preview: ErasurePreview | None = None

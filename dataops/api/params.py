@@ -201,6 +201,14 @@ class LineageParams(_Params):
     )
 
 
+class EraseParams(_Params):
+    """``POST /vehicles/{vehicle_id}/erase``, ``POST /measurements/{id}/erase``."""
+
+    dry_run: bool = Field(
+        default=False, description="List everything the erasure would delete; delete nothing."
+    )
+
+
 class LocationParams(_Params):
     """``GET /locations``."""
 

@@ -18,6 +18,7 @@ from dataops.api.auth import Role
 from dataops.api.models import (
     DatastreamList,
     DatastreamPatch,
+    ErasureAnswer,
     FilePage,
     FramePage,
     Health,
@@ -35,6 +36,7 @@ from dataops.api.models import (
 )
 from dataops.api.params import (
     DatastreamListParams,
+    EraseParams,
     FileListParams,
     FrameSearchParams,
     LineageParams,
@@ -341,6 +343,41 @@ ROUTES: tuple[Operation, ...] = (
         response=StrandedList,
         errors=_READ_ERRORS,
         runs=True,
+    ),
+    Operation(
+        operation_id="eraseVehicle",
+        method="POST",
+        route="vehicles/{vehicle_id}/erase",
+        summary="Erase every byte of a vehicle's data",
+        description="Tombstones the vehicle (no new upload of it is registered), purges the "
+        "histories of its runs and starts an `erase` run that deletes its blobs in every zone "
+        "(and the label exports that hold any of it), its batch jobs and its store documents; "
+        "keeps a record without the vehicle id. `dry_run=true` lists what would go (200). A "
+        "repeated request finds the same erasure: 202 while it runs, 200 once done. 409 while "
+        "a run of the vehicle is active. Needs the erase role (never implied by write). See "
+        "docs/erasure.md.",
+        role=Role.ERASE,
+        params=EraseParams,
+        response=ErasureAnswer,
+        errors=_START_ERRORS,
+        status=202,
+        runs=True,
+        headers=(_LOCATION,),
+    ),
+    Operation(
+        operation_id="eraseMeasurement",
+        method="POST",
+        route="measurements/{id}/erase",
+        summary="Erase a measurement and everything made from it",
+        description="As `POST /vehicles/{vehicle_id}/erase`, for one measurement and every "
+        "datastream down its lineage. Needs the erase role.",
+        role=Role.ERASE,
+        params=EraseParams,
+        response=ErasureAnswer,
+        errors=_START_ERRORS,
+        status=202,
+        runs=True,
+        headers=(_LOCATION,),
     ),
     Operation(
         operation_id="rerunMeasurement",

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from dataops.api.auth import Role
+from dataops.api.auth import Role, has_role
 from dataops.api.dispatch import (
     ApiContext,
     Call,
@@ -270,7 +270,7 @@ async def get_label_export(context: ApiContext, call: Call) -> Reply:
     info = await _runs(context).status(record.instance_id)
     now = datetime.now(UTC)
     shareable = (
-        call.caller is not None and call.caller.role >= Role.WRITE and record.revoked_at is None
+        call.caller is not None and has_role(call.caller, Role.WRITE) and record.revoked_at is None
     )
     links = (
         await asyncio.to_thread(export_links, zones, export_id, expires_at=record.expires_at)

@@ -155,6 +155,10 @@ class PoolDb:
         """A read transaction: several SELECTs see one snapshot."""
         return self._db.read()
 
+    def scrub(self) -> None:
+        """Leave no deleted rows' bytes in the file (erasure; see ``ThreadConnections.scrub``)."""
+        self._db.scrub()
+
     def close(self) -> None:
         """Close every connection opened (in any thread)."""
         self._db.close()

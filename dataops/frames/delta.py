@@ -22,7 +22,14 @@ from deltalake import DeltaTable, WriterProperties, write_deltalake
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 
-__all__ = ["DELTA_LOG", "ROW_GROUP_ROWS", "download_delta_table", "upload_delta_table"]
+__all__ = [
+    "DELTA_LOG",
+    "ROW_GROUP_ROWS",
+    "cache_key",
+    "download_delta_table",
+    "drop_cached_table",
+    "upload_delta_table",
+]
 
 DELTA_LOG = "_delta_log"
 # A whole table is read into the cache; the caps keep one bad table from filling a disk.
@@ -46,14 +53,27 @@ def upload_delta_table(zones: BlobZones, zone: Zone, prefix: str, table: pa.Tabl
     return sum(result.size for result in results)
 
 
-def download_delta_table(zones: BlobZones, zone: Zone, prefix: str, cache_dir: Path) -> DeltaTable:
-    """The Delta table at ``zone/prefix``, from ``cache_dir`` when its log is unchanged."""
+def cache_key(zones: BlobZones, zone: Zone, prefix: str) -> str:
+    """The cache folder name of the table's current version (its log blobs and their etags)."""
     log_blobs = sorted(
         zones.list_blobs(zone, join_path(prefix, DELTA_LOG)), key=lambda info: info.path
     )
-    key = hashlib.sha256(
+    return hashlib.sha256(
         "|".join([zone.value, prefix, *(f"{b.path}@{b.etag}" for b in log_blobs)]).encode()
     ).hexdigest()[:32]
+
+
+def drop_cached_table(zones: BlobZones, zone: Zone, prefix: str, cache_dir: Path) -> bool:
+    """Delete the local copy of the table's current version; True when there was one."""
+    local = cache_dir / cache_key(zones, zone, prefix)
+    found = local.exists()
+    shutil.rmtree(local, ignore_errors=True)
+    return found
+
+
+def download_delta_table(zones: BlobZones, zone: Zone, prefix: str, cache_dir: Path) -> DeltaTable:
+    """The Delta table at ``zone/prefix``, from ``cache_dir`` when its log is unchanged."""
+    key = cache_key(zones, zone, prefix)
     local = cache_dir / key
     if not (local / DELTA_LOG).is_dir():
         partial = cache_dir / f"{key}.partial"

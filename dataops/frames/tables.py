@@ -19,6 +19,7 @@ is remembered by (datastream id, etag): a search lists no blobs once it has seen
 from __future__ import annotations
 
 import math
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +42,7 @@ from dataops.store.protocol import MAX_PAGE_SIZE
 
 __all__ = [
     "FRAMES_TABLE_STAT",
+    "TABLE_CACHE_DIR",
     "LABELS_TABLE_STAT",
     "SCENES_TABLE_STAT",
     "IndexTables",
@@ -53,6 +55,9 @@ __all__ = [
     "position_int",
     "scan_in_order",
 ]
+
+TABLE_CACHE_DIR = Path(tempfile.gettempdir()) / "avops-frame-index"
+"""The process's local copies of searched tables (an erasure empties it: they hold rows)."""
 
 # Keys of Datastream.stats naming a table's prefix in the curated zone.
 FRAMES_TABLE_STAT = "frames_table"

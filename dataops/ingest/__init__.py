@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataops.ingest.check import UploadCheck, UploadFile, check_upload, read_manifest
 from dataops.ingest.copy_files import copy_to_raw_and_archive, delete_from_landing
-from dataops.ingest.failure import fail_upload
+from dataops.ingest.failure import discard_upload, fail_upload
 from dataops.ingest.register import Registration, complete_raw, register_upload
 from dataops.ingest.verify import ChecksumMismatchError, verify_checksum
 
@@ -20,6 +20,7 @@ __all__ = [
     "complete_raw",
     "copy_to_raw_and_archive",
     "delete_from_landing",
+    "discard_upload",
     "fail_upload",
     "read_manifest",
     "register_upload",

@@ -18,7 +18,7 @@ from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 
-__all__ = ["MAX_REASON_LENGTH", "fail_upload", "public_reason"]
+__all__ = ["MAX_REASON_LENGTH", "discard_upload", "fail_upload", "public_reason"]
 
 log = logging.getLogger("avops.ingest")
 
@@ -84,6 +84,18 @@ def _measurement_of(store: MetadataStore, datastream_id: str | None) -> str | No
         return store.get_datastream(datastream_id).measurement_id
     except NotFoundError:
         return None
+
+
+def discard_upload(zones: BlobZones, *, upload_prefix: str) -> dict[str, Any]:
+    """Delete landing/<prefix>: the upload belongs to an erased vehicle or measurement."""
+    deleted = 0
+    for info in list(zones.list_blobs(Zone.LANDING, upload_prefix)):
+        try:
+            zones.delete(Zone.LANDING, info.path, etag=info.etag)
+        except NotFoundError:
+            continue
+        deleted += 1
+    return {"discarded": deleted}
 
 
 def _mark_failed(store: MetadataStore, datastream_id: str, reason: str) -> None:

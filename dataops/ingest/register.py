@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ def register_upload(
     instance_id: str,
     max_manifest_bytes: int,
     sources: list[str] | None = None,
+    refuse: Callable[[str, str], None] | None = None,
 ) -> Registration:
     """Create the measurement (same content: reuse; else ConflictError), then RAW -> COPYING.
 
@@ -60,6 +62,9 @@ def register_upload(
     )
     measurement_id = measurement_id_of(manifest)
     candidate = Measurement.from_manifest(manifest, measurement_id, upload_prefix)
+    if refuse is not None:
+        # An erased vehicle or measurement (the tombstone check): nothing is registered.
+        refuse(candidate.vehicle_id, measurement_id)
     try:
         measurement = store.create_measurement(candidate)
     except ConflictError as err:

@@ -100,6 +100,10 @@ class RunControl(Protocol):
         """Terminate a running instance with ``reason``."""
         ...
 
+    async def purge(self, instance_id: str) -> int:
+        """Delete a finished instance's history (input, output, events); 0 when there is none."""
+        ...
+
 
 class RunActiveError(ConflictError):
     """A run of this upload is still active: nothing was restored or started."""

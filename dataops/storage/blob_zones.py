@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
 
-    from azure.storage.blob import BlobClient
+    from azure.storage.blob import BlobClient, ContainerClient
 
     from dataops.settings import Settings
     from dataops.storage.models import MoveResult
@@ -100,6 +100,10 @@ class BlobZones:
     def container_url(self, zone: Zone) -> str:
         """URL of the zone's container (what batch tasks are given as the zone's root)."""
         return str(self._clients.container(zone).url)
+
+    def container_client(self, zone: Zone) -> ContainerClient:
+        """The zone's container client (erasure lists and deletes with it directly)."""
+        return self._clients.container(zone)
 
     def _blob(self, zone: Zone, path: str, *, field: str = "path") -> BlobClient:
         checked = check_relative_path(path, field=field, source=zone.value)

@@ -20,6 +20,7 @@ from azure.storage.blob import ContainerClient
 from dataops.errors import InvalidInputError
 from dataops.paths import Zone
 from dataops.storage.blob_zones import BlobZones
+from dataops.storage.errors import translate_azure_errors
 from dataops.storage.zones import ZoneClients
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "export_container",
     "export_container_client",
     "export_zones",
+    "list_export_ids",
 ]
 
 # uuid4().hex: 32 lowercase hex digits, so "<zone container>-<export id>" is a valid container name.
@@ -97,3 +99,19 @@ def export_container_client(zones: BlobZones, zone: Zone, export_id: str) -> Con
     if zone not in EXPORT_ZONES:
         raise InvalidInputError(f"zone {zone.value!r} has no per-export containers", field="zone")
     return _ExportClients(zones._clients, export_id).container(zone)
+
+
+def list_export_ids(zones: BlobZones, zone: Zone) -> list[str]:
+    """Ids of every export that has a container in ``zone`` (share or labeled)."""
+    if zone not in EXPORT_ZONES:
+        raise InvalidInputError(f"zone {zone.value!r} has no per-export containers", field="zone")
+    base = zones.container_client(zone)
+    prefix = f"{base.container_name}-"
+    service = base._get_blob_service_client()
+    found = []
+    with translate_azure_errors(f"{zone.value}: list export containers"):
+        for item in service.list_containers(name_starts_with=prefix):
+            candidate = str(item.name)[len(prefix) :]
+            if EXPORT_ID_PATTERN.match(candidate):
+                found.append(candidate)
+    return sorted(found)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.cosmos import ContainerProxy
+from azure.cosmos.exceptions import CosmosResourceNotFoundError
 from pydantic import BaseModel
 
 from dataops.errors import ConflictError, EtagMismatchError, InvalidInputError, NotFoundError
@@ -574,6 +575,38 @@ class CosmosStore:
         )
 
     # change feed ------------------------------------------------------------------------
+
+    def erase_documents(
+        self, measurement_ids: Sequence[str], datastream_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Delete the items; Cosmos keeps no deleted item in its latest-version change feed.
+
+        Measurements last, so a crash midway leaves the measurement to find the rest again.
+        """
+        values = {"@m": sorted(set(measurement_ids)), "@d": sorted(set(datastream_ids))}
+        where = {
+            "scenes": "ARRAY_CONTAINS(@m, c.measurement_id) OR ARRAY_CONTAINS(@d, c.datastream_id)",
+            "files": "ARRAY_CONTAINS(@d, c.datastream_id)",
+            "datastreams": "ARRAY_CONTAINS(@d, c.id)",
+            "measurements": "ARRAY_CONTAINS(@m, c.id)",
+        }
+        counts: dict[str, int] = {}
+        for name, clause in where.items():
+            container: ContainerProxy = getattr(self._c, name)
+            found = self._query(
+                container,
+                f"SELECT c.id, c.measurement_id FROM c WHERE {clause}",  # noqa: S608  # constant clauses
+                values,
+                what=f"{name} to erase",
+            )
+            with cosmos_errors(f"erasing {name}"):
+                for item in found:
+                    try:
+                        container.delete_item(item["id"], partition_key=item["measurement_id"])
+                    except CosmosResourceNotFoundError:
+                        continue  # deleted by an earlier, interrupted attempt
+            counts[name] = len(found)
+        return counts
 
     def read_changes(
         self, container: ChangeFeedContainer, checkpoint: str | None, max_items: int = 100

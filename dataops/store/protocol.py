@@ -178,6 +178,17 @@ class MetadataStore(Protocol):
         """Raise NotFoundError when absent."""
         ...
 
+    # erasure
+    def erase_documents(
+        self, measurement_ids: Sequence[str], datastream_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Delete measurements, datastreams, their file records and scenes for good.
+
+        Also from the change log, and so that no deleted bytes stay in the backend's files
+        where the backend allows it (sqlite). Idempotent; returns counts per document kind.
+        """
+        ...
+
     # change feed
     def read_changes(
         self, container: ChangeFeedContainer, checkpoint: str | None, max_items: int = 100

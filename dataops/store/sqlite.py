@@ -466,6 +466,69 @@ class SqliteStore:
             item=lambda row: load_json(Scene, row[1], row[0]),
         )
 
+    # erasure ----------------------------------------------------------------------------
+
+    def erase_documents(
+        self, measurement_ids: Sequence[str], datastream_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Delete the documents and their change-log rows, then scrub the file (see sqlite_db).
+
+        Scenes go by measurement or datastream, file records and source links by datastream.
+        One transaction, so a crash leaves either all of them or none; the scrub runs even
+        when nothing was left to delete, so a retry after a crash between the two finishes it.
+        """
+        measurements = _json_list(sorted(set(measurement_ids)))
+        datastreams = _json_list(sorted(set(datastream_ids)))
+        counts: dict[str, int] = {}
+        with self._write() as conn:
+            scene_ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM scenes "
+                    "WHERE measurement_id IN (SELECT value FROM json_each(?)) "
+                    "OR datastream_id IN (SELECT value FROM json_each(?))",
+                    (measurements, datastreams),
+                )
+            ]
+            for container, ids in (
+                ("scenes", _json_list(scene_ids)),
+                ("datastreams", datastreams),
+                ("measurements", measurements),
+            ):
+                conn.execute(
+                    "DELETE FROM changes WHERE container = ? "
+                    "AND doc_id IN (SELECT value FROM json_each(?))",
+                    (container, ids),
+                )
+            counts["scenes"] = conn.execute(
+                "DELETE FROM scenes WHERE id IN (SELECT value FROM json_each(?))",
+                (_json_list(scene_ids),),
+            ).rowcount
+            counts["files"] = conn.execute(
+                "DELETE FROM files WHERE datastream_id IN (SELECT value FROM json_each(?))",
+                (datastreams,),
+            ).rowcount
+            conn.execute(
+                "DELETE FROM datastream_sources WHERE datastream_id IN "
+                "(SELECT value FROM json_each(?))",
+                (datastreams,),
+            )
+            counts["datastreams"] = conn.execute(
+                "DELETE FROM datastreams WHERE id IN (SELECT value FROM json_each(?))",
+                (datastreams,),
+            ).rowcount
+            conn.execute(
+                "DELETE FROM measurement_tags WHERE measurement_id IN "
+                "(SELECT value FROM json_each(?))",
+                (measurements,),
+            )
+            counts["measurements"] = conn.execute(
+                "DELETE FROM measurements WHERE id IN (SELECT value FROM json_each(?))",
+                (measurements,),
+            ).rowcount
+        self._db.scrub()
+        return counts
+
     # change feed ------------------------------------------------------------------------
 
     def read_changes(

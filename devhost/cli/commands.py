@@ -6,6 +6,7 @@ from devhost.cli import (
     clip,  # noqa: F401
     demo,  # noqa: F401
     dev,  # noqa: F401
+    erase,  # noqa: F401
     export_labels,  # noqa: F401
     import_status,  # noqa: F401
     metadata,  # noqa: F401

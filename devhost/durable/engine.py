@@ -209,6 +209,9 @@ class DurableEngine:
             if inst is None or inst.status not in TERMINAL:
                 return 0
             deleted = self.store.delete_instance(conn, instance_id)
+        # Purge is how erasure removes a run's inputs and outputs: none may stay in the file.
+        if not self.db.scrub():
+            log.warning("[%s] purged; WAL in use, its old pages stay a while", instance_id)
         log.info("[%s] purged", instance_id)
         return deleted
 

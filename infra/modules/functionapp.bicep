@@ -135,6 +135,8 @@ param workspaceId string
 
 var apiReadKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-read-keys)'
 var apiWriteKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-write-keys)'
+var apiEraseKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-erase-keys)'
+var erasureSalt = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-erasure-salt)'
 
 // The one list of app settings. tests/infra/test_settings_parity.py parses it: the AVOPS_ keys
 // must be exactly dataops.settings.Settings.env_names(), the rest are host keys it knows.
@@ -185,6 +187,8 @@ var appSettings = {
   AVOPS_LOG_LEVEL: logLevel
   AVOPS_API_READ_KEYS: apiReadKeys
   AVOPS_API_WRITE_KEYS: apiWriteKeys
+  AVOPS_API_ERASE_KEYS: apiEraseKeys
+  AVOPS_ERASURE_SALT: erasureSalt
   AVOPS_API_TRUST_CLIENT_PRINCIPAL: apiTrustClientPrincipal ? 'true' : 'false'
   AVOPS_API_SAS_MINUTES: string(apiSasMinutes)
   // Empty: derived from AVOPS_STORAGE_ACCOUNT_URLS' landing account.

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from dataops.api import HANDLERS, ROUTES, RUN_HANDLERS, openapi_document
+from dataops.api import HANDLERS, ROUTES, RUN_HANDLERS, Role, openapi_document
 from devhost.loader import indexed_functions
 from function_app import app
 from tests.api.function_host import FunctionHost, http_functions
@@ -84,7 +84,14 @@ def test_triggers_get_the_durable_client_and_key_check_the_table_asks_for() -> N
 
 def test_starters_document_202_with_location_and_the_run_status_route() -> None:
     document = openapi_document()
-    starters = [op for op in ROUTES if op.status == 202]
+    erasures = [op for op in ROUTES if op.status == 202 and op.role is Role.ERASE]
+    assert {op.operation_id for op in erasures} == {"eraseVehicle", "eraseMeasurement"}
+    for op in erasures:
+        answer = document["paths"][op.path][op.method.lower()]["responses"]["202"]
+        assert "Location" in answer["headers"]
+        assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/ErasureAnswer")
+        assert document["paths"][op.path][op.method.lower()]["x-required-role"] == "erase"
+    starters = [op for op in ROUTES if op.status == 202 and op.role is not Role.ERASE]
     assert {op.operation_id for op in starters} == {
         "rerunMeasurement",
         "rehydrateUpload",

@@ -98,6 +98,9 @@ class MemoryRuns:
             self.instances[instance_id], runtime_status="Terminated", output=reason
         )
 
+    async def purge(self, instance_id: str) -> int:
+        return 0 if self.instances.pop(instance_id, None) is None else 1
+
 
 def start_input(prefix: str, sources: list[str] | None = None) -> dict[str, Any]:
     return {"upload_prefix": prefix, "sources": sources or []}

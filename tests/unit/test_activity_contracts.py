@@ -66,6 +66,12 @@ RECORDED_INPUTS: dict[str, dict[str, Any]] = {
     },
     "clip_write": {"datastream_id": "d"},
     "clip_fail": {"datastream_id": "d", "reason": "boom"},
+    # The erasure's activities take the erasure id alone (their histories name nobody).
+    "erase_blobs": {"erasure_id": "0123456789abcdef0123456789abcdef"},
+    "erase_pool_jobs": {"erasure_id": "0123456789abcdef0123456789abcdef"},
+    "erase_store": {"erasure_id": "0123456789abcdef0123456789abcdef"},
+    "erase_finish": {"erasure_id": "0123456789abcdef0123456789abcdef"},
+    "erase_fail": {"erasure_id": "0123456789abcdef0123456789abcdef", "reason": "boom"},
     "label_import_fail": {
         "export_id": EXPORT_ID,
         "container": "labeled",

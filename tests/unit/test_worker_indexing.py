@@ -43,6 +43,8 @@ HTTP_FUNCTIONS = [
     "http_measurements_id_datastreams",
     "http_measurements_id_rerun",
     "http_measurements_id_extract",
+    "http_measurements_id_erase",
+    "http_vehicles_vehicle_id_erase",
     "http_datastreams_id",
     "http_datastreams_id_files",
     "http_datastreams_id_lineage",
@@ -119,6 +121,12 @@ EXPECTED_FUNCTIONS = sorted(
         "clip",
         "clip_write",
         "clip_fail",
+        "erase",
+        "erase_blobs",
+        "erase_pool_jobs",
+        "erase_store",
+        "erase_finish",
+        "erase_fail",
     ]
 )
 

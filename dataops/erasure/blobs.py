@@ -1,0 +1,166 @@
+"""Deleting the target's blobs: its folders in every zone and its traces in label exports.
+
+A blob under a WORM policy (time-based retention or legal hold, e.g. the archive account's
+opt-in immutability) cannot be deleted by anyone until the policy allows it. That is never
+skipped: :class:`ImmutableBlobError` fails the erasure, naming the zone and how many blobs are
+locked, never their paths (the run's history must not name the target).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.storage.blob import ContainerClient
+
+from dataops.erasure.plan import ErasurePlan
+from dataops.errors import NotFoundError, TerminalError
+from dataops.frames.delta import drop_cached_table
+from dataops.frames.tables import (
+    FRAMES_TABLE_STAT,
+    LABELS_TABLE_STAT,
+    SCENES_TABLE_STAT,
+    TABLE_CACHE_DIR,
+)
+from dataops.labeling.exporting.steps import revoke_export
+from dataops.paths import Zone
+from dataops.storage import BlobZones
+from dataops.storage.errors import translate_azure_errors
+from dataops.storage.export_zones import EXPORT_ZONES, export_container_client, list_export_ids
+
+__all__ = ["ImmutableBlobError", "erase_blobs", "list_target_blobs"]
+
+log = logging.getLogger("avops.erasure")
+
+# Error codes Azure answers a delete of a locked blob with.
+_LOCKED_CODES = ("BlobImmutableDueToPolicy", "BlobImmutableDueToLegalHold", "ImmutabilityPolicy")
+_MAX_SCANNED_JSON = 64 << 20
+
+
+class ImmutableBlobError(TerminalError):
+    """Blobs of the target are under an immutability policy or a legal hold."""
+
+
+def _is_locked(err: HttpResponseError) -> bool:
+    code = str(getattr(err, "error_code", None) or "")
+    return any(marker.lower() in code.lower() for marker in _LOCKED_CODES) or (
+        "immutab" in str(err.message or "").lower()
+        or "legal hold" in str(err.message or "").lower()
+    )
+
+
+def _delete(container: ContainerClient, path: str) -> str:
+    """Delete a blob and its snapshots: ``deleted``, ``gone`` (already) or ``locked`` (WORM)."""
+    try:
+        container.delete_blob(path, delete_snapshots="include")
+    except ResourceNotFoundError:
+        return "gone"
+    except HttpResponseError as err:
+        if _is_locked(err):
+            return "locked"
+        raise
+    return "deleted"
+
+
+def _empty_folder(zones: BlobZones, zone: Zone, prefix: str, counts: Counter[str]) -> None:
+    container = zones.container_client(zone)
+    locked = 0
+    with translate_azure_errors(f"{zone.value}: erasing a folder"):
+        for info in list(zones.list_blobs(zone, prefix)):
+            outcome = _delete(container, info.path)
+            if outcome == "deleted":
+                counts[f"blobs.{zone.value}"] += 1
+            elif outcome == "locked":
+                locked += 1
+    if locked:
+        raise ImmutableBlobError(
+            f"{locked} blob(s) of the target in zone {zone.value!r} are under an immutability "
+            "policy or a legal hold and cannot be deleted; see docs/erasure.md"
+        )
+
+
+def _mentions(zones: BlobZones, container: ContainerClient, path: str, tokens: list[str]) -> bool:
+    if any(token in path for token in tokens):
+        return True
+    if not path.endswith(".json"):
+        return False
+    blob = container.get_blob_client(path)
+    if blob.get_blob_properties().size > _MAX_SCANNED_JSON:
+        return True  # too big to read: a package manifest this size is treated as mentioning
+    text = blob.download_blob().readall().decode("utf-8", errors="replace")
+    return any(token in text for token in tokens)
+
+
+def _tainted_exports(zones: BlobZones, tokens: list[str]) -> list[str]:
+    """Exports whose containers hold a blob named after, or a JSON file naming, the target."""
+    tainted: set[str] = set()
+    for zone in EXPORT_ZONES:
+        for export_id in list_export_ids(zones, zone):
+            if export_id in tainted:
+                continue
+            container = export_container_client(zones, zone, export_id)
+            with translate_azure_errors(f"{zone.value}: scanning export {export_id}"):
+                for item in container.list_blobs():
+                    if _mentions(zones, container, str(item.name), tokens):
+                        tainted.add(export_id)
+                        break
+    return sorted(tainted)
+
+
+def _drop_export(zones: BlobZones, export_id: str, counts: Counter[str]) -> None:
+    """Revoke the partner's links, then delete both of the export's containers whole."""
+    try:
+        revoke_export(zones, export_id, now=datetime.now(UTC))
+    except NotFoundError:
+        # No record: a half-created export, or one this erasure already deleted in part.
+        log.info("export %s has no record: no links to revoke", export_id)
+    for zone in EXPORT_ZONES:
+        container = export_container_client(zones, zone, export_id)
+        with translate_azure_errors(f"{zone.value}: deleting export {export_id}"):
+            try:
+                container.delete_container()
+            except ResourceNotFoundError:
+                continue
+        counts[f"exports.{zone.value}"] += 1
+
+
+def _drop_cached_tables(zones: BlobZones, plan: ErasurePlan, counts: Counter[str]) -> None:
+    """This process's search cache of the target's Delta tables (keyed by their log etags,
+    so it must go before the tables do). Other processes' caches: see docs/erasure.md."""
+    for datastream in plan.datastreams.values():
+        for stat in (FRAMES_TABLE_STAT, SCENES_TABLE_STAT, LABELS_TABLE_STAT):
+            prefix = datastream.stats.get(stat)
+            if isinstance(prefix, str) and drop_cached_table(
+                zones, Zone.CURATED, prefix, TABLE_CACHE_DIR
+            ):
+                counts["table_cache"] += 1
+
+
+def erase_blobs(zones: BlobZones, plan: ErasurePlan) -> dict[str, int]:
+    """Delete the plan's folders in every zone and every export that holds the target.
+
+    A Delta table lives in its datastream's folder, every version of it (the log and all
+    data files, current or not), so emptying the folder removes its old versions too.
+    """
+    counts: Counter[str] = Counter()
+    _drop_cached_tables(zones, plan, counts)
+    for export_id in _tainted_exports(zones, plan.tokens()):
+        _drop_export(zones, export_id, counts)
+    for zone, prefix in plan.prefixes():
+        _empty_folder(zones, zone, prefix, counts)
+    return dict(counts)
+
+
+def list_target_blobs(zones: BlobZones, plan: ErasurePlan) -> dict[str, list[str]]:
+    """What :func:`erase_blobs` would delete: paths per zone, and the tainted exports."""
+    found: dict[str, list[str]] = {}
+    for zone, prefix in plan.prefixes():
+        paths = [info.path for info in zones.list_blobs(zone, prefix)]
+        if paths:
+            found.setdefault(zone.value, []).extend(paths)
+    exports = _tainted_exports(zones, plan.tokens())
+    if exports:
+        found["exports"] = exports
+    return found

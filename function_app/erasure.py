@@ -1,0 +1,29 @@
+"""Erasure wiring: the ``erase`` orchestration and its activities.
+
+Starting an erasure is a route of ``dataops/api/routes.py`` (handler in
+``dataops/api/erasure.py``), served by ``function_app/http.py``. Logic lives in
+``dataops.erasure`` (through ``activities.erasure``) and ``orchestrators.erase``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities import erasure as erasure_activities
+from function_app.activity_functions import register_activities
+from orchestrators.erase import erase_orchestrator
+
+__all__ = ["bp"]
+
+bp = df.Blueprint()
+
+
+@bp.orchestration_trigger(context_name="context")
+def erase(context: df.DurableOrchestrationContext) -> Any:
+    """Blobs, batch pool, store, record; see orchestrators/erase.py."""
+    return (yield from erase_orchestrator(context))
+
+
+register_activities(bp, erasure_activities)
