@@ -134,13 +134,20 @@ class _NoTokens:
         raise AssertionError("no token needed in this test")
 
 
+class _FlatAccountContainer(ContainerClient):
+    """A container of an account without hierarchical namespace (answered here, no request)."""
+
+    def get_account_information(self, **kwargs: Any) -> dict[str, Any]:
+        return {"is_hns_enabled": False, "account_kind": "StorageV2"}
+
+
 class _TokenZones:
-    """ZoneClients of an account reached with a token credential (no account key)."""
+    """ZoneClients of a flat-namespace account reached with a token credential (no key)."""
 
     chunk_size = 1024
 
     def container(self, zone: Zone) -> ContainerClient:
-        return ContainerClient(
+        return _FlatAccountContainer(
             "https://stavopsraw.blob.core.windows.net", zone.value, credential=_NoTokens()
         )
 
