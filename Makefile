@@ -7,7 +7,13 @@ PIP := $(PY) -m pip
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 
-.PHONY: demo test lint typecheck unit test-slow bench setup clean schema browser deploy-check explorer-assets
+.PHONY: demo test lint typecheck suite unit integration e2e test-slow bench setup clean schema browser deploy-check explorer-assets
+
+# The suite on two xdist workers; loadgroup keeps each store backend's shared pipeline run on one
+# worker (tests/e2e/conftest.py), so no session fixture is built twice for nothing. Every pytest
+# exit code passes through make: 5 (no tests collected) fails the target like any failure.
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
+DEFAULT_MARKS := not slow and not bench
 
 setup: $(STAMP_PY) $(STAMP_NODE) explorer-assets
 
@@ -46,10 +52,21 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-unit: setup browser
-	$(PY) -m pytest
+# Everything but slow tests and benchmarks (docs/testing.md).
+suite: setup browser
+	$(PY) -m pytest $(PYTEST_WORKERS)
 
-test: lint typecheck unit
+# One tier at a time (tests/conftest.py sets each test's tier from what it uses).
+unit: setup browser
+	$(PY) -m pytest $(PYTEST_WORKERS) -m 'unit and $(DEFAULT_MARKS)'
+
+integration: setup
+	$(PY) -m pytest $(PYTEST_WORKERS) -m 'integration and $(DEFAULT_MARKS)'
+
+e2e: setup
+	$(PY) -m pytest $(PYTEST_WORKERS) -m 'e2e and $(DEFAULT_MARKS)'
+
+test: lint typecheck suite
 
 test-slow: setup
 	$(PY) -m pytest -m slow

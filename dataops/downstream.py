@@ -5,7 +5,8 @@ that reached COMPLETED with a type in :data:`DOWNSTREAM` starts each of its orch
 instance id is derived from the source datastream id, so a redelivered batch maps to the same
 instance. The chain is EXTRACTED -> synchronize -> SYNCHRONIZED -> enrich -> ENRICHED ->
 detect_scenes -> SCENES; a rerun (:func:`rerun_starts`) starts the same consumers under a
-fresh instance id.
+fresh instance id. A document that is no datastream is an error, never skipped: the batch fails,
+so the host retries it and at last dead-letters it with the reason.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from dataops.errors import ConflictError, InvalidInputError
 from dataops.ids import instance_id_for
 from dataops.models import Datastream, DatastreamState, DatastreamType
+from dataops.store.cosmos import document_to_datastream
+from dataops.store.documents import validate_document
 
 __all__ = [
     "DOWNSTREAM",
+    "DownstreamPlan",
     "DownstreamStart",
     "decode_datastream",
     "downstream_starts",
+    "plan_downstream",
     "rerun_starts",
 ]
 
@@ -56,28 +59,44 @@ class DownstreamStart:
     input: dict[str, Any]
 
 
-def decode_datastream(document: Mapping[str, Any]) -> Datastream | None:
-    """The Datastream in a change-feed document, or None if it is not one (logged at debug).
+def decode_datastream(document: Mapping[str, Any]) -> Datastream:
+    """The Datastream in a change-feed document; InvalidInputError naming document and field.
 
-    Cosmos adds system properties (``_rid``, ``_ts``, ``_etag``, ...) that the model forbids;
-    they are dropped, and ``_etag`` stands in for the store's etag when there is none.
+    A document with ``_etag`` is the cosmos store's, as Cosmos delivers it: the store decodes
+    its own bookkeeping (:func:`~dataops.store.cosmos.document_to_datastream`). Otherwise it
+    is the model's JSON, as the sqlite store's change log holds it.
     """
-    body = {key: value for key, value in document.items() if not str(key).startswith("_")}
-    if "etag" not in body and isinstance(document.get("_etag"), str):
-        body["etag"] = document["_etag"]
-    try:
-        return Datastream.model_validate(body)
-    except ValidationError as err:
-        log.debug("change feed: skipped a document that is no datastream (%s)", err)
-        return None
+    if "_etag" in document:
+        return document_to_datastream(document)
+    source = f"datastreams document {str(document.get('id'))[:200]!r}"
+    return validate_document(Datastream, document, source=source)
 
 
-def downstream_starts(documents: Iterable[Mapping[str, Any]]) -> list[DownstreamStart]:
+@dataclass(frozen=True)
+class DownstreamPlan:
+    """What a change-feed batch asks for, and the documents of it that could not be read."""
+
+    starts: list[DownstreamStart]
+    errors: list[InvalidInputError]
+
+    def raise_errors(self) -> None:
+        """InvalidInputError naming every document that could not be read, if any."""
+        if self.errors:
+            reasons = "; ".join(str(err) for err in self.errors)
+            raise InvalidInputError(
+                f"{len(self.errors)} change-feed document(s) are no datastream: {reasons}"
+            ) from self.errors[0]
+
+
+def plan_downstream(documents: Iterable[Mapping[str, Any]]) -> DownstreamPlan:
     """The orchestrations a batch asks for, one per source datastream, in batch order."""
     starts: dict[str, DownstreamStart] = {}
+    errors: list[InvalidInputError] = []
     for document in documents:
-        datastream = decode_datastream(document)
-        if datastream is None:
+        try:
+            datastream = decode_datastream(document)
+        except InvalidInputError as err:
+            errors.append(err)
             continue
         orchestrators = DOWNSTREAM.get(datastream.type, ())
         if not orchestrators or datastream.state is not DatastreamState.COMPLETED:
@@ -101,7 +120,14 @@ def downstream_starts(documents: Iterable[Mapping[str, Any]]) -> list[Downstream
                     },
                 ),
             )
-    return list(starts.values())
+    return DownstreamPlan(starts=list(starts.values()), errors=errors)
+
+
+def downstream_starts(documents: Iterable[Mapping[str, Any]]) -> list[DownstreamStart]:
+    """:func:`plan_downstream`'s starts; InvalidInputError if a document could not be read."""
+    plan = plan_downstream(documents)
+    plan.raise_errors()
+    return plan.starts
 
 
 def rerun_starts(source: Datastream, nonce: str) -> list[DownstreamStart]:

@@ -21,7 +21,7 @@ import azure.functions as func
 from activities import enrichment as enrichment_activities
 from activities import scenes as scene_activities
 from activities import synchronization as synchronization_activities
-from dataops.downstream import DownstreamStart, downstream_starts
+from dataops.downstream import DownstreamStart, plan_downstream
 from dataops.telemetry import bind_ids
 from function_app.activity_functions import register_activities
 from function_app.telemetry import traced_trigger
@@ -55,14 +55,21 @@ log = logging.getLogger("avops.downstream")
 async def on_datastream_changed(
     documents: func.DocumentList, client: df.DurableOrchestrationClient
 ) -> None:
-    """Start the downstream step of each COMPLETED datastream, once per source datastream."""
-    for start in downstream_starts(document.to_dict() for document in documents):
+    """Start the downstream step of each COMPLETED datastream, once per source datastream.
+
+    A document that is no datastream fails the batch after the others started: the host
+    retries the batch (the started steps are found and not started again) and at last
+    dead-letters it with the reason.
+    """
+    plan = plan_downstream(document.to_dict() for document in documents)
+    for start in plan.starts:
         with bind_ids(
             measurement_id=start.input.get("measurement_id"),
             datastream_id=start.input.get("source_datastream_id"),
             instance_id=start.instance_id,
         ):
             await _start_once(client, start)
+    plan.raise_errors()
 
 
 async def _start_once(client: df.DurableOrchestrationClient, start: DownstreamStart) -> None:

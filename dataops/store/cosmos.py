@@ -2,7 +2,9 @@
 
 Every container is partitioned by ``/measurement_id`` (a measurement document carries its own id
 there). Updates send If-Match with the document's ``_etag``; queries are parameterized; sort keys
-live under ``idx`` and are stripped before a document becomes a model again.
+live under ``idx`` and are stripped before a document becomes a model again. The change-feed
+consumer reads these documents as Cosmos delivers them, through :func:`document_to_datastream`,
+so the store and its consumer strip the same bookkeeping.
 
 Point reads go through single-document queries: ``@vercel/cosmosdb-server`` answers a point read
 of a missing document with HTTP 500 instead of 404, and a query behaves the same on both.
@@ -11,7 +13,7 @@ of a missing document with HTTP 500 instead of 404, and a query behaves the same
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -44,7 +46,7 @@ from dataops.store.cosmos_setup import (
     make_client,
     open_containers,
 )
-from dataops.store.documents import dump, load
+from dataops.store.documents import dump, load, validate_document
 from dataops.store.lineage_walk import walk_lineage
 from dataops.store.protocol import (
     ChangeBatch,
@@ -69,10 +71,13 @@ from dataops.store.query_rules import (
     time_key,
 )
 
-__all__ = ["CosmosStore"]
+__all__ = ["CosmosStore", "document_to_datastream"]
 
 _BACKEND = "cosmos"
-_SYSTEM_KEYS = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn", "idx"})
+# The store's own bookkeeping in every document it writes: the sort keys under ``idx``, and the
+# server's system properties, all named with a leading "_" (``_rid``, ``_etag``, ``_ts``, ``_lsn``
+# ...). No model field starts with "_".
+_INDEX_KEY = "idx"
 # A file-count update races only with other writers of the same datastream; a few rounds of
 # re-read and If-Match settle it.
 _UPDATE_ATTEMPTS = 8
@@ -107,8 +112,17 @@ def _params(values: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"name": name, "value": value} for name, value in values.items()]
 
 
-def _model(cls: type[M], doc: dict[str, Any], *, drop_partition: bool = False) -> M:
-    body = {k: v for k, v in doc.items() if k not in _SYSTEM_KEYS}
+def _is_system_key(key: str) -> bool:
+    return key.startswith("_")
+
+
+def _fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's fields of a stored document: without the store's bookkeeping."""
+    return {k: v for k, v in doc.items() if k != _INDEX_KEY and not _is_system_key(k)}
+
+
+def _model(cls: type[M], doc: Mapping[str, Any], *, drop_partition: bool = False) -> M:
+    body = _fields(doc)
     if drop_partition:
         body.pop("measurement_id", None)
     return load(cls, body, str(doc["_etag"]))
@@ -116,7 +130,23 @@ def _model(cls: type[M], doc: dict[str, Any], *, drop_partition: bool = False) -
 
 def _body(doc: dict[str, Any]) -> dict[str, Any]:
     """A read document without the server's system properties, ready to write back."""
-    return {k: v for k, v in doc.items() if k == "idx" or k not in _SYSTEM_KEYS}
+    return {k: v for k, v in doc.items() if not _is_system_key(k)}
+
+
+def document_to_datastream(document: Mapping[str, Any]) -> Datastream:
+    """The Datastream in a document of the datastreams container, as this store writes it.
+
+    That is what the Cosmos change feed delivers: the model's fields plus the store's sort keys
+    and the server's system properties, the etag under ``_etag``. InvalidInputError (naming the
+    document and the field) when the document is no datastream of this store.
+    """
+    source = f"datastreams document {str(document.get('id'))[:200]!r}"
+    etag = document.get("_etag")
+    if not isinstance(etag, str):
+        raise InvalidInputError(
+            "missing: no document of the cosmos store", source=source, field="_etag"
+        )
+    return validate_document(Datastream, {**_fields(document), "etag": etag}, source=source)
 
 
 def _key_of(doc: dict[str, Any], columns: tuple[str, ...]) -> list[str]:

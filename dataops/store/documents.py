@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-__all__ = ["dump", "dump_json", "load", "load_json"]
+from dataops.errors import InvalidInputError
+
+__all__ = ["dump", "dump_json", "load", "load_json", "validate_document"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,3 +36,13 @@ def load_json(cls: type[M], text: str, etag: str) -> M:
     if not isinstance(body, dict):
         raise TypeError(f"stored {cls.__name__} document is not a JSON object")
     return load(cls, body, etag)
+
+
+def validate_document(cls: type[M], body: Mapping[str, Any], *, source: str) -> M:
+    """``cls`` from a document read back; InvalidInputError naming ``source`` and the field."""
+    try:
+        return cls.model_validate(body)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise InvalidInputError(first["msg"], source=source, field=field) from err

@@ -66,6 +66,7 @@ class AzuriteBlob:
         access_log: bool = False,
         loose: bool = False,
         startup_timeout_s: float = 30.0,
+        accounts: Iterable[str] = (),
     ) -> None:
         self._data_dir = data_dir
         self._owns_data_dir = False
@@ -79,6 +80,9 @@ class AzuriteBlob:
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._port: int | None = None
+        # Storage accounts besides the development one, each isolated from the others (the
+        # tests give every app under test its own): all share the development account's key.
+        self._accounts = tuple(accounts)
 
     @property
     def port(self) -> int:
@@ -112,10 +116,23 @@ class AzuriteBlob:
     @property
     def connection_string(self) -> str:
         """Connection string for the well-known development account on this instance."""
+        return self.connection_string_for(ACCOUNT_NAME)
+
+    def connection_string_for(self, account: str) -> str:
+        """Connection string for ``account``: the development one or one of ``accounts``."""
+        if account != ACCOUNT_NAME and account not in self._accounts:
+            raise AzuriteError(f"account {account!r} is not served by this Azurite")
+        endpoint = f"http://{self._host}:{self.port}/{account}"
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};"
-            f"AccountKey={ACCOUNT_KEY};BlobEndpoint={self.blob_endpoint};"
+            f"DefaultEndpointsProtocol=http;AccountName={account};"
+            f"AccountKey={ACCOUNT_KEY};BlobEndpoint={endpoint};"
         )
+
+    def _environment(self) -> dict[str, str] | None:
+        if not self._accounts:
+            return None  # Azurite's default: the development account only
+        served = (ACCOUNT_NAME, *self._accounts)
+        return {**os.environ, "AZURITE_ACCOUNTS": ";".join(f"{a}:{ACCOUNT_KEY}" for a in served)}
 
     def _command(self, port: int) -> list[str]:
         script = self._node_modules / "azurite" / "dist" / "src" / "blob" / "main.js"
@@ -170,6 +187,7 @@ class AzuriteBlob:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=self._environment(),
         )
         self._port = port
         deadline = time.monotonic() + self._startup_timeout_s

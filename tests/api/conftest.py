@@ -28,11 +28,10 @@ from dataops.settings import Settings, StoreBackend
 from dataops.storage import BlobZones, ConnectionStringZones
 from dataops.store import MetadataStore
 from dataops.store.cosmos import CosmosStore
-from dataops.store.cosmos_setup import make_client, open_containers
+from dataops.store.cosmos_setup import open_containers
 from dataops.store.sqlite import SqliteStore
-from devhost.services.cosmos_server import CosmosServer, CosmosServerError
+from devhost.services.azurite import AzuriteBlob
 from tests.api.function_host import FunctionHost
-from tests.azurite import started_azurite
 from tests.contract.conftest import T0, make_datastream, make_measurement, make_scene
 from tests.index_tables import FrameRow, LabelRow, publish_labels, publish_scenes
 
@@ -113,30 +112,6 @@ def seed(store: MetadataStore) -> None:
             ),
         ]
     )
-
-
-@pytest.fixture(scope="session")
-def cosmos_server() -> Iterator[CosmosServer]:
-    """One cosmosdb-server for the session; a failure to start fails every cosmos test."""
-    try:
-        server = CosmosServer()
-        server.start()
-    except CosmosServerError as err:
-        pytest.fail(f"cosmosdb-server could not start: {err}")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def cosmos_client(cosmos_server: CosmosServer) -> Iterator[CosmosClient]:
-    """One client for the session."""
-    client = make_client(cosmos_server.endpoint, cosmos_server.key, verify_tls=False)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def seed_index(store: MetadataStore, zones: BlobZones) -> None:
@@ -230,15 +205,14 @@ def seed_index(store: MetadataStore, zones: BlobZones) -> None:
 
 
 @pytest.fixture(scope="session")
-def index_zones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlobZones]:
-    """Azurite with the curated zone, where the fleet's scenes, frames and labels tables live."""
-    with started_azurite(tmp_path_factory.mktemp("azurite-fleet")) as azurite:
-        zones = BlobZones(ConnectionStringZones(azurite.connection_string))
-        zones.ensure_containers([Zone.CURATED])
-        try:
-            yield zones
-        finally:
-            zones.close()
+def index_zones(azurite: AzuriteBlob) -> Iterator[BlobZones]:
+    """The curated zone, where the fleet's scenes, frames and labels tables live."""
+    zones = BlobZones(ConnectionStringZones(azurite.connection_string, container_prefix="fleet-"))
+    zones.ensure_containers([Zone.CURATED])
+    try:
+        yield zones
+    finally:
+        zones.close()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -16,36 +16,27 @@ from activities import runtime
 from dataops.paths import Zone
 from dataops.storage import BlobZones, ConnectionStringZones
 from dataops.store.sqlite import SqliteStore
-from devhost.services.azurite import AzuriteBlob
 from tests.api.conftest import READ_KEY, api_settings, seed
 from tests.api.function_host import FunctionHost
-from tests.azurite import started_azurite
 
 pytestmark = pytest.mark.azurite
 
 PREFIX = "2024/05/01/VIN-1/m-a1/ds-raw"
 
 
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
-    """A running Azurite for this module; failing to start fails the tests."""
-    with started_azurite(tmp_path_factory.mktemp("azurite-api")) as server:
-        yield server
-
-
 @pytest.fixture
 def host(
-    azurite: AzuriteBlob, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    storage_account: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FunctionHost]:
     """Functions over a seeded sqlite store, with storage on Azurite and two blobs in raw."""
     store = SqliteStore(tmp_path / "metadata.sqlite3")
     seed(store)
-    zones = BlobZones(ConnectionStringZones(azurite.connection_string))
+    zones = BlobZones(ConnectionStringZones(storage_account))
     zones.ensure_containers([Zone.RAW])
     zones.write_bytes(Zone.RAW, f"{PREFIX}/file-01.mcap", b"recording bytes")
     zones.write_bytes(Zone.RAW, f"{PREFIX}/file-02.mcap", b"more bytes")
     zones.write_bytes(Zone.RAW, "2024/05/01/VIN-2/other/secret.bin", b"not yours")
-    settings = api_settings(storage_connection_string=azurite.connection_string)
+    settings = api_settings(storage_connection_string=storage_account)
     monkeypatch.setattr(runtime, "settings", lambda: settings)
     monkeypatch.setattr(runtime, "metadata_store", lambda: store)
     try:

@@ -1,8 +1,8 @@
 """One contract suite, run against every metadata store backend.
 
-The cosmos run starts ``@vercel/cosmosdb-server`` itself (once per session) and gives every test
-a database of its own. If the server cannot start, the cosmos tests error out: a missing backend
-must be a failure, never a silent skip.
+The cosmos run uses the session's ``@vercel/cosmosdb-server`` (tests/conftest.py) and gives every
+test a database of its own. If the server cannot start, the cosmos tests error out: a missing
+backend must be a failure, never a silent skip.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataops.paths import Zone
 from dataops.settings import Settings, StoreBackend
 from dataops.store import MetadataStore, open_store
 from dataops.store.cosmos import CosmosStore
-from dataops.store.cosmos_setup import make_client, open_containers
+from dataops.store.cosmos_setup import open_containers
 from devhost.services.cosmos_server import CosmosServer
 
 BACKENDS = ["sqlite", "cosmos"]
@@ -45,13 +45,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             )
             if "cosmos" in item.name:
                 item.add_marker(pytest.mark.cosmos)
-
-
-@pytest.fixture(scope="session")
-def cosmos_server() -> Iterator[CosmosServer]:
-    """One cosmosdb-server for the session; raising here fails every cosmos test."""
-    with CosmosServer() as server:
-        yield server
 
 
 def store_settings(backend: str, tmp_path: Path, server: CosmosServer | None) -> Settings:
@@ -81,16 +74,6 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
     """Settings for a fresh store of the backend under test."""
     server = request.getfixturevalue("cosmos_server") if backend == "cosmos" else None
     return store_settings(backend, tmp_path, server)
-
-
-@pytest.fixture(scope="session")
-def cosmos_client(cosmos_server: CosmosServer) -> Iterator[CosmosClient]:
-    """One client for the session: a client per test would load the CA bundle every time."""
-    client = make_client(cosmos_server.endpoint, cosmos_server.key, verify_tls=False)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture

@@ -5,11 +5,22 @@ from __future__ import annotations
 import base64
 import json
 import time
+from typing import Any
 
 import pytest
+from azure.cosmos import CosmosClient
 
+from dataops.downstream import decode_datastream, plan_downstream
 from dataops.errors import InvalidInputError
-from dataops.models import Datastream, DatastreamState, Measurement, MeasurementState
+from dataops.ids import instance_id_for
+from dataops.models import (
+    Datastream,
+    DatastreamState,
+    DatastreamType,
+    Measurement,
+    MeasurementState,
+)
+from dataops.settings import Settings, StoreBackend
 from dataops.store import ChangeBatch, MetadataStore
 from tests.contract.conftest import make_datastream, make_measurement, make_scene
 
@@ -121,3 +132,49 @@ def test_bad_checkpoints_and_arguments_are_invalid_input(store: MetadataStore) -
         store.read_changes("files", None)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
         store.read_changes("measurements", None, max_items=0)
+
+
+def _delivered_datastreams(
+    store: MetadataStore, settings: Settings, request: pytest.FixtureRequest
+) -> list[dict[str, Any]]:
+    """The datastream documents as the backend hands them to the change-feed consumer.
+
+    sqlite: its change log (devhost's feed reads it). cosmos: the container's documents as
+    Cosmos stores and its change feed delivers them, read past the store.
+    """
+    if settings.store_backend is StoreBackend.SQLITE:
+        return [dict(d) for d in store.read_changes("datastreams", None, 100).documents]
+    client: CosmosClient = request.getfixturevalue("cosmos_client")
+    container = client.get_database_client(settings.cosmos_database).get_container_client(
+        "datastreams"
+    )
+    return list(container.query_items("SELECT * FROM c", enable_cross_partition_query=True))
+
+
+def test_the_consumer_decodes_the_documents_each_backend_delivers(
+    store: MetadataStore, settings: Settings, request: pytest.FixtureRequest
+) -> None:
+    """The consumer starts the next step from each backend's own documents, not model dumps."""
+    store.create_measurement(make_measurement("m-1"))
+    created = store.create_datastream(
+        make_datastream("ds-ext", "m-1", type=DatastreamType.EXTRACTED)
+    )
+    assert created.etag is not None
+    mid = store.transition_datastream("ds-ext", DatastreamState.COPYING, expected_etag=created.etag)
+    assert mid.etag is not None
+    store.transition_datastream("ds-ext", DatastreamState.COMPLETED, expected_etag=mid.etag)
+    delivered = _delivered_datastreams(store, settings, request)
+    latest = delivered[-1]
+    if settings.store_backend is StoreBackend.COSMOS:
+        # The store's bookkeeping is there: the documents are not model dumps.
+        assert {"idx", "_etag", "_rid", "_ts"} <= set(latest)
+    assert decode_datastream(latest) == store.get_datastream("ds-ext")
+    plan = plan_downstream(delivered)
+    assert plan.errors == []
+    assert [(s.orchestrator, s.instance_id, s.input) for s in plan.starts] == [
+        (
+            "synchronize",
+            instance_id_for("synchronize", "ds-ext"),
+            {"measurement_id": "m-1", "source_datastream_id": "ds-ext"},
+        )
+    ]

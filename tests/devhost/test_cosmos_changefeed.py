@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from azure.cosmos import CosmosClient, PartitionKey
 
 from devhost.events.changefeed import CosmosTsSource
-from devhost.services.cosmos_server import CosmosServer
 
 pytestmark = [
     pytest.mark.cosmos,
@@ -19,14 +19,13 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[object]:
-    from azure.cosmos import CosmosClient, PartitionKey
-
-    with CosmosServer() as server:
-        client = CosmosClient(server.endpoint, server.key, connection_verify=False)
-        db = client.create_database_if_not_exists(f"devhost-{uuid.uuid4().hex[:8]}")
-        db.create_container_if_not_exists("datastreams", PartitionKey("/measurement_id"))
-        yield db
+def database(cosmos_client: CosmosClient) -> Iterator[object]:
+    """A database of this module on the session's cosmosdb-server."""
+    name = f"devhost-{uuid.uuid4().hex[:8]}"
+    db = cosmos_client.create_database_if_not_exists(name)
+    db.create_container_if_not_exists("datastreams", PartitionKey("/measurement_id"))
+    yield db
+    cosmos_client.delete_database(name)
 
 
 def test_ts_polling_delivers_each_write_once(database: object) -> None:

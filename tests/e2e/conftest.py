@@ -1,46 +1,72 @@
-"""End to end: our real function_app under devhost, on Azurite and the SQLite store.
+"""End to end: our real function_app under devhost, on Azurite and a metadata store.
 
-Each test gets its own Azurite (the app names its containers after the zones, so tests cannot
-share one) and its own store file; the app's per-process singletons are reset around each test.
+Each test that runs the app gets a storage account of its own on the session's Azurite (the app
+names its containers after the zones, so tests cannot share an account) and its own store file;
+the app's per-process singletons are reset around each test. The sample drive is generated once
+per session, and its trip through the whole pipeline (upload -> SCENES) runs once per session
+and store backend (:mod:`tests.e2e.pipeline`), shared by the tests that only read its results.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
+import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
+from azure.cosmos import CosmosClient
 
 from activities import runtime
 from dataops.ids import instance_id_for
-from dataops.manifest import parse_manifest
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
-from dataops.uploader import upload_measurement
 from devhost.batch_runner import BatchRunner, batch_runner
 from devhost.durable.clock import Clock
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.sample_drive import generate_drive
 from devhost.services.azurite import AzuriteBlob
+from devhost.services.cosmos_server import CosmosServer
+from tests.azurite import fresh_account
 from tests.devhost.hosting import run_with_host
+from tests.e2e.pipeline import (
+    FINAL,
+    READ_KEY,
+    ROOT,
+    SUBSCRIPTIONS,
+    WRITE_KEY,
+    PipelineRun,
+    finished,
+    ingest_sample,
+    run_pipeline,
+    wait_for,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-SUBSCRIPTIONS = ROOT / "infra" / "eventgrid-subscriptions.json"
-WRITE_KEY = "e2e-write-key"
-READ_KEY = "e2e-read-key"
+BACKENDS = ("sqlite", "cosmos")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist (``--dist loadgroup``) the tests of one backend's run share one worker.
+
+    Otherwise each worker that got one of them would run the whole pipeline again.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "pipeline_run" in callspec.params:
+            item.add_marker(pytest.mark.xdist_group(f"pipeline-{callspec.params['pipeline_run']}"))
 
 
 @dataclass
 class AppEnv:
     """Handles on everything the app under test talks to."""
 
-    azurite: AzuriteBlob
+    connection_string: str
     zones: BlobZones
     sqlite_path: Path
     state_dir: Path
@@ -56,7 +82,7 @@ class AppEnv:
             "function_key": WRITE_KEY,
             "activity_mode": "thread",
             "subscriptions_path": SUBSCRIPTIONS,
-            "storage_connection_string": self.azurite.connection_string,
+            "storage_connection_string": self.connection_string,
             "poll_interval_s": 0.05,
             "delivery_backoff_s": 0.05,
         }
@@ -65,62 +91,30 @@ class AppEnv:
 
 
 @pytest.fixture
-def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppEnv]:
-    """A fresh Azurite with the zone containers and app settings pointing at it and a new store."""
-    with AzuriteBlob(tmp_path / "azurite") as azurite:
-        sqlite_path = tmp_path / "metadata.sqlite3"
-        monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", azurite.connection_string)
-        monkeypatch.setenv("AVOPS_SQLITE_PATH", str(sqlite_path))
-        monkeypatch.setenv("AVOPS_API_WRITE_KEYS", WRITE_KEY)
-        monkeypatch.setenv("AVOPS_API_READ_KEYS", READ_KEY)
-        # Ingest tests upload fake (non-recording) bytes: they test ingest alone.
-        monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "false")
+def app_env(
+    storage_account: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[AppEnv]:
+    """A storage account of this test with the zone containers, settings pointing at it, a store."""
+    sqlite_path = tmp_path / "metadata.sqlite3"
+    monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", storage_account)
+    monkeypatch.setenv("AVOPS_SQLITE_PATH", str(sqlite_path))
+    monkeypatch.setenv("AVOPS_API_WRITE_KEYS", WRITE_KEY)
+    monkeypatch.setenv("AVOPS_API_READ_KEYS", READ_KEY)
+    # Ingest tests upload fake (non-recording) bytes: they test ingest alone.
+    monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "false")
+    runtime.reset()
+    zones = BlobZones.from_settings(Settings())
+    zones.ensure_containers()
+    try:
+        yield AppEnv(storage_account, zones, sqlite_path, tmp_path / "devhost")
+    finally:
+        zones.close()
         runtime.reset()
-        zones = BlobZones.from_settings(Settings())
-        zones.ensure_containers()
-        try:
-            yield AppEnv(azurite, zones, sqlite_path, tmp_path / "devhost")
-        finally:
-            zones.close()
-            runtime.reset()
 
 
-# One way to run a host in a test: the devhost tests' helper, under the name these tests use.
-run_host = run_with_host
-
-
-async def wait_for(
-    check: Callable[[], Any], *, timeout_s: float = 60.0, what: str = "condition"
-) -> Any:
-    """Poll ``check`` until it returns something truthy (the host runs while we sleep)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while loop.time() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
-
-
-async def finished(host: DevHost, instance_id: str, timeout_s: float = 150.0) -> Any:
-    """The orchestration instance once it reached a final status."""
-    return await wait_for(
-        lambda: (
-            (i := host.engine.get_instance(instance_id)) is not None and i.status in FINAL and i
-        ),
-        timeout_s=timeout_s,
-        what=f"instance {instance_id} to finish",
-    )
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sample_drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small sample drive (seed 3): ROS 2 (MCAP directory), ROS 1, MDF4 + DBC, TDMS, sidecars,
-    truth; its manifest leaves synchronization to the pipeline. One per test module."""
+    """The small sample drive (seed 3), generated once per session; tests only read it."""
     out = tmp_path_factory.mktemp("drive") / "drive"
     generate_drive(out, seed=3, size="small")
     return out
@@ -136,13 +130,83 @@ def extract_env(app_env: AppEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ba
         yield runner
 
 
-async def ingest_sample(host: DevHost, zones: BlobZones, drive: Path, prefix: str) -> Any:
-    """Upload the sample drive under ``prefix``; the ingest output once it (and extraction) ran."""
-    manifest = parse_manifest((drive / "manifest.json").read_bytes())
-    upload_measurement(zones, drive, manifest, upload_prefix=prefix)
-    ingest = await finished(host, instance_id_for("ingest", prefix))
-    assert ingest.status is RuntimeStatus.COMPLETED, ingest.error
-    return json.loads(ingest.output)
+@pytest.fixture(scope="session")
+def pipeline_runs(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sample_drive: Path,
+    azurite: AzuriteBlob,
+) -> Iterator[Callable[[str], PipelineRun]]:
+    """Each backend's run, made on first use and kept for the session.
+
+    A parametrized session fixture keeps one parameter at a time: tests of the two backends in
+    mixed order (xdist schedules them so) would tear a run down and make it again.
+    """
+    runs: dict[str, PipelineRun] = {}
+
+    def make(backend: str) -> PipelineRun:
+        if backend not in runs:
+            runs[backend] = _run_on(backend, request, tmp_path_factory, sample_drive, azurite)
+        return runs[backend]
+
+    try:
+        yield make
+    finally:
+        # A cosmos run's database lives as long as the session's cosmosdb-server, which holds
+        # it in memory: both end with the session. (The session's client, requested while this
+        # fixture was up, is closed before this teardown runs.)
+        for run in runs.values():
+            run.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def pipeline_run(
+    request: pytest.FixtureRequest, pipeline_runs: Callable[[str], PipelineRun]
+) -> PipelineRun:
+    """The sample drive uploaded once and followed to SCENES by the app under devhost.
+
+    Per store backend: sqlite with its change log as the feed; cosmos on the session's
+    cosmosdb-server, in a database of its own, with devhost's ``_ts`` poller over the raw
+    documents as the feed (what ``avops dev`` gives the app). Tests only read what it left.
+    """
+    return pipeline_runs(str(request.param))
+
+
+def _run_on(
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sample_drive: Path,
+    azurite: AzuriteBlob,
+) -> PipelineRun:
+    workdir = tmp_path_factory.mktemp(f"pipeline-{backend}")
+    env = {
+        "AVOPS_STORAGE_CONNECTION_STRING": fresh_account(azurite),
+        "AVOPS_STORE_BACKEND": backend,
+        "AVOPS_SQLITE_PATH": str(workdir / "metadata.sqlite3"),
+        "AVOPS_API_WRITE_KEYS": WRITE_KEY,
+        "AVOPS_API_READ_KEYS": READ_KEY,
+        "AVOPS_EXTRACT_ON_INGEST": "true",
+    }
+    client: CosmosClient | None = None
+    if backend == "cosmos":
+        client = request.getfixturevalue("cosmos_client")
+        server: CosmosServer = request.getfixturevalue("cosmos_server")
+        env.update(server.settings_env(database=f"e2e-{uuid.uuid4().hex[:12]}"))
+    with warnings.catch_warnings():
+        # cosmosdb-server's self-signed certificate: TLS checks are off for it on purpose.
+        warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+        return run_pipeline(
+            backend=backend,
+            env=env,
+            state_dir=workdir / "devhost",
+            drive=sample_drive,
+            cosmos_client=client,
+        )
+
+
+# One way to run a host in a test: the devhost tests' helper, under the name these tests use.
+run_host = run_with_host
 
 
 async def follow_chain(host: DevHost, extracted_id: str, steps: Sequence[str]) -> list[Any]:
@@ -162,8 +226,10 @@ async def follow_chain(host: DevHost, extracted_id: str, steps: Sequence[str]) -
 
 __all__ = [
     "FINAL",
+    "READ_KEY",
     "ROOT",
     "SUBSCRIPTIONS",
+    "WRITE_KEY",
     "AppEnv",
     "Clock",
     "finished",

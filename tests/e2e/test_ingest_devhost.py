@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -313,15 +314,18 @@ def test_a_file_still_missing_at_the_deadline_sends_the_upload_to_error(
 
     async def body(host: DevHost) -> Any:
         await wait_for(lambda: instance(host, prefix) is not None, what="the run to start")
-        for _ in range(70):  # 35 minutes of 30-second polls, past the 30-minute deadline
-            clock.advance(30)
-            await wait_for(
-                lambda: (
-                    (i := instance(host, prefix)) is not None
-                    and (i.status in FINAL or host.engine.next_timer_at() is not None)
-                ),
-                what="next timer or the end",
+
+        def polled_or_done(after: float) -> bool:
+            # The next poll's timer is due after ``after``: the timer that just came due may
+            # still be pending, and advancing again before it ran would skip a poll.
+            i = instance(host, prefix)
+            return i is not None and (
+                i.status in FINAL or (host.engine.next_timer_at() or 0.0) > after
             )
+
+        for _ in range(70):  # 35 minutes of 30-second polls, past the 30-minute deadline
+            now = clock.advance(30).timestamp()
+            await wait_for(functools.partial(polled_or_done, now), what="next timer or the end")
             if instance(host, prefix).status in FINAL:
                 break
         return await finished(host, prefix)

@@ -181,7 +181,7 @@ def test_rerun_after_a_failed_copy_is_fixed_restores_from_error_and_links_lineag
 ) -> None:
     """The raw container is missing, so the copy fails after registration; then it is back."""
     prefix = "fleet/copy-fails"
-    service = BlobServiceClient.from_connection_string(app_env.azurite.connection_string)
+    service = BlobServiceClient.from_connection_string(app_env.connection_string)
     raw_container = app_env.zones.container_name(Zone.RAW)
     service.delete_container(raw_container)
 

@@ -20,16 +20,17 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from activities import runtime
 from dataops.models import DatastreamState, DatastreamType
 from dataops.scenes.config import DEFAULT_CONFIG_PATH
 from dataops.store.protocol import SceneQuery
 from dataops.store.sqlite import SqliteStore
-from devhost.batch_runner import BatchRunner
 from devhost.cli import _register_commands
 from devhost.cli import app as cli_app
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from tests.e2e.conftest import WRITE_KEY, AppEnv, finished, follow_chain, ingest_sample, run_host
+from tests.e2e.conftest import WRITE_KEY, finished, run_host
+from tests.e2e.pipeline import PipelineRun
 
 pytestmark = pytest.mark.azurite
 
@@ -42,30 +43,25 @@ def _changed_thresholds(path: Path) -> None:
     path.write_text(json.dumps(config))
 
 
+@pytest.mark.parametrize("pipeline_run", ["sqlite"], indirect=True)
 def test_rerun_after_a_threshold_change_makes_a_second_scenes_datastream(
-    app_env: AppEnv,
-    extract_env: BatchRunner,
-    sample_drive: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    pipeline_run: PipelineRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prefix = "fleet/rerun-1"
+    """The session's run detected scenes with the shipped thresholds; a host on its state
+    reruns detect_scenes from the ENRICHED datastream after the thresholds changed."""
+    run = pipeline_run
     config = tmp_path / "scenes.json"
     shutil.copyfile(DEFAULT_CONFIG_PATH, config)
+    for name, value in run.env.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("AVOPS_SCENES_CONFIG", str(config))
-    feed = SqliteStore(app_env.sqlite_path)
+    runtime.reset()
+    feed = run.change_source()
     _register_commands()
+    synchronized_id, enriched_id = run.output_of("synchronize"), run.output_of("enrich")
+    first = run.instances["detect_scenes"]
 
     async def body(host: DevHost) -> dict[str, Any]:
-        output = await ingest_sample(host, app_env.zones, sample_drive, prefix)
-        extracted_id = output["extraction"]["datastream_id"]
-        sync, enrich, first = await follow_chain(
-            host, extracted_id, ["synchronize", "enrich", "detect_scenes"]
-        )
-        synchronized_id = json.loads(sync.output)["datastream_id"]
-        enriched_id = json.loads(enrich.output)["datastream_id"]
-        assert first.status is RuntimeStatus.COMPLETED, first.error
-
         _changed_thresholds(config)
         async with httpx.AsyncClient(timeout=30) as http:
             # Through the CLI (in a thread: the host runs on this loop).
@@ -106,8 +102,12 @@ def test_rerun_after_a_threshold_change_makes_a_second_scenes_datastream(
             "detect_instances": host.engine.query(name="detect_scenes"),
         }
 
-    result = run_host(app_env.options(change_source=feed), body)
-    feed.close()
+    try:
+        result = run_host(run.host_options(feed), body)
+    finally:
+        if isinstance(feed, SqliteStore):
+            feed.close()
+        runtime.reset()
     second = result["second"]
     assert second.status is RuntimeStatus.COMPLETED, second.error
     # --wait followed the run on the app's status route; no host key or management URL shown.
@@ -121,13 +121,19 @@ def test_rerun_after_a_threshold_change_makes_a_second_scenes_datastream(
     assert "HTTP 400" in result["end_of_chain"].stderr
     assert "(parameter id)" in result["end_of_chain"].stderr
     assert result["unknown"].status_code == 404
-    # Two runs of detect_scenes: the change feed's and the rerun, each with its own output.
-    assert len(result["detect_instances"]) == 2
+    # Two runs of detect_scenes from this ENRICHED datastream: the change feed's and the rerun,
+    # each with its own output (tests sharing the run may have started others).
+    runs_from_enriched = [
+        i
+        for i in result["detect_instances"]
+        if json.loads(i.input)["source_datastream_id"] == result["enriched_id"]
+    ]
+    assert len(runs_from_enriched) == 2
     new_id = result["new_id"]
     old_id = json.loads(result["first"].output)["datastream_id"]
     assert json.loads(second.output)["datastream_id"] == new_id != old_id
 
-    store = app_env.store()
+    store = run.store()
     old, new = store.get_datastream(old_id), store.get_datastream(new_id)
     assert old.state is new.state is DatastreamState.COMPLETED
     assert old.sources == new.sources == [result["synchronized_id"], result["enriched_id"]]
@@ -140,10 +146,13 @@ def test_rerun_after_a_threshold_change_makes_a_second_scenes_datastream(
     assert new_types["stop"] == 0 and new_types["high_speed"] >= 1, new_types
     # The thresholds that did not change found the same scenes.
     assert old_types["hard_brake"] == new_types["hard_brake"] == 1
-    assert {d.id for d in store.list_datastreams(measurement_id, DatastreamType.SCENES)} == {
-        old_id,
-        new_id,
+    # The SCENES datastreams made from this ENRICHED one (tests sharing the run add others).
+    from_enriched = {
+        d.id
+        for d in store.list_datastreams(measurement_id, DatastreamType.SCENES)
+        if result["enriched_id"] in d.sources
     }
+    assert from_enriched == {old_id, new_id}
     # Lineage from the ENRICHED datastream down shows both SCENES datastreams.
     assert result["lineage"].status_code == 200, result["lineage"].text
     edges = {(e["source"], e["target"]) for e in result["lineage"].json()["edges"]}

@@ -11,20 +11,12 @@ from azure.storage.blob import BlobServiceClient
 from devhost.services.azurite import AzuriteBlob
 from extract_worker.cli import main
 from extract_worker.errors import EXIT_BAD_INPUT, EXIT_OK
-from tests.azurite import started_azurite
 from tests.extract_worker.recordings import write_ros1, write_ros2
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.azurite
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
-    with started_azurite(tmp_path_factory.mktemp("azurite")) as server:
-        yield server
 
 
 @pytest.fixture

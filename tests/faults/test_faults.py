@@ -258,12 +258,15 @@ def _ingest_under_faults(
     # No 412 on the landing delete: a real one means the upload was rewritten after its
     # copies, and the run deliberately fails rather than delete bytes it never validated.
     schedule = FaultSchedule(seed, rate=rate, race_methods=("GET", "HEAD", "PUT"))
-    with FaultProxy(app_env.azurite.blob_endpoint.rsplit("/", 1)[0], schedule) as proxy:
+    # The test's own storage account on the session's Azurite.
+    parts = dict(p.split("=", 1) for p in app_env.connection_string.split(";") if p)
+    account, endpoint = parts["AccountName"], parts["BlobEndpoint"].rstrip("/")
+    with FaultProxy(endpoint.rsplit("/", 1)[0], schedule) as proxy:
         # Only the app goes through the proxy; devhost's own event polling stays direct.
         monkeypatch.setenv(
             "AVOPS_STORAGE_CONNECTION_STRING",
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};"
-            f"AccountKey={ACCOUNT_KEY};BlobEndpoint={proxy.url}/{ACCOUNT_NAME};",
+            f"DefaultEndpointsProtocol=http;AccountName={account};"
+            f"AccountKey={ACCOUNT_KEY};BlobEndpoint={proxy.url}/{account};",
         )
         runtime.reset()
         for path, data in FILES.items():

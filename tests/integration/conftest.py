@@ -1,4 +1,4 @@
-"""Azurite for the integration tests: one server per session, fresh containers per test."""
+"""Zones for the integration tests: fresh containers per test on the session's Azurite."""
 
 from __future__ import annotations
 
@@ -9,19 +9,11 @@ import pytest
 
 from dataops.storage import BlobZones, ConnectionStringZones
 from devhost.services.azurite import AzuriteBlob
-from tests.azurite import started_azurite
 
 # Small chunks keep the multi-chunk cases fast; the memory test uses the production default.
 TEST_CHUNK_SIZE = 256 * 1024
 
 BlobZonesFactory = Callable[..., BlobZones]
-
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
-    """A running Azurite blob service with its data in a session temp dir."""
-    with started_azurite(tmp_path_factory.mktemp("azurite")) as server:
-        yield server
 
 
 @pytest.fixture

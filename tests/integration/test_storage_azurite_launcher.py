@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from azure.storage.blob import BlobServiceClient
 
 from dataops.paths import Zone
 from devhost.services.azurite import AzuriteBlob, AzuriteError
+from tests.azurite import fresh_account
 
 pytestmark = pytest.mark.azurite
 
@@ -53,3 +55,21 @@ def test_busy_port_fails_clearly(tmp_path: Path) -> None:
         with pytest.raises(AzuriteError, match="did not start"):
             server.start()
         assert server.pid is None
+
+
+def test_test_accounts_keep_containers_of_the_same_name_apart(azurite: AzuriteBlob) -> None:
+    """Two apps under test may name a container alike: each account sees only its own blobs."""
+    name = f"raw{uuid.uuid4().hex[:12]}"
+    first, second = (
+        BlobServiceClient.from_connection_string(fresh_account(azurite)) for _ in range(2)
+    )
+    for service, data in ((first, b"first"), (second, b"second")):
+        service.create_container(name).upload_blob("drive.bag", data)
+    for service, data in ((first, b"first"), (second, b"second")):
+        blob = service.get_blob_client(name, "drive.bag")
+        assert blob.download_blob().readall() == data
+    # The development account does not see them either.
+    development = BlobServiceClient.from_connection_string(azurite.connection_string)
+    assert not development.get_container_client(name).exists()
+    with pytest.raises(AzuriteError, match="not served"):
+        azurite.connection_string_for("nosuchaccount")

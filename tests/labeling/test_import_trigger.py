@@ -98,7 +98,7 @@ def test_only_label_files_of_an_export_become_runs_one_per_version() -> None:
 
 @pytest.mark.azurite
 def test_poller_watches_containers_created_after_it_started(
-    zones: BlobZones, labeling_azurite: AzuriteBlob, tmp_path: Path
+    zones: BlobZones, azurite: AzuriteBlob, tmp_path: Path
 ) -> None:
     """Per-export containers appear at run time: each poll lists containers by prefix."""
     labeled = zones.container_name(Zone.LABELED)
@@ -111,7 +111,7 @@ def test_poller_watches_containers_created_after_it_started(
     )
     db = Database(tmp_path / "devhost.sqlite3")
     queue = DeliveryQueue(db, FakeClock())
-    lister = AzureBlobLister(labeling_azurite.connection_string)
+    lister = AzureBlobLister(azurite.connection_string)
     poller = BlobPoller(db, queue, [sub], lister, FakeClock())
     assert poller.containers == [] and poller.container_prefixes == [f"{labeled}-"]
     assert poller.poll_once() == 0

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dataops.downstream import decode_datastream, downstream_starts
+from dataops.downstream import decode_datastream, downstream_starts, plan_downstream
 from dataops.errors import InvalidInputError
 from dataops.ids import instance_id_for
 from dataops.models import DatastreamState, DatastreamType
@@ -153,6 +153,7 @@ def _datastream(**changes: Any) -> dict[str, Any]:
 
 
 def test_routing_starts_synchronize_once_per_completed_extracted_datastream() -> None:
+    """Each COMPLETED source starts its step once per batch; other states and SCENES start none."""
     batch = [
         _datastream(),
         _datastream(),  # redelivered in the same batch
@@ -161,19 +162,36 @@ def test_routing_starts_synchronize_once_per_completed_extracted_datastream() ->
         _datastream(id="ds-4", type="SYNCHRONIZED", zone="curated"),
         _datastream(id="ds-6", type="ENRICHED", zone="curated"),
         _datastream(id="ds-7", type="SCENES", zone="curated"),  # the end of the chain
-        {"id": "m-1", "vehicle_id": "V"},  # not a datastream
-        {**_datastream(id="ds-5"), "_rid": "x", "_ts": 1, "_etag": "e5"},  # cosmos system keys
     ]
     starts = downstream_starts(batch)
     assert [(s.orchestrator, s.instance_id) for s in starts] == [
         ("synchronize", instance_id_for("synchronize", "ds-1")),
         ("enrich", instance_id_for("enrich", "ds-4")),  # SYNCHRONIZED -> enrich only
         ("detect_scenes", instance_id_for("detect_scenes", "ds-6")),  # ENRICHED -> scenes
-        ("synchronize", instance_id_for("synchronize", "ds-5")),
     ]
     assert starts[0].input == {"measurement_id": "m-1", "source_datastream_id": "ds-1"}
-    cosmos = decode_datastream({k: v for k, v in batch[8].items() if k != "etag"})
-    assert cosmos is not None and cosmos.etag == "e5"
+
+
+def test_a_document_that_is_no_datastream_fails_the_batch_after_the_others_started() -> None:
+    """An undecodable document is an error naming it and the field, never a skipped line."""
+    batch = [
+        {"id": "m-1", "vehicle_id": "V"},  # a measurement in the datastreams feed
+        _datastream(),
+        {**_datastream(id="ds-9"), "state": "DONE"},
+    ]
+    plan = plan_downstream(batch)
+    assert [s.instance_id for s in plan.starts] == [instance_id_for("synchronize", "ds-1")]
+    assert [(e.source, e.field) for e in plan.errors] == [
+        ("datastreams document 'm-1'", "measurement_id"),
+        ("datastreams document 'ds-9'", "state"),
+    ]
+    with pytest.raises(InvalidInputError, match=r"2 change-feed document\(s\).*'ds-9': state"):
+        plan.raise_errors()
+    with pytest.raises(InvalidInputError, match="'m-1'"):
+        downstream_starts(batch)
+    with pytest.raises(InvalidInputError) as cosmos:
+        decode_datastream({**_datastream(id="ds-8"), "_etag": 5})
+    assert (cosmos.value.source, cosmos.value.field) == ("datastreams document 'ds-8'", "_etag")
 
 
 class _NoStorage:

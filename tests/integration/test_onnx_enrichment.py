@@ -34,7 +34,6 @@ from dataops.paths import Zone
 from dataops.storage import BlobZones, ConnectionStringZones
 from dataops.store.sqlite import SqliteStore
 from devhost.services.azurite import AzuriteBlob
-from tests.azurite import started_azurite
 from tests.store_seed import PREFIX, add_measurement, completed, derived
 from tests.unit.test_onnx_models import red_box_model
 
@@ -42,12 +41,6 @@ pytestmark = pytest.mark.azurite
 
 CAMERA = f"{PREFIX}/ext-1/drive/camera/front"
 RED_BGR = (40, 60, 200)
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
-    with started_azurite(tmp_path_factory.mktemp("azurite")) as server:
-        yield server
 
 
 @pytest.fixture
@@ -278,15 +271,16 @@ def test_a_bad_model_fails_the_step_naming_the_file_and_field_and_writes_nothing
 
 
 def test_the_enrich_activity_runs_the_config_that_avops_enrichment_config_names(
-    azurite: AzuriteBlob, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    storage_account: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The app's own zones (no test prefix): the activity builds them from settings.
-    zones = BlobZones(ConnectionStringZones(azurite.connection_string))
+    # The app's own zones (no test prefix, an account of this test): the activity builds them
+    # from settings.
+    zones = BlobZones(ConnectionStringZones(storage_account))
     zones.ensure_containers()
     _store_with_synchronized(tmp_path, zones, [True, False, True]).close()
     config = _config(tmp_path, red_box_model(height=160, width=160, layout="boxes_scores_labels"))
     monkeypatch.delenv("AVOPS_STORAGE_ACCOUNT_URLS", raising=False)
-    monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", storage_account)
     monkeypatch.setenv("AVOPS_STORE_BACKEND", "sqlite")
     monkeypatch.setenv("AVOPS_SQLITE_PATH", str(tmp_path / "metadata.sqlite3"))
     monkeypatch.setenv("AVOPS_ENRICHMENT_CONFIG", str(config))

@@ -24,11 +24,9 @@ from devhost.cli.commands import import_status  # noqa: F401  # registers the co
 from devhost.durable.store import RuntimeStatus
 from devhost.events.eventgrid import AzureBlobLister, blob_created_event
 from devhost.host import DevHost
-from tests.e2e.conftest import READ_KEY, AppEnv, app_env, run_host, wait_for
+from tests.e2e.conftest import READ_KEY, AppEnv, run_host, wait_for
 from tests.labeling.test_import_register import make_export
 from tests.labeling.test_import_validation import COCO_NAME, coco_document, encode
-
-__all__ = ["app_env"]  # the fixture, imported so that pytest finds it here
 
 pytestmark = pytest.mark.azurite
 FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
@@ -60,7 +58,7 @@ def test_partner_upload_is_imported_once_through_the_event_path(app_env: AppEnv)
         # The same event again (as Event Grid may redeliver) starts nothing either.
         [blob] = [
             b
-            for b in AzureBlobLister(app_env.azurite.connection_string).list_blobs(container)
+            for b in AzureBlobLister(app_env.connection_string).list_blobs(container)
             if b.name == COCO_NAME
         ]
         event = blob_created_event(

@@ -31,21 +31,10 @@ from devhost.cli import _register_commands
 from devhost.cli import app as cli_app
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from tests.e2e.conftest import (
-    READ_KEY,
-    WRITE_KEY,
-    AppEnv,
-    app_env,
-    extract_env,
-    finished,
-    run_host,
-    sample_drive,
-    wait_for,
-)
+from tests.e2e.conftest import READ_KEY, WRITE_KEY, AppEnv, finished, run_host, wait_for
 from tests.e2e.starter_answers import assert_run_accepted
 
 pytestmark = pytest.mark.azurite
-__all__ = ["app_env", "extract_env", "sample_drive"]  # fixtures shared with the e2e tests
 CAMERA = "camera_front_image_raw_compressed"
 # The ROS 2 camera: the recording's own detections (the pre-labels) are in its pixels.
 ROS2_CAMERA = f"ros2_drive/camera/{CAMERA}"
