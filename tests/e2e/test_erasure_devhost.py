@@ -109,7 +109,7 @@ def test_erasing_a_vehicle_leaves_no_byte_of_it_and_the_other_vehicle_untouched(
 ) -> None:
     feed = SqliteStore(app_env.sqlite_path)
     erased_vehicle, kept_vehicle = vehicle_id_for(ERASED), vehicle_id_for(KEPT)
-    connection = app_env.azurite.connection_string
+    connection = app_env.connection_string
 
     async def body(host: DevHost) -> dict[str, Any]:
         erased_m, kept_m = await asyncio.gather(
@@ -173,7 +173,7 @@ def test_erasing_a_vehicle_leaves_no_byte_of_it_and_the_other_vehicle_untouched(
     assert result["after_preview"] == result["before"]
 
     # Nothing anywhere names the erased vehicle, its measurement or its datastreams.
-    assert blobs_mentioning(app_env.azurite.connection_string, tokens) == []
+    assert blobs_mentioning(app_env.connection_string, tokens) == []
     state_files = [
         app_env.sqlite_path.parent / name
         for name in (
