@@ -32,13 +32,15 @@ browser:
 	    echo "note: install Debian's chromium package to run the dashboard browser test"; \
 	  fi; }
 
-$(STAMP_PY): requirements.txt requirements-dev.txt extract_worker/requirements.txt requirements-worker-indexing.txt requirements-nodeps.txt constraints.txt
+$(STAMP_PY): pyproject.toml requirements.txt requirements-dev.txt extract_worker/requirements.txt requirements-worker-indexing.txt requirements-nodeps.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt -c constraints.txt
 	$(PIP) install --quiet --no-deps --ignore-requires-python -r requirements-worker-indexing.txt
 	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt -c constraints.txt
+	# The project itself, editable, so .venv/bin/avops runs this checkout's code.
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(STAMP_NODE): package.json package-lock.json
@@ -78,7 +80,7 @@ schema: setup
 	$(PY) -m dataops.schema_export docs/manifest.schema.json
 
 demo: setup
-	$(PY) -m devhost.cli demo
+	$(VENV)/bin/avops demo
 
 # Bicep build and lint, and azd provision --preview, when az / azd are installed (docs/deployment.md).
 deploy-check:

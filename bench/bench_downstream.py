@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from activities import runtime
+from avops.sample_drive import generate_drive
 from dataops.enrichment.config import DEFAULT_CONFIG_PATH as ENRICHMENT_CONFIG
 from dataops.enrichment.config import load_enrichment_config
 from dataops.enrichment.steps import prepare_enrichment, run_enrichment
@@ -52,7 +53,6 @@ from dataops.uploader import upload_measurement
 from devhost.batch_runner import batch_runner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
-from devhost.sample_drive import generate_drive
 from devhost.services.azurite import AzuriteBlob
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """Extraction worker benchmarks, each against a reference measured in the same run.
 
-Inputs: the large sample drive (``devhost.sample_drive``, ROS 2 MCAP, 1.5 GB) for metadata,
+Inputs: the large sample drive (``avops.sample_drive``, ROS 2 MCAP, 1.5 GB) for metadata,
 camera and lidar; generated inputs for the rest (the sample's MDF, TDMS and CAN parts are small):
 a ROS 2 bag of many small messages, a 400 MB MDF 4, a 400 MB TDMS and a 4 GB ROS 2 bag of
 multi-MB messages. Timings are the best of a few interleaved runs, in-process unless memory is
@@ -120,7 +120,7 @@ def config() -> ExtractConfig:
 @pytest.fixture(scope="module")
 def large_drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The large sample drive's ROS 2 bag (1280x720 rgb8 camera, 64x1024 lidar)."""
-    from devhost.sample_drive.generate import ROS2_DIR, generate_drive
+    from avops.sample_drive.generate import ROS2_DIR, generate_drive
 
     out = tmp_path_factory.mktemp("large_drive") / "drive"
     generate_drive(out, seed=0, size="large")

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from activities import runtime
+from avops.sample_drive import generate_drive
 from dataops.batch.local_pool_db import PoolDb
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
@@ -33,7 +34,6 @@ from dataops.uploader import upload_measurement
 from devhost.batch_runner import batch_runner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
-from devhost.sample_drive import generate_drive
 from devhost.services.azurite import AzuriteBlob
 
 ROOT = Path(__file__).resolve().parents[1]

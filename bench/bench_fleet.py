@@ -98,7 +98,7 @@ async def _fleet(tmp_path: Path, drive: Path, slots: int | None) -> dict[str, An
 @pytest.mark.timeout(3600)
 def test_twenty_drives_at_once(tmp_path: Path) -> None:
     """20 drives uploaded together all reach SCENES once each; throughput and latency."""
-    from devhost.sample_drive import generate_drive
+    from avops.sample_drive import generate_drive
 
     drive = generate_drive(tmp_path / "drive", seed=1, size="small").out_dir
     result = asyncio.run(_fleet(tmp_path / "fleet", drive, None))

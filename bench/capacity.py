@@ -109,7 +109,7 @@ async def _one_drive(stack_: Stack, drive: Path, sampler: Sampler) -> dict[str, 
 
 def measure(size: str, workdir: Path) -> dict[str, Any]:
     """Run one drive of ``size`` through the stack and aggregate per stage."""
-    from devhost.sample_drive import generate_drive
+    from avops.sample_drive import generate_drive
 
     drive = generate_drive(workdir / "drive", seed=1, size=size)
     with services(workdir / "stack") as (azurite, settings):

@@ -165,11 +165,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from azure.identity import DefaultAzureCredential
 
+    from avops.sample_drive import generate_drive
     from dataops.manifest import measurement_id_of, parse_manifest
     from dataops.settings import Settings
     from dataops.storage import BlobZones
     from dataops.uploader import upload_measurement
-    from devhost.sample_drive import generate_drive
 
     credential = DefaultAzureCredential()
     get_json = api_getter(

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from avops.cli import _register_commands
+from avops.cli import app as cli_app
 from avops.client import ApiClient
-from devhost.cli import _register_commands
-from devhost.cli import app as cli_app
 from tests.api.conftest import READ_KEY, Fleet
 from tests.api.function_host import FunctionHost
 

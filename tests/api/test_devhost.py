@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from activities import runtime
+from avops.cli.dev import parse_named_keys
 from dataops.store.sqlite import SqliteStore
-from devhost.cli.dev import parse_named_keys
 from devhost.host import DevHost, HostOptions
 from tests.api.conftest import READ_KEY, WRITE_KEY, api_settings, seed
 from tests.devhost.hosting import client, run_with_host

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from avops.cli import app as cli_app
 from dataops.frames.tables import ns_floor
-from devhost.cli import app as cli_app
 from tests.api.conftest import SECOND, T0
 from tests.api.function_host import FunctionHost
 from tests.api.test_cli import cli

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from devhost.cli import _register_commands
-from devhost.cli import app as cli_app
+from avops.cli import _register_commands
+from avops.cli import app as cli_app
 from devhost.db import Database
 from devhost.durable.clock import FakeClock
 from devhost.durable.engine import DurableEngine
@@ -56,7 +56,7 @@ def test_avops_dev_serves_and_stops_its_processes(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "devhost.cli",
+            "avops.cli",
             "dev",
             "--app-root",
             str(SAMPLE_APP),

@@ -22,6 +22,7 @@ import urllib3
 from azure.cosmos import CosmosClient
 
 from activities import runtime
+from avops.sample_drive import generate_drive
 from dataops.ids import instance_id_for
 from dataops.settings import Settings
 from dataops.storage import BlobZones
@@ -30,7 +31,6 @@ from devhost.batch_runner import BatchRunner, batch_runner
 from devhost.durable.clock import Clock
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
-from devhost.sample_drive import generate_drive
 from devhost.services.azurite import AzuriteBlob
 from devhost.services.cosmos_server import CosmosServer
 from tests.azurite import fresh_account

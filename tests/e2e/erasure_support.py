@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 from azure.storage.blob import BlobServiceClient
 
+from avops.sample_drive import generate_drive
+from avops.sample_drive.generate import vehicle_id_for
 from dataops.models import Datastream
 from dataops.store.sqlite import SqliteStore
-from devhost.sample_drive import generate_drive
-from devhost.sample_drive.generate import vehicle_id_for
 
 __all__ = [
     "ERASE_KEY",

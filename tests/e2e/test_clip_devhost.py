@@ -16,10 +16,10 @@ from mcap.reader import make_reader
 from mcap.writer import Writer
 from typer.testing import CliRunner
 
+from avops.cli import _register_commands
+from avops.cli import app as cli_app
 from dataops.models import DatastreamState, DatastreamType, FileRecord, Measurement, Scene
 from dataops.paths import Zone
-from devhost.cli import _register_commands
-from devhost.cli import app as cli_app
 from devhost.host import DevHost
 from tests.contract.conftest import make_datastream, make_measurement
 from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host

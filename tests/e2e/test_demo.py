@@ -18,7 +18,7 @@ def test_demo_ingests_the_sample_drive_and_stops_what_it_started(tmp_path: Path)
     workdir = tmp_path / "demo"
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     result = subprocess.run(
-        [sys.executable, "-m", "devhost.cli", "demo", "--workdir", str(workdir)],
+        [sys.executable, "-m", "avops.cli", "demo", "--workdir", str(workdir)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from avops.sample_drive.generate import vehicle_id_for
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.models import DatastreamType
@@ -26,7 +27,6 @@ from dataops.uploader import upload_measurement
 from devhost.batch_runner import BatchRunner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from devhost.sample_drive.generate import vehicle_id_for
 from tests.e2e.conftest import WRITE_KEY, AppEnv, finished, run_host
 from tests.e2e.erasure_support import (
     ERASE_KEY,

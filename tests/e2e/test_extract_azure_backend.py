@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
+from avops.sample_drive import generate_drive
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
 from dataops.uploader import upload_measurement
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from devhost.sample_drive import generate_drive
 from tests.batch.fake_batch_service import (
     IDENTITY_HEADER,
     TOKEN_PATH,

@@ -18,12 +18,12 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from typer.testing import CliRunner
 
+from avops.cli import _register_commands
+from avops.cli import app as cli_app
+from avops.cli.api_session import EXIT_FAILED
 from dataops.ids import instance_id_for
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
-from devhost.cli import _register_commands
-from devhost.cli import app as cli_app
-from devhost.cli.api_session import EXIT_FAILED
 from devhost.durable.clock import FakeClock
 from devhost.durable.store import TERMINAL, Instance, RuntimeStatus
 from devhost.events.delivery import Delivery

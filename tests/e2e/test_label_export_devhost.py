@@ -17,6 +17,8 @@ from azure.storage.blob import ContainerClient
 from typer.testing import CliRunner
 from vcd import core, types
 
+from avops.cli import _register_commands
+from avops.cli import app as cli_app
 from dataops.ids import instance_id_for
 from dataops.labeling.exporting.openlabel import check_openlabel
 from dataops.labeling.package import PackageManifest
@@ -27,8 +29,6 @@ from dataops.paths import Zone
 from dataops.store.sqlite import SqliteStore
 from dataops.uploader import upload_measurement
 from devhost.batch_runner import BatchRunner
-from devhost.cli import _register_commands
-from devhost.cli import app as cli_app
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from tests.e2e.conftest import READ_KEY, WRITE_KEY, AppEnv, finished, run_host, wait_for

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from avops.cli import app as cli_app
+from avops.cli.commands import import_status  # noqa: F401  # registers the command
 from dataops.labeling.package import report_path_for
 from dataops.paths import Zone
 from dataops.storage.export_zones import export_container, export_zones
-from devhost.cli import app as cli_app
-from devhost.cli.commands import import_status  # noqa: F401  # registers the command
 from devhost.durable.store import RuntimeStatus
 from devhost.events.eventgrid import AzureBlobLister, blob_created_event
 from devhost.host import DevHost

@@ -42,7 +42,7 @@ def _clean_env() -> dict[str, str]:
 
 def _avops(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "devhost.cli", *args],
+        [sys.executable, "-m", "avops.cli", *args],
         cwd=cwd,
         env=_clean_env(),
         capture_output=True,
@@ -65,7 +65,7 @@ class LocalPlatform:
             [
                 sys.executable,
                 "-m",
-                "devhost.cli",
+                "avops.cli",
                 "dev",
                 "--app-root",
                 str(ROOT),

@@ -21,12 +21,12 @@ import pytest
 from typer.testing import CliRunner
 
 from activities import runtime
+from avops.cli import _register_commands
+from avops.cli import app as cli_app
 from dataops.models import DatastreamState, DatastreamType
 from dataops.scenes.config import DEFAULT_CONFIG_PATH
 from dataops.store.protocol import SceneQuery
 from dataops.store.sqlite import SqliteStore
-from devhost.cli import _register_commands
-from devhost.cli import app as cli_app
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from tests.e2e.conftest import WRITE_KEY, finished, run_host

@@ -20,6 +20,7 @@ import pytest
 from rosbags.highlevel import AnyReader
 
 from activities import runtime
+from avops.sample_drive import generate_drive
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.models import DatastreamType
@@ -30,7 +31,6 @@ from dataops.uploader import upload_measurement
 from devhost.batch_runner import batch_runner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
-from devhost.sample_drive import generate_drive
 from devhost.services.azurite import AzuriteBlob
 from tests.devhost.chromium import find_chromium
 from tests.devhost.hosting import run_with_host

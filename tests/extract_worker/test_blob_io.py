@@ -108,9 +108,9 @@ def test_can_task_fetches_its_dbc_from_a_blob_url(
     tmp_path: Path, azurite: AzuriteBlob, service: BlobServiceClient
 ) -> None:
     """``--dbc`` as the plan passes it (a raw-zone URL) is downloaded and decodes the bus log."""
-    from devhost.sample_drive.dbc import build_database, can_frames
-    from devhost.sample_drive.mdf4 import write_mdf4
-    from devhost.sample_drive.route import build_drive
+    from avops.sample_drive.dbc import build_database, can_frames
+    from avops.sample_drive.mdf4 import write_mdf4
+    from avops.sample_drive.route import build_drive
 
     drive = build_drive(0)
     database = build_database()

@@ -1,7 +1,7 @@
 """The ``can`` task with ``--dbc``: the sample drive's CAN bus log decoded back to its signals.
 
 The sample drive encodes its planted speed profile into ``VehicleDynamics`` frames with its DBC
-(devhost/sample_drive/dbc.py) and logs them as MDF4 bus logging. Decoding with the DBC given on
+(avops/sample_drive/dbc.py) and logs them as MDF4 bus logging. Decoding with the DBC given on
 the command line (as the extraction plan passes the measurement's sidecars) must give the
 planted speed within the signal's quantization, and frames of ids no DBC knows are counted and
 kept in the raw frames table, not dropped.
@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 from cantools.database.can import Database
 
-from devhost.sample_drive.dbc import STEERING_ID, build_database, can_frames
-from devhost.sample_drive.mdf4 import write_mdf4
-from devhost.sample_drive.route import Drive, build_drive
+from avops.sample_drive.dbc import STEERING_ID, build_database, can_frames
+from avops.sample_drive.mdf4 import write_mdf4
+from avops.sample_drive.route import Drive, build_drive
 from extract_worker.cli import main
 
 SPEED_QUANTUM_KMH = 0.01

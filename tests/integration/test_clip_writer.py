@@ -16,12 +16,12 @@ from mcap.reader import make_reader
 from rosbags.rosbag1 import Reader as Ros1Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
+from avops.sample_drive.generate import generate_drive
 from dataops.clips.steps import ClipRequest, prepare_clip, write_measurement_clip
 from dataops.models import DatastreamState, DatastreamType, Measurement, Scene
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
-from devhost.sample_drive.generate import generate_drive
 from tests.contract.conftest import make_datastream, make_measurement
 
 MARGIN_NS = 2_000_000_000

@@ -7,12 +7,12 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from avops.cli.export_labels import build_request
 from dataops.errors import InvalidInputError
 from dataops.labeling.exporting.plan import export_datastream_id, match_sensor
 from dataops.labeling.exporting.request import Downsampling, FrameFilter, Selection
 from dataops.labeling.exporting.selection import FrameDownsampler
 from dataops.labeling.exporting.status import parse_export_request
-from devhost.cli.export_labels import build_request
 from orchestrators.label_export import item_chunks
 
 MS = 1_000_000

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from avops.cli.export_labels import build_request
 from dataops.errors import InvalidInputError
 from dataops.labeling.exporting.coco import coco_document
 from dataops.labeling.exporting.openlabel import (
@@ -26,7 +27,6 @@ from dataops.labeling.taxonomy import (
     export_categories,
     load_taxonomy,
 )
-from devhost.cli.export_labels import build_request
 from tests.labeling.plans import make_plan, plan_item
 
 REQUESTED = ["pedestrian", "car", "traffic_sign"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer.main
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from devhost.cli import _register_commands, app
+from avops.cli import _register_commands, app
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_DOC = ROOT / "docs" / "cli.md"
@@ -61,3 +61,41 @@ def test_every_argument_and_option_is_in_its_command_section() -> None:
         for what in _missing_in_section(command, sections[name])
     ]
     assert not problems, "\n".join(problems)
+
+
+# `avops COMMAND ...` as written in a shell block of README.md or docs/ (after a prompt-less
+# `.venv/bin/avops` or a bare `avops`).
+COMMAND_LINE = re.compile(r"^\s*(?:\.venv/bin/)?avops\s+([a-z][a-z-]*)(.*)$", flags=re.MULTILINE)
+SHELL_BLOCK = re.compile(r"```(?:bash|sh|console)\n(.*?)```", flags=re.DOTALL)
+
+
+def _written_command_lines() -> list[tuple[str, str, str]]:
+    lines = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in SHELL_BLOCK.findall(doc.read_text()):
+            for match in COMMAND_LINE.finditer(block):
+                rest = match.group(2).split("#", 1)[0]
+                lines.append((doc.name, match.group(1), rest))
+    return lines
+
+
+def test_command_lines_in_readme_and_docs_name_real_commands_and_options() -> None:
+    """Every `avops ...` line in a docs shell block names a real command and real options."""
+    commands = _commands()
+    written = _written_command_lines()
+    assert any(doc == "README.md" for doc, _, _ in written), "README shows avops command lines"
+    problems = []
+    for doc, name, rest in written:
+        command = commands.get(name)
+        if command is None:
+            problems.append(f"{doc}: avops {name}: no such command")
+            continue
+        known = {opt for p in command.params if isinstance(p, TyperOption) for opt in p.opts}
+        known |= {o for p in command.params if isinstance(p, TyperOption) for o in p.secondary_opts}
+        known.add("--help")
+        problems.extend(
+            f"{doc}: avops {name}: unknown option {option}"
+            for option in re.findall(r"(?<!\S)(--[a-z][a-z-]*)", rest)
+            if option not in known
+        )
+    assert problems == []

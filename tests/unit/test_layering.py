@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 FORBIDDEN = {
     "dataops": {
+        "avops",
         "function_app",
         "activities",
         "orchestrators",
@@ -20,6 +21,7 @@ FORBIDDEN = {
         "extract_worker",
     },
     "extract_worker": {
+        "avops",
         "function_app",
         "activities",
         "orchestrators",
@@ -27,9 +29,11 @@ FORBIDDEN = {
         "azure.functions",
         "azure.durable_functions",
     },
-    "function_app": {"devhost"},
-    "activities": {"devhost", "function_app"},
-    "orchestrators": {"devhost", "function_app", "activities"},
+    "function_app": {"avops", "devhost"},
+    "activities": {"avops", "devhost", "function_app"},
+    "orchestrators": {"avops", "devhost", "function_app", "activities"},
+    # The host runs the app; the client (avops) uses the host, never the other way round.
+    "devhost": {"avops"},
 }
 # Orchestrators replay: no I/O, clock, randomness or environment.
 ORCHESTRATOR_FORBIDDEN = {
@@ -92,6 +96,6 @@ def test_orchestrators_never_read_the_wall_clock() -> None:
 
 def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "m.py"
-    bad.write_text("import devhost.cli\nfrom function_app import app\nx = datetime.now()\n")
-    assert imported_modules(bad) == {"devhost.cli", "function_app"}
+    bad.write_text("import avops.cli\nfrom function_app import app\nx = datetime.now()\n")
+    assert imported_modules(bad) == {"avops.cli", "function_app"}
     assert clock_reads(bad) == ["m.py:3 .now"]

@@ -10,7 +10,7 @@ import pytest
 import typer
 from rich.console import Console
 
-from devhost.cli.upload import manifest_for_directory
+from avops.cli.upload import manifest_for_directory
 from extract_worker.time_span import EARLIEST_WALL_CLOCK_NS, recording_span
 from tests.extract_worker.recordings import (
     BASE_NS,

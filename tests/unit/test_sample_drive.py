@@ -17,10 +17,10 @@ from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 from typer.testing import CliRunner
 
+from avops.cli.sample import sample
+from avops.sample_drive import DriveSummary, generate_drive
 from dataops.manifest import parse_manifest
 from dataops.models.manifest import FileFormat, Manifest
-from devhost.cli.sample import sample
-from devhost.sample_drive import DriveSummary, generate_drive
 
 MB = 1_000_000
 

@@ -1,0 +1,5 @@
+"""``python -m avops.cli``."""
+
+from avops.cli import main
+
+main()

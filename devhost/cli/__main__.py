@@ -1,5 +1,0 @@
-"""``python -m devhost.cli``."""
-
-from devhost.cli import main
-
-main()
