@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +25,14 @@ from devhost.host import DevHost
 from tests.e2e.conftest import FINAL, ROOT, AppEnv, run_host, wait_for
 
 pytestmark = pytest.mark.azurite
-TOPIC = (
-    "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/"
-    + "devstoreaccount1"
-)
+TOPIC_PREFIX = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/"
+
+
+def account_of(env: AppEnv) -> str:
+    """The storage account of the test (each test has its own on the session's Azurite)."""
+    match = re.search(r"AccountName=([^;]+)", env.connection_string)
+    assert match, env.connection_string
+    return match.group(1)
 
 
 def landing_names(env: AppEnv, prefix: str = "") -> set[str]:
@@ -143,7 +148,7 @@ def manifest_event(env: AppEnv, prefix: str, event_id: str) -> list[dict[str, An
     return [
         {
             "id": event_id,
-            "topic": TOPIC,
+            "topic": TOPIC_PREFIX + account_of(env),
             "subject": f"/blobServices/default/containers/landing/blobs/{prefix}/manifest.json",
             "eventType": "Microsoft.Storage.BlobCreated",
             "eventTime": "2026-05-04T10:06:00Z",
@@ -154,7 +159,7 @@ def manifest_event(env: AppEnv, prefix: str, event_id: str) -> list[dict[str, An
                 "eTag": info.etag,
                 "contentLength": info.size,
                 "blobType": "BlockBlob",
-                "url": f"http://127.0.0.1/devstoreaccount1/landing/{prefix}/manifest.json",
+                "url": f"http://127.0.0.1/{account_of(env)}/landing/{prefix}/manifest.json",
             },
         }
     ]
@@ -189,7 +194,7 @@ def test_the_same_event_ten_times_concurrently_gives_one_run_and_one_copy_each(
         # A duplicate after completion starts nothing either.
         before = len(host.engine.get_history(done.instance_id))
         async with httpx.AsyncClient(timeout=30) as http:
-            late = await http.post(hook, json=manifest_event_after(done, prefix))
+            late = await http.post(hook, json=manifest_event_after(app_env, done, prefix))
         assert late.status_code < 300
         await host.poll_sources_once()
         again = instance(host, prefix)
@@ -209,7 +214,7 @@ def test_the_same_event_ten_times_concurrently_gives_one_run_and_one_copy_each(
 @pytest.mark.parametrize(
     ("forge", "reason"),
     [
-        (lambda e: e.update(topic=TOPIC.replace("devstoreaccount1", "stattacker")), "topic"),
+        (lambda e: e.update(topic=TOPIC_PREFIX + "stattacker"), "topic"),
         (lambda e: e["data"].update(url="http://127.0.0.1/devstoreaccount1/landing/x.json"), "url"),
         (lambda e: e["data"].update(eTag="0x8D000000STALE"), "eTag"),
     ],
@@ -253,7 +258,7 @@ def test_a_forged_or_stale_event_is_refused_and_never_blocks_the_prefix(
     assert json.loads(done.input)["event_etag"] == etag
 
 
-def manifest_event_after(done: Any, prefix: str) -> list[dict[str, Any]]:
+def manifest_event_after(env: AppEnv, done: Any, prefix: str) -> list[dict[str, Any]]:
     return [
         {
             "id": "late",
@@ -262,12 +267,12 @@ def manifest_event_after(done: Any, prefix: str) -> list[dict[str, Any]]:
             "eventTime": "2026-05-04T11:00:00Z",
             "dataVersion": "",
             "metadataVersion": "1",
-            "topic": TOPIC,
+            "topic": TOPIC_PREFIX + account_of(env),
             "data": {
                 "api": "PutBlob",
                 "contentLength": 100,
                 "eTag": "0x1",
-                "url": f"http://127.0.0.1/devstoreaccount1/landing/{prefix}/manifest.json",
+                "url": f"http://127.0.0.1/{account_of(env)}/landing/{prefix}/manifest.json",
             },
         }
     ]

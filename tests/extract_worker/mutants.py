@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import struct
 import subprocess
 import sys
@@ -227,6 +228,19 @@ def make_mutants(fmt: str, base: Path, directory: Path, count: int, seed: int) -
 # Wall-clock limit of one run: a hang guard only. The 30 s budget is checked on CPU time,
 # because on a shared 2-core box (load 15) wall time measures the neighbours, not the worker.
 HANG_GUARD_S = 180.0
+
+# Runs the worker as its only child and writes that child's exit code, peak RSS and CPU time.
+_LAUNCHER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({
+        "returncode": os.waitstatus_to_exitcode(status),
+        "maxrss_kb": usage.ru_maxrss,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }, out)
+"""
 CPU_BUDGET_S = 30.0
 
 
@@ -239,29 +253,32 @@ def run_worker(mutant: Mutant, *, timeout_s: float = HANG_GUARD_S) -> WorkerResu
         "--input", str(mutant.path), "--output", str(output),
         "--measurement-id", f"fuzz-{mutant.fmt}-{mutant.index}",
     ]  # fmt: skip
+    usage_path = mutant.path.parent / "usage.json"
+    usage_path.unlink(missing_ok=True)
     start = time.perf_counter()
     with stderr_path.open("wb") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = start + timeout_s
-        returncode: int | None = None
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                returncode = os.waitstatus_to_exitcode(status)
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                _, _, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
-        proc.returncode = returncode if returncode is not None else -9
+        # Through a small launcher: a child's ru_maxrss starts at its parent's peak (Linux keeps
+        # the pre-exec high-water mark), and this test process may be a large pytest worker.
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, str(usage_path), *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=max(0.0, start + timeout_s - time.perf_counter()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    usage = json.loads(usage_path.read_text()) if usage_path.is_file() else None
+    returncode = None if usage is None else int(usage["returncode"])
     return WorkerResult(
         mutant=mutant,
         returncode=returncode,
         stderr=stderr_path.read_text(errors="replace"),
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=0.0 if usage is None else float(usage["maxrss_kb"]) / 1024,
         seconds=time.perf_counter() - start,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        cpu_seconds=timeout_s if usage is None else float(usage["cpu_seconds"]),
         output=output,
     )
 

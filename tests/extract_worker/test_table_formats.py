@@ -94,7 +94,12 @@ def test_mdf_can_raw_and_decoded(tmp_path: Path, config: ExtractConfig) -> None:
     brake = pq.read_table(out / "can" / "002_CAN1" / "decoded" / "Brake.parquet")
     assert brake.column("BrakePressure").to_pylist()[:2] == [0.5, 1.5]
     assert json.loads(brake.schema.metadata[b"units"]) == {"BrakePressure": "bar"}
-    assert manifest["can_decoding"]["002_CAN1"] == {"unknown_ids": [], "decode_errors": 0}
+    assert manifest["can_decoding"]["002_CAN1"] == {
+        "unknown_ids": [],
+        "unknown_frames": 0,
+        "decoded_frames": 200,
+        "decode_errors": 0,
+    }
 
 
 def test_ros_can_frames_with_dbc(tmp_path: Path, config: ExtractConfig) -> None:
