@@ -164,7 +164,9 @@ def main() -> int:
                 for name, scenario in SCENARIOS.items():
                     done = await scenario(host, zones)
                     path = OUT / f"{name}.json"
-                    path.write_text(json.dumps(dump(host, done), indent=1) + "\n")
+                    text = json.dumps(dump(host, done), indent=1)
+                    # Tracebacks in failure details name this checkout: keep repo-relative paths.
+                    path.write_text(text.replace(f"{ROOT}/", "") + "\n")
                     print(f"{name}: {done.status.value}, {path.relative_to(ROOT)}")
             finally:
                 await host.stop()
