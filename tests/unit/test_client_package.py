@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,11 +12,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Both wheel tests share one build on one xdist worker.
+pytestmark = pytest.mark.xdist_group("client-wheel")
+
+
+def _tracked_copy(into: Path) -> Path:
+    """A copy of the checkout's tracked files: setuptools writes build/ and *.egg-info into the
+    source tree, so building in the checkout itself races with any other build there."""
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            target = into / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return into
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
+    source = _tracked_copy(tmp_path_factory.mktemp("source"))
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -26,18 +46,18 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
             "--no-build-isolation",
             "--wheel-dir",
             str(out),
-            str(ROOT),
+            str(source),
         ],
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
         timeout=300,
     )
-    (built,) = out.glob("avops_dataops-*.whl")
-    return zipfile.ZipFile(built)
+    assert built.returncode == 0, built.stderr[-4000:]
+    (wheel_file,) = out.glob("avops_dataops-*.whl")
+    return zipfile.ZipFile(wheel_file)
 
 
-# Slow tier until the wheel build is fixed in a fresh clone (it failed there once).
-@pytest.mark.slow
 def test_wheel_declares_the_avops_program(wheel: zipfile.ZipFile) -> None:
     """`pip install .` puts an `avops` console script on PATH that runs avops.cli:main."""
     (entry_points,) = [n for n in wheel.namelist() if n.endswith("entry_points.txt")]
@@ -46,8 +66,6 @@ def test_wheel_declares_the_avops_program(wheel: zipfile.ZipFile) -> None:
     assert "avops = avops.cli:main" in text
 
 
-# Slow tier until the wheel build is fixed in a fresh clone (it failed there once).
-@pytest.mark.slow
 def test_wheel_holds_the_client_and_what_it_imports(wheel: zipfile.ZipFile) -> None:
     """The client, the domain code its commands use, and the worker's readers with their config."""
     names = set(wheel.namelist())
