@@ -20,6 +20,7 @@ from devhost.durable.worker import DurableWorker
 from devhost.events.changefeed import ChangeFeedPump, ChangeSource
 from devhost.events.delivery import Delivery, DeliveryQueue, PermanentDeliveryError
 from devhost.events.eventgrid import AzureBlobLister, BlobLister, BlobPoller
+from devhost.events.retry_policy import NO_RETRY, RetryContext, RetryPolicy
 from devhost.events.subscriptions import Subscription, load_subscriptions
 from devhost.events.timers import TimerScheduler
 from devhost.hostjson import default_activity_concurrency, read_host_json
@@ -93,6 +94,7 @@ class DevHost:
             max_attempts=options.delivery_max_attempts,
             backoff_s=options.delivery_backoff_s,
         )
+        self.queue.retry_policies = _retry_policies(self.registry)
         self.subscriptions: list[Subscription] = (
             load_subscriptions(options.subscriptions_path) if options.subscriptions_path else []
         )
@@ -249,7 +251,12 @@ class DevHost:
         except Exception as err:
             raise PermanentDeliveryError(f"malformed {binding} payload: {err}") from err
         extra = durable_client_kwargs(spec, self.base_url, self.engine, self.function_key)
-        await call_function_async(spec, value, extra)
+        limit = self.queue.attempts_for(spec.name)
+        retry = RetryContext(
+            retry_count=delivery.attempts,
+            max_retry_count=-1 if limit is None else limit - 1,
+        )
+        await call_function_async(spec, value, extra, retry_context=retry)
 
     async def _eventgrid_webhook(self, request: web.Request) -> web.Response:
         """POST /runtime/webhooks/eventgrid?functionName=NAME, as the Functions host offers."""
@@ -292,3 +299,19 @@ def check_event_shape(event: Any) -> None:
     missing = [k for k in required if k not in event]
     if missing:
         raise ValueError(f"event {event.get('id', '?')} lacks {', '.join(missing)}")
+
+
+def _retry_policies(registry: Registry) -> dict[str, RetryPolicy]:
+    """Each function's own retry policy; a Cosmos DB trigger without one is not retried.
+
+    That is Azure's behaviour: the host retries a Cosmos DB trigger only by the function's
+    policy and moves its lease on after the last failure. Event Grid triggers are retried by
+    their subscription, which devhost's defaults stand in for.
+    """
+    policies: dict[str, RetryPolicy] = {}
+    for spec in registry.specs():
+        if spec.retry is not None:
+            policies[spec.name] = spec.retry
+        elif spec.trigger_type is TriggerType.COSMOS_DB:
+            policies[spec.name] = NO_RETRY
+    return policies

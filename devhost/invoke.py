@@ -54,13 +54,16 @@ def decode_trigger(binding_type: str, json_text: str) -> Any:
     return converter.decode(meta.Datum(json_text, "json"), trigger_metadata=None)
 
 
-def _kwargs(spec: FunctionSpec, trigger_value: Any, extra: dict[str, Any]) -> dict[str, Any]:
+def _kwargs(
+    spec: FunctionSpec, trigger_value: Any, extra: dict[str, Any], retry_context: Any = None
+) -> dict[str, Any]:
     kwargs = {spec.trigger_param: trigger_value, **extra}
     if spec.wants_context:
         kwargs["context"] = InvocationContext(
             invocation_id=str(uuid.uuid4()),
             function_name=spec.name,
             function_directory=str(inspect.getfile(spec.user_function)),
+            retry_context=retry_context,
         )
     return kwargs
 
@@ -76,10 +79,14 @@ def call_function(
 
 
 async def call_function_async(
-    spec: FunctionSpec, trigger_value: Any, extra: dict[str, Any] | None = None
+    spec: FunctionSpec,
+    trigger_value: Any,
+    extra: dict[str, Any] | None = None,
+    *,
+    retry_context: Any = None,
 ) -> Any:
     """Call a user function from the host's event loop; sync functions run in a thread."""
-    kwargs = _kwargs(spec, trigger_value, extra or {})
+    kwargs = _kwargs(spec, trigger_value, extra or {}, retry_context)
     if inspect.iscoroutinefunction(spec.user_function):
         return await spec.user_function(**kwargs)
     result = await asyncio.to_thread(spec.user_function, **kwargs)

@@ -12,6 +12,7 @@ from typing import Any
 import azure.functions as func
 
 from devhost.errors import AppLoadError, UnknownFunctionError, UnsupportedBindingError
+from devhost.events.retry_policy import RetryPolicy
 from devhost.loader import LoadedApp
 
 __all__ = [
@@ -51,6 +52,8 @@ class FunctionSpec:
     bindings: list[dict[str, Any]]
     user_function: Callable[..., Any]
     function: func.Function = field(repr=False)
+    # The app's own retry policy (``@app.retry``); None when it declares none.
+    retry: RetryPolicy | None = None
 
     @property
     def trigger_param(self) -> str:
@@ -116,6 +119,10 @@ class Registry:
             raise UnknownFunctionError(f"no{kind} function named {name!r} in the app")
         return spec
 
+    def specs(self) -> list[FunctionSpec]:
+        """Every function of the app."""
+        return list(self._by_name.values())
+
     def of_type(self, trigger_type: TriggerType) -> list[FunctionSpec]:
         """All functions with the given trigger type, in registration order."""
         return [s for s in self._by_name.values() if s.trigger_type == trigger_type]
@@ -146,6 +153,7 @@ def _spec_of(function: func.Function) -> FunctionSpec:
     user_function = function.get_user_function()
     _check_parameters(name, user_function, bindings)
     _check_with_worker(function)
+    retry = function.get_settings_dict("retry_policy")
     return FunctionSpec(
         name=name,
         trigger_type=TriggerType(trigger_type),
@@ -153,6 +161,7 @@ def _spec_of(function: func.Function) -> FunctionSpec:
         bindings=bindings,
         user_function=user_function,
         function=function,
+        retry=None if retry is None else RetryPolicy.from_setting(retry, function=name),
     )
 
 

@@ -19,8 +19,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import enrichment as enrichment_activities
+from activities import runtime
 from activities import scenes as scene_activities
 from activities import synchronization as synchronization_activities
+from dataops.dead_letters import record_dead_letter
 from dataops.downstream import DownstreamStart, plan_downstream
 from dataops.telemetry import bind_ids
 from function_app.activity_functions import register_activities
@@ -34,6 +36,11 @@ __all__ = ["bp"]
 
 bp = df.Blueprint()
 log = logging.getLogger("avops.downstream")
+
+# In Azure a Cosmos DB trigger is retried only by the function's own policy, and after the
+# last failed attempt its lease moves on: the batch is gone. So the policy is declared here
+# (devhost applies the same one) and the last attempt writes a dead letter first.
+CHANGE_FEED_RETRIES = 8
 
 
 @bp.cosmos_db_trigger(
@@ -50,18 +57,70 @@ log = logging.getLogger("avops.downstream")
     # lease is far below any RU budget).
     feed_poll_delay=1000,
 )
+@bp.retry(
+    strategy="exponential_backoff",
+    max_retry_count=str(CHANGE_FEED_RETRIES),
+    minimum_interval="00:00:05",
+    maximum_interval="00:05:00",
+)
 @bp.durable_client_input(client_name="client")
 @traced_trigger
 async def on_datastream_changed(
-    documents: func.DocumentList, client: df.DurableOrchestrationClient
+    documents: func.DocumentList, client: df.DurableOrchestrationClient, context: func.Context
 ) -> None:
     """Start the downstream step of each COMPLETED datastream, once per source datastream.
 
     A document that is no datastream fails the batch after the others started: the host
-    retries the batch (the started steps are found and not started again) and at last
-    dead-letters it with the reason.
+    retries the batch (the started steps are found and not started again); the last attempt
+    records a dead letter in the error zone (dataops.dead_letters) before it fails.
     """
-    plan = plan_downstream(document.to_dict() for document in documents)
+    batch = [document.to_dict() for document in documents]
+    try:
+        await _start_downstream(batch, client)
+    except Exception as err:
+        if _last_attempt(context):
+            _dead_letter(batch, err, context)
+        raise
+
+
+def _last_attempt(context: func.Context) -> bool:
+    """Whether no retry follows this call (retry_count counts from 0; -1 retries forever)."""
+    retry = getattr(context, "retry_context", None)
+    if retry is None:
+        return True
+    limit = int(retry.max_retry_count)
+    return limit >= 0 and int(retry.retry_count) >= limit
+
+
+def _dead_letter(batch: list[dict[str, Any]], err: Exception, context: func.Context) -> None:
+    retry = getattr(context, "retry_context", None)
+    attempts = 1 if retry is None else int(retry.retry_count) + 1
+    reason = f"{type(err).__name__}: {err}"
+    try:
+        path = record_dead_letter(
+            runtime.blob_zones(),
+            function="on_datastream_changed",
+            documents=batch,
+            reason=reason,
+            attempts=attempts,
+        )
+    except Exception:
+        # The batch's own error is raised next; this one only says the record is missing.
+        log.exception("change feed: the dead letter of %d documents was not written", len(batch))
+        return
+    log.error(
+        "change feed: %d documents dead-lettered after %d attempts to %s: %s",
+        len(batch),
+        attempts,
+        path,
+        reason,
+    )
+
+
+async def _start_downstream(
+    batch: list[dict[str, Any]], client: df.DurableOrchestrationClient
+) -> None:
+    plan = plan_downstream(batch)
     for start in plan.starts:
         with bind_ids(
             measurement_id=start.input.get("measurement_id"),

@@ -17,6 +17,7 @@ from typing import Any
 from devhost.db import Database
 from devhost.durable.clock import Clock
 from devhost.durable.history import format_time
+from devhost.events.retry_policy import RetryPolicy
 
 __all__ = ["DeadLetter", "Delivery", "DeliveryQueue", "PermanentDeliveryError"]
 
@@ -87,6 +88,9 @@ class DeliveryQueue:
         self.clock = clock
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
+        # Functions that declare their own retry policy (or, like a Cosmos DB trigger without
+        # one, get no retry in Azure) are retried by that policy instead of the defaults.
+        self.retry_policies: dict[str, RetryPolicy] = {}
         self.on_change: Callable[[], None] = lambda: None
         db.executescript(SCHEMA)
 
@@ -110,6 +114,17 @@ class DeliveryQueue:
             Delivery(r["delivery_id"], r["source"], r["function"], r["payload"], r["attempts"])
             for r in rows
         ]
+
+    def attempts_for(self, function: str) -> int | None:
+        """Calls a delivery to ``function`` gets before it is dead-lettered (None: forever)."""
+        policy = self.retry_policies.get(function)
+        return self.max_attempts if policy is None else policy.attempts
+
+    def _delay_after(self, function: str, failed_attempts: int) -> float:
+        policy = self.retry_policies.get(function)
+        if policy is None:
+            return float(self.backoff_s * 2.0 ** (failed_attempts - 1))
+        return policy.delay_after(failed_attempts)
 
     def pending_count(self) -> int:
         """Rows still queued (due or backing off)."""
@@ -145,7 +160,8 @@ class DeliveryQueue:
         except Exception as err:  # the function raised: retry with backoff, then dead-letter
             attempts = item.attempts + 1
             message = f"{type(err).__name__}: {err}"
-            if attempts >= self.max_attempts:
+            limit = self.attempts_for(item.function)
+            if limit is not None and attempts >= limit:
                 log.exception(
                     "%s event %d for %s failed %d times, dead-lettered: %s",
                     item.source,
@@ -156,7 +172,7 @@ class DeliveryQueue:
                 )
                 self._dead_letter(item, attempts, message)
                 return
-            delay = self.backoff_s * (2 ** (attempts - 1))
+            delay = self._delay_after(item.function, attempts)
             log.warning(
                 "%s event %d for %s failed (attempt %d), retry in %.0fs: %s",
                 item.source,

@@ -1,10 +1,11 @@
-"""A change-feed consumer that raises is retried, then dead-lettered, never lost.
+"""A change-feed consumer that raises is retried by its own policy, then dead-lettered, never lost.
 
 Our real ``on_datastream_changed`` under devhost, fed from the sqlite store's change log. Its
 durable client cannot reach the host (nothing listens on the host's port yet), so every
-delivery raises; after the last attempt the batch sits in the dead-letter table with its
-documents, the lease has moved on, and handing those documents back to a running host starts
-the step they asked for.
+delivery raises; devhost retries it as Azure would, by the function's declared retry policy.
+The last attempt writes the app's own dead letter to the error zone (in Azure the lease then
+moves on and nothing else keeps the batch); devhost also keeps the delivery in its dead-letter
+table, and handing those documents back to a running host starts the step they asked for.
 """
 
 from __future__ import annotations
@@ -18,15 +19,20 @@ from typing import Any
 import pytest
 
 from activities import runtime
+from dataops.dead_letters import DEAD_LETTER_PREFIX
 from dataops.ids import instance_id_for
+from dataops.paths import Zone
+from dataops.storage.blob_zones import BlobZones
 from devhost.durable.clock import FakeClock
 from devhost.host import DevHost, HostOptions
+from function_app.downstream import CHANGE_FEED_RETRIES
 from tests.devhost.hosting import wait_until
 from tests.e2e.conftest import ROOT
 from tests.unit.test_synchronization_alignment import _store_with_extracted
 
 CONSUMER = "on_datastream_changed"
-ATTEMPTS = 3
+# The consumer's declared policy: the first call plus its retries.
+ATTEMPTS = CHANGE_FEED_RETRIES + 1
 
 
 def _closed_port() -> int:
@@ -44,17 +50,18 @@ def _options(tmp_path: Path, change_source: Any, **extra: Any) -> HostOptions:
         function_key="k",
         change_source=change_source,
         poll_interval_s=0.05,
-        delivery_max_attempts=ATTEMPTS,
         **extra,
     )
 
 
 def test_a_raising_consumer_is_retried_then_dead_lettered_and_nothing_is_lost(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, storage_account: str
 ) -> None:
     store = _store_with_extracted(tmp_path, logger_synchronized=True)
     monkeypatch.setenv("AVOPS_SQLITE_PATH", str(tmp_path / "metadata.sqlite3"))
+    monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", storage_account)
     runtime.reset()
+    runtime.blob_zones().ensure_containers([Zone.ERROR])
     clock = FakeClock()
 
     async def scenario() -> dict[str, Any]:
@@ -67,7 +74,7 @@ def test_a_raising_consumer_is_retried_then_dead_lettered_and_nothing_is_lost(
             with unreachable.db.read() as conn:
                 row = conn.execute("SELECT last_error FROM deliveries").fetchone()
             errors.append(None if row is None else row["last_error"])
-            clock.advance(60)  # past any backoff
+            clock.advance(3600)  # past any backoff of the policy
         seen = {
             "errors": errors,
             "pending": unreachable.queue.pending_count(),
@@ -100,6 +107,11 @@ def test_a_raising_consumer_is_retried_then_dead_lettered_and_nothing_is_lost(
 
     seen = asyncio.run(scenario())
     store.close()
+    zones: BlobZones = runtime.blob_zones()
+    records = [
+        zones.read_json(Zone.ERROR, blob.path, max_bytes=1 << 20)[0]
+        for blob in zones.list_blobs(Zone.ERROR, DEAD_LETTER_PREFIX)
+    ]
     runtime.reset()
     # Retried: the first attempts failed and stayed queued with the error.
     assert seen["errors"][: ATTEMPTS - 1] == [seen["errors"][0]] * (ATTEMPTS - 1)
@@ -119,6 +131,15 @@ def test_a_raising_consumer_is_retried_then_dead_lettered_and_nothing_is_lost(
     assert seen["lease"] is not None
     assert seen["again"] == 0
     assert seen["instances"] == []
+    # The app's own record of the batch, written by its last attempt: ids and the reason only.
+    (record,) = records
+    assert record["function"] == CONSUMER
+    assert record["attempts"] == ATTEMPTS
+    assert "Cannot connect to host" in record["reason"]
+    assert [(d["id"], d["measurement_id"], d["state"]) for d in record["documents"]] == [
+        ("ds-1", documents[0]["measurement_id"], "COMPLETED")
+    ]
+    assert set(record["documents"][0]) == {"id", "measurement_id", "type", "state", "_etag", "_lsn"}
     # Nothing lost: the same documents start the step once handed back.
     assert seen["started"].input is not None
     assert json.loads(seen["started"].input)["source_datastream_id"] == "ds-1"
