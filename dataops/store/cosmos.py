@@ -629,13 +629,15 @@ class CosmosStore:
                 values,
                 what=f"{name} to erase",
             )
+            deleted = 0
             with cosmos_errors(f"erasing {name}"):
                 for item in found:
                     try:
                         container.delete_item(item["id"], partition_key=item["measurement_id"])
                     except CosmosResourceNotFoundError:
-                        continue  # deleted by an earlier, interrupted attempt
-            counts[name] = len(found)
+                        continue  # deleted meanwhile (an earlier attempt still in flight)
+                    deleted += 1
+            counts[name] = deleted
         return counts
 
     def read_changes(
