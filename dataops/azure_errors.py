@@ -31,6 +31,7 @@ from dataops.errors import (
     ConflictError,
     DataOpsError,
     EtagMismatchError,
+    ImmutableBlobError,
     NotFoundError,
     RetryableError,
     TerminalError,
@@ -59,6 +60,16 @@ _BY_STATUS: dict[int, type[DataOpsError]] = {
     # SourceConditionNotMet (a copy whose source changed) is a 412 the SDK does not turn into
     # ResourceModifiedError, so the status decides.
     412: EtagMismatchError,
+}
+
+# Storage error codes that decide more than their status does (all four are 409s). WORM:
+# a time-based retention policy or a legal hold on the blob or its container; retrying cannot
+# help until the policy allows it (docs/erasure.md, "Immutable (WORM) archive").
+_BY_CODE: dict[str, type[DataOpsError]] = {
+    "BlobImmutableDueToPolicy": ImmutableBlobError,
+    "BlobImmutableDueToLegalHold": ImmutableBlobError,
+    "ContainerHasLegalHold": ImmutableBlobError,
+    "ContainerImmutabilityPolicyLocked": ImmutableBlobError,
 }
 
 # Checked in order: the specific azure.core classes are HttpResponseErrors too, and a
@@ -93,6 +104,9 @@ def error_class_for_status(status: int) -> type[DataOpsError]:
 
 def error_class_for(err: BaseException) -> type[DataOpsError]:
     """Our error class for an azure.core error or a connection-level failure."""
+    by_code = _BY_CODE.get(_error_code(err) or "")
+    if by_code is not None:
+        return by_code
     for known, ours in _BY_CLASS:
         if isinstance(err, known):
             return ours
@@ -102,6 +116,15 @@ def error_class_for(err: BaseException) -> type[DataOpsError]:
         # Neither an HTTP answer nor a known client-side fault (a stream cut mid-body...).
         return RetryableError
     return TerminalError
+
+
+def _error_code(err: BaseException) -> str | None:
+    """The service's error code: what the SDK parsed, else the ``x-ms-error-code`` header."""
+    code = getattr(err, "error_code", None)
+    if code:
+        return str(getattr(code, "value", code))  # the storage SDK gives a (str, Enum)
+    headers = getattr(getattr(err, "response", None), "headers", None)
+    return None if headers is None else headers.get("x-ms-error-code")
 
 
 def retry_after_seconds(err: BaseException) -> float | None:

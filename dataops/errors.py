@@ -10,6 +10,7 @@ __all__ = [
     "ConflictError",
     "DataOpsError",
     "EtagMismatchError",
+    "ImmutableBlobError",
     "InvalidInputError",
     "InvalidPathError",
     "InvalidTransitionError",
@@ -69,6 +70,10 @@ class ConflictError(TerminalError):
 
 class EtagMismatchError(ConflictError):
     """Optimistic concurrency: the document changed since it was read."""
+
+
+class ImmutableBlobError(ConflictError):
+    """A blob (or container) under a WORM policy or a legal hold: no one may delete it yet."""
 
 
 class AccessDeniedError(TerminalError):

@@ -12,11 +12,11 @@ import logging
 from collections import Counter
 from datetime import UTC, datetime
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from dataops.erasure.plan import ErasurePlan
-from dataops.errors import NotFoundError, TerminalError
+from dataops.errors import ImmutableBlobError, NotFoundError
 from dataops.frames.delta import drop_cached_table
 from dataops.frames.tables import (
     FRAMES_TABLE_STAT,
@@ -34,51 +34,48 @@ __all__ = ["ImmutableBlobError", "erase_blobs", "list_target_blobs"]
 
 log = logging.getLogger("avops.erasure")
 
-# Error codes Azure answers a delete of a locked blob with.
-_LOCKED_CODES = ("BlobImmutableDueToPolicy", "BlobImmutableDueToLegalHold", "ImmutabilityPolicy")
 _MAX_SCANNED_JSON = 64 << 20
 
 
-class ImmutableBlobError(TerminalError):
-    """Blobs of the target are under an immutability policy or a legal hold."""
+def _delete(container: ContainerClient, zone: Zone, path: str) -> str:
+    """Delete a blob and its snapshots: ``deleted``, ``gone`` (already) or ``locked`` (WORM).
 
-
-def _is_locked(err: HttpResponseError) -> bool:
-    code = str(getattr(err, "error_code", None) or "")
-    return any(marker.lower() in code.lower() for marker in _LOCKED_CODES) or (
-        "immutab" in str(err.message or "").lower()
-        or "legal hold" in str(err.message or "").lower()
-    )
-
-
-def _delete(container: ContainerClient, path: str) -> str:
-    """Delete a blob and its snapshots: ``deleted``, ``gone`` (already) or ``locked`` (WORM)."""
+    Which Azure answers mean "locked" is decided by the one mapping, dataops.azure_errors.
+    """
     try:
-        container.delete_blob(path, delete_snapshots="include")
-    except ResourceNotFoundError:
+        with translate_azure_errors(f"{zone.value}: erasing a blob"):
+            container.delete_blob(path, delete_snapshots="include")
+    except NotFoundError:
         return "gone"
-    except HttpResponseError as err:
-        if _is_locked(err):
-            return "locked"
-        raise
+    except ImmutableBlobError:
+        return "locked"
     return "deleted"
 
 
-def _empty_folder(zones: BlobZones, zone: Zone, prefix: str, counts: Counter[str]) -> None:
+def _empty_folder(zones: BlobZones, zone: Zone, prefix: str, counts: Counter[str]) -> int:
+    """Delete every blob under ``prefix``; returns how many are locked (WORM) and stay."""
     container = zones.container_client(zone)
     locked = 0
     with translate_azure_errors(f"{zone.value}: erasing a folder"):
-        for info in list(zones.list_blobs(zone, prefix)):
-            outcome = _delete(container, info.path)
-            if outcome == "deleted":
-                counts[f"blobs.{zone.value}"] += 1
-            elif outcome == "locked":
-                locked += 1
-    if locked:
-        raise ImmutableBlobError(
-            f"{locked} blob(s) of the target in zone {zone.value!r} are under an immutability "
-            "policy or a legal hold and cannot be deleted; see docs/erasure.md"
-        )
+        listed = list(zones.list_blobs(zone, prefix))
+    for info in listed:
+        outcome = _delete(container, zone, info.path)
+        if outcome == "deleted":
+            counts[f"blobs.{zone.value}"] += 1
+        elif outcome == "locked":
+            locked += 1
+    return locked
+
+
+def _refuse_locked(locked: Counter[str]) -> None:
+    """ImmutableBlobError naming each zone with locked blobs and their count, never a path."""
+    if not locked:
+        return
+    zones = ", ".join(f"{count} in zone {zone!r}" for zone, count in sorted(locked.items()))
+    raise ImmutableBlobError(
+        f"blob(s) of the target are under an immutability policy or a legal hold and cannot "
+        f"be deleted: {zones}; see docs/erasure.md"
+    )
 
 
 def _mentions(zones: BlobZones, container: ContainerClient, path: str, tokens: list[str]) -> bool:
@@ -138,19 +135,22 @@ def _drop_cached_tables(zones: BlobZones, plan: ErasurePlan, counts: Counter[str
                 counts["table_cache"] += 1
 
 
-def erase_blobs(zones: BlobZones, plan: ErasurePlan) -> dict[str, int]:
+def erase_blobs(zones: BlobZones, plan: ErasurePlan, counts: Counter[str]) -> None:
     """Delete the plan's folders in every zone and every export that holds the target.
 
-    A Delta table lives in its datastream's folder, every version of it (the log and all
-    data files, current or not), so emptying the folder removes its old versions too.
+    ``counts`` grows as things go, so a caller keeps the tally of a step that then fails (a
+    WORM lock raises :class:`ImmutableBlobError` after everything else was deleted). A Delta
+    table lives in its datastream's folder, every version of it (the log and all data files,
+    current or not), so emptying the folder removes its old versions too.
     """
-    counts: Counter[str] = Counter()
     _drop_cached_tables(zones, plan, counts)
     for export_id in _tainted_exports(zones, plan.tokens()):
         _drop_export(zones, export_id, counts)
+    locked: Counter[str] = Counter()
     for zone, prefix in plan.prefixes():
-        _empty_folder(zones, zone, prefix, counts)
-    return dict(counts)
+        # Every folder is emptied before a lock fails the step: all that can go, goes.
+        locked[zone.value] += _empty_folder(zones, zone, prefix, counts)
+    _refuse_locked(+locked)
 
 
 def list_target_blobs(zones: BlobZones, plan: ErasurePlan) -> dict[str, list[str]]:

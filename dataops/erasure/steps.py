@@ -122,9 +122,13 @@ def erase_blob_step(zones: BlobZones, store: MetadataStore, erasure_id: str) -> 
     target = _target(zones, erasure_id)
     if target is None:
         return {}
-    counts = erase_blobs(zones, plan_erasure(store, target))
-    add_counts(zones, erasure_id, counts)
-    return counts
+    counts: Counter[str] = Counter()
+    try:
+        erase_blobs(zones, plan_erasure(store, target), counts)
+    finally:
+        # Also when a WORM lock fails the step: what it deleted stays counted.
+        add_counts(zones, erasure_id, counts)
+    return dict(counts)
 
 
 def erase_pool_step(

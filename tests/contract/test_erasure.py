@@ -9,8 +9,6 @@ included: not even rewritten), and erasing again deletes nothing and changes not
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +17,8 @@ from azure.cosmos import CosmosClient
 from dataops.settings import Settings, StoreBackend
 from dataops.store import MetadataStore
 from dataops.store.cosmos_setup import CONTAINERS
-from tests.e2e.erasure_support import files_mentioning
+from tests.e2e.erasure_support import RawItems, files_mentioning, sqlite_rows
 from tests.erasure_seed import seed_two_vehicles
-
-RawItems = dict[tuple[str, str], str]
 
 
 def _cosmos_items(client: CosmosClient, database: str) -> RawItems:
@@ -35,31 +31,13 @@ def _cosmos_items(client: CosmosClient, database: str) -> RawItems:
     return found
 
 
-def _sqlite_rows(path: Path) -> RawItems:
-    found: RawItems = {}
-    conn = sqlite3.connect(path)
-    try:
-        tables = [
-            row[0]
-            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if row[0] != "sqlite_sequence"
-        ]
-        for table in tables:
-            for row in conn.execute(f"SELECT * FROM {table}"):  # noqa: S608  # names from the schema
-                text = json.dumps(list(row), default=str)
-                found[(table, text)] = text
-    finally:
-        conn.close()
-    return found
-
-
 @pytest.fixture
 def raw_items(settings: Settings, request: pytest.FixtureRequest) -> Any:
     """A function that reads every item the backend holds, bypassing the store."""
     if settings.store_backend is StoreBackend.COSMOS:
         client: CosmosClient = request.getfixturevalue("cosmos_client")
         return lambda: _cosmos_items(client, settings.cosmos_database)
-    return lambda: _sqlite_rows(settings.sqlite_path)
+    return lambda: sqlite_rows(settings.sqlite_path)
 
 
 def _naming(items: RawItems, tokens: list[str]) -> RawItems:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ from dataops.store.sqlite import SqliteStore
 __all__ = [
     "ERASE_KEY",
     "SALT",
+    "RawItems",
     "blob_digests",
     "drive_for",
     "erase",
     "files_mentioning",
+    "sqlite_rows",
     "targets_of",
 ]
 
@@ -77,6 +80,29 @@ def files_mentioning(roots: list[Path], tokens: list[str]) -> list[str]:
             if any(t in str(path) for t in tokens) or any(n in data for n in needles):
                 hits.append(str(path))
     return hits
+
+
+RawItems = dict[tuple[str, str], str]
+"""(container or table, id or row) -> the item's raw text, as the backend holds it."""
+
+
+def sqlite_rows(path: Path) -> RawItems:
+    """Every row of every table of the SQLite file, as JSON text (bypassing the store)."""
+    found: RawItems = {}
+    conn = sqlite3.connect(path)
+    try:
+        tables = [
+            row[0]
+            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if row[0] != "sqlite_sequence"
+        ]
+        for table in tables:
+            for row in conn.execute(f"SELECT * FROM {table}"):  # names from the schema
+                text = json.dumps(list(row), default=str)
+                found[(table, text)] = text
+    finally:
+        conn.close()
+    return found
 
 
 def targets_of(store: SqliteStore, measurement_id: str) -> tuple[list[str], list[Datastream]]:

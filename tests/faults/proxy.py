@@ -12,6 +12,8 @@ seeded schedule it answers some requests itself, before they reach the service:
 and for others it forwards the request, so the service applies it, then drops the connection
 halfway through the response body (``drop``): the client saw neither the answer nor its end.
 After a fault the next ``quiet_after`` requests pass, so every retry can make progress.
+An ``intercept`` answers chosen requests the same way every time instead (a service state
+the emulator lacks, e.g. a WORM-locked blob); it is checked before the schedule.
 Each fault is logged in :attr:`FaultProxy.injected` (method, path, kind) for the tests to check.
 """
 
@@ -22,7 +24,7 @@ import random
 import socket
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -30,7 +32,7 @@ from typing import Self
 import aiohttp
 from aiohttp import web
 
-__all__ = ["FAULT_KINDS", "FaultProxy", "FaultSchedule", "Injected"]
+__all__ = ["FAULT_KINDS", "Canned", "FaultProxy", "FaultSchedule", "Injected", "Intercept"]
 
 FAULT_KINDS = ("429", "503", "412", "drop")
 # Hop-by-hop headers and those aiohttp sets itself: never copied across the proxy.
@@ -52,6 +54,20 @@ class Injected:
     method: str
     path: str
     kind: str
+
+
+@dataclass(frozen=True)
+class Canned:
+    """An answer the proxy gives instead of the service's (logged with kind ``canned``)."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+    content_type: str = "application/xml"
+
+
+Intercept = Callable[[str, str], Canned | None]
+"""(method, path) -> the answer to give, or None to go on to the schedule and the service."""
 
 
 @dataclass
@@ -92,9 +108,12 @@ class FaultSchedule:
 class FaultProxy:
     """The proxy; a context manager that runs it on its own thread and event loop."""
 
-    def __init__(self, upstream: str, schedule: FaultSchedule) -> None:
+    def __init__(
+        self, upstream: str, schedule: FaultSchedule, *, intercept: Intercept | None = None
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self.schedule = schedule
+        self.intercept = intercept
         self.injected: list[Injected] = []
         self.forwarded = 0
         self.enabled = True
@@ -158,6 +177,19 @@ class FaultProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        canned = (
+            self.intercept(request.method, request.path)
+            if self.enabled and self.intercept
+            else None
+        )
+        if canned is not None:
+            self.injected.append(Injected(request.method, request.path, "canned"))
+            return web.Response(
+                status=canned.status,
+                headers=canned.headers,
+                content_type=canned.content_type,
+                text=canned.body,
+            )
         conditional = "If-Match" in request.headers
         fault = (
             self.schedule.next_fault(conditional=conditional, method=request.method)

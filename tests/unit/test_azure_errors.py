@@ -23,6 +23,7 @@ from dataops.errors import (
     ConflictError,
     DataOpsError,
     EtagMismatchError,
+    ImmutableBlobError,
     NotFoundError,
     RetryableError,
     TerminalError,
@@ -136,3 +137,29 @@ def test_translate_keeps_the_cause() -> None:
     with pytest.raises(NotFoundError) as raised, translate_azure_errors("blob raw/y"):
         raise original
     assert raised.value.__cause__ is original
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "BlobImmutableDueToPolicy",
+        "BlobImmutableDueToLegalHold",
+        "ContainerHasLegalHold",
+        "ContainerImmutabilityPolicyLocked",
+    ],
+)
+def test_a_worm_409_is_an_immutable_blob_error_not_a_plain_conflict(code: str) -> None:
+    """A retention policy or legal hold answers 409 with its own code: terminal, and told apart
+    from an ordinary conflict whether the SDK parsed the code or only the header carries it."""
+    from_header = map_azure_error(http_error(409, **{"x-ms-error-code": code}), where="archive")
+    parsed = http_error(409)
+    parsed.error_code = code
+    for mapped in (from_header, map_azure_error(parsed, where="archive")):
+        assert type(mapped) is ImmutableBlobError
+        assert isinstance(mapped, ConflictError) and not mapped.retryable
+    assert (
+        type(
+            map_azure_error(http_error(409, **{"x-ms-error-code": "BlobAlreadyExists"}), where="x")
+        )
+        is ConflictError
+    )
