@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +10,18 @@ from activities.runtime import blob_zones, metadata_store, settings
 from activities.serving import served
 from dataops.activity_contracts import labeling as contracts
 from dataops.frames.search import FrameSearch
+from dataops.frames.tables import TABLE_CACHE_DIR
 from dataops.labeling.exporting.steps import copy_items, fail_export, finish_export, plan_export
 from dataops.scenes.config import DEFAULT_CONFIG_PATH, load_scene_config
 from dataops.storage import BlobZones
 
 __all__ = ["copy", "fail", "finish", "plan"]
 
-_CACHE = Path(tempfile.gettempdir()) / "avops-frame-index"
-
 
 @functools.lru_cache(maxsize=1)
 def _frame_search(zones: BlobZones) -> FrameSearch:
     # Keyed by the zones object: runtime.reset() gives new clients, and so a new search.
-    return FrameSearch(zones, _CACHE)
+    return FrameSearch(zones, TABLE_CACHE_DIR)
 
 
 @served(contracts.EXPORT_PLAN)
@@ -40,7 +38,7 @@ def plan(args: contracts.ExportPlanInput) -> dict[str, Any]:
         instance_id=args.instance_id,
         max_items=current.label_export_max_items,
         detections_sensor=load_scene_config(config_path).detections_sensor,
-        cache_dir=_CACHE,
+        cache_dir=TABLE_CACHE_DIR,
     )
 
 

@@ -9,11 +9,9 @@ answers and errors: ``dataops/api/routes.py``.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import azure.durable_functions as df
@@ -33,7 +31,7 @@ from dataops.api import (
     handle_async,
     triggers,
 )
-from dataops.explorer.drive import DriveReader
+from dataops.explorer.drive import EXPLORER_TABLE_CACHE_DIR, DriveReader
 from dataops.frames.search import FrameSearch
 from dataops.frames.tables import TABLE_CACHE_DIR
 from dataops.scenes.search import SceneSearch
@@ -103,8 +101,7 @@ def _process_drives() -> DriveReader:
     zones = runtime.blob_zones()
     with _drives_lock:
         if _drives is None or _drives[0] is not zones:
-            cache = Path(tempfile.gettempdir()) / "avops-explorer-tables"
-            _drives = (zones, DriveReader(zones, cache))
+            _drives = (zones, DriveReader(zones, EXPLORER_TABLE_CACHE_DIR))
         return _drives[1]
 
 

@@ -17,14 +17,8 @@ from azure.storage.blob import ContainerClient
 
 from dataops.erasure.plan import ErasurePlan
 from dataops.errors import ImmutableBlobError, NotFoundError
-from dataops.frames.delta import drop_cached_table
-from dataops.frames.tables import (
-    FRAMES_TABLE_STAT,
-    LABELS_TABLE_STAT,
-    SCENES_TABLE_STAT,
-    TABLE_CACHE_DIR,
-)
 from dataops.labeling.exporting.steps import revoke_export
+from dataops.local_caches import CacheScope, forget_everywhere
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.storage.errors import translate_azure_errors
@@ -123,16 +117,17 @@ def _drop_export(zones: BlobZones, export_id: str, counts: Counter[str]) -> None
         counts[f"exports.{zone.value}"] += 1
 
 
-def _drop_cached_tables(zones: BlobZones, plan: ErasurePlan, counts: Counter[str]) -> None:
-    """This process's search cache of the target's Delta tables (keyed by their log etags,
-    so it must go before the tables do). Other processes' caches: see docs/erasure.md."""
-    for datastream in plan.datastreams.values():
-        for stat in (FRAMES_TABLE_STAT, SCENES_TABLE_STAT, LABELS_TABLE_STAT):
-            prefix = datastream.stats.get(stat)
-            if isinstance(prefix, str) and drop_cached_table(
-                zones, Zone.CURATED, prefix, TABLE_CACHE_DIR
-            ):
-                counts["table_cache"] += 1
+def _forget_cached(plan: ErasurePlan, counts: Counter[str]) -> None:
+    """Every local cache of this process (tables, parsed rows, thumbnails): see
+    dataops.local_caches. Other processes' memory: docs/erasure.md."""
+    scope = CacheScope.of(
+        plan.measurement_ids,
+        plan.datastream_ids,
+        ((zone.value, prefix) for zone, prefix in plan.prefixes()),
+    )
+    dropped = forget_everywhere(scope)
+    if dropped:
+        counts["table_cache"] += dropped
 
 
 def erase_blobs(zones: BlobZones, plan: ErasurePlan, counts: Counter[str]) -> None:
@@ -143,7 +138,7 @@ def erase_blobs(zones: BlobZones, plan: ErasurePlan, counts: Counter[str]) -> No
     table lives in its datastream's folder, every version of it (the log and all data files,
     current or not), so emptying the folder removes its old versions too.
     """
-    _drop_cached_tables(zones, plan, counts)
+    _forget_cached(plan, counts)
     for export_id in _tainted_exports(zones, plan.tokens()):
         _drop_export(zones, export_id, counts)
     locked: Counter[str] = Counter()

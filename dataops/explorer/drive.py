@@ -12,6 +12,7 @@ served stale.
 from __future__ import annotations
 
 import io
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -34,14 +35,18 @@ from dataops.explorer.models import (
     RoadLine,
 )
 from dataops.explorer.thumbnails import ThumbnailCache
-from dataops.frames.delta import download_delta_table
+from dataops.frames.delta import download_delta_table, forget_cached_tables
+from dataops.local_caches import CacheScope, register_cache, register_cache_dir
 from dataops.models import Datastream, DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.scenes.search import SceneSearch, SceneTableQuery
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 
-__all__ = ["DriveReader", "newest_completed"]
+__all__ = ["EXPLORER_TABLE_CACHE_DIR", "DriveReader", "newest_completed"]
+
+EXPLORER_TABLE_CACHE_DIR = register_cache_dir(Path(tempfile.gettempdir()) / "avops-explorer-tables")
+"""The process's local copies of the tables the drive view reads (an erasure drops its own)."""
 
 MAX_TABLE_BYTES = 256 * 1024 * 1024
 MAX_ROADS_BYTES = 16 * 1024 * 1024
@@ -92,6 +97,14 @@ class _TableCache:
                 self._tables.popitem(last=False)
         return table
 
+    def forget(self, scope: CacheScope) -> int:
+        """Drop the parsed tables read from the scope's folders."""
+        with self._lock:
+            gone = [key for key in self._tables if scope.covers_path(key[0], key[1])]
+            for key in gone:
+                del self._tables[key]
+        return len(gone)
+
 
 def _column(table: pa.Table, name: str) -> list[Any]:
     return table.column(name).to_pylist() if name in table.column_names else [None] * len(table)
@@ -108,13 +121,26 @@ def _reference_columns(sensor: str | None) -> tuple[str, ...]:
 
 
 class DriveReader:
-    """Reads a drive's tables; one per process (it owns the table cache)."""
+    """Reads a drive's tables; one per process (it owns the table cache).
+
+    Registered in :mod:`dataops.local_caches`: an erasure drops its parsed tables, local
+    table copies and thumbnails of the erased measurements.
+    """
 
     def __init__(self, zones: BlobZones, cache_dir: Path) -> None:
         self._zones = zones
         self._cache_dir = cache_dir
         self._tables = _TableCache(_CACHE_ENTRIES)
         self.thumbnails = ThumbnailCache()
+        register_cache(self)
+
+    def forget(self, scope: CacheScope) -> int:
+        """Drop everything of the scope this reader keeps, in memory and on disk."""
+        return (
+            self._tables.forget(scope)
+            + self.thumbnails.forget_measurements(scope.measurement_ids)
+            + forget_cached_tables(self._cache_dir, scope)
+        )
 
     def _sources(self, store: MetadataStore, measurement_id: str) -> _Sources:
         measurement = store.get_measurement(measurement_id)

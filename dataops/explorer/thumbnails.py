@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import cv2
 import numpy as np
@@ -61,6 +61,14 @@ class ThumbnailCache:
                     _, dropped = self._items.popitem(last=False)
                     self._used -= len(dropped)
         return data
+
+    def forget_measurements(self, measurement_ids: Collection[str]) -> int:
+        """Drop the thumbnails of these measurements (a key starts with its measurement id)."""
+        with self._lock:
+            gone = [key for key in self._items if key and key[0] in measurement_ids]
+            for key in gone:
+                self._used -= len(self._items.pop(key))
+        return len(gone)
 
     @property
     def used_bytes(self) -> int:

@@ -33,7 +33,8 @@ import duckdb
 import pyarrow as pa
 
 from dataops.errors import InvalidInputError, NotFoundError
-from dataops.frames.delta import ROW_GROUP_ROWS, download_delta_table
+from dataops.frames.delta import ROW_GROUP_ROWS, download_delta_table, forget_cached_tables
+from dataops.local_caches import CacheScope, register_cache, register_cache_dir
 from dataops.models import Datastream, DatastreamState, DatastreamType, Measurement
 from dataops.paths import Zone
 from dataops.storage import BlobZones
@@ -56,8 +57,8 @@ __all__ = [
     "scan_in_order",
 ]
 
-TABLE_CACHE_DIR = Path(tempfile.gettempdir()) / "avops-frame-index"
-"""The process's local copies of searched tables (an erasure empties it: they hold rows)."""
+TABLE_CACHE_DIR = register_cache_dir(Path(tempfile.gettempdir()) / "avops-frame-index")
+"""The process's local copies of searched tables (an erasure drops its tables: they hold rows)."""
 
 # Keys of Datastream.stats naming a table's prefix in the curated zone.
 FRAMES_TABLE_STAT = "frames_table"
@@ -253,6 +254,19 @@ class _DatastreamsByMeasurement:
             if len(batch.documents) < MAX_PAGE_SIZE:
                 return
 
+    def forget(self, scope: CacheScope) -> int:
+        """Drop the scope's measurements, and any whose datastreams include the scope's."""
+        with self._lock:
+            gone = [
+                measurement_id
+                for measurement_id, datastreams in self._entries.items()
+                if measurement_id in scope.measurement_ids
+                or any(d.id in scope.datastream_ids for d in datastreams)
+            ]
+            for measurement_id in gone:
+                del self._entries[measurement_id]
+        return len(gone)
+
     def lookup(
         self, store: MetadataStore, measurements: Iterator[Measurement]
     ) -> Iterator[tuple[Measurement, list[Datastream]]]:
@@ -274,7 +288,10 @@ class _DatastreamsByMeasurement:
 
 
 class IndexTables:
-    """Table selection, the local table cache and a DuckDB database; one per process."""
+    """Table selection, the local table cache and a DuckDB database; one per process.
+
+    Registered in :mod:`dataops.local_caches`: an erasure drops its tables and file lists.
+    """
 
     def __init__(self, zones: BlobZones, cache_dir: Path) -> None:
         self._zones = zones
@@ -288,6 +305,30 @@ class IndexTables:
         self._spans: OrderedDict[tuple[str, str, str], dict[str, tuple[int, int]]] = OrderedDict()
         self._db_lock = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
+        register_cache(self)
+
+    def forget(self, scope: CacheScope) -> int:
+        """Drop the scope's tables: remembered file lists and spans, local copies, and the
+        DuckDB database whose metadata cache holds their Parquet footers."""
+        dropped = self._datastreams.forget(scope)
+        with self._memo_lock:
+            for memo in (self._memo, self._spans):
+                gone = [
+                    key
+                    for key in memo
+                    if key[0] in scope.datastream_ids
+                    or scope.covers_path(Zone.CURATED.value, key[2])
+                ]
+                for key in gone:
+                    del memo[key]
+                dropped += len(gone)
+        with self._download_lock:
+            dropped += forget_cached_tables(self._cache_dir, scope)
+        if dropped:
+            with self._db_lock:
+                # A query running now keeps its own reference; the next one opens afresh.
+                self._db = None
+        return dropped
 
     # ------------------------------------------------------------------ store (first level)
 
