@@ -24,12 +24,10 @@ import httpx
 from activities import erasure as erasure_activities
 from dataops.erasure.identity import ErasureTarget, TargetKind
 from dataops.erasure.steps import erase_instance_id
-from devhost.durable.store import RuntimeStatus
-from devhost.host import DevHost, HostOptions
+from devhost.host import DevHost
+from tests.e2e.crash_hosting import CRASH_EXIT, crash_host_options, print_when_final
 from tests.e2e.erasure_support import ERASE_KEY, SALT
 
-ROOT = Path(__file__).resolve().parents[2]
-CRASH_EXIT = 17
 # The activity attribute each crash point replaces, and whether the real step runs first.
 CRASH_POINTS = {"after-blobs": ("blobs", True), "before-store": ("documents", False)}
 
@@ -48,19 +46,7 @@ def inject_crash(mode: str) -> None:
 
 
 async def run(state_dir: Path, vehicle: str, *, request: bool) -> int:
-    options = HostOptions(
-        app_root=ROOT,
-        state_dir=state_dir,
-        port=0,
-        function_key="crash-key",
-        named_function_keys={"eraser": ERASE_KEY},
-        activity_mode="thread",
-        subscriptions_path=ROOT / "infra" / "eventgrid-subscriptions.json",
-        storage_connection_string=os.environ["AVOPS_STORAGE_CONNECTION_STRING"],
-        poll_interval_s=0.05,
-        delivery_backoff_s=0.05,
-    )
-    host = DevHost(options)
+    host = DevHost(crash_host_options(state_dir, named_function_keys={"eraser": ERASE_KEY}))
     await host.start()
     try:
         if request:
@@ -73,17 +59,7 @@ async def run(state_dir: Path, vehicle: str, *, request: bool) -> int:
                 print(json.dumps({"request": started.status_code, "body": started.text}))
                 return 2
         target = ErasureTarget(TargetKind.VEHICLE, vehicle)
-        instance_id = erase_instance_id(target.erasure_id(SALT))
-        for _ in range(2400):
-            found = host.engine.get_instance(instance_id)
-            if found is not None and found.status in (
-                RuntimeStatus.COMPLETED,
-                RuntimeStatus.FAILED,
-            ):
-                print(json.dumps({"status": found.status.value, "output": found.output}))
-                return 0
-            await asyncio.sleep(0.05)
-        return 1
+        return await print_when_final(host, erase_instance_id(target.erasure_id(SALT)))
     finally:
         await host.stop()
 

@@ -10,7 +10,6 @@ nothing flushed that was not committed.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -18,11 +17,8 @@ from typing import Any
 
 from activities import ingest as ingest_activities
 from dataops.ids import instance_id_for
-from devhost.durable.store import RuntimeStatus
-from devhost.host import DevHost, HostOptions
-
-ROOT = Path(__file__).resolve().parents[2]
-CRASH_EXIT = 17
+from devhost.host import DevHost
+from tests.e2e.crash_hosting import CRASH_EXIT, crash_host_options, print_when_final
 
 
 def inject_crash(mode: str) -> None:
@@ -40,31 +36,10 @@ def inject_crash(mode: str) -> None:
 
 
 async def run(state_dir: Path, prefix: str) -> int:
-    options = HostOptions(
-        app_root=ROOT,
-        state_dir=state_dir,
-        port=0,
-        function_key="crash-key",
-        activity_mode="thread",
-        subscriptions_path=ROOT / "infra" / "eventgrid-subscriptions.json",
-        storage_connection_string=os.environ["AVOPS_STORAGE_CONNECTION_STRING"],
-        poll_interval_s=0.05,
-        delivery_backoff_s=0.05,
-    )
-    host = DevHost(options)
+    host = DevHost(crash_host_options(state_dir))
     await host.start()
     try:
-        instance_id = instance_id_for("ingest", prefix)
-        for _ in range(2400):
-            found = host.engine.get_instance(instance_id)
-            if found is not None and found.status in (
-                RuntimeStatus.COMPLETED,
-                RuntimeStatus.FAILED,
-            ):
-                print(json.dumps({"status": found.status.value, "output": found.output}))
-                return 0
-            await asyncio.sleep(0.05)
-        return 1
+        return await print_when_final(host, instance_id_for("ingest", prefix))
     finally:
         await host.stop()
 

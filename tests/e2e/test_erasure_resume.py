@@ -12,9 +12,7 @@ row of the other vehicle is byte-identical.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,8 +25,9 @@ from dataops.paths import Zone
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from devhost.services.azurite import ACCOUNT_KEY
-from tests.e2e.conftest import ROOT, AppEnv, finished, run_host
-from tests.e2e.erasure_crash_host import CRASH_EXIT, CRASH_POINTS
+from tests.e2e.conftest import AppEnv, finished, run_host
+from tests.e2e.crash_hosting import CRASH_EXIT, run_crash_host
+from tests.e2e.erasure_crash_host import CRASH_POINTS
 from tests.e2e.erasure_support import (
     ERASE_KEY,
     SALT,
@@ -107,22 +106,7 @@ def _check_erased_and_other_kept(
 
 
 def _crash_host(app_env: AppEnv, vehicle: str, mode: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.e2e.erasure_crash_host",
-            str(app_env.state_dir),
-            vehicle,
-            mode,
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return run_crash_host("tests.e2e.erasure_crash_host", str(app_env.state_dir), vehicle, mode)
 
 
 @pytest.mark.parametrize("mode", sorted(CRASH_POINTS))

@@ -5,10 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,8 @@ from dataops.paths import Zone
 from dataops.uploader import upload_measurement
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from tests.e2e.conftest import FINAL, ROOT, AppEnv, run_host, wait_for
+from tests.e2e.conftest import FINAL, AppEnv, run_host, wait_for
+from tests.e2e.crash_hosting import run_crash_host
 
 pytestmark = pytest.mark.azurite
 TOPIC_PREFIX = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/"
@@ -454,15 +453,7 @@ def store_datastreams(env: AppEnv, measurement_id: str) -> list[Any]:
 
 
 def crash_host(env: AppEnv, prefix: str, mode: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.e2e.ingest_crash_host", str(env.state_dir), prefix, mode],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return run_crash_host("tests.e2e.ingest_crash_host", str(env.state_dir), prefix, mode)
 
 
 @pytest.mark.parametrize("mode", ["before-delete", "after-delete"])
