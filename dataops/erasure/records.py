@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 ERASURE_PREFIX = "_erasure"
+_Model = TypeVar("_Model", bound=BaseModel)
 RECORD_ZONE = Zone.CURATED
 _MAX_BYTES = 1 << 20
 
@@ -94,13 +96,17 @@ def _tombstone_path(key: str) -> str:
     return join_path(ERASURE_PREFIX, "tombstones", key)
 
 
-def read_record(zones: BlobZones, erasure_id: str) -> ErasureRecord | None:
-    """The record, or None when no erasure with this id was ever started."""
+def _read(zones: BlobZones, path: str, model: type[_Model]) -> _Model | None:
     try:
-        value, _ = zones.read_json(RECORD_ZONE, _record_path(erasure_id), max_bytes=_MAX_BYTES)
+        value, _ = zones.read_json(RECORD_ZONE, path, max_bytes=_MAX_BYTES)
     except NotFoundError:
         return None
-    return ErasureRecord.model_validate(value)
+    return model.model_validate(value)
+
+
+def read_record(zones: BlobZones, erasure_id: str) -> ErasureRecord | None:
+    """The record, or None when no erasure with this id was ever started."""
+    return _read(zones, _record_path(erasure_id), ErasureRecord)
 
 
 def write_record(zones: BlobZones, record: ErasureRecord) -> None:
@@ -109,11 +115,7 @@ def write_record(zones: BlobZones, record: ErasureRecord) -> None:
 
 def read_pending(zones: BlobZones, erasure_id: str) -> PendingErasure | None:
     """The running erasure's target; None once the erasure finished."""
-    try:
-        value, _ = zones.read_json(RECORD_ZONE, _pending_path(erasure_id), max_bytes=_MAX_BYTES)
-    except NotFoundError:
-        return None
-    return PendingErasure.model_validate(value)
+    return _read(zones, _pending_path(erasure_id), PendingErasure)
 
 
 def write_pending(zones: BlobZones, erasure_id: str, target: ErasureTarget) -> None:
