@@ -18,7 +18,7 @@ from azure.storage.blob import ContainerClient
 from dataops.erasure.plan import ErasurePlan
 from dataops.errors import ImmutableBlobError, NotFoundError
 from dataops.labeling.exporting.steps import revoke_export
-from dataops.local_caches import CacheScope, forget_everywhere
+from dataops.local_caches import forget_everywhere
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.storage.errors import translate_azure_errors
@@ -117,19 +117,6 @@ def _drop_export(zones: BlobZones, export_id: str, counts: Counter[str]) -> None
         counts[f"exports.{zone.value}"] += 1
 
 
-def _forget_cached(plan: ErasurePlan, counts: Counter[str]) -> None:
-    """Every local cache of this process (tables, parsed rows, thumbnails): see
-    dataops.local_caches. Other processes' memory: docs/erasure.md."""
-    scope = CacheScope.of(
-        plan.measurement_ids,
-        plan.datastream_ids,
-        ((zone.value, prefix) for zone, prefix in plan.prefixes()),
-    )
-    dropped = forget_everywhere(scope)
-    if dropped:
-        counts["table_cache"] += dropped
-
-
 def erase_blobs(zones: BlobZones, plan: ErasurePlan, counts: Counter[str]) -> None:
     """Delete the plan's folders in every zone and every export that holds the target.
 
@@ -138,13 +125,15 @@ def erase_blobs(zones: BlobZones, plan: ErasurePlan, counts: Counter[str]) -> No
     table lives in its datastream's folder, every version of it (the log and all data files,
     current or not), so emptying the folder removes its old versions too.
     """
-    _forget_cached(plan, counts)
     for export_id in _tainted_exports(zones, plan.tokens()):
         _drop_export(zones, export_id, counts)
     locked: Counter[str] = Counter()
     for zone, prefix in plan.prefixes():
         # Every folder is emptied before a lock fails the step: all that can go, goes.
         locked[zone.value] += _empty_folder(zones, zone, prefix, counts)
+    # After the deletions: a search that copied a table meanwhile left its copy too.
+    # Every local cache of the process, see dataops.local_caches; others: docs/erasure.md.
+    counts["table_cache"] += forget_everywhere(plan.cache_scope())
     _refuse_locked(+locked)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from dataops.erasure.identity import ErasureTarget, TargetKind
 from dataops.errors import NotFoundError
 from dataops.ids import instance_id_for
+from dataops.local_caches import CacheScope
 from dataops.models import Datastream, DatastreamType, Measurement
 from dataops.paths import Zone, date_prefix, join_path
 from dataops.store import MeasurementQuery, MetadataStore
@@ -63,6 +64,14 @@ class ErasurePlan:
             for zone in (datastream.zone, Zone.ERROR):
                 out.add((zone, datastream.path.strip("/")))
         return sorted(out)
+
+    def cache_scope(self) -> CacheScope:
+        """What the process's local caches must drop (dataops.local_caches)."""
+        return CacheScope.of(
+            self.measurement_ids,
+            self.datastream_ids,
+            ((zone.value, prefix) for zone, prefix in self.prefixes()),
+        )
 
     def instance_ids(self) -> list[str]:
         """Orchestration instances that worked on the target (their histories name it)."""

@@ -32,6 +32,7 @@ from dataops.erasure.records import (
 )
 from dataops.errors import NotFoundError
 from dataops.ids import instance_id_for
+from dataops.local_caches import forget_everywhere
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
@@ -151,6 +152,9 @@ def erase_store_step(zones: BlobZones, store: MetadataStore, erasure_id: str) ->
     plan = plan_erasure(store, target)
     deleted = store.erase_documents(plan.measurement_ids, plan.datastream_ids)
     counts = {f"store.{kind}": count for kind, count in deleted.items()}
+    # A search between the blob step and now could still select the target and cache
+    # what it found; from here on no search selects it.
+    counts["table_cache"] = forget_everywhere(plan.cache_scope())
     add_counts(zones, erasure_id, counts)
     return counts
 

@@ -99,7 +99,9 @@ def forget_cached_tables(cache_dir: Path, scope: CacheScope) -> int:
     if not cache_dir.is_dir():
         return 0
     dropped = 0
-    for folder in sorted(p for p in cache_dir.iterdir() if p.is_dir()):
+    # A name starting with "." is a table folder being made (``_new_table_folder``).
+    folders = sorted(p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for folder in folders:
         source = _cached_source(folder)
         if source is None or scope.covers_path(*source):
             shutil.rmtree(folder, ignore_errors=True)

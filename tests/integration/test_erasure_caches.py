@@ -3,8 +3,9 @@
 The frame search's table copies (``IndexTables``), the explorer's (``DriveReader``, its parsed
 tables and thumbnails) and a registered cache directory no object of this process uses (what
 a previous process left) are all filled with both vehicles' tables; after the erasure's blob
-step no file under any of the folders names the erased vehicle, and the kept vehicle's cached
-tables are still there and still served without a download.
+step no file under any of the folders names the erased vehicle (nor, after the store step,
+a copy a search made meanwhile), and the kept vehicle's cached tables are still there and
+still served without a download.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from dataops.erasure.identity import ErasureTarget, TargetKind
 from dataops.erasure.records import read_record
-from dataops.erasure.steps import begin, erase_blob_step
+from dataops.erasure.steps import begin, erase_blob_step, erase_store_step
 from dataops.explorer.drive import DriveReader
 from dataops.frames.delta import download_delta_table
 from dataops.frames.tables import SCENES_TABLE_STAT, IndexTables
@@ -60,6 +61,10 @@ def test_erasure_drops_the_target_from_every_registered_cache_and_keeps_the_rest
         for folder in (explorer_dir, orphan_dir):
             download_delta_table(blob_zones, Zone.CURATED, _scenes_table(store, seeded), folder)
         drives.thumbnails.get((seeded.measurement_id, "0", "64"), lambda: b"jpeg bytes")
+    # A copy made by a search that ran while the blobs were being deleted (it shows up in a
+    # registered folder only after the blob step): the store step drops it.
+    late_dir = tmp_path / "copied-during-the-erasure"
+    download_delta_table(blob_zones, Zone.CURATED, _scenes_table(store, erased), late_dir)
     (orphan_dir / "from-an-older-layout").mkdir()
     (orphan_dir / "from-an-older-layout" / "part.parquet").write_bytes(b"rows")
     folders = [frames_dir, explorer_dir, orphan_dir]
@@ -82,6 +87,11 @@ def test_erasure_drops_the_target_from_every_registered_cache_and_keeps_the_rest
     assert counts["table_cache"] >= 4
     stored = read_record(blob_zones, record.erasure_id)
     assert stored is not None and stored.counts["table_cache"] == counts["table_cache"]
+    register_cache_dir(late_dir)
+    assert files_mentioning([late_dir], [erased.vehicle_id])
+    # The late copy, and the erased measurement's thumbnail the check above made again.
+    assert erase_store_step(blob_zones, store, record.erasure_id)["table_cache"] == 2
+    assert files_mentioning([late_dir], erased.tokens) == []
     # The kept vehicle's table is still served from its remembered local copy.
     (kept_scenes,) = [d for d in store.list_datastreams(kept.measurement_id) if d.stats]
     (first, *_) = tables.files(kept_scenes, SCENES_TABLE_STAT, "start_ns")
