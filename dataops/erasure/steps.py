@@ -96,7 +96,8 @@ def begin(
         kind=target.kind,
         state=ErasureState.RUNNING,
         instance_id=erase_instance_id(erasure_id),
-        requested_at=datetime.now(UTC),
+        # A resumed erasure keeps the first request's time: the deadline counts from it.
+        requested_at=existing.requested_at if existing is not None else datetime.now(UTC),
         requested_by=requested_by,
         counts=existing.counts if existing is not None else {},
     )

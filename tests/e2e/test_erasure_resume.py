@@ -228,5 +228,6 @@ def test_a_worm_locked_archive_fails_the_erasure_and_the_same_request_finishes_i
     assert done.status is RuntimeStatus.COMPLETED, done.error
     record = _record(app_env, erased.vehicle_id)
     assert record.state is ErasureState.COMPLETED and record.reason is None
+    assert record.requested_at == locked_record.requested_at
     assert record.counts["blobs.archive"] == 1 and record.counts["blobs.raw"] == 1
     _check_erased_and_other_kept(app_env, erased, kept, blobs_before, rows_before)
