@@ -74,13 +74,9 @@ def _record(app_env: AppEnv, vehicle: str) -> ErasureRecord:
     return record
 
 
-def _without(items: dict[Any, str], tokens: list[str], keys: bool = True) -> dict[Any, str]:
-    """``items`` less those whose key (blob name) or text names one of ``tokens``."""
-    return {
-        key: text
-        for key, text in items.items()
-        if not any(t in (json.dumps(key) if keys else "") or t in text for t in tokens)
-    }
+def _without(rows: RawItems, tokens: list[str]) -> RawItems:
+    """``rows`` less those that name one of ``tokens``."""
+    return {key: text for key, text in rows.items() if not any(t in text for t in tokens)}
 
 
 def _check_erased_and_other_kept(
