@@ -39,9 +39,9 @@ __all__ = [
 ]
 
 ERASURE_PREFIX = "_erasure"
-_Model = TypeVar("_Model", bound=BaseModel)
 RECORD_ZONE = Zone.CURATED
 _MAX_BYTES = 1 << 20
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class ErasedError(TerminalError):
