@@ -1,4 +1,5 @@
-"""Deleting the target's blobs: its folders in every zone and its traces in label exports.
+"""Deleting the target's blobs: its folders in every zone, its traces in label exports and
+the change-feed dead letters that name it.
 
 A blob under a WORM policy (time-based retention or legal hold, e.g. the archive account's
 opt-in immutability) cannot be deleted by anyone until the policy allows it. That is never
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
+from dataops.dead_letters import DEAD_LETTER_PREFIX
 from dataops.erasure.plan import ErasurePlan
 from dataops.errors import ImmutableBlobError, NotFoundError
 from dataops.labeling.exporting.steps import revoke_export
@@ -100,6 +102,17 @@ def _tainted_exports(zones: BlobZones, tokens: list[str]) -> list[str]:
     return sorted(tainted)
 
 
+def _tainted_dead_letters(zones: BlobZones, tokens: list[str]) -> list[str]:
+    """Change-feed dead letters (dataops.dead_letters) naming one of the target's ids."""
+    container = zones.container_client(Zone.ERROR)
+    with translate_azure_errors(f"{Zone.ERROR.value}: scanning dead letters"):
+        return [
+            info.path
+            for info in zones.list_blobs(Zone.ERROR, DEAD_LETTER_PREFIX)
+            if _mentions(zones, container, info.path, tokens)
+        ]
+
+
 def _drop_export(zones: BlobZones, export_id: str, counts: Counter[str]) -> None:
     """Revoke the partner's links, then delete both of the export's containers whole."""
     try:
@@ -131,6 +144,10 @@ def erase_blobs(zones: BlobZones, plan: ErasurePlan, counts: Counter[str]) -> No
     for zone, prefix in plan.prefixes():
         # Every folder is emptied before a lock fails the step: all that can go, goes.
         locked[zone.value] += _empty_folder(zones, zone, prefix, counts)
+    errors = zones.container_client(Zone.ERROR)
+    for path in _tainted_dead_letters(zones, plan.tokens()):
+        if _delete(errors, Zone.ERROR, path) == "deleted":
+            counts["dead_letters"] += 1
     # After the deletions: a search that copied a table meanwhile left its copy too.
     # Every local cache of the process, see dataops.local_caches; others: docs/erasure.md.
     counts["table_cache"] += forget_everywhere(plan.cache_scope())
@@ -147,4 +164,7 @@ def list_target_blobs(zones: BlobZones, plan: ErasurePlan) -> dict[str, list[str
     exports = _tainted_exports(zones, plan.tokens())
     if exports:
         found["exports"] = exports
+    dead_letters = _tainted_dead_letters(zones, plan.tokens())
+    if dead_letters:
+        found["dead_letters"] = dead_letters
     return found

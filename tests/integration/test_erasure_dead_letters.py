@@ -1,0 +1,61 @@
+"""Erasure deletes the change-feed dead letters that name the target, and only those.
+
+A dead letter (dataops.dead_letters) keeps the ids of a failed batch's documents in the error
+zone, outside any measurement's folder; the erasure's blob step finds the ones naming the
+erased measurement or its datastreams, the dry run lists them, and a letter of the other
+vehicle stays byte-identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dataops.dead_letters import record_dead_letter
+from dataops.erasure.blobs import list_target_blobs
+from dataops.erasure.identity import ErasureTarget, TargetKind
+from dataops.erasure.plan import plan_erasure
+from dataops.erasure.steps import begin, erase_blob_step
+from dataops.paths import Zone
+from dataops.settings import Settings
+from dataops.storage import BlobZones
+from dataops.store.sqlite import SqliteStore
+from tests.e2e.erasure_support import SALT
+from tests.erasure_seed import SeededVehicle, seed_two_vehicles
+
+
+def _letter(zones: BlobZones, seeded: SeededVehicle, reason: str) -> str:
+    document = {
+        "id": seeded.datastream_ids[0],
+        "measurement_id": seeded.measurement_id,
+        "type": "EXTRACTED",
+        "state": "COMPLETED",
+    }
+    return record_dead_letter(
+        zones, function="on_datastream_changed", documents=[document], reason=reason, attempts=9
+    )
+
+
+def test_erasure_deletes_the_dead_letters_naming_the_target(
+    blob_zones: BlobZones, tmp_path: Path
+) -> None:
+    """The dry run lists the target's letter; the blob step deletes it and counts it."""
+    store = SqliteStore(tmp_path / "db" / "metadata.sqlite3")
+    erased, kept = seed_two_vehicles(store, blob_zones)
+    blob_zones.ensure_containers([Zone.ERROR])
+    erased_letter = _letter(blob_zones, erased, "erased vehicle's batch")
+    kept_letter = _letter(blob_zones, kept, "kept vehicle's batch")
+    kept_bytes = blob_zones.read_bytes(Zone.ERROR, kept_letter, max_bytes=1 << 20).data
+
+    target = ErasureTarget(TargetKind.VEHICLE, erased.vehicle_id)
+    listed = list_target_blobs(blob_zones, plan_erasure(store, target))
+    assert listed["dead_letters"] == [erased_letter]
+
+    settings = Settings(erasure_salt=SALT, sqlite_path=tmp_path / "db" / "metadata.sqlite3")
+    record, _ = begin(blob_zones, store, settings, target, requested_by="test")
+    counts = erase_blob_step(blob_zones, store, record.erasure_id)
+
+    remaining = [info.path for info in blob_zones.list_blobs(Zone.ERROR, "_deadletters")]
+    assert remaining == [kept_letter]
+    assert blob_zones.read_bytes(Zone.ERROR, kept_letter, max_bytes=1 << 20).data == kept_bytes
+    assert counts["dead_letters"] == 1
+    store.close()
