@@ -1,6 +1,6 @@
 """MCAP ``metadata`` without message indexes against a plain mcap-library scan of the same file.
 
-Source: an MCAP of ``AVOPS_BENCH_MCAP_GB`` GB (default 4) as a logger writes it with message
+Source: an MCAP of ``AVOPS_BENCH_MCAP_GB`` GB (default 4, bench/mcap_sources.py) with message
 indexes and statistics turned off: zstd chunks and a chunk index, so the summary lists the
 channels and each chunk's time range but no per-channel count. A 1 kHz IMU, 10 Hz GPS, 20 Hz
 100 kB camera frames and 10 Hz 500 kB point clouds, payloads cut from random bytes (zstd
@@ -24,51 +24,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from mcap.writer import CompressionType, IndexType, Writer
+from mcap.writer import IndexType
+
+from bench.mcap_sources import write_source
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(tempfile.gettempdir()) / "avops-bench-mcap"
 MIN_FREE = 10 << 30
-T0 = 1_700_000_000_000_000_000
-POOL_BYTES = 64 << 20
-# topic -> (period in ms, payload bytes)
-STREAMS = {"/imu": (1, 96), "/gps": (100, 120), "/camera": (50, 100_000), "/lidar": (100, 500_000)}
-
-
-def _bytes_per_second() -> int:
-    return sum(size * 1000 // period for period, size in STREAMS.values())
-
-
-def write_source(path: Path, size_bytes: int) -> None:
-    """The unindexed MCAP of about ``size_bytes`` (written to a side file, then renamed)."""
-    rng = np.random.default_rng(0)
-    pool = rng.integers(0, 256, POOL_BYTES, dtype=np.uint8).tobytes()
-    offsets = rng.integers(0, POOL_BYTES - 500_000, 1 << 16).tolist()
-    seconds = max(1, size_bytes // _bytes_per_second())
-    partial = path.with_suffix(".partial")
-    with partial.open("wb") as sink:
-        writer = Writer(
-            sink,
-            compression=CompressionType.ZSTD,
-            index_types=IndexType.CHUNK,
-            use_statistics=False,
-        )
-        writer.start(profile="", library="avops-bench")
-        schema = writer.register_schema("Blob", "jsonschema", b'{"type":"object"}')
-        channels = {topic: writer.register_channel(topic, "json", schema) for topic in STREAMS}
-        n = 0
-        for ms in range(seconds * 1000):
-            stamp = T0 + ms * 1_000_000
-            for topic, (period, size) in STREAMS.items():
-                if ms % period == 0:
-                    start = offsets[n & 0xFFFF]
-                    n += 1
-                    writer.add_message(channels[topic], stamp, pool[start : start + size], stamp)
-        writer.finish()
-    partial.rename(path)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +44,7 @@ def unindexed_mcap() -> Path:
         free = shutil.disk_usage(CACHE).free
         if free < MIN_FREE:
             pytest.skip(f"{CACHE} has {free / (1 << 30):.1f} GB free, the bench needs 10 GB")
-        write_source(path, int(size_gb * (1 << 30)))
+        write_source(path, int(size_gb * (1 << 30)), IndexType.CHUNK, statistics=False)
     return path
 
 

@@ -9,7 +9,6 @@ messages, seconds and peak RSS. MODE ``clip`` runs ``dataops.clips.writer.write_
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from mcap.reader import make_reader
 from mcap.writer import CompressionType, Writer
 
+from bench.mcap_metadata_probe import peak_rss_mb
 from dataops.clips.writer import ClipSource, ClipWindow, write_clip
 
 
@@ -63,10 +63,9 @@ def main() -> None:
     else:
         messages = _plain(Path(source), int(start), int(end), Path(out))
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
-            {"mode": mode, "messages": messages, "seconds": seconds, "peak_mb": peak_kb / 1024}
+            {"mode": mode, "messages": messages, "seconds": seconds, "peak_mb": peak_rss_mb()}
         )
     )
 

@@ -22,7 +22,7 @@ from extract_worker.limits import tune_malloc
 from extract_worker.run import run_local_task
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     # VmHWM is this process's own high-water mark; ru_maxrss would carry the parent's over exec.
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -60,7 +60,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     print(
         json.dumps(
-            {"mode": mode, "messages": messages, "seconds": seconds, "peak_mb": _peak_rss_mb()}
+            {"mode": mode, "messages": messages, "seconds": seconds, "peak_mb": peak_rss_mb()}
         )
     )
 

@@ -257,3 +257,52 @@ def test_ros2idl_schema_decodes_into_a_table(tmp_path: Path, config: ExtractConf
     rows = pq.read_table(tmp_path / "out" / "structured" / manifest["files"][0]["path"])
     assert rows.column("x").to_pylist() == [0.0, 1.0, 2.0]
     assert rows.column("label").to_pylist() == ["p0", "p1", "p2"]
+
+
+def test_metadata_without_message_indexes_reads_each_chunk_once(
+    tmp_path: Path, config: ExtractConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunk indexes but no statistics or message indexes: the counts come from reading the
+    chunks, and ``metadata``'s own read is that count (every chunk opened once, not twice)."""
+    from extract_worker.readers import mcap_records
+
+    opened: list[int] = []
+    split = mcap_records.split_chunk
+
+    def counted(chunk: Any) -> Any:
+        opened.append(chunk.message_start_time)
+        return split(chunk)
+
+    monkeypatch.setattr(mcap_records, "split_chunk", counted)
+    written = write_variant(tmp_path / "v.mcap", "ros2", _BY_NAME["chunk-index-only"], 10)
+    with written.path.open("rb") as f:
+        summary = SeekingReader(f).get_summary()
+    assert summary is not None and len(summary.chunk_indexes) > 1
+    meta = run("metadata", written.path, tmp_path / "out", config)["metadata"]
+    assert {s["count_source"] for s in meta["streams"].values()} == {"scan"}
+    assert meta["message_count"] == 20
+    assert meta["warnings"] == []
+    assert len(opened) == len(summary.chunk_indexes)
+
+
+def test_unindexed_chunk_is_counted_and_metadata_says_it_was_not_read(
+    tmp_path: Path, config: ExtractConfig
+) -> None:
+    """A chunk the summary does not index, in a file without message indexes or statistics:
+    the scan (not put off, as the indexes do not cover the file) counts its messages and
+    metadata warns that the read through the indexes found fewer."""
+    from mcap.data_stream import RecordBuilder
+
+    src = write_variant(tmp_path / "v.mcap", "ros2", _BY_NAME["chunk-index-only"], 10).path
+    with src.open("rb") as f:
+        summary = SeekingReader(f).get_summary()
+    assert summary is not None and len(summary.chunk_indexes) > 1
+    builder = RecordBuilder()
+    summary.chunk_indexes[-1].write(builder)
+    record = bytes(builder.end())
+    data = src.read_bytes()
+    assert data.count(record) == 1
+    src.write_bytes(data.replace(record, b""))
+    meta = run("metadata", src, tmp_path / "out", config)["metadata"]
+    assert meta["message_count"] < 20
+    assert any("scan records" in w and "were read" in w for w in meta["warnings"]), meta
