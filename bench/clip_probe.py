@@ -8,7 +8,6 @@ messages, seconds and peak RSS. MODE ``clip`` runs ``dataops.clips.writer.write_
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from mcap.reader import make_reader
 from mcap.writer import CompressionType, Writer
 
-from bench.mcap_metadata_probe import peak_rss_mb
+from bench.mcap_metadata_probe import report
 from dataops.clips.writer import ClipSource, ClipWindow, write_clip
 
 
@@ -62,12 +61,7 @@ def main() -> None:
         messages = sum(stats.messages.values())
     else:
         messages = _plain(Path(source), int(start), int(end), Path(out))
-    seconds = time.perf_counter() - started
-    print(
-        json.dumps(
-            {"mode": mode, "messages": messages, "seconds": seconds, "peak_mb": peak_rss_mb()}
-        )
-    )
+    report(mode, messages, started)
 
 
 if __name__ == "__main__":

@@ -52,17 +52,22 @@ def _ours(path: Path, out: Path) -> int:
     return int(summary["message_count"])
 
 
-def main() -> None:
-    mode, path, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    tune_malloc()  # both sides get what the worker's CLI applies at start
-    started = time.perf_counter()
-    messages = _ours(path, out) if mode == "ours" else _plain(path)
+def report(mode: str, messages: int, started: float) -> None:
+    """Print the measurement's JSON line: messages, seconds since ``started``, peak RSS."""
     seconds = time.perf_counter() - started
     print(
         json.dumps(
             {"mode": mode, "messages": messages, "seconds": seconds, "peak_mb": peak_rss_mb()}
         )
     )
+
+
+def main() -> None:
+    mode, path, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    tune_malloc()  # both sides get what the worker's CLI applies at start
+    started = time.perf_counter()
+    messages = _ours(path, out) if mode == "ours" else _plain(path)
+    report(mode, messages, started)
 
 
 if __name__ == "__main__":

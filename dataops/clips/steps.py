@@ -9,7 +9,6 @@ stays bounded whatever the recordings' size. See docs/clips.md.
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -17,9 +16,8 @@ from typing import Annotated, Any, Self
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
+from dataops.clips.bag_files import apply_wal, is_bag_sidecar, message_compression
 from dataops.clips.writer import ClipSource, ClipWindow, write_clip
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.models import Datastream, DatastreamState, DatastreamType, FileRecord
@@ -134,9 +132,6 @@ def prepare_clip(
     )
 
 
-_BAG_SIDECARS = ("metadata.yaml", "-wal", "-shm", "-journal")
-
-
 def _source_kind(record: FileRecord) -> str | None:
     suffix = PurePosixPath(record.path).suffix.lower()
     fmt = str(record.format)
@@ -149,42 +144,22 @@ def _source_kind(record: FileRecord) -> str | None:
     return None
 
 
-def _is_bag_sidecar(record: FileRecord) -> bool:
-    """A ROS 2 bag's metadata.yaml or a sqlite3 log: read with the storage, not on its own."""
-    return str(record.format) == "rosbag2" and record.path.endswith(_BAG_SIDECARS)
-
-
-def _apply_wal(db: Path) -> None:
-    """Checkpoint the write-ahead log beside ``db`` into it (a private download).
-
-    rosbags opens sqlite3 storage immutable, which ignores a WAL: the messages a recorder
-    had not checkpointed when it stopped would be missing from the clip.
-    """
-    conn = sqlite3.connect(db)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        conn.execute("PRAGMA journal_mode=DELETE").fetchall()
-    finally:
-        conn.close()
-
-
-def _message_compression(
-    zones: BlobZones, raw: Datastream, db_path: str, listed: set[str], workdir: Path
+def _ready_sqlite3_storage(
+    zones: BlobZones, raw: Datastream, path: str, listed: set[str], local: Path
 ) -> str | None:
-    """The bag's ``compression_mode: message`` format (``zstd``), from its metadata.yaml."""
-    path = str(PurePosixPath(db_path).with_name("metadata.yaml"))
-    if path not in listed:
+    """Ready the downloaded ``.db3`` at ``local`` for reading: the WAL beside it in the raw
+    zone applied to it; the bag's per-message compression from its metadata.yaml."""
+    wal = f"{path}-wal"
+    if wal in listed:
+        local_wal = local.with_name(f"{local.name}-wal")
+        zones.download_file(Zone.RAW, join_path(raw.path, wal), local_wal)
+        apply_wal(local)
+    yaml_path = str(PurePosixPath(path).with_name("metadata.yaml"))
+    if yaml_path not in listed:
         return None
-    local = workdir / f"{path.replace('/', '_')}"
-    if not local.exists():
-        zones.download_file(Zone.RAW, join_path(raw.path, path), local)
-    try:
-        info = YAML(typ="safe").load(local.read_text())["rosbag2_bagfile_information"]
-    except (YAMLError, KeyError, TypeError) as err:
-        raise InvalidInputError(f"{path}: not a rosbag2 metadata.yaml ({err})", field=path) from err
-    if str(info.get("compression_mode") or "").lower() != "message":
-        return None
-    return str(info.get("compression_format") or "") or None
+    local_yaml = local.with_name(f"{local.name}.metadata.yaml")
+    zones.download_file(Zone.RAW, join_path(raw.path, yaml_path), local_yaml)
+    return message_compression(local_yaml, yaml_path)
 
 
 def _raw_files(store: MetadataStore, raw: Datastream) -> list[FileRecord]:
@@ -227,20 +202,14 @@ def write_measurement_clip(
         for index, record in enumerate(files):
             kind = _source_kind(record)
             if kind is None:
-                if str(record.format) not in {"dbc", "other"} and not _is_bag_sidecar(record):
+                if str(record.format) not in {"dbc", "other"} and not is_bag_sidecar(record):
                     skipped[record.path] = f"format {record.format} ({record.path}) is not clipped"
                 continue
             local = workdir / f"{index}{PurePosixPath(record.path).suffix}"
             zones.download_file(Zone.RAW, join_path(raw.path, record.path), local)
             compression = None
             if kind == "rosbag2_sqlite3":
-                wal = f"{record.path}-wal"
-                if wal in listed:
-                    zones.download_file(
-                        Zone.RAW, join_path(raw.path, wal), local.with_name(f"{local.name}-wal")
-                    )
-                    _apply_wal(local)
-                compression = _message_compression(zones, raw, record.path, listed, workdir)
+                compression = _ready_sqlite3_storage(zones, raw, record.path, listed, local)
             sources.append(
                 ClipSource(kind=kind, path=local, name=record.path, message_compression=compression)
             )
