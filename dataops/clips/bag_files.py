@@ -1,12 +1,11 @@
 """The files of a ROS 2 bag besides its storage, as the clip step meets them in the raw zone.
 
 metadata.yaml says whether messages are compressed one by one; a ``.db3-wal`` holds messages
-the recorder had not checkpointed into the ``.db3`` when it stopped.
+the recorder had not checkpointed into the ``.db3`` when it stopped (``dataops.sqlite_wal``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING
 
 from ruamel.yaml import YAML
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
 
     from dataops.models import FileRecord
 
-__all__ = ["apply_wal", "is_bag_sidecar", "message_compression"]
+__all__ = ["is_bag_sidecar", "message_compression"]
 
 _BAG_SIDECARS = ("metadata.yaml", "-wal", "-shm", "-journal")
 
@@ -27,20 +26,6 @@ _BAG_SIDECARS = ("metadata.yaml", "-wal", "-shm", "-journal")
 def is_bag_sidecar(record: FileRecord) -> bool:
     """A ROS 2 bag's metadata.yaml or a sqlite3 log: read with the storage, not on its own."""
     return str(record.format) == "rosbag2" and record.path.endswith(_BAG_SIDECARS)
-
-
-def apply_wal(db: Path) -> None:
-    """Checkpoint the write-ahead log beside ``db`` into it (a private download).
-
-    rosbags opens sqlite3 storage immutable, which ignores a WAL: the messages a recorder
-    had not checkpointed when it stopped would be missing from the clip.
-    """
-    conn = sqlite3.connect(db)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        conn.execute("PRAGMA journal_mode=DELETE").fetchall()
-    finally:
-        conn.close()
 
 
 def message_compression(local: Path, name: str) -> str | None:

@@ -17,12 +17,13 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dataops.clips.bag_files import apply_wal, is_bag_sidecar, message_compression
+from dataops.clips.bag_files import is_bag_sidecar, message_compression
 from dataops.clips.writer import ClipSource, ClipWindow, write_clip
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.models import Datastream, DatastreamState, DatastreamType, FileRecord
 from dataops.models.datastream import Producer
 from dataops.paths import Zone, join_path
+from dataops.sqlite_wal import checkpoint_wal
 from dataops.storage import BlobZones
 from dataops.storage.sas import blob_read_url
 from dataops.store import MetadataStore
@@ -153,7 +154,7 @@ def _ready_sqlite3_storage(
     if wal in listed:
         local_wal = local.with_name(f"{local.name}-wal")
         zones.download_file(Zone.RAW, join_path(raw.path, wal), local_wal)
-        apply_wal(local)
+        checkpoint_wal(local)  # the activity's own download
     yaml_path = str(PurePosixPath(path).with_name("metadata.yaml"))
     if yaml_path not in listed:
         return None
