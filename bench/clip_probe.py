@@ -8,8 +8,6 @@ messages, seconds and peak RSS. MODE ``clip`` runs ``dataops.clips.writer.write_
 
 from __future__ import annotations
 
-import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 from mcap.reader import make_reader
 from mcap.writer import CompressionType, Writer
 
+from bench.mcap_metadata_probe import report
 from dataops.clips.writer import ClipSource, ClipWindow, write_clip
 
 
@@ -62,13 +61,7 @@ def main() -> None:
         messages = sum(stats.messages.values())
     else:
         messages = _plain(Path(source), int(start), int(end), Path(out))
-    seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {"mode": mode, "messages": messages, "seconds": seconds, "peak_mb": peak_kb / 1024}
-        )
-    )
+    report(mode, messages, started)
 
 
 if __name__ == "__main__":

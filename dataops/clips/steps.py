@@ -17,11 +17,13 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dataops.clips.bag_files import is_bag_sidecar, message_compression
 from dataops.clips.writer import ClipSource, ClipWindow, write_clip
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.models import Datastream, DatastreamState, DatastreamType, FileRecord
 from dataops.models.datastream import Producer
 from dataops.paths import Zone, join_path
+from dataops.sqlite_wal import checkpoint_wal
 from dataops.storage import BlobZones
 from dataops.storage.sas import blob_read_url
 from dataops.store import MetadataStore
@@ -136,9 +138,29 @@ def _source_kind(record: FileRecord) -> str | None:
     fmt = str(record.format)
     if suffix == ".mcap" and fmt in {"mcap", "rosbag2"}:
         return "mcap"
+    if suffix == ".db3" and fmt == "rosbag2":
+        return "rosbag2_sqlite3"
     if fmt in {"rosbag1", "mdf4", "tdms"}:
         return fmt
     return None
+
+
+def _ready_sqlite3_storage(
+    zones: BlobZones, raw: Datastream, path: str, listed: set[str], local: Path
+) -> str | None:
+    """Ready the downloaded ``.db3`` at ``local`` for reading: the WAL beside it in the raw
+    zone applied to it; the bag's per-message compression from its metadata.yaml."""
+    wal = f"{path}-wal"
+    if wal in listed:
+        local_wal = local.with_name(f"{local.name}-wal")
+        zones.download_file(Zone.RAW, join_path(raw.path, wal), local_wal)
+        checkpoint_wal(local)  # the activity's own download
+    yaml_path = str(PurePosixPath(path).with_name("metadata.yaml"))
+    if yaml_path not in listed:
+        return None
+    local_yaml = local.with_name(f"{local.name}.metadata.yaml")
+    zones.download_file(Zone.RAW, join_path(raw.path, yaml_path), local_yaml)
+    return message_compression(local_yaml, yaml_path)
 
 
 def _raw_files(store: MetadataStore, raw: Datastream) -> list[FileRecord]:
@@ -176,15 +198,22 @@ def write_measurement_clip(
         workdir = Path(tmp)
         sources: list[ClipSource] = []
         skipped: dict[str, str] = {}
-        for index, record in enumerate(_raw_files(store, raw)):
+        files = _raw_files(store, raw)
+        listed = {record.path for record in files}
+        for index, record in enumerate(files):
             kind = _source_kind(record)
             if kind is None:
-                if str(record.format) not in {"dbc", "other"}:
+                if str(record.format) not in {"dbc", "other"} and not is_bag_sidecar(record):
                     skipped[record.path] = f"format {record.format} ({record.path}) is not clipped"
                 continue
             local = workdir / f"{index}{PurePosixPath(record.path).suffix}"
             zones.download_file(Zone.RAW, join_path(raw.path, record.path), local)
-            sources.append(ClipSource(kind=kind, path=local, name=record.path))
+            compression = None
+            if kind == "rosbag2_sqlite3":
+                compression = _ready_sqlite3_storage(zones, raw, record.path, listed, local)
+            sources.append(
+                ClipSource(kind=kind, path=local, name=record.path, message_compression=compression)
+            )
         out = workdir / CLIP_NAME
         with out.open("wb") as stream:
             stats = write_clip(sources, window, stream)

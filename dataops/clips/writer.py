@@ -3,7 +3,8 @@
 ROS 1 bags, ROS 2 bags and MCAP files keep their schemas and encodings: each message's bytes are
 copied as they were recorded, never decoded. MCAP sources are read through their chunk indexes
 (``iter_messages`` with a time range seeks to the chunks overlapping the window), ROS 1 bags
-through their index (rosbags), so a 10 GB file costs the window, not the file. MDF4 and TDMS
+through their index and ROS 2 sqlite3 storage through its timestamp index (rosbags), so a
+10 GB file costs the window, not the file. MDF4 and TDMS
 signals become one JSON channel per channel group with a ``jsonschema`` schema: Foxglove plots
 them without knowing either format.
 """
@@ -27,6 +28,7 @@ from dataops.errors import InvalidInputError
 __all__ = ["ClipSource", "ClipStats", "ClipWindow", "write_clip"]
 
 PROFILE_ROS1 = "ros1"
+ENCODING_CDR = "cdr"
 # MDF4 channel type of the master (time) channel; flag of a bus logging channel group.
 _MDF_MASTER = 2
 _MDF_BUS_EVENT = 0x2
@@ -46,12 +48,15 @@ class ClipWindow:
 
 @dataclass(frozen=True)
 class ClipSource:
-    """One local recording: ``kind`` is ``mcap``, ``rosbag1``, ``mdf4`` or ``tdms``."""
+    """One local recording: ``kind`` is ``mcap``, ``rosbag1``, ``rosbag2_sqlite3`` (one
+    ``.db3`` file of a ROS 2 bag, its write-ahead log already applied), ``mdf4`` or ``tdms``."""
 
     kind: str
     path: Path
     name: str
     """The recording's path in the measurement (names its JSON channels' topics)."""
+    message_compression: str | None = None
+    """``zstd`` when the bag's metadata.yaml says each message is compressed (ROS 2 only)."""
 
 
 @dataclass
@@ -173,6 +178,73 @@ def _copy_rosbag1(source: ClipSource, window: ClipWindow, clip: _Out) -> None:
             connections=connections, start=window.start_ns, stop=window.end_ns + 1
         ):
             clip.message(targets[connection.id], connection.topic, timestamp, timestamp, data)
+
+
+def _ros2_schema(connection: Any, fallback: Any) -> tuple[str, str, bytes] | None:
+    """The ``ros2msg``/``ros2idl`` schema of a sqlite3 connection, or None if unknown.
+
+    Storage from Iron on carries each type's full definition; older storage has none, and
+    the definition then comes from rosbags' bundled ROS 2 types (None if it has no such type).
+    """
+    from rosbags.interfaces import MessageDefinitionFormat
+
+    msgdef = connection.msgdef
+    if msgdef.format != MessageDefinitionFormat.NONE and msgdef.data:
+        encoding = "ros2idl" if msgdef.format == MessageDefinitionFormat.IDL else "ros2msg"
+        return connection.msgtype, encoding, msgdef.data.encode()
+    if connection.msgtype not in fallback.fielddefs:
+        return None
+    text, _ = fallback.generate_msgdef(connection.msgtype, ros_version=2)
+    return connection.msgtype, "ros2msg", text.encode()
+
+
+def _copy_rosbag2_sqlite3(source: ClipSource, window: ClipWindow, clip: _Out) -> None:
+    from rosbags.rosbag2 import Reader
+    from rosbags.typesys import Stores, get_typestore
+
+    if source.message_compression not in {None, "zstd"}:
+        clip.stats.skipped[source.name] = (
+            f"message compression {source.message_compression!r} is not supported"
+        )
+        return
+    fallback = get_typestore(Stores.LATEST)
+    with Reader(source.path) as reader:
+        targets: dict[int, int] = {}
+        for connection in reader.connections:
+            if not window.wants(connection.topic):
+                continue
+            schema = _ros2_schema(connection, fallback)
+            if schema is None:
+                clip.stats.skipped[f"{source.name}:{connection.topic}"] = (
+                    f"type {connection.msgtype} has no definition in the storage"
+                )
+                continue
+            targets[connection.id] = clip.channel(
+                topic=connection.topic,
+                message_encoding=ENCODING_CDR,
+                schema=schema,
+                metadata={},
+            )
+        if not targets:
+            return
+        decompress = _zstd_decompress() if source.message_compression else None
+        connections = [c for c in reader.connections if c.id in targets]
+        # rosbags' stop is exclusive; the timestamp index selects the window's rows.
+        for connection, timestamp, data in reader.messages(
+            connections=connections, start=window.start_ns, stop=window.end_ns + 1
+        ):
+            body = decompress(data) if decompress else data
+            clip.message(targets[connection.id], connection.topic, timestamp, timestamp, body)
+
+
+def _zstd_decompress() -> Any:
+    import sys
+
+    if sys.version_info >= (3, 14):
+        from compression import zstd
+    else:
+        from backports import zstd
+    return zstd.decompress
 
 
 def _json_schema(title: str, columns: dict[str, str]) -> bytes:
@@ -311,6 +383,7 @@ def _copy_tdms(source: ClipSource, window: ClipWindow, clip: _Out) -> None:
 _COPIERS = {
     "mcap": _copy_mcap,
     "rosbag1": _copy_rosbag1,
+    "rosbag2_sqlite3": _copy_rosbag2_sqlite3,
     "mdf4": _copy_mdf4,
     "tdms": _copy_tdms,
 }

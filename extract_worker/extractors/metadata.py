@@ -18,28 +18,31 @@ __all__ = ["extract_metadata"]
 def extract_metadata(ctx: TaskContext) -> None:
     """Write ``metadata/metadata.json`` and put the same summary into the manifest."""
     reader = ctx.reader
-    streams = [s for s in reader.streams() if ctx.requested(s.name)]
-    start, end = reader.time_range()
     per_stream: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     if isinstance(reader, MessageReader):
         # One raw pass (no deserialization) gives exact bytes and first/last times per topic.
-        counts = dict.fromkeys((s.name for s in streams), 0)
-        sizes = dict.fromkeys((s.name for s in streams), 0)
+        # The recording's own counts are asked for after it: a reader that has to count by
+        # reading (an MCAP without statistics or message indexes) counts in this same pass.
+        names = [name for name in reader.topic_names() if ctx.requested(name)]
+        counts = dict.fromkeys(names, 0)
+        sizes = dict.fromkeys(names, 0)
         firsts: dict[str, int] = {}
         lasts: dict[str, int] = {}
-        for topic, time_ns, data in reader.messages([s.name for s in streams]):
+        for topic, time_ns, data in reader.messages(names):
             counts[topic] += 1
             sizes[topic] += len(data)
             if topic not in firsts:
                 firsts[topic] = time_ns
             lasts[topic] = time_ns
+        streams = [s for s in reader.streams() if ctx.requested(s.name)]
+        start, end = reader.time_range()
         warnings = _count_disagreements(reader, streams, counts)
         for s in streams:
             per_stream[s.name] = _describe(
                 s.msgtype,
-                counts[s.name],
-                sizes[s.name],
+                counts.get(s.name, 0),
+                sizes.get(s.name, 0),
                 firsts.get(s.name),
                 lasts.get(s.name),
                 s.extra,
@@ -47,6 +50,8 @@ def extract_metadata(ctx: TaskContext) -> None:
         # Unresolvable types are reported by validate (warnings) and by the extracting
         # tasks (manifest errors); metadata stays a raw pass without parsing definitions.
     else:
+        streams = [s for s in reader.streams() if ctx.requested(s.name)]
+        start, end = reader.time_range()
         for s in streams:
             per_stream[s.name] = _describe(
                 s.msgtype, s.count, s.extra.get("bytes", 0), s.start_ns, s.end_ns, s.extra
@@ -87,7 +92,7 @@ def _count_disagreements(
     """
     warnings = []
     for s in streams:
-        read = counts[s.name]
+        read = counts.get(s.name, 0)
         if s.count == read:
             continue
         source = s.extra.get("count_source", "the recording's index")

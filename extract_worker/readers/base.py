@@ -120,6 +120,10 @@ class MessageReader(RecordingReader):
     def messages(self, topics: list[str]) -> Iterator[tuple[str, int, bytes]]:
         """Yield ``(topic, log time ns, raw bytes)`` in time order, reading only those topics."""
 
+    def topic_names(self) -> list[str]:
+        """Every topic the recording lists, sorted; readers that can skip counting override."""
+        return sorted(s.name for s in self.streams())
+
     @abstractmethod
     def decoder(self, topic: str) -> Callable[[bytes], Any]:
         """A function decoding raw messages of ``topic``; UnknownTypeError if it has none."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import heapq
 import shutil
-import sqlite3
 import sys
 import tempfile
 from collections import Counter
@@ -27,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Reader
 from rosbags.rosbag2.reader import DirectoryReader
+
+from dataops.sqlite_wal import checkpoint_wal
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -166,9 +167,4 @@ def checkpointed_copy(path: Path) -> tuple[Path, Path] | None:
 def _copy_with_wal(db: Path, copy: Path) -> None:
     shutil.copyfile(db, copy)
     shutil.copyfile(db.with_name(f"{db.name}-wal"), copy.with_name(f"{copy.name}-wal"))
-    conn = sqlite3.connect(copy)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        conn.execute("PRAGMA journal_mode=DELETE").fetchall()
-    finally:
-        conn.close()
+    checkpoint_wal(copy)

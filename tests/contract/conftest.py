@@ -18,6 +18,7 @@ from azure.cosmos import CosmosClient
 
 from dataops.models import (
     Datastream,
+    DatastreamState,
     DatastreamType,
     FileRecord,
     Measurement,
@@ -26,6 +27,7 @@ from dataops.models import (
 )
 from dataops.paths import Zone
 from dataops.settings import Settings, StoreBackend
+from dataops.storage import BlobZones
 from dataops.store import MetadataStore, open_store
 from dataops.store.cosmos import CosmosStore
 from dataops.store.cosmos_setup import open_containers
@@ -138,6 +140,22 @@ def make_datastream(
         path=f"2024/05/01/VIN-1/{measurement_id}/{datastream_id}",
         producer=Producer(step="ingest", code_version="1.0.0", instance_id="inst-1"),
         sources=sources or [],
+    )
+
+
+def seed_completed_raw(
+    store: MetadataStore, zones: BlobZones, measurement: Measurement, files_dir: Path
+) -> Datastream:
+    """A COMPLETED RAW datastream ``raw-1`` holding ``measurement``'s files from ``files_dir``,
+    uploaded to the raw zone as ingest leaves them."""
+    raw = store.create_datastream(make_datastream("raw-1", measurement.id))
+    for record in measurement.files:
+        zones.upload_file(Zone.RAW, f"{raw.path}/{record.path}", files_dir / record.path)
+    store.attach_files(raw.id, measurement.files)
+    raw = store.get_datastream(raw.id)
+    raw = store.transition_datastream(raw.id, DatastreamState.COPYING, expected_etag=str(raw.etag))
+    return store.transition_datastream(
+        raw.id, DatastreamState.COMPLETED, expected_etag=str(raw.etag)
     )
 
 

@@ -19,9 +19,8 @@ from typer.testing import CliRunner
 from avops.cli import _register_commands
 from avops.cli import app as cli_app
 from dataops.models import DatastreamState, DatastreamType, FileRecord, Measurement, Scene
-from dataops.paths import Zone
 from devhost.host import DevHost
-from tests.contract.conftest import make_datastream, make_measurement
+from tests.contract.conftest import make_measurement, seed_completed_raw
 from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host
 
 pytestmark = pytest.mark.azurite
@@ -55,12 +54,7 @@ def _seed(env: AppEnv, tmp_path: Path) -> Scene:
         }
     )
     store.create_measurement(measurement)
-    raw = store.create_datastream(make_datastream("raw-1", measurement.id))
-    env.zones.upload_file(Zone.RAW, f"{raw.path}/drive.mcap", recording)
-    store.attach_files(raw.id, measurement.files)
-    raw = store.get_datastream(raw.id)
-    raw = store.transition_datastream(raw.id, DatastreamState.COPYING, expected_etag=str(raw.etag))
-    store.transition_datastream(raw.id, DatastreamState.COMPLETED, expected_etag=str(raw.etag))
+    seed_completed_raw(store, env.zones, measurement, tmp_path)
     scene = Scene(
         id="scene-1",
         measurement_id=measurement.id,

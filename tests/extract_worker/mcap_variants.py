@@ -11,7 +11,7 @@ what the tests expect back.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +51,16 @@ class Layout:
     chunk_size: int = 512
 
 
+# Nothing after the data section but the footer (no statistics, indexes or repeated records).
+NO_SUMMARY = Layout(
+    "no-summary",
+    chunk_index=False,
+    message_index=False,
+    statistics=False,
+    summary_offsets=False,
+    repeat_schemas=False,
+    repeat_channels=False,
+)
 LAYOUTS = (
     Layout("chunked-zstd"),
     Layout("chunked-lz4", compression="lz4"),
@@ -60,29 +70,16 @@ LAYOUTS = (
     Layout("no-message-index", message_index=False),
     Layout("no-indexes", chunk_index=False, message_index=False),
     Layout("no-statistics", statistics=False),
+    # Chunk indexes alone: counts come from reading the chunks (the first full read counts).
+    Layout("chunk-index-only", message_index=False, statistics=False),
     Layout("no-summary-offsets", summary_offsets=False),
     Layout("no-repeated-channels", repeat_channels=False),
     Layout("no-repeated-schemas", repeat_schemas=False),
-    Layout(
-        "no-summary",
-        chunk_index=False,
-        message_index=False,
-        statistics=False,
-        summary_offsets=False,
-        repeat_schemas=False,
-        repeat_channels=False,
-    ),
+    NO_SUMMARY,
     Layout("attachments-metadata", attachments=True, metadata=True),
     Layout("chunked-unordered", unordered=True),
     Layout("unchunked", chunked=False),
-    Layout(
-        "unchunked-no-summary",
-        chunked=False,
-        statistics=False,
-        repeat_channels=False,
-        repeat_schemas=False,
-        summary_offsets=False,
-    ),
+    replace(NO_SUMMARY, name="unchunked-no-summary", chunked=False),
     Layout("unchunked-unordered", chunked=False, unordered=True),
 )
 BASE_LAYOUTS = ("chunked-zstd", "unchunked")

@@ -40,6 +40,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "ros1": ("validate", "structured", "camera"),
     "ros2-sqlite3": ("validate", "structured", "metadata"),
     "mcap": ("validate", "structured", "camera"),
+    # Chunk index only: counts come from reading the chunks (the metadata read counts them).
+    "mcap-chunk-index": ("validate", "metadata", "structured"),
     "mdf4": ("validate", "structured", "can"),
     "tdms": ("validate", "structured", "metadata"),
 }
@@ -88,6 +90,8 @@ def base_recording(fmt: str, directory: Path) -> Path:
         return write_ros2(directory / "drive_db3")
     if fmt == "mcap":
         return write_mcap(directory / "drive.mcap", chunk_size=16 << 10)
+    if fmt == "mcap-chunk-index":
+        return write_mcap(directory / "drive.mcap", chunk_size=16 << 10, counted=False)
     if fmt == "mdf4":
         from asammdf import MDF
 
@@ -113,7 +117,7 @@ def data_file(recording: Path) -> Path:
 
 def hot_regions(fmt: str, data: bytes) -> list[tuple[int, int]]:
     """Byte ranges holding compressed chunks, data blocks or segments of ``data``."""
-    if fmt == "mcap":
+    if fmt.startswith("mcap"):
         return _mcap_chunks(data)
     if fmt == "ros1":
         return _ros1_chunks(data)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mcap.writer import CompressionType
+from mcap.writer import CompressionType, IndexType
 from mcap.writer import Writer as McapWriter
 from PIL import Image
 from rosbags.rosbag1 import Writer as Writer1
@@ -223,13 +223,20 @@ def write_mcap(
     compression: str = "zstd",
     chunk_size: int = 1 << 20,
     ros1: bool = False,
+    counted: bool = True,
 ) -> Path:
     """A bare MCAP file written with the mcap library (chunk CRCs on): the ros2 profile (CDR),
-    or with ``ros1`` the ros1 profile (ROS 1 serialization, ``ros1msg`` schemas)."""
+    or with ``ros1`` the ros1 profile (ROS 1 serialization, ``ros1msg`` schemas). Without
+    ``counted``: no statistics and no message indexes (a chunk index only), so readers count
+    by reading the chunks."""
     store = typestore_for(ros1=ros1)
     with path.open("wb") as f:
         writer = McapWriter(
-            f, compression=CompressionType[compression.upper()], chunk_size=chunk_size
+            f,
+            compression=CompressionType[compression.upper()],
+            chunk_size=chunk_size,
+            index_types=IndexType.ALL if counted else IndexType.CHUNK,
+            use_statistics=counted,
         )
         writer.start(profile="ros1" if ros1 else "ros2", library="avops-tests")
         channels: dict[str, int] = {}

@@ -193,10 +193,17 @@ def test_chunk_missing_from_the_chunk_indexes_fails_validate(
 ) -> None:
     """A summary that indexes one chunk fewer than the file holds: reading through the
     indexes would drop that chunk's messages, so validate exits 2 naming the ChunkIndex."""
-    from mcap.data_stream import RecordBuilder
-
     layout = Layout("plain-summary", statistics=False, summary_offsets=False)
     src = write_variant(tmp_path / "v.mcap", "ros2", layout, 10).path
+    n = _drop_last_chunk_index(src)
+    message = str(_fails_validate(src, tmp_path, config))
+    assert f"the file holds {n} chunks but the summary has {n - 1} ChunkIndex records" in message
+
+
+def _drop_last_chunk_index(src: Path) -> int:
+    """Cut the last ChunkIndex record out of the summary; how many there were."""
+    from mcap.data_stream import RecordBuilder
+
     with src.open("rb") as f:
         summary = SeekingReader(f).get_summary()
     assert summary is not None and len(summary.chunk_indexes) > 1
@@ -206,9 +213,7 @@ def test_chunk_missing_from_the_chunk_indexes_fails_validate(
     data = src.read_bytes()
     assert data.count(record) == 1
     src.write_bytes(data.replace(record, b""))
-    message = str(_fails_validate(src, tmp_path, config))
-    n = len(summary.chunk_indexes)
-    assert f"the file holds {n} chunks but the summary has {n - 1} ChunkIndex records" in message
+    return len(summary.chunk_indexes)
 
 
 def _fails_validate(src: Path, tmp_path: Path, config: ExtractConfig) -> BadInputError:
@@ -257,3 +262,42 @@ def test_ros2idl_schema_decodes_into_a_table(tmp_path: Path, config: ExtractConf
     rows = pq.read_table(tmp_path / "out" / "structured" / manifest["files"][0]["path"])
     assert rows.column("x").to_pylist() == [0.0, 1.0, 2.0]
     assert rows.column("label").to_pylist() == ["p0", "p1", "p2"]
+
+
+def test_metadata_without_message_indexes_reads_each_chunk_once(
+    tmp_path: Path, config: ExtractConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunk indexes but no statistics or message indexes: the counts come from reading the
+    chunks, and ``metadata``'s own read is that count (every chunk opened once, not twice)."""
+    from extract_worker.readers import mcap_records
+
+    opened: list[int] = []
+    split = mcap_records.split_chunk
+
+    def counted(chunk: Any) -> Any:
+        opened.append(chunk.message_start_time)
+        return split(chunk)
+
+    monkeypatch.setattr(mcap_records, "split_chunk", counted)
+    written = write_variant(tmp_path / "v.mcap", "ros2", _BY_NAME["chunk-index-only"], 10)
+    with written.path.open("rb") as f:
+        summary = SeekingReader(f).get_summary()
+    assert summary is not None and len(summary.chunk_indexes) > 1
+    meta = run("metadata", written.path, tmp_path / "out", config)["metadata"]
+    assert {s["count_source"] for s in meta["streams"].values()} == {"scan"}
+    assert meta["message_count"] == 20
+    assert meta["warnings"] == []
+    assert len(opened) == len(summary.chunk_indexes)
+
+
+def test_unindexed_chunk_is_counted_and_metadata_says_it_was_not_read(
+    tmp_path: Path, config: ExtractConfig
+) -> None:
+    """A chunk the summary does not index, in a file without message indexes or statistics:
+    the scan (not put off, as the indexes do not cover the file) counts its messages and
+    metadata warns that the read through the indexes found fewer."""
+    src = write_variant(tmp_path / "v.mcap", "ros2", _BY_NAME["chunk-index-only"], 10).path
+    _drop_last_chunk_index(src)
+    meta = run("metadata", src, tmp_path / "out", config)["metadata"]
+    assert meta["message_count"] < 20
+    assert any("scan records" in w and "were read" in w for w in meta["warnings"]), meta

@@ -18,13 +18,20 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from avops.sample_drive.generate import generate_drive
 from dataops.clips.steps import ClipRequest, prepare_clip, write_measurement_clip
-from dataops.models import DatastreamState, DatastreamType, Measurement, Scene
-from dataops.paths import Zone
+from dataops.models import DatastreamState, DatastreamType, FileRecord, Measurement, Scene
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
-from tests.contract.conftest import make_datastream, make_measurement
+from tests.contract.conftest import make_measurement, seed_completed_raw
+from tests.extract_worker import ros2_bags
 
 MARGIN_NS = 2_000_000_000
+ROS2_TOPICS = (
+    "/gps",
+    "/status",
+    ros2_bags.SERVICE_TOPIC,
+    ros2_bags.FEEDBACK_TOPIC,
+    ros2_bags.STATUS_TOPIC,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +53,7 @@ def ingested(
     base = make_measurement("m-clip")
     measurement = Measurement.model_validate({**base.model_dump(), "files": manifest["files"]})
     store.create_measurement(measurement)
-    raw = store.create_datastream(make_datastream("raw-1", measurement.id))
-    for record in measurement.files:
-        blob_zones.upload_file(Zone.RAW, f"{raw.path}/{record.path}", drive / record.path)
-    store.attach_files(raw.id, measurement.files)
-    raw = store.get_datastream(raw.id)
-    raw = store.transition_datastream(raw.id, DatastreamState.COPYING, expected_etag=str(raw.etag))
-    store.transition_datastream(raw.id, DatastreamState.COMPLETED, expected_etag=str(raw.etag))
+    seed_completed_raw(store, blob_zones, measurement, drive)
     scene = Scene(
         id="scene-ped",
         measurement_id=measurement.id,
@@ -187,3 +188,70 @@ def test_clip_keeps_only_the_requested_topics(
         k: result[k] for k in ("path", "bytes", "topics")
     }
     assert store.list_files(clip.id).items[0].size == result["bytes"]
+
+
+def _sqlite_bag(kind: str, bag: Path) -> dict[str, int]:
+    if kind == "wal":
+        return ros2_bags.write_uncheckpointed_bag(bag)
+    return ros2_bags.write_versioned_bag(bag, 5 if kind == "no-definitions" else 9)
+
+
+@pytest.mark.parametrize("kind", ["current", "wal", "no-definitions"])
+def test_sqlite3_ros2_bag_clip_holds_the_window_and_decodes(
+    blob_zones: BlobZones, tmp_path: Path, kind: str
+) -> None:
+    """A ROS 2 bag in sqlite3 storage is clipped: exactly its messages with log time in the
+    window, per topic, as ``cdr`` with ``ros2msg`` schemas the ROS 2 decoder reads back.
+    Messages still in the write-ahead log count; a bag without stored definitions takes
+    rosbags' ROS 2 types, and a topic whose type is unknown there is listed as skipped."""
+    bag = tmp_path / "drive" / "bag"
+    bag.parent.mkdir()
+    _sqlite_bag(kind, bag)
+    files = [
+        FileRecord(path=f"bag/{item.name}", format="rosbag2", size=item.stat().st_size)
+        for item in sorted(bag.iterdir())
+    ]
+    assert any(f.path.endswith("-wal") for f in files) == (kind == "wal")
+    store = SqliteStore(tmp_path / "meta.sqlite3")
+    measurement = Measurement.model_validate(
+        {**make_measurement("m-sqlite").model_dump(), "files": files}
+    )
+    store.create_measurement(measurement)
+    seed_completed_raw(store, blob_zones, measurement, tmp_path / "drive")
+    # Messages 3..6 of the ten per topic (both window ends inclusive).
+    base, step = ros2_bags.BASE_NS, ros2_bags.STEP_NS
+    start, end = base + 3 * step, base + 6 * step
+    clip = prepare_clip(
+        store,
+        ClipRequest(from_ns=start, to_ns=end, margin_s=0.0),
+        datastream_id="clip-sqlite",
+        instance_id="i",
+        default_margin_s=2.0,
+        measurement_id=measurement.id,
+    )
+    result = write_measurement_clip(blob_zones, store, datastream_id=clip.id, link_hours=1)
+    store.close()
+    local = tmp_path / "clip.mcap"
+    _fetch(result["url"], local)
+
+    counts: Counter[str] = Counter()
+    latitudes = []
+    typestore = get_typestore(Stores.EMPTY)
+    with local.open("rb") as handle:
+        for schema, channel, message in make_reader(handle).iter_messages():
+            assert start <= message.log_time <= end
+            assert schema is not None and schema.encoding == "ros2msg"
+            assert channel.message_encoding == "cdr"
+            counts[channel.topic] += 1
+            if channel.topic == "/gps":
+                typestore.register(get_types_from_msg(schema.data.decode(), schema.name))
+                fix = typestore.deserialize_cdr(message.data, schema.name)
+                latitudes.append(round(fix.latitude, 6))
+    # Humble-era service event and action feedback types: not among rosbags' ROS 2 types.
+    custom = {ros2_bags.SERVICE_TOPIC, ros2_bags.FEEDBACK_TOPIC}
+    unknown = custom if kind == "no-definitions" else set()
+    expected = {topic: 4 for topic in ROS2_TOPICS if topic not in unknown}
+    assert dict(counts) == expected
+    assert latitudes == [48.00003, 48.00004, 48.00005, 48.00006]
+    assert result["topics"] == expected
+    assert sorted(result["skipped"]) == sorted(f"bag/bag.db3:{topic}" for topic in unknown)
