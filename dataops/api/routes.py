@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -153,50 +154,78 @@ _START_ERRORS = (400, 401, 403, 404, 409, 503)
 _LOCATION = ("Location", "The run's status route, `/api/runs/{instance_id}` (read role).")
 _MADE = ("X-AVOps-Datastream-Id", "The datastream the run will make.")
 
+
+# The kinds of operation the table holds; each call names what its operation does besides them
+# (summary and description always), as Operation's fields.
+
+
+def _read(operation_id: str, route: str, **details: Any) -> Operation:
+    """A GET for the read role; 404 for an unknown id unless ``details`` say other errors."""
+    details.setdefault("errors", _ONE_ERRORS)
+    return Operation(operation_id, "GET", route, role=Role.READ, **details)
+
+
+def _public(operation_id: str, route: str, **details: Any) -> Operation:
+    """A GET anyone may call, without credentials: the document, the docs, health, assets."""
+    return Operation(operation_id, "GET", route, role=None, **details)
+
+
+def _start(
+    operation_id: str, route: str, headers: tuple[tuple[str, str], ...] = (), **details: Any
+) -> Operation:
+    """A POST that starts an orchestration run: 202 with the run's status route in ``Location``
+    (besides ``headers``); the write role unless ``details`` name another."""
+    details.setdefault("role", Role.WRITE)
+    details.setdefault("response", RunAccepted)
+    details.setdefault("errors", _START_ERRORS)
+    return Operation(
+        operation_id, "POST", route, status=202, runs=True, headers=(_LOCATION, *headers), **details
+    )
+
+
+def _explorer_page(operation_id: str, route: str, **details: Any) -> Operation:
+    """An HTML page of the Data Explorer, opened by browsers."""
+    return _read(operation_id, route, errors=_PAGE_ERRORS, media_type=HTML, browser=True, **details)
+
+
+def _drive_data(operation_id: str, route: str, **details: Any) -> Operation:
+    """Data the explorer's drive view fetches from the browser (JSON, or a frame's image)."""
+    return _read(operation_id, route, browser=True, **details)
+
+
 ROUTES: tuple[Operation, ...] = (
-    Operation(
-        operation_id="listMeasurements",
-        method="GET",
-        route="measurements",
+    _read(
+        "listMeasurements",
+        "measurements",
         summary="Search measurements",
         description="Recordings that overlap [from, to], newest first, filtered by vehicle, tag "
         "and state; continuation-token pages.",
-        role=Role.READ,
         params=MeasurementSearch,
         response=MeasurementPage,
         errors=_READ_ERRORS,
     ),
-    Operation(
-        operation_id="getMeasurement",
-        method="GET",
-        route="measurements/{id}",
+    _read(
+        "getMeasurement",
+        "measurements/{id}",
         summary="One measurement with a summary of its datastreams",
         description="The measurement document and, for each of its datastreams, type, state, "
         "place and file count.",
-        role=Role.READ,
         response=MeasurementDetail,
-        errors=_ONE_ERRORS,
     ),
-    Operation(
-        operation_id="listMeasurementDatastreams",
-        method="GET",
-        route="measurements/{id}/datastreams",
+    _read(
+        "listMeasurementDatastreams",
+        "measurements/{id}/datastreams",
         summary="Datastreams of a measurement",
         description="Every datastream of the measurement, oldest first, optionally of one type.",
-        role=Role.READ,
         params=DatastreamListParams,
         response=DatastreamList,
-        errors=_ONE_ERRORS,
     ),
-    Operation(
-        operation_id="getDatastream",
-        method="GET",
-        route="datastreams/{id}",
+    _read(
+        "getDatastream",
+        "datastreams/{id}",
         summary="One datastream",
         description="The datastream document; its ETag header is what a PATCH sends as If-Match.",
-        role=Role.READ,
         response=Datastream,
-        errors=_ONE_ERRORS,
         etag=True,
     ),
     Operation(
@@ -213,141 +242,114 @@ ROUTES: tuple[Operation, ...] = (
         errors=(400, 401, 403, 404, 409, 412, 415, 428, 503),
         etag=True,
     ),
-    Operation(
-        operation_id="listDatastreamFiles",
-        method="GET",
-        route="datastreams/{id}/files",
+    _read(
+        "listDatastreamFiles",
+        "datastreams/{id}/files",
         summary="File records of a datastream",
         description="File records in path order; continuation-token pages.",
-        role=Role.READ,
         params=FileListParams,
         response=FilePage,
-        errors=_ONE_ERRORS,
     ),
-    Operation(
-        operation_id="getDatastreamLineage",
-        method="GET",
-        route="datastreams/{id}/lineage",
+    _read(
+        "getDatastreamLineage",
+        "datastreams/{id}/lineage",
         summary="Lineage of a datastream",
         description="What it was made from (up), what was made from it (down), or both, "
         "breadth-first to `depth` levels.",
-        role=Role.READ,
         params=LineageParams,
         response=LineageResponse,
-        errors=_ONE_ERRORS,
     ),
-    Operation(
-        operation_id="getLocation",
-        method="GET",
-        route="locations",
+    _read(
+        "getLocation",
+        "locations",
         summary="Where a datastream or one of its blobs is stored",
         description="Zone, container, path and URL; with `sas=true` also a short-lived read-only "
         "SAS (one blob, or read+list on the container for a whole datastream).",
-        role=Role.READ,
         params=LocationParams,
         response=Location,
-        errors=_ONE_ERRORS,
     ),
-    Operation(
-        operation_id="listScenes",
-        method="GET",
-        route="scenes",
+    _read(
+        "listScenes",
+        "scenes",
         summary="Search scenes",
         description="Scenes by start time, filtered by type, vehicle, measurement and start "
         "in [from, to]; continuation-token pages.",
-        role=Role.READ,
         params=SceneSearch,
         response=ScenePage,
         errors=_READ_ERRORS,
     ),
-    Operation(
-        operation_id="listFrames",
-        method="GET",
-        route="frames",
+    _read(
+        "listFrames",
+        "frames",
         summary="Search frames",
         description="Reference frames from the frame index (Delta tables written by "
         "detect_scenes), by time, filtered by vehicle, object class, scene type and time in "
         "[from, to]; continuation-token pages.",
-        role=Role.READ,
         params=FrameSearchParams,
         response=FramePage,
         errors=_READ_ERRORS,
     ),
-    Operation(
-        operation_id="listLabelImports",
-        method="GET",
-        route="label-exports/{id}/imports",
+    _read(
+        "listLabelImports",
+        "label-exports/{id}/imports",
         summary="Label files a partner handed back for an export, with their reports",
         description="Every label file in the export's labeled container, in name order, with "
         "the import's verdict on its current version: `accepted` (with the LABELED datastream "
         "ids), `rejected` (with every error, naming file and JSON path), `failed`, or "
         "`pending` (not checked yet).",
-        role=Role.READ,
         response=LabelImports,
-        errors=_ONE_ERRORS,
     ),
-    Operation(
-        operation_id="getOpenApiDocument",
-        method="GET",
-        route="openapi.json",
+    _public(
+        "getOpenApiDocument",
+        "openapi.json",
         summary="This API's OpenAPI 3.1 document",
         description="Generated from the request and response models.",
-        role=None,
         errors=(400,),
     ),
-    Operation(
-        operation_id="getApiDocs",
-        method="GET",
-        route="docs",
+    _public(
+        "getApiDocs",
+        "docs",
         summary="This API's documentation as a page",
         description="The OpenAPI document rendered as plain HTML (no scripts, works offline).",
-        role=None,
         errors=(400,),
         media_type=HTML,
     ),
-    Operation(
-        operation_id="getHealth",
-        method="GET",
-        route="health",
+    _public(
+        "getHealth",
+        "health",
         summary="Liveness",
         description="Answers as soon as the app is loaded, without touching storage or the "
         "store, so a probe never cascades into them.",
-        role=None,
         response=Health,
         errors=(),
     ),
-    Operation(
-        operation_id="getRun",
-        method="GET",
-        route="runs/{id}",
+    _read(
+        "getRun",
+        "runs/{id}",
         summary="Status of an orchestration run",
         description="What a starter's `Location` points at: runtime status, custom status "
         "(progress), output and times of one orchestration instance. No history, no input "
         "and no management URLs: terminating, rewinding or raising events on runs stays with "
         "operators (the Functions host's Durable API under the system key).",
-        role=Role.READ,
         response=RunStatus,
         errors=(400, 401, 403, 404),
         runs=True,
     ),
-    Operation(
-        operation_id="listStrandedUploads",
-        method="GET",
-        route="landing/stranded",
+    _read(
+        "listStrandedUploads",
+        "landing/stranded",
         summary="Uploads stranded in landing",
         description="Every landing prefix older than the reconciler's threshold that no active "
         "`ingest` run works on, whatever the reason (no manifest, an empty manifest, no run, "
         "a finished run that left blobs behind); the reconciler logs and counts the same rows "
         "every pass. Computed from a listing of landing: the answer is never cached.",
-        role=Role.READ,
         response=StrandedList,
         errors=_READ_ERRORS,
         runs=True,
     ),
-    Operation(
-        operation_id="eraseVehicle",
-        method="POST",
-        route="vehicles/{vehicle_id}/erase",
+    _start(
+        "eraseVehicle",
+        "vehicles/{vehicle_id}/erase",
         summary="Erase every byte of a vehicle's data",
         description="Tombstones the vehicle (no new upload of it is registered), purges the "
         "histories of its runs and starts an `erase` run that deletes its blobs in every zone "
@@ -359,159 +361,102 @@ ROUTES: tuple[Operation, ...] = (
         role=Role.ERASE,
         params=EraseParams,
         response=ErasureAnswer,
-        errors=_START_ERRORS,
-        status=202,
-        runs=True,
-        headers=(_LOCATION,),
     ),
-    Operation(
-        operation_id="eraseMeasurement",
-        method="POST",
-        route="measurements/{id}/erase",
+    _start(
+        "eraseMeasurement",
+        "measurements/{id}/erase",
         summary="Erase a measurement and everything made from it",
         description="As `POST /vehicles/{vehicle_id}/erase`, for one measurement and every "
         "datastream down its lineage. Needs the erase role.",
         role=Role.ERASE,
         params=EraseParams,
         response=ErasureAnswer,
-        errors=_START_ERRORS,
-        status=202,
-        runs=True,
-        headers=(_LOCATION,),
     ),
-    Operation(
-        operation_id="rerunMeasurement",
-        method="POST",
-        route="measurements/{id}/rerun",
+    _start(
+        "rerunMeasurement",
+        "measurements/{id}/rerun",
         summary="Ingest a measurement's upload again",
         description="Restores the upload the measurement was registered from (archive, else "
         "the error zone) into landing and starts a fresh `ingest` run on it; its RAW "
         "datastream's lineage links the earlier run's. 409 while a run of the upload is "
         "active. Needs the write role.",
-        role=Role.WRITE,
-        response=RunAccepted,
-        errors=_START_ERRORS,
-        status=202,
-        runs=True,
-        headers=(
-            _LOCATION,
-            ("X-AVOps-Restored-From", "Where the upload was restored from: archive, error."),
-        ),
+        headers=(("X-AVOps-Restored-From", "Where the upload was restored from: archive, error."),),
     ),
-    Operation(
-        operation_id="rehydrateUpload",
-        method="POST",
-        route="uploads/{*path}",
+    _start(
+        "rehydrateUpload",
+        "uploads/{*path}",
         document_path="/uploads/{prefix}/rehydrate",
         summary="Ingest an upload again by its landing prefix",
         description="Like the rerun of a measurement, for an upload known by its prefix (one "
         "that failed before a measurement was registered, too); the prefix may hold `/`. "
         "Restored from archive, the error zone or what is still in landing. Needs the write "
         "role.",
-        role=Role.WRITE,
-        response=RunAccepted,
-        errors=_START_ERRORS,
-        status=202,
-        runs=True,
         headers=(
-            _LOCATION,
             (
                 "X-AVOps-Restored-From",
                 "Where the upload was restored from: archive, error, landing.",
             ),
         ),
     ),
-    Operation(
-        operation_id="extractMeasurement",
-        method="POST",
-        route="measurements/{id}/extract",
+    _start(
+        "extractMeasurement",
+        "measurements/{id}/extract",
         summary="Extract a measurement again",
         description="Starts `extract` from the newest COMPLETED RAW datastream into a new "
         "EXTRACTED datastream (the old one stays; lineage shows both). 409 while an "
         "extraction of the measurement runs. Needs the write role.",
-        role=Role.WRITE,
-        response=RunAccepted,
-        errors=_START_ERRORS,
-        status=202,
-        runs=True,
-        headers=(_LOCATION, _MADE),
+        headers=(_MADE,),
     ),
-    Operation(
-        operation_id="rerunDatastreamStep",
-        method="POST",
-        route="datastreams/{id}/rerun",
+    _start(
+        "rerunDatastreamStep",
+        "datastreams/{id}/rerun",
         summary="Run the step that consumes a datastream again",
         description="The downstream step (synchronize, enrich, detect_scenes) of a COMPLETED "
         "datastream runs once more, with the step's config as it is now, into a new "
         "datastream; the change feed's run and its output stay. Needs the write role.",
-        role=Role.WRITE,
-        response=RunAccepted,
-        errors=_START_ERRORS,
-        status=202,
-        runs=True,
-        headers=(_LOCATION, _MADE),
+        headers=(_MADE,),
     ),
-    Operation(
-        operation_id="clipScene",
-        method="POST",
-        route="scenes/{id}/clip",
+    _start(
+        "clipScene",
+        "scenes/{id}/clip",
         summary="Write one MCAP of a scene's raw data",
         description="Records a CLIP datastream and starts `clip`, which writes every message "
         "of the measurement's recordings inside the scene (widened by `margin_s`, default "
         "AVOPS_CLIP_MARGIN_S) to one MCAP in the share zone, optionally only `topics`. The "
         "run's output has a read-only SAS link and an open-in-Foxglove link (see clips.md). "
         "Needs the write role.",
-        role=Role.WRITE,
         body=ClipRequest,
-        response=RunAccepted,
-        errors=_START_ERRORS,
-        status=202,
-        runs=True,
-        headers=(_LOCATION, _MADE),
+        headers=(_MADE,),
     ),
-    Operation(
-        operation_id="clipMeasurement",
-        method="POST",
-        route="measurements/{id}/clip",
+    _start(
+        "clipMeasurement",
+        "measurements/{id}/clip",
         summary="Write one MCAP of a time range of a measurement",
         description="Like the scene clip, for `from_ns`..`to_ns` (log time, nanoseconds "
         "since the epoch, both required) of the measurement. Needs the write role.",
-        role=Role.WRITE,
         body=ClipRequest,
-        response=RunAccepted,
-        errors=_START_ERRORS,
-        status=202,
-        runs=True,
-        headers=(_LOCATION, _MADE),
+        headers=(_MADE,),
     ),
-    Operation(
-        operation_id="createLabelExport",
-        method="POST",
-        route="label-exports",
+    _start(
+        "createLabelExport",
+        "label-exports",
         summary="Export frames for labeling",
         description="Checks the request, creates the export's containers and access policies "
         "and starts `label_export`, which writes a COCO + OpenLABEL package for the partner "
         "(see labeling.md). Needs the write role.",
-        role=Role.WRITE,
         body=LabelExportRequest,
         response=LabelExportAccepted,
         errors=(400, 401, 403, 415, 503),
-        status=202,
-        runs=True,
-        headers=(_LOCATION,),
         max_body_bytes=MAX_REQUEST_BYTES,
     ),
-    Operation(
-        operation_id="getLabelExport",
-        method="GET",
-        route="label-exports/{id}",
+    _read(
+        "getLabelExport",
+        "label-exports/{id}",
         summary="A labeling export: progress, expiry and partner links",
         description="Status, counts and expiry of an export. The partner links (bearer "
         "secrets) are shown to the write role only, and only while the export is neither "
         "expired nor revoked; the answer is never cached.",
-        role=Role.READ,
         response=LabelExportView,
-        errors=_ONE_ERRORS,
         runs=True,
     ),
     Operation(
@@ -526,145 +471,98 @@ ROUTES: tuple[Operation, ...] = (
         errors=_ONE_ERRORS,
     ),
     # The Data Explorer (docs/explorer.md): pages for browsers and the drive view's data.
-    Operation(
-        operation_id="explorerCatalog",
-        method="GET",
-        route="explorer",
+    _explorer_page(
+        "explorerCatalog",
+        "explorer",
         summary="Explorer: the measurement catalog",
         description="Measurements with filters (vehicle, date range, tag, project, scene type, "
         "labeled), paged. Opened with `?code=KEY` it trades the key for a session cookie and "
         "redirects to the same page without the key; without credentials it is the login page.",
-        role=Role.READ,
         params=CatalogParams,
-        errors=_PAGE_ERRORS,
-        media_type=HTML,
-        browser=True,
     ),
-    Operation(
-        operation_id="explorerMeasurement",
-        method="GET",
-        route="explorer/measurements/{id}",
+    _explorer_page(
+        "explorerMeasurement",
+        "explorer/measurements/{id}",
         summary="Explorer: one measurement",
         description="Manifest fields, datastreams with states and producers, the lineage graph, "
         "files with download links and the runs that made them.",
-        role=Role.READ,
-        errors=_PAGE_ERRORS,
-        media_type=HTML,
-        browser=True,
     ),
-    Operation(
-        operation_id="explorerDrive",
-        method="GET",
-        route="explorer/drives/{id}",
+    _explorer_page(
+        "explorerDrive",
+        "explorer/drives/{id}",
         summary="Explorer: the drive view",
         description="Route map, scene timeline, signal plots and the reference camera's frames "
         "with boxes, on one time cursor. Reads the `drives/{id}/...` data routes.",
-        role=Role.READ,
         params=DriveParams,
-        errors=_PAGE_ERRORS,
-        media_type=HTML,
-        browser=True,
     ),
-    Operation(
-        operation_id="explorerSearch",
-        method="GET",
-        route="explorer/search",
+    _explorer_page(
+        "explorerSearch",
+        "explorer/search",
         summary="Explorer: frame and scene search",
         description="`GET /frames` or `GET /scenes` with their filters as a thumbnail grid; a "
         "result opens the drive view at its time.",
-        role=Role.READ,
         params=SearchParams,
-        errors=_PAGE_ERRORS,
-        media_type=HTML,
-        browser=True,
     ),
-    Operation(
-        operation_id="explorerLabeling",
-        method="GET",
-        route="explorer/labeling",
+    _explorer_page(
+        "explorerLabeling",
+        "explorer/labeling",
         summary="Explorer: labeling exports and imports",
         description="Exports with status, expiry and package state; the partner links for the "
         "write role only, while the export is active; with `export` that export's imports with "
         "verdicts and errors.",
-        role=Role.READ,
         params=LabelingParams,
-        errors=_PAGE_ERRORS,
-        media_type=HTML,
-        browser=True,
     ),
-    Operation(
-        operation_id="explorerAsset",
-        method="GET",
-        route="explorer/assets/{*path}",
+    _public(
+        "explorerAsset",
+        "explorer/assets/{*path}",
         document_path="/explorer/assets/{path}",
         summary="Explorer: scripts, styles and the shipped browser libraries",
         description="Static files of the explorer; 503 when the libraries were not copied into "
         "the app (`python -m dataops.explorer.vendor`).",
-        role=None,
         errors=(404, 503),
         media_type="text/javascript",
         other_media_types=("text/css", "text/plain"),
     ),
-    Operation(
-        operation_id="getDriveTrack",
-        method="GET",
-        route="drives/{id}/track",
+    _drive_data(
+        "getDriveTrack",
+        "drives/{id}/track",
         summary="A drive's GPS route and road network",
         description="Every fix of the first GPS table (by sensor name) of the newest COMPLETED "
         "EXTRACTED datastream, in time order, and the roads of the upload's `roads.geojson`.",
-        role=Role.READ,
         response=DriveTrack,
-        errors=_ONE_ERRORS,
-        browser=True,
     ),
-    Operation(
-        operation_id="getDriveSignals",
-        method="GET",
-        route="drives/{id}/signals",
+    _drive_data(
+        "getDriveSignals",
+        "drives/{id}/signals",
         summary="A drive's speed, acceleration and yaw rate per reference frame",
         description="From the newest COMPLETED SYNCHRONIZED table.",
-        role=Role.READ,
         response=DriveSignals,
-        errors=_ONE_ERRORS,
-        browser=True,
     ),
-    Operation(
-        operation_id="getDriveScenes",
-        method="GET",
-        route="drives/{id}/scenes",
+    _drive_data(
+        "getDriveScenes",
+        "drives/{id}/scenes",
         summary="A drive's scenes",
         description="Every scene of the measurement's scenes tables, by start.",
-        role=Role.READ,
         response=DriveScenes,
-        errors=_ONE_ERRORS,
-        browser=True,
     ),
-    Operation(
-        operation_id="getDriveFrames",
-        method="GET",
-        route="drives/{id}/frames",
+    _drive_data(
+        "getDriveFrames",
+        "drives/{id}/frames",
         summary="A drive's reference frames with detection and label boxes",
         description="Per reference frame of the SYNCHRONIZED table: time, whether it has an "
         "image, the ENRICHED table's detection boxes (scaled to the reference camera) and the "
         "label boxes of COMPLETED LABELED datastreams.",
-        role=Role.READ,
         response=DriveFrames,
-        errors=_ONE_ERRORS,
-        browser=True,
     ),
-    Operation(
-        operation_id="getDriveFrameImage",
-        method="GET",
-        route="drives/{id}/frames/{frame}/image",
+    _drive_data(
+        "getDriveFrameImage",
+        "drives/{id}/frames/{frame}/image",
         summary="A reference frame's image, or its thumbnail",
         description="The stored JPEG/PNG of the frame, or with `width` a JPEG thumbnail (made "
         "from one frame read, kept in a bounded cache).",
-        role=Role.READ,
         params=ImageParams,
-        errors=_ONE_ERRORS,
         media_type=JPEG,
         other_media_types=("image/png",),
-        browser=True,
     ),
 )
 
