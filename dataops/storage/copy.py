@@ -117,6 +117,39 @@ def _verify(
     return tuple(checks)
 
 
+def _source_or_done(
+    source: BlobClient,
+    destination: BlobClient,
+    *,
+    source_etag: str,
+    expected_sha256: str | None,
+    rehash: bool,
+) -> tuple[BlobProperties, CopyResult | None]:
+    """The source's properties (still at ``source_etag``, not recording another hash than
+    ``expected_sha256``), and the skipped result when ``destination`` already provably holds it
+    (re-runs after a crash do not copy again)."""
+    src = source.get_blob_properties(etag=source_etag, match_condition=_IF_MATCH)
+    src_sha = _sha256_meta(src)
+    if expected_sha256 is not None and src_sha is not None and src_sha != expected_sha256:
+        raise CopyVerificationError(
+            f"{source.blob_name}: source records sha256 {src_sha}, expected {expected_sha256}"
+        )
+    try:
+        existing: BlobProperties | None = destination.get_blob_properties()
+    except ResourceNotFoundError:
+        existing = None
+    if existing is not None and _already_copied(src, existing):
+        checks = _verify(src, destination, existing, expected_sha256=expected_sha256, rehash=rehash)
+        return src, CopyResult(
+            source_etag=source_etag,
+            destination_etag=str(existing.etag),
+            size=int(existing.size),
+            verified_by=checks,
+            skipped=True,
+        )
+    return src, None
+
+
 def copy_blob_verified(
     source: BlobClient,
     source_url: str,
@@ -134,25 +167,12 @@ def copy_blob_verified(
     do not copy again). A copy that fails verification is deleted, then CopyVerificationError.
     Azure errors propagate raw; the caller translates them.
     """
-    src = source.get_blob_properties(etag=source_etag, match_condition=_IF_MATCH)
+    src, done = _source_or_done(
+        source, destination, source_etag=source_etag, expected_sha256=expected_sha256, rehash=rehash
+    )
+    if done is not None:
+        return done
     src_sha = _sha256_meta(src)
-    if expected_sha256 is not None and src_sha is not None and src_sha != expected_sha256:
-        raise CopyVerificationError(
-            f"{source.blob_name}: source records sha256 {src_sha}, expected {expected_sha256}"
-        )
-    try:
-        existing: BlobProperties | None = destination.get_blob_properties()
-    except ResourceNotFoundError:
-        existing = None
-    if existing is not None and _already_copied(src, existing):
-        checks = _verify(src, destination, existing, expected_sha256=expected_sha256, rehash=rehash)
-        return CopyResult(
-            source_etag=source_etag,
-            destination_etag=str(existing.etag),
-            size=int(existing.size),
-            verified_by=checks,
-            skipped=True,
-        )
     # Record the validated hash on the copy when the source does not carry one yet.
     metadata = None
     if expected_sha256 is not None and src_sha is None:
@@ -202,26 +222,12 @@ def copy_blob_streamed(
     the committed blob carries both, so it is verified like a server-side copy. A destination
     that already provably holds the content is left alone.
     """
-    src = source.get_blob_properties(etag=source_etag, match_condition=_IF_MATCH)
-    src_sha = _sha256_meta(src)
-    wanted = expected_sha256 or src_sha
-    if expected_sha256 is not None and src_sha is not None and src_sha != expected_sha256:
-        raise CopyVerificationError(
-            f"{source.blob_name}: source records sha256 {src_sha}, expected {expected_sha256}"
-        )
-    try:
-        existing: BlobProperties | None = destination.get_blob_properties()
-    except ResourceNotFoundError:
-        existing = None
-    if existing is not None and _already_copied(src, existing):
-        checks = _verify(src, destination, existing, expected_sha256=expected_sha256, rehash=rehash)
-        return CopyResult(
-            source_etag=source_etag,
-            destination_etag=str(existing.etag),
-            size=int(existing.size),
-            verified_by=checks,
-            skipped=True,
-        )
+    src, done = _source_or_done(
+        source, destination, source_etag=source_etag, expected_sha256=expected_sha256, rehash=rehash
+    )
+    if done is not None:
+        return done
+    wanted = expected_sha256 or _sha256_meta(src)
     sha256 = hashlib.sha256()
     md5 = hashlib.md5(usedforsecurity=False)  # what Content-MD5 holds
     size = 0
