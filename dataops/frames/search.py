@@ -24,13 +24,14 @@ from typing import Any
 from dataops.frames.tables import (
     FRAMES_TABLE_STAT,
     IndexTables,
+    LabelPageQuery,
     MeasurementTables,
     Row,
     TableFile,
     TableSelection,
-    ns_ceiling,
-    ns_floor,
+    bound_times,
     position_int,
+    resume_after,
     scan_in_order,
 )
 from dataops.storage import BlobZones
@@ -66,7 +67,7 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 @dataclass(frozen=True)
-class FrameQuery:
+class FrameQuery(LabelPageQuery):
     """Filters (AND); times bound the frame time, inclusive."""
 
     vehicle_id: str | None = None
@@ -74,12 +75,6 @@ class FrameQuery:
     scene_type: str | None = None
     time_from: datetime | None = None
     time_to: datetime | None = None
-    labeled: bool | None = None
-    """True: only frames with at least one label; False: only frames without."""
-    label: str | None = None
-    """Only frames with a label of this category."""
-    limit: int = 100
-    continuation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,18 +100,10 @@ def _plan(query: FrameQuery) -> _Plan:
     )
     where = ["TRUE"]
     args: dict[str, Any] = {"limit": query.limit + 1}
-    low = high = None
     if query.vehicle_id is not None:
         where.append("f.vehicle_id = $vehicle")
         args["vehicle"] = query.vehicle_id
-    if query.time_from is not None:
-        low = ns_floor(query.time_from)
-        where.append("f.time_ns >= $from")
-        args["from"] = low
-    if query.time_to is not None:
-        high = ns_ceiling(query.time_to)
-        where.append("f.time_ns <= $to")
-        args["to"] = high
+    low, high = bound_times("f.time_ns", query.time_from, query.time_to, where, args)
     if query.object_class is not None:
         where.append("list_contains(f.object_classes, $object)")
         args["object"] = query.object_class
@@ -125,8 +112,7 @@ def _plan(query: FrameQuery) -> _Plan:
         args["scene_type"] = query.scene_type
     if query.continuation is not None:
         time_ns, datastream_id, frame = decode_token(query.continuation, "frames", filters, 3)
-        after = position_int(time_ns)
-        low = after if low is None else max(low, after)
+        after, low = resume_after(low, time_ns)
         where.append("(f.time_ns, f.datastream_id, f.frame) > ($after_t, $after_d, $after_f)")
         args.update(after_t=after, after_d=datastream_id, after_f=position_int(frame))
     return _Plan(filters=filters, where=where, args=args, low=low, high=high)
@@ -147,7 +133,7 @@ class FrameSearch:
         """One page of frames in (time, datastream, frame) order."""
         plan = _plan(query)
         where, args = plan.where, plan.args
-        wants_labels = query.labeled is True or query.label is not None
+        wants_labels = query.wants_labels
         chosen = self.tables.select(
             store,
             TableSelection(
@@ -241,7 +227,7 @@ class FrameSearch:
                 if query.scene_type not in spans:
                     return None
                 low, high = spans[query.scene_type]
-        wants_labels = query.labeled is True or query.label is not None
+        wants_labels = query.wants_labels
         known = all(label.min_ns is not None and label.max_ns is not None for label in labels)
         if wants_labels and labels and known:
             # Labeled frames lie where the labels are.

@@ -102,6 +102,51 @@ def ns_ceiling(value: datetime) -> int:
     return _clamped((value - _EPOCH) // _MICROSECOND * 1000 + 999)
 
 
+@dataclass(frozen=True)
+class LabelPageQuery:
+    """What frame and scene search queries share: the label filters and the page."""
+
+    labeled: bool | None = None
+    """True: only hits with at least one label (inside them); False: only hits without."""
+    label: str | None = None
+    """Only hits with a label of this category (inside them)."""
+    limit: int = 100
+    continuation: str | None = None
+
+    @property
+    def wants_labels(self) -> bool:
+        """Only hits with labels can match: tables without label files need not be read."""
+        return self.labeled is True or self.label is not None
+
+
+def bound_times(
+    column: str,
+    since: datetime | None,
+    until: datetime | None,
+    where: list[str],
+    args: dict[str, Any],
+) -> tuple[int | None, int | None]:
+    """Adds the inclusive [since, until] bounds on ``column`` (``$from``, ``$to``) to ``where``
+    and ``args``; returns them in nanoseconds (None where open)."""
+    low = high = None
+    if since is not None:
+        low = ns_floor(since)
+        where.append(f"{column} >= $from")
+        args["from"] = low
+    if until is not None:
+        high = ns_ceiling(until)
+        where.append(f"{column} <= $to")
+        args["to"] = high
+    return low, high
+
+
+def resume_after(low: int | None, position: str) -> tuple[int, int]:
+    """A continuation token's time ``position`` as an int64, and the lower time bound once
+    the rows up to it are past (the later of ``low`` and the position)."""
+    after = position_int(position)
+    return after, after if low is None else max(low, after)
+
+
 def position_int(text: str) -> int:
     """An int64 of a continuation token's position; InvalidInputError for anything else."""
     try:

@@ -25,12 +25,12 @@ from typing import Any
 from dataops.frames.tables import (
     SCENES_TABLE_STAT,
     IndexTables,
+    LabelPageQuery,
     Row,
     TableFile,
     TableSelection,
-    ns_ceiling,
-    ns_floor,
-    position_int,
+    bound_times,
+    resume_after,
     scan_in_order,
 )
 from dataops.models import Scene
@@ -59,7 +59,7 @@ _ANY_LABEL = (
 
 
 @dataclass(frozen=True)
-class SceneTableQuery:
+class SceneTableQuery(LabelPageQuery):
     """Filters (AND); ``start_from``/``start_to`` bound the scene start, inclusive."""
 
     type: str | None = None
@@ -67,12 +67,6 @@ class SceneTableQuery:
     measurement_id: str | None = None
     start_from: datetime | None = None
     start_to: datetime | None = None
-    labeled: bool | None = None
-    """True: only scenes with a label inside them; False: only scenes without."""
-    label: str | None = None
-    """Only scenes with a label of this category inside them."""
-    limit: int = 100
-    continuation: str | None = None
 
 
 def _key(row: Row) -> tuple[int, str]:
@@ -121,7 +115,6 @@ class SceneSearch:
         )
         where = ["TRUE"]
         args: dict[str, Any] = {"limit": query.limit + 1}
-        low = high = None
         for condition, name, value in (
             ("s.type = $type", "type", query.type),
             ("s.vehicle_id = $vehicle", "vehicle", query.vehicle_id),
@@ -130,21 +123,13 @@ class SceneSearch:
             if value is not None:
                 where.append(condition)
                 args[name] = value
-        if query.start_from is not None:
-            low = ns_floor(query.start_from)
-            where.append("s.start_ns >= $from")
-            args["from"] = low
-        if query.start_to is not None:
-            high = ns_ceiling(query.start_to)
-            where.append("s.start_ns <= $to")
-            args["to"] = high
+        low, high = bound_times("s.start_ns", query.start_from, query.start_to, where, args)
         if query.continuation is not None:
             start_ns, scene_id = decode_token(query.continuation, "scenes", filters, 2)
-            after = position_int(start_ns)
-            low = after if low is None else max(low, after)
+            after, low = resume_after(low, start_ns)
             where.append("(s.start_ns, s.scene_id) > ($after_s, $after_id)")
             args.update(after_s=after, after_id=scene_id)
-        wants_labels = query.labeled is True or query.label is not None
+        wants_labels = query.wants_labels
         chosen = self._tables.select(
             store,
             TableSelection(
