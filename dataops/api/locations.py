@@ -129,43 +129,33 @@ class Locator:
         credential = container.credential
         account_key = getattr(credential, "account_key", None)
         delegation = None if account_key else self._delegation_key(container, now)
+        # What every kind of SAS is signed with: the account key, else a user delegation key.
+        signed_by: dict[str, Any] = {
+            "account_name": account,
+            "container_name": name,
+            "account_key": account_key,
+            "user_delegation_key": delegation,
+            "start": start,
+            "expiry": expiry,
+        }
         if blob_path is not None:
             token = generate_blob_sas(
-                account_name=account,
-                container_name=name,
-                blob_name=blob_path,
-                account_key=account_key,
-                user_delegation_key=delegation,
-                permission=BlobSasPermissions(read=True),
-                start=start,
-                expiry=expiry,
+                blob_name=blob_path, permission=BlobSasPermissions(read=True), **signed_by
             )
             scope, permissions = SasScope.BLOB, "r"
         elif self._has_hierarchical_namespace(container):
             # The directory itself, without the trailing '/', and its depth: sdd=6 for
             # YYYY/MM/DD/vehicle/measurement/datastream.
-            directory = url_prefix.rstrip("/")
             token = generate_blob_sas(
-                account_name=account,
-                container_name=name,
-                blob_name=directory,
-                account_key=account_key,
-                user_delegation_key=delegation,
+                blob_name=url_prefix.rstrip("/"),
                 permission=BlobSasPermissions(read=True, list=True),
-                start=start,
-                expiry=expiry,
                 is_directory=True,
+                **signed_by,
             )
             scope, permissions = SasScope.DIRECTORY, "rl"
         else:
             token = generate_container_sas(
-                account_name=account,
-                container_name=name,
-                account_key=account_key,
-                user_delegation_key=delegation,
-                permission=ContainerSasPermissions(read=True, list=True),
-                start=start,
-                expiry=expiry,
+                permission=ContainerSasPermissions(read=True, list=True), **signed_by
             )
             scope, permissions = SasScope.CONTAINER, "rl"
         return SasGrant(
