@@ -13,6 +13,7 @@ from azure.storage.blob import BlobProperties, ContentSettings
 from dataops.errors import InvalidInputError
 from dataops.paths import Zone, check_relative_path, join_path
 from dataops.storage.copy import copy_blob_streamed, copy_blob_verified
+from dataops.storage.error_zone import move_prefix_to_error
 from dataops.storage.errors import BlobTooLargeError, translate_azure_errors
 from dataops.storage.hashing import sha256_of_blob
 from dataops.storage.models import (
@@ -27,14 +28,12 @@ from dataops.storage.upload import upload_file_streamed
 from dataops.storage.zones import DEFAULT_CHUNK_SIZE, ZoneClients, zone_clients_from_settings
 
 if TYPE_CHECKING:
-    from datetime import datetime
     from pathlib import Path
     from types import TracebackType
 
     from azure.storage.blob import BlobClient, ContainerClient
 
     from dataops.settings import Settings
-    from dataops.storage.models import MoveResult
 
 __all__ = ["BlobZones"]
 
@@ -358,34 +357,6 @@ class BlobZones:
             results.append(result)
         return results
 
-    def move_to_error(
-        self,
-        zone: Zone,
-        prefix: str,
-        *,
-        step: str,
-        reason: str,
-        details: Mapping[str, Any] | None = None,
-        instance_id: str | None = None,
-        measurement_id: str | None = None,
-        datastream_id: str | None = None,
-        now: datetime | None = None,
-    ) -> MoveResult:
-        """Move every blob under ``zone/prefix`` to the error zone with ``_error.json``.
-
-        See :func:`dataops.storage.error_zone.move_prefix_to_error`.
-        """
-        from dataops.storage.error_zone import move_prefix_to_error
-
-        return move_prefix_to_error(
-            self,
-            zone,
-            prefix,
-            step=step,
-            reason=reason,
-            details=details,
-            instance_id=instance_id,
-            measurement_id=measurement_id,
-            datastream_id=datastream_id,
-            now=now,
-        )
+    # Every blob under ``zone/prefix`` to the error zone with ``_error.json``: the function is
+    # the method (``self`` is its ``zones``), so the signature is written once.
+    move_to_error = move_prefix_to_error
