@@ -39,7 +39,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.trace import SpanProcessor
@@ -100,18 +100,10 @@ RunEvent = Literal[
     "manifest_refused",
     "stranded",
 ]
-_RUN_EVENTS = frozenset(
-    {
-        "rerun_started",
-        "reconciler_started",
-        "reupload_started",
-        "deadline_exceeded",
-        "manifest_refused",
-        "stranded",
-    }
-)
+# The values the checks accept are the Literal's own: one list to extend.
+_RUN_EVENTS = frozenset(get_args(RunEvent))
 ByteKind = Literal["validated", "copied", "extracted"]
-_BYTE_KINDS = frozenset({"validated", "copied", "extracted"})
+_BYTE_KINDS = frozenset(get_args(ByteKind))
 _CONSOLE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _log = logging.getLogger("avops.telemetry")
