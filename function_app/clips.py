@@ -6,12 +6,11 @@ Logic lives in ``dataops.clips`` and ``orchestrators.clip``; the starters are ro
 
 from __future__ import annotations
 
-from typing import Any
-
 import azure.durable_functions as df
 
 from activities import clips as clip_activities
 from function_app.activity_functions import register_activities
+from function_app.orchestration_functions import register_orchestration
 from orchestrators.clip import clip_orchestrator
 
 __all__ = ["bp"]
@@ -19,10 +18,13 @@ __all__ = ["bp"]
 bp = df.Blueprint()
 
 
-@bp.orchestration_trigger(context_name="context")
-def clip(context: df.DurableOrchestrationContext) -> Any:
-    """Write one MCAP clip; see orchestrators/clip.py."""
-    return (yield from clip_orchestrator(context))
+register_orchestration(
+    bp,
+    "clip",
+    clip_orchestrator,
+    "Write one MCAP clip; see orchestrators/clip.py.",
+    telemetry_ids=False,
+)
 
 
 register_activities(bp, clip_activities)

@@ -13,7 +13,6 @@ cannot retrigger itself. Logic lives in ``dataops.synchronization``, ``dataops.e
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -26,11 +25,11 @@ from dataops.dead_letters import record_dead_letter
 from dataops.downstream import DownstreamStart, plan_downstream
 from dataops.telemetry import bind_ids
 from function_app.activity_functions import register_activities
+from function_app.orchestration_functions import register_orchestration
 from function_app.telemetry import traced_trigger
 from orchestrators.detect_scenes import detect_scenes_orchestrator
 from orchestrators.enrich import enrich_orchestrator
 from orchestrators.synchronize import synchronize_orchestrator
-from orchestrators.telemetry import with_telemetry_ids
 
 __all__ = ["bp"]
 
@@ -154,26 +153,25 @@ async def _start_once(client: df.DurableOrchestrationClient, start: DownstreamSt
     )
 
 
-@bp.orchestration_trigger(context_name="context")
-def synchronize(context: df.DurableOrchestrationContext) -> Any:
-    """EXTRACTED -> SYNCHRONIZED; see orchestrators/synchronize.py."""
-    return (
-        yield from with_telemetry_ids(context, "synchronize", synchronize_orchestrator(context))
-    )
+register_orchestration(
+    bp,
+    "synchronize",
+    synchronize_orchestrator,
+    "EXTRACTED -> SYNCHRONIZED; see orchestrators/synchronize.py.",
+)
 
 
-@bp.orchestration_trigger(context_name="context")
-def enrich(context: df.DurableOrchestrationContext) -> Any:
-    """SYNCHRONIZED -> ENRICHED; see orchestrators/enrich.py."""
-    return (yield from with_telemetry_ids(context, "enrich", enrich_orchestrator(context)))
+register_orchestration(
+    bp, "enrich", enrich_orchestrator, "SYNCHRONIZED -> ENRICHED; see orchestrators/enrich.py."
+)
 
 
-@bp.orchestration_trigger(context_name="context")
-def detect_scenes(context: df.DurableOrchestrationContext) -> Any:
-    """ENRICHED -> SCENES; see orchestrators/detect_scenes.py."""
-    return (
-        yield from with_telemetry_ids(context, "detect_scenes", detect_scenes_orchestrator(context))
-    )
+register_orchestration(
+    bp,
+    "detect_scenes",
+    detect_scenes_orchestrator,
+    "ENRICHED -> SCENES; see orchestrators/detect_scenes.py.",
+)
 
 
 register_activities(bp, synchronization_activities)

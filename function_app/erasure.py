@@ -7,12 +7,11 @@ Starting an erasure is a route of ``dataops/api/routes.py`` (handler in
 
 from __future__ import annotations
 
-from typing import Any
-
 import azure.durable_functions as df
 
 from activities import erasure as erasure_activities
 from function_app.activity_functions import register_activities
+from function_app.orchestration_functions import register_orchestration
 from orchestrators.erase import erase_orchestrator
 
 __all__ = ["bp"]
@@ -20,10 +19,13 @@ __all__ = ["bp"]
 bp = df.Blueprint()
 
 
-@bp.orchestration_trigger(context_name="context")
-def erase(context: df.DurableOrchestrationContext) -> Any:
-    """Blobs, batch pool, store, record; see orchestrators/erase.py."""
-    return (yield from erase_orchestrator(context))
+register_orchestration(
+    bp,
+    "erase",
+    erase_orchestrator,
+    "Blobs, batch pool, store, record; see orchestrators/erase.py.",
+    telemetry_ids=False,
+)
 
 
 register_activities(bp, erasure_activities)

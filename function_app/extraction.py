@@ -15,8 +15,8 @@ import azure.durable_functions as df
 from activities import extraction as extraction_activities
 from activities import runtime
 from function_app.activity_functions import register_activities
+from function_app.orchestration_functions import register_orchestration
 from orchestrators.extract import extract_orchestrator
-from orchestrators.telemetry import with_telemetry_ids
 
 __all__ = ["bp", "extract_start_input"]
 
@@ -36,10 +36,12 @@ def extract_start_input(
     }
 
 
-@bp.orchestration_trigger(context_name="context")
-def extract(context: df.DurableOrchestrationContext) -> Any:
-    """RAW -> batch jobs -> EXTRACTED; see orchestrators/extract.py."""
-    return (yield from with_telemetry_ids(context, "extract", extract_orchestrator(context)))
+register_orchestration(
+    bp,
+    "extract",
+    extract_orchestrator,
+    "RAW -> batch jobs -> EXTRACTED; see orchestrators/extract.py.",
+)
 
 
 register_activities(bp, extraction_activities)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -23,10 +22,10 @@ from dataops.paths import Zone
 from dataops.telemetry import learned_ids
 from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload
+from function_app.orchestration_functions import register_orchestration
 from function_app.telemetry import traced_trigger
 from orchestrators.ingest import ingest_orchestrator
 from orchestrators.ingest_waves import ingest_files_orchestrator
-from orchestrators.telemetry import with_telemetry_ids
 
 bp = df.Blueprint()
 log = logging.getLogger("avops.ingest")
@@ -134,18 +133,17 @@ def _is_reupload(status: df.DurableOrchestrationStatus, manifest_etag: str | Non
     )
 
 
-@bp.orchestration_trigger(context_name="context")
-def ingest(context: df.DurableOrchestrationContext) -> Any:
-    """Landing -> raw + archive; see orchestrators/ingest.py."""
-    return (yield from with_telemetry_ids(context, "ingest", ingest_orchestrator(context)))
+register_orchestration(
+    bp, "ingest", ingest_orchestrator, "Landing -> raw + archive; see orchestrators/ingest.py."
+)
 
 
-@bp.orchestration_trigger(context_name="context")
-def ingest_files(context: df.DurableOrchestrationContext) -> Any:
-    """One wave of a large upload's files (hash or copy); see orchestrators/ingest_waves.py."""
-    return (
-        yield from with_telemetry_ids(context, "ingest_files", ingest_files_orchestrator(context))
-    )
+register_orchestration(
+    bp,
+    "ingest_files",
+    ingest_files_orchestrator,
+    "One wave of a large upload's files (hash or copy); see orchestrators/ingest_waves.py.",
+)
 
 
 register_activities(bp, ingest_activities)

@@ -8,14 +8,13 @@ reading and revoking an export are routes of ``dataops/api/routes.py`` (handlers
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import azure.durable_functions as df
 
 from activities import labeling_export as export_activities
 from function_app.activity_functions import register_activities
+from function_app.orchestration_functions import register_orchestration
 from orchestrators.label_export import label_export_orchestrator
-from orchestrators.telemetry import with_telemetry_ids
 
 __all__ = ["bp"]
 
@@ -23,12 +22,12 @@ bp = df.Blueprint()
 log = logging.getLogger("avops.labeling")
 
 
-@bp.orchestration_trigger(context_name="context")
-def label_export(context: df.DurableOrchestrationContext) -> Any:
-    """Plan, copy in chunks, write the label files; see orchestrators/label_export.py."""
-    return (
-        yield from with_telemetry_ids(context, "label_export", label_export_orchestrator(context))
-    )
+register_orchestration(
+    bp,
+    "label_export",
+    label_export_orchestrator,
+    "Plan, copy in chunks, write the label files; see orchestrators/label_export.py.",
+)
 
 
 register_activities(bp, export_activities)

@@ -7,7 +7,6 @@ Logic lives in ``dataops.labeling`` (through ``activities.labeling_import``) and
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -20,9 +19,9 @@ from dataops.labeling.importing.events import label_upload_from_event
 from dataops.paths import Zone
 from function_app.activity_functions import register_activities
 from function_app.events import event_grid_payload
+from function_app.orchestration_functions import register_orchestration
 from function_app.telemetry import traced_trigger
 from orchestrators.label_import import label_import_orchestrator
-from orchestrators.telemetry import with_telemetry_ids
 
 __all__ = ["bp"]
 
@@ -66,12 +65,12 @@ async def on_labeled_blob_created(
     )
 
 
-@bp.orchestration_trigger(context_name="context")
-def label_import(context: df.DurableOrchestrationContext) -> Any:
-    """Partner label file -> report, and LABELED datastreams when valid."""
-    return (
-        yield from with_telemetry_ids(context, "label_import", label_import_orchestrator(context))
-    )
+register_orchestration(
+    bp,
+    "label_import",
+    label_import_orchestrator,
+    "Partner label file -> report, and LABELED datastreams when valid.",
+)
 
 
 register_activities(bp, import_activities)
