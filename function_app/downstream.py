@@ -7,12 +7,14 @@ The consumer only reads its batch and starts orchestrations (routing in
 ``dataops.downstream``); it never writes the documents that triggered it, so it
 cannot retrigger itself. Logic lives in ``dataops.synchronization``, ``dataops.enrichment`` and
 ``dataops.scenes`` (through ``activities.synchronization`` / ``activities.enrichment`` /
-``activities.scenes``) and ``orchestrators``.
+``activities.scenes``) and ``orchestrators.derived_step``.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -21,15 +23,14 @@ from activities import enrichment as enrichment_activities
 from activities import runtime
 from activities import scenes as scene_activities
 from activities import synchronization as synchronization_activities
+from dataops.activity_contracts.steps import DETECT_SCENES, ENRICH, SYNCHRONIZE
 from dataops.dead_letters import record_dead_letter
 from dataops.downstream import DownstreamStart, plan_downstream
 from dataops.telemetry import bind_ids
 from function_app.activity_functions import register_activities
 from function_app.orchestration_functions import register_orchestration
 from function_app.telemetry import traced_trigger
-from orchestrators.detect_scenes import detect_scenes_orchestrator
-from orchestrators.enrich import enrich_orchestrator
-from orchestrators.synchronize import synchronize_orchestrator
+from orchestrators.derived_step import derived_step
 
 __all__ = ["bp"]
 
@@ -153,26 +154,13 @@ async def _start_once(client: df.DurableOrchestrationClient, start: DownstreamSt
     )
 
 
-register_orchestration(
-    bp,
-    "synchronize",
-    synchronize_orchestrator,
-    "EXTRACTED -> SYNCHRONIZED; see orchestrators/synchronize.py.",
-)
-
-
-register_orchestration(
-    bp, "enrich", enrich_orchestrator, "SYNCHRONIZED -> ENRICHED; see orchestrators/enrich.py."
-)
-
-
-register_orchestration(
-    bp,
-    "detect_scenes",
-    detect_scenes_orchestrator,
-    "ENRICHED -> SCENES; see orchestrators/detect_scenes.py.",
-)
-
+# One orchestrator serves every step, told apart by its contracts (orchestrators/derived_step.py).
+for _step, _doc in (
+    (SYNCHRONIZE, "EXTRACTED -> SYNCHRONIZED."),
+    (ENRICH, "SYNCHRONIZED -> ENRICHED."),
+    (DETECT_SCENES, "ENRICHED -> SCENES."),
+):
+    register_orchestration(bp, _step.step, partial(derived_step, step=_step), _doc)
 
 register_activities(bp, synchronization_activities)
 register_activities(bp, enrichment_activities)

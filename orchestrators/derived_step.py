@@ -1,8 +1,12 @@
-"""The shape every change-feed step shares: prepare a datastream, run the step, or mark it FAILED.
+"""The orchestrator of every change-feed step: prepare a datastream, run it, or mark it FAILED.
 
-``synchronize``, ``enrich`` and ``detect_scenes`` differ only in their contracts
-(``dataops.activity_contracts.steps``: prepare the output datastream, run, fail) and stage
-labels. Deterministic: only context calls.
+``synchronize`` (EXTRACTED -> SYNCHRONIZED, docs/synchronization.md), ``enrich``
+(SYNCHRONIZED -> ENRICHED, docs/enrichment.md) and ``detect_scenes`` (SYNCHRONIZED or
+ENRICHED -> SCENES, docs/scenes.md) differ only in their contracts
+(``dataops.activity_contracts.steps``: prepare the output datastream, run, fail, and the stage
+label while running); ``function_app/downstream.py`` registers this orchestrator once per
+step. Each is started by the datastreams change feed with an instance id derived from its
+source datastream, so redelivered changes start it once. Deterministic: only context calls.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ class StepFailedError(Exception):
 
 
 def derived_step(
-    context: df.DurableOrchestrationContext, *, step: StepContracts, running_stage: str
+    context: df.DurableOrchestrationContext, *, step: StepContracts
 ) -> Generator[Any, Any, dict[str, Any]]:
     """Prepare ``step``'s datastream, run it, or mark it FAILED and raise StepFailedError."""
     params: dict[str, Any] = context.get_input() or {}
@@ -48,7 +52,7 @@ def derived_step(
                 instance_id=context.instance_id,
             ),
         )
-        status["stage"] = running_stage
+        status["stage"] = step.running_stage
         context.set_custom_status(dict(status))
         result = yield from call(context, step.run, RunInput(datastream_id=datastream_id))
     except Exception as err:

@@ -43,21 +43,24 @@ class StepContracts:
     """The prepare, run and fail activities of one step."""
 
     step: str
+    running_stage: str
+    """The run's custom status ``stage`` while the step computes (after ``preparing``)."""
     prepare: ActivityContract[PrepareInput, ActivityOutput]
     run: ActivityContract[RunInput, ActivityOutput]
     fail: ActivityContract[FailInput, ActivityOutput]
 
 
-def _step(step: str) -> StepContracts:
+def _step(step: str, running_stage: str) -> StepContracts:
     return StepContracts(
         step=step,
+        running_stage=running_stage,
         prepare=ActivityContract(f"{step}_prepare", PrepareInput, ActivityOutput),
         run=ActivityContract(f"{step}_run", RunInput, ActivityOutput),
         fail=ActivityContract(f"{step}_fail", FailInput, ActivityOutput),
     )
 
 
-SYNCHRONIZE = _step("synchronize")
-ENRICH = _step("enrich")
-DETECT_SCENES = _step("detect_scenes")
+SYNCHRONIZE = _step("synchronize", "synchronizing")
+ENRICH = _step("enrich", "enriching")
+DETECT_SCENES = _step("detect_scenes", "detecting")
 STEPS = (SYNCHRONIZE, ENRICH, DETECT_SCENES)

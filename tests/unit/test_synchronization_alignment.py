@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dataops.activity_contracts.steps import SYNCHRONIZE
 from dataops.downstream import decode_datastream, downstream_starts, plan_downstream
 from dataops.errors import InvalidInputError
 from dataops.ids import instance_id_for
@@ -27,7 +28,7 @@ from dataops.synchronization.steps import (
     prepare_synchronization,
     run_synchronization,
 )
-from orchestrators.synchronize import SynchronizationFailedError, synchronize_orchestrator
+from orchestrators.derived_step import StepFailedError, derived_step
 from tests.store_seed import add_measurement, completed, derived
 
 MS = 1_000_000
@@ -285,7 +286,7 @@ class _Context:
 def test_orchestrator_prepares_runs_and_on_failure_marks_the_datastream_failed() -> None:
     params = {"measurement_id": "m-1", "source_datastream_id": "ds-1"}
     context = _Context(params)
-    run = synchronize_orchestrator(cast(Any, context))
+    run = derived_step(cast(Any, context), step=SYNCHRONIZE)
     assert next(run) == (
         "synchronize_prepare",
         {
@@ -303,7 +304,7 @@ def test_orchestrator_prepares_runs_and_on_failure_marks_the_datastream_failed()
     assert done.value.value == {"datastream_id": "sync-uuid", "rows": 200, "status": "Completed"}
     assert context.statuses[-1]["stage"] == "completed"
 
-    failing = synchronize_orchestrator(cast(Any, _Context(params)))
+    failing = derived_step(cast(Any, _Context(params)), step=SYNCHRONIZE)
     next(failing)
     next_call = failing.send({"datastream_id": "sync-uuid"})
     assert next_call[0] == "synchronize_run"
@@ -313,7 +314,7 @@ def test_orchestrator_prepares_runs_and_on_failure_marks_the_datastream_failed()
         "synchronize_fail",
         {"datastream_id": "sync-uuid", "reason": "ValueError: no time_ns column"},
     )
-    with pytest.raises(SynchronizationFailedError, match="no time_ns column"):
+    with pytest.raises(StepFailedError, match="no time_ns column"):
         failing.send({"datastream_id": "sync-uuid", "reason": "no time_ns column"})
 
 
