@@ -150,6 +150,33 @@ def _source_or_done(
     return src, None
 
 
+def _kept_if_verified(
+    src: BlobProperties,
+    destination: BlobClient,
+    copied: BlobProperties,
+    *,
+    source_etag: str,
+    expected_sha256: str | None,
+    rehash: bool,
+    checked_on_the_way: tuple[str, ...] = (),
+) -> CopyResult:
+    """The result of a finished copy that :func:`_verify` accepts; one it refuses is deleted.
+
+    A wrong copy must not be mistaken for a good one later: exactly that version is deleted.
+    """
+    try:
+        checks = _verify(src, destination, copied, expected_sha256=expected_sha256, rehash=rehash)
+    except CopyVerificationError:
+        destination.delete_blob(etag=str(copied.etag), match_condition=_IF_MATCH)
+        raise
+    return CopyResult(
+        source_etag=source_etag,
+        destination_etag=str(copied.etag),
+        size=int(copied.size),
+        verified_by=(*checked_on_the_way, *checks),
+    )
+
+
 def copy_blob_verified(
     source: BlobClient,
     source_url: str,
@@ -186,17 +213,13 @@ def copy_blob_verified(
     copied = _wait_for_copy(
         destination, str(started["copy_id"]), timeout_s=timeout_s, poll_interval_s=poll_interval_s
     )
-    try:
-        checks = _verify(src, destination, copied, expected_sha256=expected_sha256, rehash=rehash)
-    except CopyVerificationError:
-        # A wrong copy must not be mistaken for a good one later; delete exactly that version.
-        destination.delete_blob(etag=str(copied.etag), match_condition=_IF_MATCH)
-        raise
-    return CopyResult(
+    return _kept_if_verified(
+        src,
+        destination,
+        copied,
         source_etag=source_etag,
-        destination_etag=str(copied.etag),
-        size=int(copied.size),
-        verified_by=checks,
+        expected_sha256=expected_sha256,
+        rehash=rehash,
     )
 
 
@@ -272,14 +295,12 @@ def copy_blob_streamed(
             b"", length=0, overwrite=True, content_settings=settings, metadata=metadata
         )
     copied = destination.get_blob_properties()
-    try:
-        checks = _verify(src, destination, copied, expected_sha256=digest, rehash=rehash)
-    except CopyVerificationError:
-        destination.delete_blob(etag=str(copied.etag), match_condition=_IF_MATCH)
-        raise
-    return CopyResult(
+    return _kept_if_verified(
+        src,
+        destination,
+        copied,
         source_etag=source_etag,
-        destination_etag=str(copied.etag),
-        size=int(copied.size),
-        verified_by=("sha256_stream", *checks),
+        expected_sha256=digest,
+        rehash=rehash,
+        checked_on_the_way=("sha256_stream",),
     )
