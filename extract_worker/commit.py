@@ -98,6 +98,31 @@ class TaskOutput:
             item.bytes = (self.staging / item.path).stat().st_size
         self.files.append(item)
 
+    def add_summary(
+        self,
+        name: str,
+        body: dict[str, Any],
+        *,
+        sensor: str,
+        rows: int,
+        start_ns: int | None,
+        end_ns: int | None,
+    ) -> None:
+        """Stage ``body`` as ``<name>.json`` (a file of every stream, ``*``) and carry it in the
+        manifest under ``name`` too."""
+        (self.staging / f"{name}.json").write_text(json.dumps(body, indent=2) + "\n")
+        self.extra[name] = body
+        self.add(
+            OutputFile(
+                path=f"{name}.json",
+                stream="*",
+                sensor=sensor,
+                rows=rows,
+                start_ns=start_ns,
+                end_ns=end_ns,
+            )
+        )
+
     def manifest(self) -> dict[str, Any]:
         """The manifest as a JSON-able dict."""
         starts = [f.start_ns for f in self.files if f.start_ns is not None]

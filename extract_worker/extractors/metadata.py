@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from extract_worker.commit import OutputFile
 from extract_worker.errors import BadInputError
 from extract_worker.readers.base import MessageReader, StreamInfo
 
@@ -67,18 +65,8 @@ def extract_metadata(ctx: TaskContext) -> None:
         "streams": per_stream,
         "warnings": [*reader.notes, *warnings],
     }
-    path = ctx.output.staging / "metadata.json"
-    path.write_text(json.dumps(summary, indent=2) + "\n")
-    ctx.output.extra["metadata"] = summary
-    ctx.output.add(
-        OutputFile(
-            path="metadata.json",
-            stream="*",
-            sensor=ctx.kind,
-            rows=len(per_stream),
-            start_ns=start,
-            end_ns=end,
-        )
+    ctx.output.add_summary(
+        "metadata", summary, sensor=ctx.kind, rows=len(per_stream), start_ns=start, end_ns=end
     )
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING
-
-from extract_worker.commit import OutputFile
 
 if TYPE_CHECKING:
     from extract_worker.extractors.context import TaskContext
@@ -19,15 +16,6 @@ def run_validation(ctx: TaskContext) -> None:
     report = ctx.reader.validate()
     start, end = ctx.reader.time_range()
     body = {**asdict(report), "start_ns": start, "end_ns": end}
-    (ctx.output.staging / "validation.json").write_text(json.dumps(body, indent=2) + "\n")
-    ctx.output.extra["validation"] = body
-    ctx.output.add(
-        OutputFile(
-            path="validation.json",
-            stream="*",
-            sensor=ctx.kind,
-            rows=len(report.checks),
-            start_ns=start,
-            end_ns=end,
-        )
+    ctx.output.add_summary(
+        "validation", body, sensor=ctx.kind, rows=len(report.checks), start_ns=start, end_ns=end
     )
