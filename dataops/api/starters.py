@@ -40,7 +40,7 @@ from dataops.downstream import rerun_starts
 from dataops.errors import DataOpsError
 from dataops.extraction.rerun import extraction_target
 from dataops.ids import instance_id_for
-from dataops.ingest.runs import RunControl, rerun_measurement, rerun_upload
+from dataops.ingest.runs import RerunResult, RunControl, rerun_measurement, rerun_upload
 from dataops.ingest.stranded import find_stranded
 from dataops.labeling.exporting.request import LabelExportRequest
 from dataops.labeling.exporting.status import export_view
@@ -142,20 +142,25 @@ async def list_stranded_uploads(context: ApiContext, call: Call) -> Reply:
     )
 
 
+def _restored_and_started(call: Call, result: RerunResult) -> Reply:
+    """202 for a started rerun, naming where its upload was restored from."""
+    return _accepted(
+        call, result.instance_id, headers={"X-AVOps-Restored-From": result.restore.restored_from}
+    )
+
+
 async def rerun_measurement_upload(context: ApiContext, call: Call) -> Reply:
     """``POST /measurements/{id}/rerun``: restore its upload, start a fresh ingest."""
-    result = await rerun_measurement(
-        _runs(context),
-        _zones(context),
-        context.store(),
-        measurement_id=call.ids["id"],
-        start_input=_inputs(context).ingest,
-        max_manifest_bytes=context.settings().manifest_max_bytes,
-    )
-    return _accepted(
+    return _restored_and_started(
         call,
-        result.instance_id,
-        headers={"X-AVOps-Restored-From": result.restore.restored_from},
+        await rerun_measurement(
+            _runs(context),
+            _zones(context),
+            context.store(),
+            measurement_id=call.ids["id"],
+            start_input=_inputs(context).ingest,
+            max_manifest_bytes=context.settings().manifest_max_bytes,
+        ),
     )
 
 
@@ -169,18 +174,16 @@ async def rehydrate_upload(context: ApiContext, call: Call) -> Reply:
         check_relative_path(prefix, field="prefix")
     except DataOpsError as err:
         raise ApiError(400, str(err), parameter="prefix") from err
-    result = await rerun_upload(
-        _runs(context),
-        _zones(context),
-        context.store(),
-        upload_prefix=prefix,
-        start_input=_inputs(context).ingest,
-        max_manifest_bytes=context.settings().manifest_max_bytes,
-    )
-    return _accepted(
+    return _restored_and_started(
         call,
-        result.instance_id,
-        headers={"X-AVOps-Restored-From": result.restore.restored_from},
+        await rerun_upload(
+            _runs(context),
+            _zones(context),
+            context.store(),
+            upload_prefix=prefix,
+            start_input=_inputs(context).ingest,
+            max_manifest_bytes=context.settings().manifest_max_bytes,
+        ),
     )
 
 
