@@ -298,8 +298,13 @@ class BlobZones:
         write_sha256: bool = True,
         overwrite: bool = True,
         progress: ProgressCallback | None = None,
+        done_before: int = 0,
     ) -> UploadResult:
-        """Stream one local file to ``zone/path`` (Content-MD5 and sha256 metadata set)."""
+        """Stream one local file to ``zone/path`` (Content-MD5 and sha256 metadata set).
+
+        ``progress`` gets ``done_before`` (what a directory upload sent before) plus the bytes
+        of this file sent so far.
+        """
         blob = self._blob(zone, path)
         with translate_azure_errors(f"{zone.value}/{path}"):
             return upload_file_streamed(
@@ -310,6 +315,7 @@ class BlobZones:
                 write_sha256=write_sha256,
                 overwrite=overwrite,
                 progress=progress,
+                done_before=done_before,
             )
 
     def upload_directory(
@@ -342,17 +348,15 @@ class BlobZones:
         results: list[UploadResult] = []
         done = 0
         for local, blob_path in plan:
-            blob = self._blob(zone, blob_path)
-            with translate_azure_errors(f"{zone.value}/{blob_path}"):
-                result = upload_file_streamed(
-                    blob,
-                    local,
-                    chunk_size=self.chunk_size,
-                    write_sha256=write_sha256,
-                    overwrite=overwrite,
-                    progress=progress,
-                    done_before=done,
-                )
+            result = self.upload_file(
+                zone,
+                blob_path,
+                local,
+                write_sha256=write_sha256,
+                overwrite=overwrite,
+                progress=progress,
+                done_before=done,
+            )
             done += result.size
             results.append(result)
         return results
