@@ -17,9 +17,9 @@ from avops.sample_drive.profiles import Profile
 from avops.sample_drive.ros2 import (
     GPS_ALTITUDE_M,
     GPS_SIGMA_M,
-    SPEED_RATE_HZ,
     gps_fixes,
     imu_samples,
+    speed_messages,
     ticks,
 )
 from avops.sample_drive.route import Drive
@@ -71,15 +71,6 @@ def _imu(drive: Drive, ts: Typestore, seed: int) -> Iterator[Message]:
         yield stamp, "/imu/data", msg
 
 
-def _speed(drive: Drive, ts: Typestore) -> Iterator[Message]:
-    for _, t in ticks(drive, SPEED_RATE_HZ):
-        yield (
-            drive.stamp_ns(t),
-            "/vehicle/speed",
-            rosmsgs.float32(ts, float(drive.at(drive.speed, t))),
-        )
-
-
 def write_ros1_bag(path: Path, drive: Drive, profile: Profile, seed: int) -> dict[str, int]:
     """Write the ``.bag`` file; return the message count per topic."""
     ts = ros1_typestore()
@@ -96,7 +87,7 @@ def write_ros1_bag(path: Path, drive: Drive, profile: Profile, seed: int) -> dic
             _camera(drive, ts, profile),
             _gps(drive, ts, seed),
             _imu(drive, ts, seed),
-            _speed(drive, ts),
+            speed_messages(drive, ts),
         ]
         for stamp, topic, message in heapq.merge(*streams, key=lambda item: item[0]):
             writer.write(connections[topic], stamp, ts.serialize_ros1(message, ROS1_TOPICS[topic]))

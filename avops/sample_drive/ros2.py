@@ -165,7 +165,8 @@ def _can(drive: Drive, ts: Typestore, frames: Iterable[CanFrame]) -> Iterator[Me
         )
 
 
-def _speed(drive: Drive, ts: Typestore) -> Iterator[Message]:
+def speed_messages(drive: Drive, ts: Typestore) -> Iterator[Message]:
+    """``/vehicle/speed`` (std_msgs Float32, m/s) at SPEED_RATE_HZ: the same in both bag formats."""
     for _, t in ticks(drive, SPEED_RATE_HZ):
         yield (
             drive.stamp_ns(t),
@@ -201,7 +202,7 @@ def write_ros2_bag(
             _gps(drive, ts, seed),
             _imu(drive, ts, seed),
             _can(drive, ts, frames),
-            _speed(drive, ts),
+            speed_messages(drive, ts),
         ]
         for stamp, topic, message in heapq.merge(*streams, key=lambda item: item[0]):
             writer.write(connections[topic], stamp, ts.serialize_cdr(message, TOPICS[topic]))
