@@ -15,7 +15,7 @@ import typer
 
 from avops.cli import app
 from avops.cli.api_session import EXIT_FAILED, api_session, print_json
-from avops.cli.metadata import DEFAULT_URL, AsJson, Key, Url
+from avops.cli.metadata import DEFAULT_URL, AsJson, Key, Url, WaitTimeout
 from avops.client import ApiClient
 
 __all__ = ["build_request", "export_labels"]
@@ -124,7 +124,7 @@ def export_labels(
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the package, show progress.")
     ] = False,
-    timeout_s: Annotated[float, typer.Option(help="How long --wait waits.")] = 1800.0,
+    timeout_s: WaitTimeout = 1800.0,
     url: Url = DEFAULT_URL,
     key: Key = None,
     as_json: AsJson = False,

@@ -41,11 +41,21 @@ Key = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+Limit = Annotated[int, typer.Option(help="Page size (1-1000).")]
+Continuation = Annotated[str | None, typer.Option(help="Token of the next page.")]
+WaitTimeout = Annotated[float, typer.Option(help="How long --wait waits.")]
 
 
 def _call(url: str | None, key: str | None, path: str, params: dict[str, Any] | None = None) -> Any:
     with api_session(url, key) as api:
         return api.get(path, params)
+
+
+def _window_and_page(
+    since: str | None, until: str | None, limit: int, continuation: str | None
+) -> dict[str, Any]:
+    """The query parameters every search shares: its time window and the page asked for."""
+    return {"from": since, "to": until, "limit": limit, "continuation": continuation}
 
 
 def _print_page(
@@ -80,8 +90,8 @@ def measurements(
     until: Annotated[
         str | None, typer.Option("--to", help="Recorded at or before (ISO 8601, with zone).")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Page size (1-1000).")] = 50,
-    continuation: Annotated[str | None, typer.Option(help="Token of the next page.")] = None,
+    limit: Limit = 50,
+    continuation: Continuation = None,
     url: Url = DEFAULT_URL,
     key: Key = None,
     as_json: AsJson = False,
@@ -91,10 +101,7 @@ def measurements(
         "vehicle": vehicle,
         "tag": tag,
         "state": state,
-        "from": since,
-        "to": until,
-        "limit": limit,
-        "continuation": continuation,
+        **_window_and_page(since, until, limit, continuation),
     }
     _print_page(
         _call(url, key, "/measurements", params),

@@ -16,7 +16,7 @@ import typer
 
 from avops.cli import app
 from avops.cli.api_session import EXIT_FAILED, api_session
-from avops.cli.metadata import DEFAULT_URL, Key, Url
+from avops.cli.metadata import DEFAULT_URL, Key, Url, WaitTimeout
 
 __all__ = ["rerun_step"]
 
@@ -30,7 +30,7 @@ def rerun_step(
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow the run until it finished (exit 1 unless ok).")
     ] = False,
-    timeout_s: Annotated[float, typer.Option(help="How long --wait waits.")] = 1800.0,
+    timeout_s: WaitTimeout = 1800.0,
     url: Url = DEFAULT_URL,
     key: Key = None,
 ) -> None:

@@ -13,14 +13,22 @@ from typing import Annotated
 import typer
 
 from avops.cli import app
-from avops.cli.metadata import DEFAULT_URL, AsJson, Key, Url, _call, _print_page
+from avops.cli.metadata import (
+    DEFAULT_URL,
+    AsJson,
+    Continuation,
+    Key,
+    Limit,
+    Url,
+    _call,
+    _print_page,
+    _window_and_page,
+)
 
 __all__ = ["frames", "scenes"]
 
 Since = Annotated[str | None, typer.Option("--from", help="At or after (ISO 8601, with zone).")]
 Until = Annotated[str | None, typer.Option("--to", help="At or before (ISO 8601, with zone).")]
-Limit = Annotated[int, typer.Option(help="Page size (1-1000).")]
-Continuation = Annotated[str | None, typer.Option(help="Token of the next page.")]
 Labeled = Annotated[
     bool | None,
     typer.Option(
@@ -59,10 +67,7 @@ def scenes(
         "measurement": measurement,
         "labeled": _labeled(labeled),
         "label": label,
-        "from": since,
-        "to": until,
-        "limit": limit,
-        "continuation": continuation,
+        **_window_and_page(since, until, limit, continuation),
     }
     _print_page(
         _call(url, key, "/scenes", params),
@@ -107,10 +112,7 @@ def frames(
         "scene_type": scene_type,
         "labeled": _labeled(labeled),
         "label": label,
-        "from": since,
-        "to": until,
-        "limit": limit,
-        "continuation": continuation,
+        **_window_and_page(since, until, limit, continuation),
     }
     _print_page(
         _call(url, key, "/frames", params),
