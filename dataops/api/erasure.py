@@ -55,18 +55,23 @@ async def _erase(context: ApiContext, call: Call, target: ErasureTarget) -> Repl
         )
     instance_id = erase_instance_id(erasure_id)
     status_url = run_url(call.origin, instance_id)
-    accepted = {"Location": status_url}
-    current = await runs.status(instance_id)
-    if current is not None and current.active:
+
+    def running(counts: dict[str, int]) -> Reply:
+        # 202 with the run's status route: the erasure started now, or still runs.
         return Reply(
             body=ErasureAnswer(
                 erasure_id=erasure_id,
                 state=ErasureState.RUNNING.value,
                 instance_id=instance_id,
                 status_url=status_url,
+                counts=counts,
             ),
-            headers=accepted,
+            headers={"Location": status_url},
         )
+
+    current = await runs.status(instance_id)
+    if current is not None and current.active:
+        return running({})
     via = call.caller.via if call.caller is not None else "unknown"
     record, plan = await asyncio.to_thread(begin, zones, store, settings, target, requested_by=via)
     if record.state is ErasureState.COMPLETED:
@@ -93,16 +98,7 @@ async def _erase(context: ApiContext, call: Call, target: ErasureTarget) -> Repl
     await asyncio.to_thread(add_counts, zones, erasure_id, {"runs.purged": purged})
     await runs.start(ERASE, instance_id, {"erasure_id": erasure_id})
     log.info("started erasure %s (%s)", instance_id, target.kind.value)
-    return Reply(
-        body=ErasureAnswer(
-            erasure_id=erasure_id,
-            state=ErasureState.RUNNING.value,
-            instance_id=instance_id,
-            status_url=status_url,
-            counts=record.counts,
-        ),
-        headers=accepted,
-    )
+    return running(record.counts)
 
 
 ERASURE_HANDLERS: dict[str, RunHandler] = {
