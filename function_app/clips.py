@@ -23,7 +23,6 @@ register_orchestration(
     "clip",
     clip_orchestrator,
     "Write one MCAP clip; see orchestrators/clip.py.",
-    telemetry_ids=False,
 )
 
 

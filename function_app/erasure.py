@@ -24,6 +24,8 @@ register_orchestration(
     "erase",
     erase_orchestrator,
     "Blobs, batch pool, store, record; see orchestrators/erase.py.",
+    # Logs outlive the erasure (docs/erasure.md): its records carry the instance id only,
+    # never the ids of what it erases.
     telemetry_ids=False,
 )
 
