@@ -12,33 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.batch.models import (
-    AutoUserScope,
-    AutoUserSpecification,
-    BatchAllTasksCompleteMode,
-    BatchJobActionKind,
-    BatchJobCreateOptions,
-    BatchJobUpdateOptions,
-    BatchMetadataItem,
-    BatchNodeIdentityReference,
-    BatchPoolInfo,
-    BatchTaskConstraints,
-    BatchTaskContainerSettings,
-    BatchTaskCreateOptions,
-    BatchTaskDependencies,
-    BatchTaskFailureMode,
-    ContainerHostBatchBindMountEntry,
-    ContainerHostDataPath,
-    ContainerRegistryReference,
-    ContainerWorkingDirectory,
-    DependencyAction,
-    ElevationLevel,
-    EnvironmentSetting,
-    ExitCodeMapping,
-    ExitConditions,
-    ExitOptions,
-    UserIdentity,
-)
+from azure.batch import models as batch_models
 from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
@@ -52,6 +26,7 @@ from dataops.batch.azure_batch_models import (
 from dataops.batch.spec import JobSpec, JobState, TaskSpec, TaskState
 from dataops.errors import InvalidInputError, NotFoundError, RetryableError, TerminalError
 from tests.batch.fake_batch_client import FakeBatchClient
+from tests.worker_command import worker_run
 
 PROGRAM = Path(__file__).with_name("task_program.py")
 IDENTITY = (
@@ -64,25 +39,22 @@ SETTINGS = AzureTaskSettings(
     identity_resource_id=IDENTITY,
     identity_client_id="client-id-1",
 )
-BLOCK = ExitOptions(job_action=BatchJobActionKind.NONE, dependency_action=DependencyAction.BLOCK)
+BLOCK = batch_models.ExitOptions(
+    job_action=batch_models.BatchJobActionKind.NONE,
+    dependency_action=batch_models.DependencyAction.BLOCK,
+)
 
 
 def _worker(kind: str, depends_on: list[str] | None = None, **extra: Any) -> TaskSpec:
     return TaskSpec.model_validate(
         {
             "task_id": kind,
-            "command": [
-                "python",
-                "-m",
-                "extract_worker",
-                "run",
-                "--task",
+            "command": worker_run(
                 kind,
-                "--input",
                 "{zone:raw}/2026/01/02/VIN1/m1/d1/drive.bag",
-                "--output",
                 "{zone:extracted}/2026/01/02/VIN1/m1/d2",
-            ],
+                python="python",
+            ),
             "depends_on": depends_on or [],
             **extra,
         }
@@ -111,40 +83,43 @@ def _backend(client: FakeBatchClient) -> AzureBatchBackend:
 
 def _expected_task(
     kind: str, *, command: str, depends_on: list[str] | None, slots: int
-) -> BatchTaskCreateOptions:
-    return BatchTaskCreateOptions(
+) -> batch_models.BatchTaskCreateOptions:
+    return batch_models.BatchTaskCreateOptions(
         id=kind,
         command_line=command,
-        container_settings=BatchTaskContainerSettings(
+        container_settings=batch_models.BatchTaskContainerSettings(
             image_name="cravops.azurecr.io/avops-extract-worker:1.2.3",
-            registry=ContainerRegistryReference(
+            registry=batch_models.ContainerRegistryReference(
                 registry_server="cravops.azurecr.io",
-                identity_reference=BatchNodeIdentityReference(resource_id=IDENTITY),
+                identity_reference=batch_models.BatchNodeIdentityReference(resource_id=IDENTITY),
             ),
             container_run_options="--entrypoint=",
-            working_directory=ContainerWorkingDirectory.TASK_WORKING_DIRECTORY,
+            working_directory=batch_models.ContainerWorkingDirectory.TASK_WORKING_DIRECTORY,
             container_host_batch_bind_mounts=[
-                ContainerHostBatchBindMountEntry(
-                    source=ContainerHostDataPath.TASK, is_read_only=False
+                batch_models.ContainerHostBatchBindMountEntry(
+                    source=batch_models.ContainerHostDataPath.TASK, is_read_only=False
                 ),
-                ContainerHostBatchBindMountEntry(
-                    source=ContainerHostDataPath.VFS_MOUNTS, is_read_only=False
+                batch_models.ContainerHostBatchBindMountEntry(
+                    source=batch_models.ContainerHostDataPath.VFS_MOUNTS, is_read_only=False
                 ),
             ],
         ),
-        environment_settings=[EnvironmentSetting(name="AZURE_CLIENT_ID", value="client-id-1")],
-        depends_on=BatchTaskDependencies(task_ids=depends_on) if depends_on else None,
-        constraints=BatchTaskConstraints(max_task_retry_count=0),
-        exit_conditions=ExitConditions(
-            exit_codes=[ExitCodeMapping(code=2, exit_options=BLOCK)],
+        environment_settings=[
+            batch_models.EnvironmentSetting(name="AZURE_CLIENT_ID", value="client-id-1")
+        ],
+        depends_on=batch_models.BatchTaskDependencies(task_ids=depends_on) if depends_on else None,
+        constraints=batch_models.BatchTaskConstraints(max_task_retry_count=0),
+        exit_conditions=batch_models.ExitConditions(
+            exit_codes=[batch_models.ExitCodeMapping(code=2, exit_options=BLOCK)],
             pre_processing_error=BLOCK,
             file_upload_error=BLOCK,
             default=BLOCK,
         ),
         required_slots=slots,
-        user_identity=UserIdentity(
-            auto_user=AutoUserSpecification(
-                scope=AutoUserScope.POOL, elevation_level=ElevationLevel.NON_ADMIN
+        user_identity=batch_models.UserIdentity(
+            auto_user=batch_models.AutoUserSpecification(
+                scope=batch_models.AutoUserScope.POOL,
+                elevation_level=batch_models.ElevationLevel.NON_ADMIN,
             )
         ),
     )
@@ -156,16 +131,16 @@ def test_submit_sends_the_expected_models_in_order() -> None:
     assert _backend(client).submit(_spec()) == "extract-0123abcd"
 
     assert client.names() == ["create_job", "create_task_collection", "update_job"]
-    expected_job = BatchJobCreateOptions(
+    expected_job = batch_models.BatchJobCreateOptions(
         id="extract-0123abcd",
-        pool_info=BatchPoolInfo(pool_id="extraction"),
+        pool_info=batch_models.BatchPoolInfo(pool_id="extraction"),
         uses_task_dependencies=True,
-        all_tasks_complete_mode=BatchAllTasksCompleteMode.NO_ACTION,
-        task_failure_mode=BatchTaskFailureMode.NO_ACTION,
+        all_tasks_complete_mode=batch_models.BatchAllTasksCompleteMode.NO_ACTION,
+        task_failure_mode=batch_models.BatchTaskFailureMode.NO_ACTION,
         metadata=[
-            BatchMetadataItem(name="avops_datastream_id", value="d2"),
-            BatchMetadataItem(name="avops_instance_id", value="extract-i1"),
-            BatchMetadataItem(name="avops_measurement_id", value="m1"),
+            batch_models.BatchMetadataItem(name="avops_datastream_id", value="d2"),
+            batch_models.BatchMetadataItem(name="avops_instance_id", value="extract-i1"),
+            batch_models.BatchMetadataItem(name="avops_measurement_id", value="m1"),
         ],
     )
     assert client.calls[0][1].as_dict() == expected_job.as_dict()
@@ -208,8 +183,8 @@ def test_submit_sends_the_expected_models_in_order() -> None:
     assert job_id == "extract-0123abcd"
     assert (
         update.as_dict()
-        == BatchJobUpdateOptions(
-            all_tasks_complete_mode=BatchAllTasksCompleteMode.TERMINATE_JOB
+        == batch_models.BatchJobUpdateOptions(
+            all_tasks_complete_mode=batch_models.BatchAllTasksCompleteMode.TERMINATE_JOB
         ).as_dict()
     )
 

@@ -3,12 +3,12 @@ truncated bag failing with exit 2 and blocking its dependents."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from dataops.batch.local_pool import LocalPool
 from dataops.batch.spec import JobSpec, JobState, TaskSpec, TaskState
 from tests.extract_worker.recordings import write_ros1
+from tests.worker_command import worker_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,23 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def _worker(kind: str, job_id: str, depends_on: list[str]) -> TaskSpec:
     return TaskSpec(
         task_id=kind,
-        command=[
-            sys.executable,
-            "-m",
-            "extract_worker",
-            "run",
-            "--task",
+        command=worker_run(
             kind,
-            "--input",
             "{zone:raw}/drive.bag",
-            "--output",
             "{zone:extracted}/drive",
             "--job-id",
             job_id,
             "--task-id",
             kind,
             "--no-limits",
-        ],
+        ),
         depends_on=depends_on,
         max_retries=1,
         # Tasks run in their own working directory: the repository must be importable.

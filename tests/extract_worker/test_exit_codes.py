@@ -23,6 +23,7 @@ from extract_worker.errors import (
     TaskTimeoutError,
 )
 from tests.extract_worker.tables import write_mdf
+from tests.worker_command import worker_run
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -157,18 +158,7 @@ def test_truncated_mdf4_exits_2_with_json_only_stderr(tmp_path: Path) -> None:
     data = src.read_bytes()
     src.write_bytes(data[: len(data) // 3])
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "extract_worker",
-            "run",
-            "--task",
-            "validate",
-            "--input",
-            str(src),
-            "--output",
-            str(tmp_path / "out"),
-        ],
+        worker_run("validate", str(src), str(tmp_path / "out")),
         capture_output=True,
         text=True,
         check=False,

@@ -106,6 +106,48 @@ def start_input(prefix: str, sources: list[str] | None = None) -> dict[str, Any]
     return {"upload_prefix": prefix, "sources": sources or []}
 
 
+def rerun_by_prefix(
+    runs: MemoryRuns, zones: BlobZones, store: SqliteStore, prefix: str = PREFIX
+) -> Any:
+    """``rerun_upload`` as the HTTP route calls it, run to completion."""
+    return asyncio.run(
+        rerun_upload(
+            runs,
+            zones,
+            store,
+            upload_prefix=prefix,
+            start_input=start_input,
+            max_manifest_bytes=MAX_MANIFEST,
+        )
+    )
+
+
+def rerun_by_measurement(
+    runs: MemoryRuns, zones: BlobZones, store: SqliteStore, measurement_id: str
+) -> Any:
+    """``rerun_measurement`` as the HTTP route calls it, run to completion."""
+    return asyncio.run(
+        rerun_measurement(
+            runs,
+            zones,
+            store,
+            measurement_id=measurement_id,
+            start_input=start_input,
+            max_manifest_bytes=MAX_MANIFEST,
+        )
+    )
+
+
+def runs_after(zones: BlobZones, done: dict[str, Any]) -> tuple[MemoryRuns, str]:
+    """Runs in which the ingest of ``PREFIX`` completed with ``done``'s measurement."""
+    runs = MemoryRuns(zones)
+    instance_id = instance_id_for("ingest", PREFIX)
+    runs.instances[instance_id] = RunInfo(
+        instance_id, "ingest", "Completed", output={"measurement_id": done["measurement_id"]}
+    )
+    return runs, instance_id
+
+
 def ingested(zones: BlobZones, store: SqliteStore, prefix: str = PREFIX) -> dict[str, Any]:
     put_upload(zones, prefix, FILES)
     return run_happy_path(zones, store, prefix, "ds-first")
@@ -115,17 +157,32 @@ def failed_upload(zones: BlobZones, store: SqliteStore, prefix: str = PREFIX) ->
     """An upload whose bytes do not match its manifest, moved to the error zone."""
     wrong = {**FILES, "drive.bag": FILES["drive.bag"][:-1] + b"X"}
     put_upload(zones, prefix, wrong, manifest_for(FILES))
+    fail_to_error_zone(
+        zones, store, prefix, step="checksum", reason="SHA-256 mismatch", instance_id="ingest-old"
+    )
+    return wrong
+
+
+def fail_to_error_zone(
+    zones: BlobZones,
+    store: SqliteStore,
+    prefix: str,
+    *,
+    step: str,
+    reason: str,
+    instance_id: str | None,
+) -> None:
+    """Move the upload to the error zone the way the ingest run's failure path does."""
     ingest.fail_upload(
         zones,
         store,
         upload_prefix=prefix,
-        step="checksum",
-        reason="SHA-256 mismatch",
+        step=step,
+        reason=reason,
         details=None,
-        instance_id="ingest-old",
+        instance_id=instance_id,
         datastream_id=None,
     )
-    return wrong
 
 
 # --- restore_upload -------------------------------------------------------------------------
@@ -211,15 +268,8 @@ def test_an_upload_file_named_like_the_error_marker_comes_back_under_its_own_nam
 ) -> None:
     files = {**FILES, "_error.json": b'{"logger": "own file"}'}
     put_upload(blob_zones, PREFIX, files, manifest_for(FILES))
-    ingest.fail_upload(
-        blob_zones,
-        store,
-        upload_prefix=PREFIX,
-        step="validate",
-        reason="unlisted file",
-        details=None,
-        instance_id=None,
-        datastream_id=None,
+    fail_to_error_zone(
+        blob_zones, store, PREFIX, step="validate", reason="unlisted file", instance_id=None
     )
     restore_upload(blob_zones, PREFIX, max_manifest_bytes=MAX_MANIFEST)
     own = blob_zones.read_bytes(Zone.LANDING, f"{PREFIX}/_error.json", max_bytes=1024)
@@ -296,22 +346,9 @@ def test_rerun_restores_first_then_starts_with_the_old_datastream_as_source(
     blob_zones: BlobZones, store: SqliteStore
 ) -> None:
     done = ingested(blob_zones, store)
-    runs = MemoryRuns(blob_zones)
-    instance_id = instance_id_for("ingest", PREFIX)
-    runs.instances[instance_id] = RunInfo(
-        instance_id, "ingest", "Completed", output={"measurement_id": done["measurement_id"]}
-    )
+    runs, instance_id = runs_after(blob_zones, done)
 
-    result = asyncio.run(
-        rerun_measurement(
-            runs,
-            blob_zones,
-            store,
-            measurement_id=done["measurement_id"],
-            start_input=start_input,
-            max_manifest_bytes=MAX_MANIFEST,
-        )
-    )
+    result = rerun_by_measurement(runs, blob_zones, store, done["measurement_id"])
 
     assert result.instance_id == instance_id
     assert result.restore.restored_from == "archive"
@@ -322,22 +359,8 @@ def test_rerun_restores_first_then_starts_with_the_old_datastream_as_source(
 def test_rehydrate_by_prefix_finds_the_measurement_through_the_previous_run(
     blob_zones: BlobZones, store: SqliteStore
 ) -> None:
-    done = ingested(blob_zones, store)
-    runs = MemoryRuns(blob_zones)
-    instance_id = instance_id_for("ingest", PREFIX)
-    runs.instances[instance_id] = RunInfo(
-        instance_id, "ingest", "Completed", output={"measurement_id": done["measurement_id"]}
-    )
-    result = asyncio.run(
-        rerun_upload(
-            runs,
-            blob_zones,
-            store,
-            upload_prefix=PREFIX,
-            start_input=start_input,
-            max_manifest_bytes=MAX_MANIFEST,
-        )
-    )
+    runs, _ = runs_after(blob_zones, ingested(blob_zones, store))
+    result = rerun_by_prefix(runs, blob_zones, store)
     assert (result.restore.restored_from, result.sources) == ("archive", ["ds-first"])
 
 
@@ -349,16 +372,7 @@ def test_rerun_is_refused_while_a_run_is_active_and_restores_nothing(
     instance_id = instance_id_for("ingest", PREFIX)
     runs.instances[instance_id] = RunInfo(instance_id, "ingest", "Running")
     with pytest.raises(RunActiveError, match="Running"):
-        asyncio.run(
-            rerun_upload(
-                runs,
-                blob_zones,
-                store,
-                upload_prefix=PREFIX,
-                start_input=start_input,
-                max_manifest_bytes=MAX_MANIFEST,
-            )
-        )
+        rerun_by_prefix(runs, blob_zones, store)
     assert names(blob_zones, Zone.LANDING) == set()
     assert runs.started == []
 
@@ -367,36 +381,14 @@ def test_unknown_upload_is_not_found_but_a_known_one_without_files_is_a_conflict
     blob_zones: BlobZones, store: SqliteStore
 ) -> None:
     runs = MemoryRuns()
-
-    def rehydrate(prefix: str) -> Any:
-        return asyncio.run(
-            rerun_upload(
-                runs,
-                blob_zones,
-                store,
-                upload_prefix=prefix,
-                start_input=start_input,
-                max_manifest_bytes=MAX_MANIFEST,
-            )
-        )
-
     with pytest.raises(NotFoundError, match="unknown upload"):
-        rehydrate("no/such/upload")
+        rerun_by_prefix(runs, blob_zones, store, "no/such/upload")
     known = instance_id_for("ingest", "gone/upload")
     runs.instances[known] = RunInfo(known, "ingest", "Failed")
     with pytest.raises(ConflictError, match="neither the archive nor the error zone"):
-        rehydrate("gone/upload")
+        rerun_by_prefix(runs, blob_zones, store, "gone/upload")
     with pytest.raises(NotFoundError):
-        asyncio.run(
-            rerun_measurement(
-                runs,
-                blob_zones,
-                store,
-                measurement_id="no-such-measurement",
-                start_input=start_input,
-                max_manifest_bytes=MAX_MANIFEST,
-            )
-        )
+        rerun_by_measurement(runs, blob_zones, store, "no-such-measurement")
     assert runs.started == []
 
 

@@ -5,62 +5,43 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from azure.core.exceptions import (
-    ClientAuthenticationError,
-    DecodeError,
-    HttpResponseError,
-    IncompleteReadError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
+from azure.core import exceptions as sdk
 
+from dataops import errors
 from dataops.azure_errors import map_azure_error, retry_after_seconds, translate_azure_errors
-from dataops.errors import (
-    AccessDeniedError,
-    ConflictError,
-    DataOpsError,
-    EtagMismatchError,
-    ImmutableBlobError,
-    NotFoundError,
-    RetryableError,
-    TerminalError,
-)
 
 
-def http_error(status: int, **headers: str) -> HttpResponseError:
+def http_error(status: int, **headers: str) -> sdk.HttpResponseError:
     """An SDK error as the pipeline raises it for an answer with ``status`` and ``headers``."""
     response = SimpleNamespace(status_code=status, reason="answer", headers=headers, request=None)
-    return HttpResponseError(message=f"status {status}", response=response)
+    return sdk.HttpResponseError(message=f"status {status}", response=response)
 
 
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (400, TerminalError),
-        (401, AccessDeniedError),
-        (403, AccessDeniedError),
-        (404, NotFoundError),
-        (409, ConflictError),
-        (412, EtagMismatchError),
-        (408, RetryableError),
-        (429, RetryableError),
-        (449, RetryableError),
-        (500, RetryableError),
-        (503, RetryableError),
-        (507, RetryableError),
-        (418, TerminalError),
+        (400, errors.TerminalError),
+        (401, errors.AccessDeniedError),
+        (403, errors.AccessDeniedError),
+        (404, errors.NotFoundError),
+        (409, errors.ConflictError),
+        (412, errors.EtagMismatchError),
+        (408, errors.RetryableError),
+        (429, errors.RetryableError),
+        (449, errors.RetryableError),
+        (500, errors.RetryableError),
+        (503, errors.RetryableError),
+        (507, errors.RetryableError),
+        (418, errors.TerminalError),
     ],
 )
 def test_each_http_status_maps_to_its_error_class(
-    status: int, expected: type[DataOpsError]
+    status: int, expected: type[errors.DataOpsError]
 ) -> None:
     """A status means the same error (and the same retry decision) for every service."""
     mapped = map_azure_error(http_error(status), where="blob raw/x")
     assert type(mapped) is expected
-    assert mapped.retryable is issubclass(expected, RetryableError)
+    assert mapped.retryable is issubclass(expected, errors.RetryableError)
     assert str(mapped) == f"blob raw/x: HTTP {status}: status {status}"
 
 
@@ -73,15 +54,15 @@ def test_terminal_statuses_are_terminal_and_throttling_is_not() -> None:
 
 
 def test_429_carries_the_retry_after_the_service_sent() -> None:
-    """Retry-After in seconds travels on the RetryableError."""
+    """Retry-After in seconds travels on the errors.RetryableError."""
     mapped = map_azure_error(http_error(429, **{"Retry-After": "30"}), where="x")
-    assert isinstance(mapped, RetryableError)
+    assert isinstance(mapped, errors.RetryableError)
     assert mapped.retry_after == 30.0
 
 
 def test_503_without_retry_after_has_none() -> None:
     mapped = map_azure_error(http_error(503), where="x")
-    assert isinstance(mapped, RetryableError)
+    assert isinstance(mapped, errors.RetryableError)
     assert mapped.retry_after is None
 
 
@@ -111,21 +92,21 @@ def test_a_malformed_or_negative_retry_after_never_asks_for_a_negative_wait(valu
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (ResourceNotFoundError(message="gone"), NotFoundError),
-        (ResourceExistsError(message="there"), ConflictError),
-        (ResourceModifiedError(message="changed"), EtagMismatchError),
-        (ClientAuthenticationError(message="no"), AccessDeniedError),
-        (ServiceRequestError("connection refused"), RetryableError),
-        (ServiceResponseError("connection reset"), RetryableError),
-        (ConnectionResetError("reset by peer"), RetryableError),
-        (TimeoutError("read timed out"), RetryableError),
-        (DecodeError(message="not json"), TerminalError),
+        (sdk.ResourceNotFoundError(message="gone"), errors.NotFoundError),
+        (sdk.ResourceExistsError(message="there"), errors.ConflictError),
+        (sdk.ResourceModifiedError(message="changed"), errors.EtagMismatchError),
+        (sdk.ClientAuthenticationError(message="no"), errors.AccessDeniedError),
+        (sdk.ServiceRequestError("connection refused"), errors.RetryableError),
+        (sdk.ServiceResponseError("connection reset"), errors.RetryableError),
+        (ConnectionResetError("reset by peer"), errors.RetryableError),
+        (TimeoutError("read timed out"), errors.RetryableError),
+        (sdk.DecodeError(message="not json"), errors.TerminalError),
         # A connection dropped mid-body: the next read gets it whole.
-        (IncompleteReadError(message="IncompleteRead(330 bytes read)"), RetryableError),
+        (sdk.IncompleteReadError(message="IncompleteRead(330 bytes read)"), errors.RetryableError),
     ],
 )
 def test_sdk_exception_classes_and_connection_errors_map(
-    error: Exception, expected: type[DataOpsError]
+    error: Exception, expected: type[errors.DataOpsError]
 ) -> None:
     """Connection-level failures retry (a body cut short too); one that does not decode never."""
     assert type(map_azure_error(error, where="x")) is expected
@@ -134,7 +115,7 @@ def test_sdk_exception_classes_and_connection_errors_map(
 def test_translate_keeps_the_cause() -> None:
     """The original SDK error stays reachable for logs (``raise ... from``)."""
     original = http_error(404)
-    with pytest.raises(NotFoundError) as raised, translate_azure_errors("blob raw/y"):
+    with pytest.raises(errors.NotFoundError) as raised, translate_azure_errors("blob raw/y"):
         raise original
     assert raised.value.__cause__ is original
 
@@ -155,11 +136,11 @@ def test_a_worm_409_is_an_immutable_blob_error_not_a_plain_conflict(code: str) -
     parsed = http_error(409)
     parsed.error_code = code
     for mapped in (from_header, map_azure_error(parsed, where="archive")):
-        assert type(mapped) is ImmutableBlobError
-        assert isinstance(mapped, ConflictError) and not mapped.retryable
+        assert type(mapped) is errors.ImmutableBlobError
+        assert isinstance(mapped, errors.ConflictError) and not mapped.retryable
     assert (
         type(
             map_azure_error(http_error(409, **{"x-ms-error-code": "BlobAlreadyExists"}), where="x")
         )
-        is ConflictError
+        is errors.ConflictError
     )
