@@ -13,7 +13,6 @@ so in the commit: the point of the files is that they come from the code that wa
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ from dataops.storage import BlobZones
 from devhost.durable.store import TERMINAL, Instance
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
+from tests.manifests import manifest_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data" / "histories"
@@ -43,24 +43,7 @@ MANY = {f"chunks/{i:02d}.bag": b"#ROSBAG V2.0\n" + bytes([i]) * 50 for i in rang
 
 
 def manifest(files: dict[str, bytes], **changes: Any) -> bytes:
-    formats = {"ros2/metadata.yaml": "rosbag2", "ros2/ros2_0.mcap": "rosbag2"}
-    document = {
-        "schema_version": "1.0",
-        "vehicle_id": "WVW-REPLAY-001",
-        "recording_start": "2026-05-04T10:00:00Z",
-        "recording_end": "2026-05-04T10:05:00Z",
-        "files": [
-            {
-                "path": path,
-                "format": formats.get(path, "rosbag1"),
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-            for path, data in files.items()
-        ],
-        **changes,
-    }
-    return json.dumps(document).encode()
+    return json.dumps(manifest_doc(files, vehicle_id="WVW-REPLAY-001", **changes)).encode()
 
 
 def upload(zones: BlobZones, prefix: str, files: dict[str, bytes], body: bytes) -> None:

@@ -49,13 +49,6 @@ def test_missing_script_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
         load_app(tmp_path)
 
 
-def test_no_function_app_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PYTHON_SCRIPT_FILE_NAME", raising=False)
-    (tmp_path / "function_app.py").write_text("x = 1\n")
-    with pytest.raises(AppLoadError, match="no top-level function app"):
-        load_app(tmp_path)
-
-
 def test_orchestrator_context_name_is_rejected_like_the_worker() -> None:
     with pytest.raises(AppLoadError, match="ctx"):
         Registry.from_app(load_app(APPS / "bad_ctx"))
@@ -64,21 +57,6 @@ def test_orchestrator_context_name_is_rejected_like_the_worker() -> None:
 def test_unsupported_trigger_is_refused_by_name() -> None:
     with pytest.raises(UnsupportedBindingError, match="queueTrigger"):
         Registry.from_app(load_app(APPS / "unsupported"))
-
-
-def test_parameter_without_binding_is_rejected(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("PYTHON_SCRIPT_FILE_NAME", raising=False)
-    (tmp_path / "function_app.py").write_text(
-        "import azure.functions as func\n"
-        "app = func.FunctionApp()\n"
-        "@app.route(route='x')\n"
-        "def x(req: func.HttpRequest, extra: str) -> func.HttpResponse:\n"
-        "    return func.HttpResponse('')\n"
-    )
-    with pytest.raises(AppLoadError, match="extra"):
-        Registry.from_app(load_app(tmp_path))
 
 
 def test_project_app_loads_through_main_py() -> None:
@@ -105,19 +83,39 @@ def test_project_app_loads_through_main_py() -> None:
     assert "http_health" in names
 
 
-def test_generic_builtin_annotation_is_rejected_like_the_worker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        pytest.param("x = 1\n", "no top-level function app", id="no-function-app-instance"),
+        pytest.param(
+            "import azure.functions as func\n"
+            "app = func.FunctionApp()\n"
+            "@app.route(route='x')\n"
+            "def x(req: func.HttpRequest, extra: str) -> func.HttpResponse:\n"
+            "    return func.HttpResponse('')\n",
+            "extra",
+            id="parameter-without-binding",
+        ),
+        # The worker's annotation check does not accept ``dict[str, Any]`` on a binding
+        # parameter (it accepts ``dict`` or ``typing.Dict[str, Any]``); devhost must refuse it
+        # at start-up too.
+        pytest.param(
+            "from typing import Any\n"
+            "import azure.durable_functions as df\n"
+            "app = df.DFApp()\n"
+            "@app.activity_trigger(input_name='params')\n"
+            "def act(params: dict[str, Any]) -> dict:\n"
+            "    return params\n",
+            "invalid non-type annotation",
+            id="generic-builtin-annotation",
+        ),
+    ],
+)
+def test_an_app_the_worker_would_refuse_is_refused_at_load(
+    source: str, match: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The worker's annotation check does not accept ``dict[str, Any]`` on a binding parameter
-    # (it accepts ``dict`` or ``typing.Dict[str, Any]``); devhost must refuse it at start-up too.
+    """A function_app.py the Python worker cannot index fails devhost's start-up, naming why."""
     monkeypatch.delenv("PYTHON_SCRIPT_FILE_NAME", raising=False)
-    (tmp_path / "function_app.py").write_text(
-        "from typing import Any\n"
-        "import azure.durable_functions as df\n"
-        "app = df.DFApp()\n"
-        "@app.activity_trigger(input_name='params')\n"
-        "def act(params: dict[str, Any]) -> dict:\n"
-        "    return params\n"
-    )
-    with pytest.raises(AppLoadError, match="invalid non-type annotation"):
+    (tmp_path / "function_app.py").write_text(source)
+    with pytest.raises(AppLoadError, match=match):
         Registry.from_app(load_app(tmp_path))

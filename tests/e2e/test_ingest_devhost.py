@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import re
 import subprocess
@@ -20,6 +19,7 @@ from dataops.paths import Zone
 from dataops.uploader import upload_measurement
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
+from tests import manifests
 from tests.e2e.conftest import FINAL, AppEnv, run_host, wait_for
 from tests.e2e.crash_hosting import run_crash_host
 
@@ -114,22 +114,7 @@ FILES = {
 
 
 def manifest_doc(files: dict[str, bytes], **extra: Any) -> dict[str, Any]:
-    return {
-        "schema_version": "1.0",
-        "vehicle_id": "WVW-E2E-001",
-        "recording_start": "2026-05-04T10:00:00Z",
-        "recording_end": "2026-05-04T10:05:00Z",
-        "files": [
-            {
-                "path": path,
-                "format": "rosbag2" if path.startswith("ros2/") else "rosbag1",
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-            for path, data in files.items()
-        ],
-        **extra,
-    }
+    return manifests.manifest_doc(files, vehicle_id="WVW-E2E-001", **extra)
 
 
 def put_files(env: AppEnv, prefix: str, files: dict[str, bytes]) -> None:

@@ -8,7 +8,6 @@ clock advanced past its schedule) or handed a timer delivery directly, so no tes
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from devhost.events.delivery import Delivery
 from devhost.host import DevHost
 from tests.e2e.conftest import READ_KEY, WRITE_KEY, AppEnv, run_host, wait_for
 from tests.e2e.starter_answers import assert_no_management_urls, assert_run_accepted
+from tests.manifests import manifest_doc
 
 pytestmark = pytest.mark.azurite
 _register_commands()
@@ -44,22 +44,7 @@ READ = {"x-functions-key": READ_KEY}
 
 
 def manifest(files: dict[str, bytes]) -> dict[str, Any]:
-    formats = {"ros2/metadata.yaml": "rosbag2", "ros2/ros2_0.mcap": "rosbag2"}
-    return {
-        "schema_version": "1.0",
-        "vehicle_id": "WVW-OPS-001",
-        "recording_start": "2026-05-04T10:00:00Z",
-        "recording_end": "2026-05-04T10:05:00Z",
-        "files": [
-            {
-                "path": path,
-                "format": formats.get(path, "rosbag1"),
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-            for path, data in files.items()
-        ],
-    }
+    return manifest_doc(files, vehicle_id="WVW-OPS-001")
 
 
 def upload(

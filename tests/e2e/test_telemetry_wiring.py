@@ -41,6 +41,7 @@ from dataops.telemetry import (
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from tests.e2e.conftest import AppEnv, run_host, wait_for
+from tests.manifests import manifest_doc
 
 pytestmark = pytest.mark.azurite
 
@@ -181,24 +182,6 @@ def test_an_activity_run_puts_carried_ids_on_its_span_records_bytes_and_duration
     assert all(getattr(r, "instance_id", None) == ids["instance_id"] for r in captured.logs.records)
 
 
-def _manifest(files: dict[str, bytes]) -> dict[str, Any]:
-    return {
-        "schema_version": "1.0",
-        "vehicle_id": "WVW-TEL-001",
-        "recording_start": "2026-05-04T10:00:00Z",
-        "recording_end": "2026-05-04T10:05:00Z",
-        "files": [
-            {
-                "path": path,
-                "format": "rosbag2" if path.startswith("ros2/") else "rosbag1",
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-            for path, data in files.items()
-        ],
-    }
-
-
 def test_a_devhost_ingest_run_names_its_instance_and_measurement_everywhere(
     app_env: AppEnv, captured: Captured
 ) -> None:
@@ -207,7 +190,9 @@ def test_a_devhost_ingest_run_names_its_instance_and_measurement_everywhere(
     for path, data in FILES.items():
         app_env.zones.write_bytes(Zone.LANDING, f"{prefix}/{path}", data)
     app_env.zones.write_bytes(
-        Zone.LANDING, f"{prefix}/manifest.json", json.dumps(_manifest(FILES)).encode()
+        Zone.LANDING,
+        f"{prefix}/manifest.json",
+        json.dumps(manifest_doc(FILES, vehicle_id="WVW-TEL-001")).encode(),
     )
     instance_id = instance_id_for("ingest", prefix)
 

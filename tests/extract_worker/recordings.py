@@ -79,6 +79,21 @@ def messages(store: Typestore, ros1: bool, i: int) -> dict[str, tuple[str, Any]]
     ]
     cloud = np.arange(POINTS * 4, dtype=np.float32).reshape(POINTS, 4) + i
     can_data = np.array([i, 1, 2, 3, 4, 5, 6, 7], dtype=np.uint8)
+
+    def point_cloud(frame_id: str) -> Any:
+        # Lidar and radar share one cloud layout; only the sensor frame differs.
+        return t["sensor_msgs/msg/PointCloud2"](
+            header=_header(store, ros1, i, frame_id),
+            height=1,
+            width=POINTS,
+            fields=point_fields,
+            is_bigendian=False,
+            point_step=16,
+            row_step=16 * POINTS,
+            data=cloud.view(np.uint8).reshape(-1),
+            is_dense=True,
+        )
+
     return {
         "/gps/fix": (
             "sensor_msgs/msg/NavSatFix",
@@ -124,34 +139,8 @@ def messages(store: Typestore, ros1: bool, i: int) -> dict[str, tuple[str, Any]]
                 data=np.frombuffer(jpeg_bytes(shade=i), np.uint8),
             ),
         ),
-        "/lidar/top/points": (
-            "sensor_msgs/msg/PointCloud2",
-            t["sensor_msgs/msg/PointCloud2"](
-                header=_header(store, ros1, i, "lidar_top"),
-                height=1,
-                width=POINTS,
-                fields=point_fields,
-                is_bigendian=False,
-                point_step=16,
-                row_step=16 * POINTS,
-                data=cloud.view(np.uint8).reshape(-1),
-                is_dense=True,
-            ),
-        ),
-        "/radar/front/points": (
-            "sensor_msgs/msg/PointCloud2",
-            t["sensor_msgs/msg/PointCloud2"](
-                header=_header(store, ros1, i, "radar_front"),
-                height=1,
-                width=POINTS,
-                fields=point_fields,
-                is_bigendian=False,
-                point_step=16,
-                row_step=16 * POINTS,
-                data=cloud.view(np.uint8).reshape(-1),
-                is_dense=True,
-            ),
-        ),
+        "/lidar/top/points": ("sensor_msgs/msg/PointCloud2", point_cloud("lidar_top")),
+        "/radar/front/points": ("sensor_msgs/msg/PointCloud2", point_cloud("radar_front")),
         "/can/raw": (
             "can_msgs/msg/Frame",
             t["can_msgs/msg/Frame"](

@@ -21,6 +21,7 @@ from dataops.paths import Zone
 from dataops.settings import UnlistedFilePolicy
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
+from tests.manifests import manifest_doc
 
 pytestmark = pytest.mark.azurite
 MAX_MANIFEST = 1024 * 1024
@@ -30,32 +31,10 @@ FILES = {
     "drive.bag": b"#ROSBAG V2.0\n" + b"\x01" * 5000,
     "signals.mf4": b"MDF     4.10" + b"\x02" * 777,
 }
-FORMATS = {"ros2": "rosbag2", ".bag": "rosbag1", ".mf4": "mdf4"}
-
-
-def file_format(path: str) -> str:
-    if path.startswith("ros2/"):
-        return "rosbag2"
-    return FORMATS[Path(path).suffix]
 
 
 def manifest_for(files: dict[str, bytes], **extra: Any) -> dict[str, Any]:
-    return {
-        "schema_version": "1.0",
-        "vehicle_id": "WVW-TEST-001",
-        "recording_start": "2026-05-04T10:00:00Z",
-        "recording_end": "2026-05-04T10:05:00Z",
-        "files": [
-            {
-                "path": path,
-                "format": file_format(path),
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-            for path, data in files.items()
-        ],
-        **extra,
-    }
+    return manifest_doc(files, vehicle_id="WVW-TEST-001", **extra)
 
 
 def put_upload(
