@@ -32,7 +32,13 @@ from dataops.store.cosmos_setup import open_containers
 from dataops.store.sqlite import SqliteStore
 from devhost.services.azurite import AzuriteBlob
 from tests.api.function_host import FunctionHost
-from tests.contract.conftest import T0, make_datastream, make_measurement, make_scene
+from tests.contract.conftest import (
+    T0,
+    make_datastream,
+    make_measurement,
+    make_scene,
+    mark_backend_tests,
+)
 from tests.index_tables import FrameRow, LabelRow, publish_labels, publish_scenes
 
 BACKENDS = ["sqlite", "cosmos"]
@@ -44,15 +50,7 @@ SECOND = 1_000_000_000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the cosmos runs; the self-signed certificate's warnings are noise here."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.path).parents:
-            item.add_marker(
-                pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-            )
-            if "cosmos" in item.name:
-                item.add_marker(pytest.mark.cosmos)
+    mark_backend_tests(items, Path(__file__).parent)
 
 
 @dataclass(frozen=True)

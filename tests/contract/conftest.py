@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from azure.cosmos import CosmosClient
@@ -31,22 +32,43 @@ from dataops.storage import BlobZones
 from dataops.store import MetadataStore, open_store
 from dataops.store.cosmos import CosmosStore
 from dataops.store.cosmos_setup import open_containers
+from dataops.store.protocol import Page
 from devhost.services.cosmos_server import CosmosServer
 
 BACKENDS = ["sqlite", "cosmos"]
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+T = TypeVar("T")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The local server's certificate is self-signed; its warnings are noise here only."""
-    here = Path(__file__).parent
+def mark_backend_tests(items: list[pytest.Item], folder: Path) -> None:
+    """Mark the cosmos runs of the tests under ``folder``; the local server's certificate is
+    self-signed, so its warnings are noise there (and only there)."""
     for item in items:
-        if here in Path(item.path).parents:
+        if folder in Path(item.path).parents:
             item.add_marker(
                 pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
             )
             if "cosmos" in item.name:
                 item.add_marker(pytest.mark.cosmos)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_backend_tests(items, Path(__file__).parent)
+
+
+def every_page(fetch: Callable[[str | None], Page[T]], limit: int) -> list[T]:
+    """All items of a paged query, first page to last (``fetch`` takes the continuation);
+    no page may hold more than ``limit`` items, and the walk must end."""
+    items: list[T] = []
+    token: str | None = None
+    for _ in range(100):
+        page = fetch(token)
+        assert len(page.items) <= limit
+        items.extend(page.items)
+        token = page.continuation
+        if token is None:
+            return items
+    raise AssertionError("pagination did not end")
 
 
 def store_settings(backend: str, tmp_path: Path, server: CosmosServer | None) -> Settings:

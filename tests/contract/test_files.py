@@ -7,7 +7,7 @@ import pytest
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.models import FileRecord
 from dataops.store import MAX_PAGE_SIZE, MetadataStore
-from tests.contract.conftest import make_datastream, make_measurement, sha
+from tests.contract.conftest import every_page, make_datastream, make_measurement, sha
 
 
 def _record(path: str, size: int = 10, **meta: object) -> FileRecord:
@@ -24,16 +24,10 @@ def with_datastream(store: MetadataStore) -> MetadataStore:
 
 
 def _all_paths(store: MetadataStore, ds_id: str, limit: int) -> list[str]:
-    paths: list[str] = []
-    token: str | None = None
-    for _ in range(100):
-        page = store.list_files(ds_id, limit=limit, continuation=token)
-        assert len(page.items) <= limit
-        paths.extend(f.path for f in page.items)
-        token = page.continuation
-        if token is None:
-            return paths
-    raise AssertionError("pagination did not end")
+    files = every_page(
+        lambda token: store.list_files(ds_id, limit=limit, continuation=token), limit
+    )
+    return [f.path for f in files]
 
 
 def test_attach_counts_and_upserts_by_path(with_datastream: MetadataStore) -> None:

@@ -11,7 +11,7 @@ import pytest
 from dataops.errors import ConflictError, EtagMismatchError, InvalidInputError, NotFoundError
 from dataops.models import Measurement, MeasurementState
 from dataops.store import MAX_PAGE_SIZE, MeasurementQuery, MetadataStore, query_rules
-from tests.contract.conftest import T0, make_measurement
+from tests.contract.conftest import T0, every_page, make_measurement
 
 INJECTIONS = ["' OR 1=1 --", '"; DROP TABLE measurements; --', "c.id) OR (1=1", "*", "%"]
 
@@ -136,16 +136,11 @@ def test_pagination_walks_every_item_once(store: MetadataStore, limit: int) -> N
     _seed(store)
     # Two measurements at the same instant: ties are broken by id, across pages too.
     store.create_measurement(make_measurement("m-7", vehicle_id="VIN-A", start=T0))
-    seen: list[str] = []
-    token: str | None = None
-    for _ in range(20):
-        page = store.query_measurements(MeasurementQuery(limit=limit, continuation=token))
-        assert len(page.items) <= limit
-        seen.extend(_ids(page.items))
-        token = page.continuation
-        if token is None:
-            break
-    assert seen == ["m-6", "m-5", "m-4", "m-3", "m-2", "m-7", "m-1"]
+    pages = every_page(
+        lambda token: store.query_measurements(MeasurementQuery(limit=limit, continuation=token)),
+        limit,
+    )
+    assert _ids(pages) == ["m-6", "m-5", "m-4", "m-3", "m-2", "m-7", "m-1"]
 
 
 def test_pagination_keeps_filters(store: MetadataStore) -> None:

@@ -66,28 +66,25 @@ def finished(engine: DurableEngine, instance_id: str) -> Any:
     return inst
 
 
-def test_a_terminal_error_fails_at_once_with_one_task_failed(engine: DurableEngine) -> None:
-    engine.start_new(
-        "call_once", "t", json.dumps({"key": "t", "fail_times": 9, "error": "terminal"})
-    )
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        pytest.param("terminal", "NotFoundError: t not found", id="terminal-error"),
+        pytest.param("recursion", "RecursionError", id="recursion-error"),
+    ],
+)
+def test_a_terminal_error_fails_at_once_with_one_task_failed(
+    engine: DurableEngine, error: str, expected: str
+) -> None:
+    """A terminal error (a RecursionError too) is never retried: one attempt, no timer."""
+    engine.start_new("call_once", "t", json.dumps({"key": "t", "fail_times": 9, "error": error}))
     engine.run_until_idle()
     inst = finished(engine, "t")
     assert inst.status is RuntimeStatus.FAILED
-    assert "NotFoundError: t not found" in (inst.error or "")
+    assert expected in (inst.error or "")
     assert count(engine, "t", EventType.TASK_SCHEDULED) == 1
     assert count(engine, "t", EventType.TASK_FAILED) == 1
     assert count(engine, "t", EventType.TIMER_CREATED) == 0
-
-
-def test_a_recursion_error_is_terminal(engine: DurableEngine) -> None:
-    engine.start_new(
-        "call_once", "r", json.dumps({"key": "r", "fail_times": 9, "error": "recursion"})
-    )
-    engine.run_until_idle()
-    inst = finished(engine, "r")
-    assert inst.status is RuntimeStatus.FAILED
-    assert "RecursionError" in (inst.error or "")
-    assert count(engine, "r", EventType.TASK_FAILED) == 1
 
 
 def test_a_retryable_error_is_retried_with_backoff_on_durable_timers(

@@ -29,6 +29,14 @@ def status(engine: DurableEngine, instance_id: str) -> RuntimeStatus:
     return inst.status
 
 
+def failure(engine: DurableEngine, instance_id: str) -> str:
+    """The error of an instance that must have failed."""
+    inst = engine.get_instance(instance_id)
+    assert inst is not None
+    assert inst.status is RuntimeStatus.FAILED
+    return inst.error or ""
+
+
 def event_types(engine: DurableEngine, instance_id: str) -> list[int]:
     return [e["EventType"] for e in engine.get_history(instance_id)]
 
@@ -81,10 +89,8 @@ def test_activity_retry_exhausted_fails_instance(
         engine.run_until_idle()
         clock.advance(5)
     engine.run_until_idle()
-    inst = engine.get_instance("retry-x")
-    assert inst is not None
-    assert inst.status is RuntimeStatus.FAILED
-    assert "flaky failure 3" in (inst.error or "")
+    error = failure(engine, "retry-x")
+    assert "flaky failure 3" in error
     assert (tmp_path / "c").read_text() == "3"
 
 
@@ -232,22 +238,18 @@ def test_non_determinism_is_detected(engine: DurableEngine, clock: FakeClock) ->
         engine.run_until_idle()
     finally:
         variant["activity"] = "say_hello"
-    inst = engine.get_instance("nd")
-    assert inst is not None
-    assert inst.status is RuntimeStatus.FAILED
-    assert "Non-deterministic workflow detected" in (inst.error or "")
-    assert "'say_hello'" in (inst.error or "")
-    assert "'square'" in (inst.error or "")
+    error = failure(engine, "nd")
+    assert "Non-deterministic workflow detected" in error
+    assert "'say_hello'" in error
+    assert "'square'" in error
 
 
 def test_orchestrator_that_raises_fails_with_reason(engine: DurableEngine) -> None:
     engine.start_new("explodes", "ex")
     engine.run_until_idle()
-    inst = engine.get_instance("ex")
-    assert inst is not None
-    assert inst.status is RuntimeStatus.FAILED
-    assert "orchestrator exploded on purpose" in (inst.error or "")
-    assert "$OutOfProcData$" not in (inst.error or "")
+    error = failure(engine, "ex")
+    assert "orchestrator exploded on purpose" in error
+    assert "$OutOfProcData$" not in error
 
 
 def test_failing_activity_fails_orchestration(engine: DurableEngine, tmp_path: Path) -> None:
@@ -257,20 +259,16 @@ def test_failing_activity_fails_orchestration(engine: DurableEngine, tmp_path: P
         json.dumps({"counter": str(tmp_path / "c"), "fail_times": 5}),
     )
     engine.run_until_idle()
-    inst = engine.get_instance("fa")
-    assert inst is not None
-    assert inst.status is RuntimeStatus.FAILED
-    assert "flaky failure 1" in (inst.error or "")
+    error = failure(engine, "fa")
+    assert "flaky failure 1" in error
 
 
 def test_activity_input_that_does_not_decode(engine: DurableEngine) -> None:
     bad = {"__class__": "Missing", "__module__": "no_such_module_anywhere", "__data__": "{}"}
     engine.start_new("bad_activity_input", "bad", json.dumps(json.dumps(bad)))
     engine.run_until_idle()
-    inst = engine.get_instance("bad")
-    assert inst is not None
-    assert inst.status is RuntimeStatus.FAILED
-    assert "does not decode" in (inst.error or "")
+    error = failure(engine, "bad")
+    assert "does not decode" in error
     # The host keeps serving: another instance still completes.
     engine.start_new("hello_seq", "after-bad", json.dumps(["ok"]))
     engine.run_until_idle()
@@ -280,10 +278,8 @@ def test_activity_input_that_does_not_decode(engine: DurableEngine) -> None:
 def test_unknown_activity_fails_clearly(engine: DurableEngine) -> None:
     engine.start_new("unknown_activity", "ua")
     engine.run_until_idle()
-    inst = engine.get_instance("ua")
-    assert inst is not None
-    assert inst.status is RuntimeStatus.FAILED
-    assert "no_such_activity" in (inst.error or "")
+    error = failure(engine, "ua")
+    assert "no_such_activity" in error
 
 
 def test_duplicate_activity_completion_is_ignored(engine: DurableEngine) -> None:

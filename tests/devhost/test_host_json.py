@@ -47,6 +47,22 @@ def test_a_bad_value_names_the_file_and_field(
         read_host_json(tmp_path)
 
 
+async def peak_fan_out(host: DevHost, instance_id: str, *, n: int, seconds: float) -> int:
+    """Run the sample app's ``io_fan_out`` (``n`` sleeping activities) to completion; its
+    output is the most activities that were running at once."""
+    host.engine.start_new("io_fan_out", instance_id, json.dumps({"n": n, "seconds": seconds}))
+
+    def done() -> bool:
+        inst = host.engine.get_instance(instance_id)
+        return inst is not None and inst.status is RuntimeStatus.COMPLETED
+
+    await wait_until(done, 60, "fan-out to complete")
+    inst = host.engine.get_instance(instance_id)
+    assert inst is not None
+    assert inst.output is not None
+    return int(json.loads(inst.output))
+
+
 def test_fan_out_runs_with_the_configured_concurrency_not_the_cpu_count(tmp_path: Path) -> None:
     """maxConcurrentActivityFunctions (6) I/O-bound activities run at once, even on fewer CPUs,
     and never more; the task hub is host.json's."""
@@ -57,17 +73,7 @@ def test_fan_out_runs_with_the_configured_concurrency_not_the_cpu_count(tmp_path
     async def body(host: DevHost) -> int:
         assert host.engine.task_hub == "fleethub"
         assert host.activity_concurrency == 6
-        host.engine.start_new("io_fan_out", "fan", json.dumps({"n": 24, "seconds": 0.3}))
-
-        def done() -> bool:
-            inst = host.engine.get_instance("fan")
-            return inst is not None and inst.status is RuntimeStatus.COMPLETED
-
-        await wait_until(done, 60, "fan-out to complete")
-        inst = host.engine.get_instance("fan")
-        assert inst is not None
-        assert inst.output is not None
-        return int(json.loads(inst.output))
+        return await peak_fan_out(host, "fan", n=24, seconds=0.3)
 
     assert run_with_host(options, body) == 6
 
@@ -86,16 +92,6 @@ def test_explicit_options_override_host_json(tmp_path: Path) -> None:
 
     async def body(host: DevHost) -> int:
         assert host.engine.task_hub == "other"
-        host.engine.start_new("io_fan_out", "fan2", json.dumps({"n": 8, "seconds": 0.2}))
-
-        def done() -> bool:
-            inst = host.engine.get_instance("fan2")
-            return inst is not None and inst.status is RuntimeStatus.COMPLETED
-
-        await wait_until(done, 60, "fan-out to complete")
-        inst = host.engine.get_instance("fan2")
-        assert inst is not None
-        assert inst.output is not None
-        return int(json.loads(inst.output))
+        return await peak_fan_out(host, "fan2", n=8, seconds=0.2)
 
     assert run_with_host(options, body) == 2
