@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from devhost.durable.store import RuntimeStatus
-from devhost.host import DevHost, HostOptions
+from devhost.host import DevHost
 from tests.devhost.chromium import Browser, find_chromium
-from tests.devhost.conftest import SAMPLE_APP
-from tests.devhost.hosting import run_with_host, wait_until
+from tests.devhost.hosting import run_with_host, sample_app_options, wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -23,14 +22,7 @@ def _status(host: DevHost, instance_id: str) -> RuntimeStatus | None:
 
 def test_dashboard_in_headless_chromium(tmp_path: Path, out_file: Path) -> None:
     binary = find_chromium()
-    options = HostOptions(
-        app_root=SAMPLE_APP,
-        state_dir=tmp_path / "state",
-        port=0,
-        activity_mode="thread",
-        function_key="k",
-        poll_interval_s=0.05,
-    )
+    options = sample_app_options(tmp_path)
 
     async def body(host: DevHost) -> None:
         engine = host.engine

@@ -18,8 +18,8 @@ from devhost.events.eventgrid import BlobInfo, blob_created_event
 from devhost.events.subscriptions import load_subscriptions
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
-from tests.devhost.conftest import SAMPLE_APP, read_records
-from tests.devhost.hosting import client, run_with_host, wait_until
+from tests.devhost.conftest import read_records
+from tests.devhost.hosting import client, run_with_host, sample_app_options, wait_until
 
 SUBSCRIPTIONS = Path(__file__).parent / "apps" / "sample" / "subscriptions.json"
 
@@ -31,16 +31,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
 
 
 def _options(tmp_path: Path, **extra: Any) -> HostOptions:
-    return HostOptions(
-        app_root=SAMPLE_APP,
-        state_dir=tmp_path / "state",
-        port=0,
-        activity_mode="thread",
-        function_key="k",
-        poll_interval_s=0.05,
-        delivery_backoff_s=0.01,
-        **extra,
-    )
+    return sample_app_options(tmp_path, delivery_backoff_s=0.01, **extra)
 
 
 @pytest.mark.azurite

@@ -10,20 +10,18 @@ import pytest
 
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
-from tests.devhost.conftest import SAMPLE_APP
-from tests.devhost.hosting import client, run_with_host, wait_until
+from tests.devhost.hosting import (
+    client,
+    run_with_host,
+    sample_app_options,
+    wait_for_status,
+    wait_until,
+)
 
 
 @pytest.fixture
 def options(tmp_path: Path, out_file: Path) -> HostOptions:
-    return HostOptions(
-        app_root=SAMPLE_APP,
-        state_dir=tmp_path / "state",
-        port=0,
-        activity_mode="thread",
-        function_key="test-key",
-        poll_interval_s=0.05,
-    )
+    return sample_app_options(tmp_path, function_key="test-key")
 
 
 def test_http_starter_202_then_status_200_with_output(options: HostOptions) -> None:
@@ -69,13 +67,7 @@ def test_durable_client_api_through_http(options: HostOptions) -> None:
                 f"/api/manage/{instance_id}/raise?event=approve&code=test-key", json={"ok": True}
             )
             assert raised.status_code == 202, raised.text
-            await wait_until(
-                lambda: (
-                    host.engine.get_instance(instance_id).status  # type: ignore[union-attr]
-                    is RuntimeStatus.COMPLETED
-                ),
-                what="approval completed",
-            )
+            await wait_for_status(host, instance_id, RuntimeStatus.COMPLETED, "approval completed")
             assert json.loads(host.engine.get_instance(instance_id).output or "") == {  # type: ignore[union-attr]
                 "approved": {"ok": True}
             }
@@ -83,22 +75,10 @@ def test_durable_client_api_through_http(options: HostOptions) -> None:
             assert purged.json() == {"deleted": 1}
 
             sleeper = (await http.post("/api/orchestrators/sleeper?code=test-key")).json()["id"]
-            await wait_until(
-                lambda: (
-                    host.engine.get_instance(sleeper).status  # type: ignore[union-attr]
-                    is RuntimeStatus.RUNNING
-                ),
-                what="sleeper running",
-            )
+            await wait_for_status(host, sleeper, RuntimeStatus.RUNNING, "sleeper running")
             term = await http.post(f"/api/manage/{sleeper}/terminate?code=test-key")
             assert term.status_code == 202
-            await wait_until(
-                lambda: (
-                    host.engine.get_instance(sleeper).status  # type: ignore[union-attr]
-                    is RuntimeStatus.TERMINATED
-                ),
-                what="sleeper terminated",
-            )
+            await wait_for_status(host, sleeper, RuntimeStatus.TERMINATED, "sleeper terminated")
 
     run_with_host(options, body)
 
@@ -132,34 +112,18 @@ def test_webhook_start_new_semantics(options: HostOptions) -> None:
         async with client(host) as http:
             first = await http.post(f"{base}/orchestrators/sleeper/fixed-id")
             assert first.status_code == 202
-            await wait_until(
-                lambda: (
-                    host.engine.get_instance("fixed-id").status  # type: ignore[union-attr]
-                    is RuntimeStatus.RUNNING
-                ),
-                what="running",
-            )
+            await wait_for_status(host, "fixed-id", RuntimeStatus.RUNNING, "running")
             again = await http.post(f"{base}/orchestrators/sleeper/fixed-id")
             assert again.status_code == 409
             assert "already Running" in again.text
             await http.post(f"{base}/instances/fixed-id/terminate?reason=x")
-            await wait_until(
-                lambda: (
-                    host.engine.get_instance("fixed-id").status  # type: ignore[union-attr]
-                    is RuntimeStatus.TERMINATED
-                ),
-                what="terminated",
-            )
+            await wait_for_status(host, "fixed-id", RuntimeStatus.TERMINATED, "terminated")
             replaced = await http.post(
                 f"{base}/orchestrators/hello_seq/fixed-id", json=json.dumps(["z"])
             )
             assert replaced.status_code == 202
-            await wait_until(
-                lambda: (
-                    host.engine.get_instance("fixed-id").status  # type: ignore[union-attr]
-                    is RuntimeStatus.COMPLETED
-                ),
-                what="replaced run completed",
+            await wait_for_status(
+                host, "fixed-id", RuntimeStatus.COMPLETED, "replaced run completed"
             )
             listed = await http.get(f"{base}/instances?runtimeStatus=Completed")
             assert [i["instanceId"] for i in listed.json()] == ["fixed-id"]

@@ -22,7 +22,8 @@ from azure.cosmos import CosmosClient
 from activities import runtime
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
-from dataops.models import Datastream, DatastreamType
+from dataops.models import Datastream, DatastreamState, DatastreamType
+from dataops.paths import Zone
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore, open_store
@@ -106,6 +107,18 @@ class PipelineRun:
     def output_of(self, step: str) -> str:
         """The datastream id that ``step``'s orchestration made."""
         return str(json.loads(self.instances[step].output)["datastream_id"])
+
+    def completed_datastream(
+        self, kind: DatastreamType, step: str, sources: list[str]
+    ) -> Datastream:
+        """The run's one datastream of ``kind``: completed by ``step`` in the curated zone,
+        made from ``sources``."""
+        (datastream,) = self.datastreams[kind]
+        assert datastream.state is DatastreamState.COMPLETED
+        assert datastream.sources == sources
+        assert datastream.zone is Zone.CURATED
+        assert datastream.producer.step == step
+        return datastream
 
     def store(self) -> MetadataStore:
         """A new connection to the run's metadata store (the caller closes it)."""

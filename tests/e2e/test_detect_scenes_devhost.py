@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dataops.frames.delta import download_delta_table
-from dataops.models import DatastreamState, DatastreamType
+from dataops.models import DatastreamType
 from dataops.paths import Zone
 from dataops.store.protocol import SceneQuery
 from devhost.durable.store import RuntimeStatus
@@ -42,11 +42,12 @@ def test_synchronized_datastream_gets_scenes_and_a_frame_index(
     assert instance.status is RuntimeStatus.COMPLETED, instance.error
     store = run.store()
     measurement_id = run.measurement_id
-    (datastream,) = run.datastreams[DatastreamType.SCENES]
-    assert datastream.state is DatastreamState.COMPLETED
-    assert datastream.sources == [result["synchronized_id"], result["enriched_id"]]
+    datastream = run.completed_datastream(
+        DatastreamType.SCENES,
+        "detect_scenes",
+        [result["synchronized_id"], result["enriched_id"]],
+    )
     assert datastream.stats["enriched"] is True
-    assert datastream.zone is Zone.CURATED
     assert datastream.producer.instance_id == instance.instance_id
 
     truth = json.loads((sample_drive / "truth.json").read_text())

@@ -42,13 +42,7 @@ def test_synchronized_datastream_is_enriched_from_the_change_feed(
     sample_drive = run.drive
     synchronized_id = run.output_of("synchronize")
     store = run.store()
-    enriched = run.datastreams[DatastreamType.ENRICHED]
-    assert len(enriched) == 1
-    datastream = enriched[0]
-    assert datastream.state is DatastreamState.COMPLETED
-    assert datastream.sources == [synchronized_id]
-    assert datastream.zone is Zone.CURATED
-    assert datastream.producer.step == "enrich"
+    datastream = run.completed_datastream(DatastreamType.ENRICHED, "enrich", [synchronized_id])
     stats = datastream.stats
     synchronized = store.get_datastream(synchronized_id)
     assert stats["rows"] == synchronized.stats["rows"] == 200, stats

@@ -43,6 +43,11 @@ _register_commands()
 runner = CliRunner()
 
 
+def export_request(selection: dict[str, Any], sensors: list[str], **options: Any) -> dict[str, Any]:
+    """The body of ``POST /label-exports`` for partner ``acme``."""
+    return {"selection": selection, "sensors": sensors, "partner_id": "acme", **options}
+
+
 def _scenes_done(env: AppEnv, measurement_id: str) -> bool:
     store = env.store()
     try:
@@ -126,27 +131,21 @@ def test_pedestrian_frames_export_as_a_package_the_partner_can_read(
         async with httpx.AsyncClient(timeout=30, base_url=f"{host.base_url}/api") as http:
             bad = await http.post(
                 "/label-exports",
-                json={"selection": {"scene_type": "x"}, "sensors": [], "partner_id": "acme"},
+                json=export_request({"scene_type": "x"}, []),
                 headers=write,
             )
             too_long = await http.post(
                 "/label-exports",
-                json={
-                    "selection": {"scene_type": "x"},
-                    "sensors": [CAMERA],
-                    "partner_id": "acme",
-                    "expires_in_hours": 10_000,
-                },
+                json=export_request({"scene_type": "x"}, [CAMERA], expires_in_hours=10_000),
                 headers=write,
             )
             started = await http.post(
                 "/label-exports",
-                json={
-                    "selection": {"frames": {"object": "pedestrian"}},
-                    "sensors": [ROS2_CAMERA],
-                    "downsampling": {"every_nth": 2},
-                    "partner_id": "acme",
-                },
+                json=export_request(
+                    {"frames": {"object": "pedestrian"}},
+                    [ROS2_CAMERA],
+                    downsampling={"every_nth": 2},
+                ),
                 headers=write,
             )
             assert started.status_code == 202, started.text
@@ -357,12 +356,7 @@ def test_an_export_that_matches_nothing_fails_with_its_reason(app_env: AppEnv) -
         async with httpx.AsyncClient(timeout=30, base_url=f"{host.base_url}/api") as http:
             started = await http.post(
                 "/label-exports",
-                json={
-                    "selection": {"scene_type": "hard_brake"},
-                    "sensors": [CAMERA],
-                    "partner_id": "acme",
-                    "expires_in_hours": 1,
-                },
+                json=export_request({"scene_type": "hard_brake"}, [CAMERA], expires_in_hours=1),
                 headers=write,
             )
             assert started.status_code == 202, started.text

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from dataops.models import DatastreamState, DatastreamType
+from dataops.models import DatastreamType
 from dataops.paths import Zone
 from tests.e2e.pipeline import PipelineRun
 
@@ -55,13 +55,9 @@ def test_extracted_datastream_is_synchronized_once_from_the_change_feed(
 
     extracted_id = run.extracted_id
     store = run.store()
-    synchronized = run.datastreams[DatastreamType.SYNCHRONIZED]
-    assert len(synchronized) == 1
-    datastream = synchronized[0]
-    assert datastream.state is DatastreamState.COMPLETED
-    assert datastream.sources == [extracted_id]
-    assert datastream.zone is Zone.CURATED
-    assert datastream.producer.step == "synchronize"
+    datastream = run.completed_datastream(
+        DatastreamType.SYNCHRONIZED, "synchronize", [extracted_id]
+    )
     assert datastream.producer.instance_id == sync.instance_id
     stats = datastream.stats
     assert stats.get("rows") == 200, stats
