@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from fnmatch import fnmatchcase
@@ -38,7 +37,7 @@ import pytest
 
 from activities import runtime
 from avops.sample_drive import generate_drive
-from dataops.enrichment.config import DEFAULT_CONFIG_PATH as ENRICHMENT_CONFIG
+from bench._common import ROOT, project_host_options, run_probe, write_results
 from dataops.enrichment.config import load_enrichment_config
 from dataops.enrichment.steps import prepare_enrichment, run_enrichment
 from dataops.ids import instance_id_for
@@ -55,8 +54,6 @@ from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"
 FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 ROUNDS = 3
 MARKER = "extracted.json"
@@ -127,18 +124,7 @@ def _child_main() -> None:
 
 
 def _measure(kind: str, args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.bench_downstream", kind, json.dumps(args)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3000,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise AssertionError(f"{kind} probe failed:\n{completed.stderr[-4000:]}")
-    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+    return run_probe("bench.bench_downstream", kind, json.dumps(args), env=env, timeout_s=3000)
 
 
 async def _ingest_and_extract(options: HostOptions, zones: BlobZones, drive: Path) -> str:
@@ -174,14 +160,7 @@ def _extracted_inputs(cache: Path, azurite: AzuriteBlob) -> dict[str, Any]:
     zones.ensure_containers()
     drive = cache / "drive"
     generated = generate_drive(drive, seed=1, size="large")
-    options = HostOptions(
-        app_root=ROOT,
-        state_dir=cache / "devhost",
-        port=0,
-        subscriptions_path=ROOT / "infra" / "eventgrid-subscriptions.json",
-        storage_connection_string=azurite.connection_string,
-        poll_interval_s=0.2,
-    )
+    options = project_host_options(cache / "devhost", azurite.connection_string, 0.2)
     started = time.perf_counter()
     with batch_runner(settings):
         extracted_id = asyncio.run(_ingest_and_extract(options, zones, drive))
@@ -227,32 +206,9 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return min(runs, key=lambda run: float(run["seconds"]))
 
 
-def _detector_config(tmp_path: Path) -> Path:
-    """The shipped enrichment config plus the red-box test model on every frame."""
-    from tests.unit.test_onnx_models import red_box_model
-
-    folder = tmp_path / "detector"
-    folder.mkdir()
-    (folder / "red.onnx").write_bytes(red_box_model(height=320, width=320, layout="yolo"))
-    config = json.loads(ENRICHMENT_CONFIG.read_text())
-    config["objects"]["detector"] = {
-        "model": "red.onnx",
-        "layout": "yolo",
-        "class_names": ["red_box"],
-        "input_width": 320,
-        "input_height": 320,
-        "batch_size": 8,
-        "frame_stride": 1,
-    }
-    path = folder / "enrichment.json"
-    path.write_text(json.dumps(config))
-    return path
-
-
 def _report(result: dict[str, Any]) -> None:
     rows = result["steps"]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_downstream.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_results("bench_downstream", result)
     print()
     print(
         f"peak RSS of a probe that only imports and connects: {result['baseline_peak_rss_mb']} MB"
@@ -271,6 +227,10 @@ def _report(result: dict[str, Any]) -> None:
 def test_downstream_steps_against_a_plain_pyarrow_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Here, not at the top: the probes import this module, and onnx would add to their RSS.
+    from tests.unit.test_onnx_models import red_box_enrichment_config
+
+    detector_config = red_box_enrichment_config(tmp_path / "detector", frame_stride=1)
     cached = os.environ.get("AVOPS_BENCH_CACHE")
     cache = Path(cached) if cached else tmp_path / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -332,7 +292,7 @@ def test_downstream_steps_against_a_plain_pyarrow_read(
         enriched = store.get_datastream(enriched_id)
         scene_inputs = [["curated", sync_path], ["curated", f"{enriched.path}/enriched.parquet"]]
         step("detect_scenes", enriched_id, scene_inputs)
-        step("enrich", synchronized_id, enrich_inputs, config=_detector_config(tmp_path))
+        step("enrich", synchronized_id, enrich_inputs, config=detector_config)
         store.close()
         zones.close()
         runtime.reset()

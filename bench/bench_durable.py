@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bench._common import write_results
 from devhost.db import Database
 from devhost.durable.activities import ActivityRunner, process_runner, thread_runner
 from devhost.durable.engine import DurableEngine
@@ -26,7 +27,6 @@ from devhost.loader import load_app
 from devhost.registry import Registry
 
 APP = Path(__file__).resolve().parents[1] / "tests" / "devhost" / "apps" / "sample"
-RESULTS = Path(__file__).resolve().parent / "results"
 FAN_OUT = 1000
 SMALL_INSTANCES = 50
 
@@ -109,8 +109,7 @@ def test_bench_fan_out_1000(tmp_path: Path) -> None:
         result["instances_per_s"] = SMALL_INSTANCES / result["small_instances_s"]
         report["runners"][kind] = result
 
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_durable.json").write_text(json.dumps(report, indent=2))
+    write_results("bench_durable", report)
     print(f"\ndirect loop of {FAN_OUT} noop calls: {direct_s * 1000:.2f} ms")
     for kind, r in report["runners"].items():
         print(

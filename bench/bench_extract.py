@@ -31,13 +31,13 @@ from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer as Writer2
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
+from bench._common import write_results
 from extract_worker.config import ExtractConfig, load_config
 from extract_worker.limits import tune_malloc
 from extract_worker.run import run_local_task
 
 pytestmark = pytest.mark.bench
 
-RESULTS = Path(__file__).resolve().parent / "results"
 REPEATS = 3
 # Reference and worker get the same malloc tuning (the CLI applies it at start).
 tune_malloc()
@@ -85,8 +85,7 @@ def _record(  # noqa: PLR0917 - one positional per column of the table
         f"\n{name:<44} ours {ours:>10.4g} {unit:<8} ref {reference:>10.4g}   "
         f"target {target:<34} {'MET' if met else 'MISSED'}"
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_extract.json").write_text(json.dumps(_ROWS, indent=2) + "\n")
+    write_results("bench_extract", _ROWS)
 
 
 def _best(fn: Any, repeats: int = REPEATS) -> float:

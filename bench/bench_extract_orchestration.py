@@ -25,6 +25,7 @@ import pytest
 
 from activities import runtime
 from avops.sample_drive import generate_drive
+from bench._common import ROOT, project_host_options, write_results
 from dataops.batch.local_pool_db import PoolDb
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
@@ -36,8 +37,6 @@ from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"
 FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 
 
@@ -110,14 +109,7 @@ def test_upload_to_extracted_against_the_same_tasks_run_directly(
         settings = Settings()
         zones = BlobZones.from_settings(settings)
         zones.ensure_containers()
-        options = HostOptions(
-            app_root=ROOT,
-            state_dir=tmp_path / "devhost",
-            port=0,
-            subscriptions_path=ROOT / "infra" / "eventgrid-subscriptions.json",
-            storage_connection_string=azurite.connection_string,
-            poll_interval_s=0.1,
-        )
+        options = project_host_options(tmp_path / "devhost", azurite.connection_string, 0.1)
         with batch_runner(settings):
             timing = asyncio.run(_orchestrated(options, zones, drive))
         print(f"\norchestrated: {timing}", flush=True)
@@ -137,7 +129,6 @@ def test_upload_to_extracted_against_the_same_tasks_run_directly(
         "direct_tasks_seconds_sum": round(reference_s, 1),
         "overhead_percent": round(overhead, 1),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_extract_orchestration.json").write_text(json.dumps(row, indent=2) + "\n")
+    write_results("bench_extract_orchestration", row)
     print()
     print(json.dumps(row, indent=2))

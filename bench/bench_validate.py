@@ -10,21 +10,17 @@ Run with ``make bench`` (``pytest bench -m bench -s``); results go to bench/resu
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench._common import run_probe, write_results
 from dataops.paths import Zone
 from dataops.storage import BlobZones, ConnectionStringZones
 from devhost.services.azurite import AzuriteBlob
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"
 SIZES_MB = (100, 1024)
 ROUNDS = 2
 
@@ -42,15 +38,7 @@ def _write_blob(zones: BlobZones, tmp: Path, size_mb: int) -> str:
 
 
 def _probe(mode: str, connection: str, prefix: str, path: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.validate_rss_probe", mode, connection, prefix, path],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=True,
-    )
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    return run_probe("bench.validate_rss_probe", mode, connection, prefix, path)
 
 
 @pytest.mark.bench
@@ -85,8 +73,7 @@ def test_validation_throughput_and_memory_against_plain_download(tmp_path: Path)
             )
             zones.delete(Zone.LANDING, path, etag=zones.get_info(Zone.LANDING, path).etag)
         zones.close()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_validate.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_results("bench_validate", rows)
     print()
     print("size    validator     plain-download+hashlib   ratio   peak RSS validator / plain")
     for row in rows:

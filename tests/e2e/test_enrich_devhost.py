@@ -16,7 +16,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from dataops.enrichment.config import DEFAULT_CONFIG_PATH
 from dataops.enrichment.steps import prepare_enrichment, run_enrichment
 from dataops.frames.delta import download_delta_table
 from dataops.models import DatastreamState, DatastreamType
@@ -25,7 +24,7 @@ from dataops.scenes.steps import prepare_scene_detection, run_scene_detection
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
 from tests.e2e.pipeline import PipelineRun
-from tests.unit.test_onnx_models import red_box_model
+from tests.unit.test_onnx_models import red_box_enrichment_config
 
 pytestmark = [
     pytest.mark.azurite,
@@ -131,21 +130,8 @@ def _enrich_with_the_red_box_detector(
     """The small sample's pictures through a configured ONNX detector (a red-box model: the
     sample paints its pedestrians red), in process on what devhost synchronized; then
     detect_scenes on that ENRICHED datastream, whose frame index must carry the class."""
+    config_path = red_box_enrichment_config(tmp_path / "config", frame_stride=2)
     model = tmp_path / "config" / "red.onnx"
-    model.parent.mkdir()
-    model.write_bytes(red_box_model(height=320, width=320, layout="yolo"))
-    config = json.loads(DEFAULT_CONFIG_PATH.read_text())
-    config["objects"]["detector"] = {
-        "model": "red.onnx",
-        "layout": "yolo",
-        "class_names": ["red_box"],
-        "input_width": 320,
-        "input_height": 320,
-        "frame_stride": 2,
-        "batch_size": 8,
-    }
-    config_path = tmp_path / "config" / "enrichment.json"
-    config_path.write_text(json.dumps(config))
     prepare_enrichment(
         store, source_datastream_id=synchronized_id, datastream_id="enr-det", instance_id="t"
     )

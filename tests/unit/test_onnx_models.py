@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+
+from dataops.enrichment.config import DEFAULT_CONFIG_PATH
 
 __all__ = ["constant_model", "red_box_model", "save"]
 
@@ -169,6 +172,26 @@ def red_box_model(
         nodes, "red_box", [_image_input(height, width, "B")], outputs, initializers
     )
     return _model(graph)
+
+
+def red_box_enrichment_config(folder: Path, *, frame_stride: int) -> Path:
+    """The shipped enrichment config with the red-box model (320x320, YOLO layout) as its
+    object detector: ``red.onnx`` and ``enrichment.json`` written into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "red.onnx").write_bytes(red_box_model(height=320, width=320, layout="yolo"))
+    config = json.loads(DEFAULT_CONFIG_PATH.read_text())
+    config["objects"]["detector"] = {
+        "model": "red.onnx",
+        "layout": "yolo",
+        "class_names": ["red_box"],
+        "input_width": 320,
+        "input_height": 320,
+        "batch_size": 8,
+        "frame_stride": frame_stride,
+    }
+    path = folder / "enrichment.json"
+    path.write_text(json.dumps(config))
+    return path
 
 
 def test_the_red_box_model_boxes_the_red_pixels_in_both_layouts() -> None:
