@@ -15,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +159,15 @@ def test_zero_config_platform_serves_a_second_terminal_and_survives_restart(
     assert not (workdir / CONNECTION_FILE).exists(), "a stopped platform leaves no connection"
     gone = _avops("measurements", "--json", cwd=workdir)
     assert gone.returncode == 2, "with no platform running the command says it cannot reach it"
+    with _restarted(workdir, connection, measurement_id):
+        pass
 
+
+@contextmanager
+def _restarted(
+    workdir: Path, connection: dict[str, Any], measurement_id: str
+) -> Iterator[dict[str, Any]]:
+    """The platform started again in ``workdir``: same key, the measurement still listed."""
     restarted = LocalPlatform(workdir)
     restarted.start()
     try:
@@ -166,6 +176,7 @@ def test_zero_config_platform_serves_a_second_terminal_and_survives_restart(
         listed = _avops("measurements", "--json", cwd=workdir)
         assert listed.returncode == 0, listed.stderr
         assert [m["id"] for m in json.loads(listed.stdout)["items"]] == [measurement_id]
+        yield again
     finally:
         restarted.stop()
 
@@ -222,18 +233,9 @@ def test_zero_config_platform_runs_a_drive_to_scenes_and_keeps_it_across_restart
         platform.stop()
     assert not (workdir / CONNECTION_FILE).exists(), "a stopped platform leaves no connection"
 
-    restarted = LocalPlatform(workdir)
-    restarted.start()
-    try:
-        again = json.loads((workdir / CONNECTION_FILE).read_text())
-        assert again["key"] == connection["key"], "the local key survives a restart"
-        listed = _avops("measurements", "--json", cwd=workdir)
-        assert listed.returncode == 0, listed.stderr
-        assert [m["id"] for m in json.loads(listed.stdout)["items"]] == [measurement["id"]]
+    with _restarted(workdir, connection, measurement["id"]) as again:
         streams = _api(again, f"measurements/{measurement['id']}/datastreams")["items"]
         assert any(s["type"] == "SCENES" for s in streams)
         runs = _avops("runs", cwd=workdir)
         assert runs.returncode == 0, runs.stderr
         assert "ingest" in runs.stdout
-    finally:
-        restarted.stop()

@@ -20,6 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcap.reader import SeekingReader
+from mcap.summary import Summary
+
 from extract_worker.commit import STAGING_DIR, SUCCESS_NAME
 
 __all__ = [
@@ -30,8 +33,10 @@ __all__ = [
     "base_recording",
     "contract_violations",
     "data_file",
+    "flip_mcap_chunk_byte",
     "hot_regions",
     "make_mutants",
+    "mcap_summary",
     "run_worker",
 ]
 
@@ -193,6 +198,24 @@ def _mutate(data: bytearray, kind: str, offset: int, rng: random.Random, span: i
     size = min(rng.choice((4, 16, 64, 512)), span)
     data[offset : offset + size] = bytes(size)
     return data
+
+
+def mcap_summary(path: Path) -> Summary:
+    """The summary section of the MCAP file at ``path`` (which must have one)."""
+    with path.open("rb") as f:
+        summary = SeekingReader(f).get_summary()
+    assert summary is not None
+    return summary
+
+
+def flip_mcap_chunk_byte(path: Path, from_chunk_end: int) -> int:
+    """Flip the byte ``from_chunk_end`` bytes before the end of the first chunk, so that its
+    CRC no longer matches; returns the chunk's start offset (the error must name it)."""
+    chunk = mcap_summary(path).chunk_indexes[0]
+    data = bytearray(path.read_bytes())
+    data[chunk.chunk_start_offset + chunk.chunk_length - from_chunk_end] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return chunk.chunk_start_offset
 
 
 def make_mutants(fmt: str, base: Path, directory: Path, count: int, seed: int) -> list[Mutant]:

@@ -10,10 +10,10 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
-from mcap.reader import SeekingReader
 
 from extract_worker.cli import main
 from extract_worker.errors import EXIT_BAD_INPUT, EXIT_OK
+from tests.extract_worker.mutants import flip_mcap_chunk_byte
 from tests.extract_worker.recordings import (
     TRACK_LIST_MSG,
     TRACK_MSG,
@@ -85,17 +85,11 @@ def test_mcap_with_flipped_byte_in_chunk(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     src = write_mcap(tmp_path / "drive.mcap", compression="none")
-    with src.open("rb") as f:
-        summary = SeekingReader(f).get_summary()
-    assert summary is not None
-    chunk = summary.chunk_indexes[0]
-    data = bytearray(src.read_bytes())
-    data[chunk.chunk_start_offset + chunk.chunk_length - 100] ^= 0xFF
-    src.write_bytes(bytes(data))
+    chunk_start = flip_mcap_chunk_byte(src, 100)
     code, lines = run_cli(capsys, "validate", src, tmp_path / "out")
     assert code == EXIT_BAD_INPUT
     message = error_of(lines)
-    assert f"{src}: offset {chunk.chunk_start_offset}:" in message
+    assert f"{src}: offset {chunk_start}:" in message
     assert "CRC" in message or "crc" in message
     assert_nothing_committed(tmp_path / "out")
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 import pytest
-from mcap.reader import SeekingReader
 from mcap.records import Statistics
 
 from extract_worker.errors import EXIT_BAD_INPUT, BadInputError
@@ -27,6 +26,7 @@ from tests.extract_worker.mcap_variants import (
     statistics_record,
     write_variant,
 )
+from tests.extract_worker.mutants import flip_mcap_chunk_byte, mcap_summary
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -93,9 +93,8 @@ def test_statistics_disagreeing_with_the_data_fail_validate(
     """A Statistics record counting one message too many: validate exits 2 naming it, and
     metadata reports the count it read, with a warning naming the disagreement."""
     src = _written(tmp_path)
-    with src.open("rb") as f:
-        summary = SeekingReader(f).get_summary()
-    assert summary is not None and summary.statistics is not None
+    summary = mcap_summary(src)
+    assert summary.statistics is not None
     stats = summary.statistics
     wrong = Statistics(
         message_count=stats.message_count + 1,
@@ -131,18 +130,13 @@ def test_statistics_disagreeing_with_the_data_fail_validate(
 def test_flipped_chunk_byte_fails_every_task(tmp_path: Path, config: ExtractConfig) -> None:
     """A chunk whose CRC does not match its bytes: validate and metadata exit 2 with its offset."""
     src = _written(tmp_path)
-    with src.open("rb") as f:
-        summary = SeekingReader(f).get_summary()
-    assert summary is not None
-    chunk = summary.chunk_indexes[0]
-    data = bytearray(src.read_bytes())
-    data[chunk.chunk_start_offset + chunk.chunk_length - 1] ^= 0xFF
-    src.write_bytes(bytes(data))
+    chunk_start = flip_mcap_chunk_byte(src, 1)
     for kind in ("validate", "metadata", "gps"):
         with pytest.raises(BadInputError) as info:
             run(kind, src, tmp_path / kind, config)
         assert info.value.exit_code == EXIT_BAD_INPUT
         assert "crc" in str(info.value).lower(), str(info.value)
+        assert f"offset {chunk_start}" in str(info.value), str(info.value)
 
 
 def test_empty_mcap_without_channels(tmp_path: Path, config: ExtractConfig) -> None:
@@ -204,9 +198,8 @@ def _drop_last_chunk_index(src: Path) -> int:
     """Cut the last ChunkIndex record out of the summary; how many there were."""
     from mcap.data_stream import RecordBuilder
 
-    with src.open("rb") as f:
-        summary = SeekingReader(f).get_summary()
-    assert summary is not None and len(summary.chunk_indexes) > 1
+    summary = mcap_summary(src)
+    assert len(summary.chunk_indexes) > 1
     builder = RecordBuilder()
     summary.chunk_indexes[-1].write(builder)
     record = bytes(builder.end())
@@ -280,9 +273,8 @@ def test_metadata_without_message_indexes_reads_each_chunk_once(
 
     monkeypatch.setattr(mcap_records, "split_chunk", counted)
     written = write_variant(tmp_path / "v.mcap", "ros2", _BY_NAME["chunk-index-only"], 10)
-    with written.path.open("rb") as f:
-        summary = SeekingReader(f).get_summary()
-    assert summary is not None and len(summary.chunk_indexes) > 1
+    summary = mcap_summary(written.path)
+    assert len(summary.chunk_indexes) > 1
     meta = run("metadata", written.path, tmp_path / "out", config)["metadata"]
     assert {s["count_source"] for s in meta["streams"].values()} == {"scan"}
     assert meta["message_count"] == 20
