@@ -8,14 +8,13 @@ must fail with exit code 2 and name the record.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 import pytest
 from mcap.records import Statistics
 
 from extract_worker.errors import EXIT_BAD_INPUT, BadInputError
-from extract_worker.run import run_local_task
 from tests.extract_worker.mcap_variants import (
     BASE_NS,
     GPS_TOPIC,
@@ -27,6 +26,7 @@ from tests.extract_worker.mcap_variants import (
     write_variant,
 )
 from tests.extract_worker.mutants import flip_mcap_chunk_byte, mcap_summary
+from tests.extract_worker.support import run
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,10 +34,6 @@ if TYPE_CHECKING:
     from extract_worker.config import ExtractConfig
 
 _BY_NAME = {layout.name: layout for layout in LAYOUTS}
-
-
-def run(kind: str, src: Path, out: Path, config: ExtractConfig) -> dict[str, Any]:
-    return run_local_task(kind=kind, input_path=src, output=out, config=config)
 
 
 @pytest.mark.parametrize(

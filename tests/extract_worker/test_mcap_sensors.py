@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from extract_worker.readers.spill_sort import sorted_by_time
-from extract_worker.run import run_local_task
 from tests.extract_worker.foxglove_recordings import (
     BASE_NS,
     FRAMES,
@@ -21,15 +20,12 @@ from tests.extract_worker.foxglove_recordings import (
     write_foxglove_sensors,
 )
 from tests.extract_worker.recordings import IMAGE_H, IMAGE_W, jpeg_bytes
+from tests.extract_worker.support import run
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from extract_worker.config import ExtractConfig
-
-
-def run(kind: str, src: Path, out: Path, config: ExtractConfig) -> dict[str, Any]:
-    return run_local_task(kind=kind, input_path=src, output=out, config=config)
 
 
 @pytest.mark.parametrize("encoding", ["protobuf", "json"])

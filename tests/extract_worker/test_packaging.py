@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -27,40 +28,51 @@ def test_worker_pins_match_constraints() -> None:
     assert {name: constraints.get(name) for name in worker} == worker
 
 
-def test_dockerfile_copies_every_dataops_module_the_worker_imports() -> None:
+def modules_loaded_by(*modules: str) -> set[str]:
+    """Every module a fresh interpreter has loaded after importing ``modules``."""
     code = (
-        "import sys\n"
-        "import extract_worker.cli, extract_worker.run, extract_worker.blob_io\n"
-        "import extract_worker.readers.ros, extract_worker.readers.mdf\n"
-        "import extract_worker.readers.tdms\n"
-        "import extract_worker.extractors.camera, extract_worker.extractors.can\n"
-        "import extract_worker.extractors.pointcloud, extract_worker.extractors.groups\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith('dataops'))))\n"
+        "import importlib, json, sys\n"
+        f"for name in {list(modules)!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
     )
-    used = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout.split()
+    )
+    return set(json.loads(done.stdout))
+
+
+def test_dockerfile_copies_every_dataops_module_the_worker_imports() -> None:
+    loaded = modules_loaded_by(
+        "extract_worker.cli",
+        "extract_worker.run",
+        "extract_worker.blob_io",
+        "extract_worker.readers.ros",
+        "extract_worker.readers.mdf",
+        "extract_worker.readers.tdms",
+        "extract_worker.extractors.camera",
+        "extract_worker.extractors.can",
+        "extract_worker.extractors.pointcloud",
+        "extract_worker.extractors.groups",
+    )
+    used = {m for m in loaded if m.startswith("dataops")}
     dockerfile = (ROOT / "extract_worker" / "Dockerfile").read_text()
     (copy_line,) = [line for line in dockerfile.splitlines() if line.startswith("COPY dataops/")]
     copied = {
         "dataops" if p == "dataops/__init__.py" else p.removesuffix(".py").replace("/", ".")
         for p in copy_line.split()[1:-1]
     }
-    assert set(used) <= copied
+    assert used
+    assert used <= copied
     assert "USER worker" in dockerfile
 
 
 def test_worker_never_imports_the_functions_host() -> None:
-    code = (
-        "import sys\n"
-        "from extract_worker.cli import main\n"
-        "import extract_worker.run, extract_worker.blob_io\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in "
-        "{'azure_functions', 'function_app', 'devhost', 'orchestrators', 'activities'}"
-        " or m.startswith('azure.functions') or m.startswith('azure.durable_functions')]\n"
-        "print(bad)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout.strip()
-    assert out == "[]"
+    loaded = modules_loaded_by("extract_worker.cli", "extract_worker.run", "extract_worker.blob_io")
+    host = {"azure_functions", "function_app", "devhost", "orchestrators", "activities"}
+    bad = [
+        m
+        for m in loaded
+        if m.split(".")[0] in host or m.startswith(("azure.functions", "azure.durable_functions"))
+    ]
+    assert bad == []

@@ -15,7 +15,6 @@ import pytest
 from ruamel.yaml import YAML
 
 from extract_worker.errors import EXIT_BAD_INPUT, BadInputError
-from extract_worker.run import run_local_task
 from tests.extract_worker.ros2_bags import (
     FEEDBACK_TOPIC,
     SERVICE_TOPIC,
@@ -24,15 +23,12 @@ from tests.extract_worker.ros2_bags import (
     write_uncheckpointed_bag,
     write_versioned_bag,
 )
+from tests.extract_worker.support import run
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from extract_worker.config import ExtractConfig
-
-
-def run(kind: str, src: Path, out: Path, config: ExtractConfig) -> dict[str, Any]:
-    return run_local_task(kind=kind, input_path=src, output=out, config=config)
 
 
 def _counts(meta: dict[str, Any]) -> dict[str, int]:
