@@ -11,6 +11,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,7 +20,7 @@ import pytest
 from dataops.errors import InvalidInputError, NotFoundError
 from dataops.frames.search import FrameSearch
 from dataops.labeling.exporting.plan import PreLabel
-from dataops.labeling.exporting.request import PLAN_BLOB, LabelExportRequest
+from dataops.labeling.exporting.request import PLAN_BLOB, ExportRecord, LabelExportRequest
 from dataops.labeling.exporting.steps import (
     copy_items,
     fail_export,
@@ -77,35 +78,35 @@ def _names(zones: BlobZones) -> list[str]:
     return sorted(blob.name for blob in container.list_blobs())
 
 
+def _request(selection: dict[str, Any], **options: Any) -> LabelExportRequest:
+    """An export of camera ``cam`` for partner ``acme``."""
+    return LabelExportRequest.model_validate(
+        {"selection": selection, "sensors": ["cam"], "partner_id": "acme", **options}
+    )
+
+
+def _start(
+    zones: BlobZones, request: LabelExportRequest, instance_id: str, now: datetime
+) -> ExportRecord:
+    """``start_export`` of ``EXPORT_ID`` with the default and maximum expiry of a week."""
+    return start_export(
+        zones,
+        request,
+        export_id=EXPORT_ID,
+        instance_id=instance_id,
+        now=now,
+        default_hours=168,
+        max_hours=168,
+    )
+
+
 def test_items_copy_byte_identical_and_reruns_add_nothing(
     zones: BlobZones, store: SqliteStore, tmp_path: Path
 ) -> None:
-    request = LabelExportRequest.model_validate(
-        {
-            "selection": {"scene_type": "pedestrian_in_view"},
-            "sensors": ["cam"],
-            "partner_id": "acme",
-        }
-    )
-    record = start_export(
-        zones,
-        request,
-        export_id=EXPORT_ID,
-        instance_id="label_export-1",
-        now=datetime.now(UTC),
-        default_hours=168,
-        max_hours=168,
-    )
+    request = _request({"scene_type": "pedestrian_in_view"})
+    record = _start(zones, request, "label_export-1", datetime.now(UTC))
     # A retried start keeps the first record.
-    again = start_export(
-        zones,
-        request,
-        export_id=EXPORT_ID,
-        instance_id="label_export-1",
-        now=datetime.now(UTC) + timedelta(hours=1),
-        default_hours=168,
-        max_hours=168,
-    )
+    again = _start(zones, request, "label_export-1", datetime.now(UTC) + timedelta(hours=1))
     assert again == record
     zones.write_bytes(Zone.EXTRACTED, FILE_FRAME, b"\xff\xd8front")
     zones.write_bytes(Zone.EXTRACTED, PART, _part_bytes())
@@ -172,24 +173,9 @@ def test_items_copy_byte_identical_and_reruns_add_nothing(
 
 
 def test_expiry_above_the_cap_is_refused_naming_the_field(zones: BlobZones) -> None:
-    request = LabelExportRequest.model_validate(
-        {
-            "selection": {"scene_type": "stop"},
-            "sensors": ["cam"],
-            "partner_id": "acme",
-            "expires_in_hours": 200,
-        }
-    )
+    request = _request({"scene_type": "stop"}, expires_in_hours=200)
     with pytest.raises(InvalidInputError) as caught:
-        start_export(
-            zones,
-            request,
-            export_id=EXPORT_ID,
-            instance_id="i",
-            now=datetime.now(UTC),
-            default_hours=168,
-            max_hours=168,
-        )
+        _start(zones, request, "i", datetime.now(UTC))
     assert caught.value.field == "expires_in_hours"
     assert _names_or_none(zones) is None  # nothing was created
 

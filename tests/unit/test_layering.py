@@ -9,26 +9,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Neither the domain core nor the Batch task program may know the Functions app or its hosts.
+_APP_AND_HOSTS = {
+    "avops",
+    "function_app",
+    "activities",
+    "orchestrators",
+    "devhost",
+    "azure.functions",
+    "azure.durable_functions",
+}
 FORBIDDEN = {
-    "dataops": {
-        "avops",
-        "function_app",
-        "activities",
-        "orchestrators",
-        "devhost",
-        "azure.functions",
-        "azure.durable_functions",
-        "extract_worker",
-    },
-    "extract_worker": {
-        "avops",
-        "function_app",
-        "activities",
-        "orchestrators",
-        "devhost",
-        "azure.functions",
-        "azure.durable_functions",
-    },
+    "dataops": _APP_AND_HOSTS | {"extract_worker"},
+    "extract_worker": _APP_AND_HOSTS,
     "function_app": {"avops", "devhost"},
     "activities": {"avops", "devhost", "function_app"},
     "orchestrators": {"avops", "devhost", "function_app", "activities"},
