@@ -20,6 +20,7 @@ from dataops.uploader import upload_measurement
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from tests import manifests
+from tests.e2e import pipeline
 from tests.e2e.conftest import FINAL, AppEnv, run_host, wait_for
 from tests.e2e.crash_hosting import run_crash_host
 
@@ -47,11 +48,8 @@ def instance(host: DevHost, prefix: str) -> Any:
 
 
 async def finished(host: DevHost, prefix: str, timeout_s: float = 120.0) -> Any:
-    return await wait_for(
-        lambda: (i := instance(host, prefix)) is not None and i.status in FINAL and i,
-        timeout_s=timeout_s,
-        what=f"ingest of {prefix} to finish",
-    )
+    """The ingest run of ``prefix`` once it is COMPLETED, FAILED or TERMINATED."""
+    return await pipeline.finished(host, instance_id_for("ingest", prefix), timeout_s)
 
 
 def scheduled(host: DevHost, instance_id: str, name: str) -> int:

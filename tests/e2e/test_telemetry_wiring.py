@@ -35,12 +35,13 @@ from dataops.telemetry import (
     BYTES_METRIC,
     STEP_DURATION_METRIC,
     TELEMETRY_IDS_KEY,
-    IdsFilter,
     IdsSpanProcessor,
 )
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
-from tests.e2e.conftest import AppEnv, run_host, wait_for
+from tests.e2e.conftest import AppEnv, run_host
+from tests.e2e.pipeline import finished
+from tests.log_records import IdRecords
 from tests.manifests import manifest_doc
 
 pytestmark = pytest.mark.azurite
@@ -62,19 +63,6 @@ INGEST_ACTIVITIES = {
 APP_LOGGERS = ("avops", "dataops", "activities", "function_app", "orchestrators")
 
 
-class _Records(logging.Handler):
-    """Keeps the app's records, with the IdsFilter configure_telemetry gives every handler."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-        self.addFilter(IdsFilter())
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(APP_LOGGERS):
-            self.records.append(record)
-
-
 def _attrs(item: Any) -> dict[str, Any]:
     """A span's or span event's attributes (None when it has none)."""
     return dict(item.attributes or {})
@@ -84,7 +72,7 @@ def _attrs(item: Any) -> dict[str, Any]:
 class Captured:
     spans: InMemorySpanExporter
     metrics: InMemoryMetricReader
-    logs: _Records
+    logs: IdRecords
 
     def spans_named(self, names: set[str]) -> list[ReadableSpan]:
         return [s for s in self.spans.get_finished_spans() if s.name in names]
@@ -115,7 +103,7 @@ def captured() -> Iterator[Captured]:
     telemetry.use_providers(
         meter_provider=MeterProvider(metric_readers=[reader]), tracer_provider=tracer_provider
     )
-    handler = _Records()
+    handler = IdRecords(logging.INFO, APP_LOGGERS)
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
@@ -197,15 +185,7 @@ def test_a_devhost_ingest_run_names_its_instance_and_measurement_everywhere(
     instance_id = instance_id_for("ingest", prefix)
 
     async def body(host: DevHost) -> Any:
-        return await wait_for(
-            lambda: (
-                (i := host.engine.get_instance(instance_id)) is not None
-                and i.status in {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED}
-                and i
-            ),
-            timeout_s=120,
-            what="the ingest run",
-        )
+        return await finished(host, instance_id, timeout_s=120)
 
     done = run_host(app_env.options(), body)
     assert done.status is RuntimeStatus.COMPLETED, done.error

@@ -31,25 +31,14 @@ from dataops.telemetry import (
     record_bytes,
     step_timer,
 )
+from tests.log_records import IdRecords
 
 IDS = {"measurement_id": "m-1", "datastream_id": "d-1", "instance_id": "ingest-abc"}
 
 
-class _Records(logging.Handler):
-    """Keeps records, with the IdsFilter a configured handler gets."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self.addFilter(IdsFilter())
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def records() -> Iterator[_Records]:
-    handler = _Records()
+def records() -> Iterator[IdRecords]:
+    handler = IdRecords()
     logger = logging.getLogger("avops.test")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -98,7 +87,7 @@ def test_unknown_id_names_are_refused() -> None:
         pass
 
 
-def test_log_records_carry_the_bound_ids(records: _Records) -> None:
+def test_log_records_carry_the_bound_ids(records: IdRecords) -> None:
     log = logging.getLogger("avops.test")
     with bind_ids(**IDS):
         log.info("copied %s", "a.bag")
@@ -111,7 +100,7 @@ def test_log_records_carry_the_bound_ids(records: _Records) -> None:
     assert not hasattr(outside, "measurement_id")
 
 
-def test_logger_adapter_puts_its_ids_on_records(records: _Records) -> None:
+def test_logger_adapter_puts_its_ids_on_records(records: IdRecords) -> None:
     log = IdLoggerAdapter(logging.getLogger("avops.test"), measurement_id="m-9")
     log.warning("late file %s", "b.bag")
     (record,) = records.records
@@ -156,7 +145,7 @@ def test_record_bytes_refuses_nonsense() -> None:
 
 
 def test_step_timer_records_duration_span_and_log(
-    otel: tuple[InMemoryMetricReader, InMemorySpanExporter], records: _Records
+    otel: tuple[InMemoryMetricReader, InMemorySpanExporter], records: IdRecords
 ) -> None:
     reader, spans = otel
     telemetry_log = logging.getLogger("avops.telemetry")
