@@ -11,7 +11,7 @@ import pytest
 
 from dataops.batch.local_pool import LocalPool
 from dataops.batch.processes import process_start
-from dataops.batch.spec import JobSpec, JobState, TaskSpec, TaskState
+from dataops.batch.spec import JobSpec, JobState, JobStatus, TaskSpec, TaskState
 from dataops.errors import ConflictError, InvalidInputError, NotFoundError
 from tests.batch.conftest import Tasks, job, make_pool
 
@@ -95,16 +95,21 @@ def test_bad_input_fails_without_retry_and_blocks_dependents(pool: LocalPool, ta
     assert set(status.failed_tasks()) == {"validate"}
 
 
-def test_retryable_exit_is_retried_then_succeeds(pool: LocalPool, tasks: Tasks) -> None:
+def _fetch_then_after(pool: LocalPool, tasks: Tasks, job_id: str, codes: str) -> JobStatus:
+    """Run job ``job_id`` to its end: ``fetch`` (exiting with ``codes`` in turn, at most two
+    retries), then ``after``, which depends on it."""
     pool.submit(
         job(
-            "flaky",
-            tasks.spec("fetch", codes="3,0", max_retries=2),
+            job_id,
+            tasks.spec("fetch", codes=codes, max_retries=2),
             tasks.spec("after", depends_on=("fetch",)),
         )
     )
+    return pool.run_until_done(job_id, timeout_s=20)
 
-    status = pool.run_until_done("flaky", timeout_s=20)
+
+def test_retryable_exit_is_retried_then_succeeds(pool: LocalPool, tasks: Tasks) -> None:
+    status = _fetch_then_after(pool, tasks, "flaky", "3,0")
 
     assert status.state is JobState.COMPLETED
     fetch = status.tasks["fetch"]
@@ -114,15 +119,7 @@ def test_retryable_exit_is_retried_then_succeeds(pool: LocalPool, tasks: Tasks) 
 
 
 def test_retries_exhausted_fail_the_task(pool: LocalPool, tasks: Tasks) -> None:
-    pool.submit(
-        job(
-            "hopeless",
-            tasks.spec("fetch", codes="3", max_retries=2),
-            tasks.spec("after", depends_on=("fetch",)),
-        )
-    )
-
-    status = pool.run_until_done("hopeless", timeout_s=20)
+    status = _fetch_then_after(pool, tasks, "hopeless", "3")
 
     fetch = status.tasks["fetch"]
     assert (fetch.state, fetch.exit_code, fetch.retries) == (TaskState.FAILED, 3, 2)

@@ -28,49 +28,35 @@ FLOAT32 = 7  # foxglove.NumericType.FLOAT32
 
 _TIME = {"type": "object", "properties": {"sec": {"type": "integer"}, "nsec": {"type": "integer"}}}
 _BYTES = {"type": "string", "contentEncoding": "base64"}
+_STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+
+
+def _stamped(**properties: Any) -> dict[str, Any]:
+    """The JSON schema of a Foxglove message: its timestamp and frame id, then ``properties``."""
+    return {
+        "type": "object",
+        "properties": {"timestamp": _TIME, "frame_id": _STRING, **properties},
+    }
+
+
 JSON_SCHEMAS: dict[str, dict[str, Any]] = {
-    "foxglove.CompressedImage": {
-        "type": "object",
-        "properties": {
-            "timestamp": _TIME,
-            "frame_id": {"type": "string"},
-            "data": _BYTES,
-            "format": {"type": "string"},
-        },
-    },
-    "foxglove.RawImage": {
-        "type": "object",
-        "properties": {
-            "timestamp": _TIME,
-            "frame_id": {"type": "string"},
-            "width": {"type": "integer"},
-            "height": {"type": "integer"},
-            "encoding": {"type": "string"},
-            "step": {"type": "integer"},
-            "data": _BYTES,
-        },
-    },
-    "foxglove.PointCloud": {
-        "type": "object",
-        "properties": {
-            "timestamp": _TIME,
-            "frame_id": {"type": "string"},
-            "pose": {"type": "object"},
-            "point_stride": {"type": "integer"},
-            "fields": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "name": {"type": "string"},
-                        "offset": {"type": "integer"},
-                        "type": {"type": "integer"},
-                    },
-                },
+    "foxglove.CompressedImage": _stamped(data=_BYTES, format=_STRING),
+    "foxglove.RawImage": _stamped(
+        width=_INTEGER, height=_INTEGER, encoding=_STRING, step=_INTEGER, data=_BYTES
+    ),
+    "foxglove.PointCloud": _stamped(
+        pose={"type": "object"},
+        point_stride=_INTEGER,
+        fields={
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"name": _STRING, "offset": _INTEGER, "type": _INTEGER},
             },
-            "data": _BYTES,
         },
-    },
+        data=_BYTES,
+    ),
 }
 
 
