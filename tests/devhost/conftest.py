@@ -13,6 +13,7 @@ import pytest
 from devhost.db import Database
 from devhost.durable.clock import FakeClock
 from devhost.durable.engine import DurableEngine, PassRecord
+from devhost.durable.store import RuntimeStatus
 from devhost.loader import load_app
 from devhost.registry import Registry
 
@@ -61,6 +62,14 @@ def out_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "out.jsonl"
     monkeypatch.setenv("SAMPLE_APP_OUT", str(path))
     return path
+
+
+def failure(engine: DurableEngine, instance_id: str) -> str:
+    """The error of an instance that must have failed."""
+    inst = engine.get_instance(instance_id)
+    assert inst is not None
+    assert inst.status is RuntimeStatus.FAILED
+    return inst.error or ""
 
 
 def read_records(path: Path, kind: str | None = None) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from devhost.durable.history import EventType, parse_time
 from devhost.durable.store import RuntimeStatus
 from devhost.loader import load_app
 from devhost.registry import Registry
-from tests.devhost.conftest import APPS, OpenIdsCheck
+from tests.devhost.conftest import APPS, OpenIdsCheck, failure
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +79,7 @@ def test_a_terminal_error_fails_at_once_with_one_task_failed(
     """A terminal error (a RecursionError too) is never retried: one attempt, no timer."""
     engine.start_new("call_once", "t", json.dumps({"key": "t", "fail_times": 9, "error": error}))
     engine.run_until_idle()
-    inst = finished(engine, "t")
-    assert inst.status is RuntimeStatus.FAILED
-    assert expected in (inst.error or "")
+    assert expected in failure(engine, "t")
     assert count(engine, "t", EventType.TASK_SCHEDULED) == 1
     assert count(engine, "t", EventType.TASK_FAILED) == 1
     assert count(engine, "t", EventType.TIMER_CREATED) == 0
@@ -129,9 +127,7 @@ def test_retryable_errors_stop_after_the_policy_attempts(
     for _ in range(5):
         engine.run_until_idle()
         clock.advance(timedelta(minutes=5))
-    inst = finished(engine, "x")
-    assert inst.status is RuntimeStatus.FAILED
-    assert "RetryableError: x busy" in (inst.error or "")
+    assert "RetryableError: x busy" in failure(engine, "x")
     assert count(engine, "x", EventType.TASK_FAILED) == 4
     assert timer_waits(engine, "x") == [10.0, 20.0, 40.0]
 
@@ -165,9 +161,7 @@ def test_fan_out_with_a_terminal_failure_fails_once_after_the_others_settled(
     specs = [{"key": "g0", "fail_times": 1, "error": "terminal"}, {"key": "g1"}, {"key": "g2"}]
     engine.start_new("call_many", "fan-t", json.dumps(specs))
     engine.run_until_idle()
-    inst = finished(engine, "fan-t")
-    assert inst.status is RuntimeStatus.FAILED
-    assert "NotFoundError: g0 not found" in (inst.error or "")
+    assert "NotFoundError: g0 not found" in failure(engine, "fan-t")
     assert count(engine, "fan-t", EventType.TASK_FAILED) == 1
     assert count(engine, "fan-t", EventType.TASK_COMPLETED) == 2
     assert count(engine, "fan-t", EventType.TIMER_CREATED) == 0

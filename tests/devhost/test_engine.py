@@ -13,7 +13,7 @@ from devhost.durable.engine import DurableEngine
 from devhost.durable.history import EventType
 from devhost.durable.store import RuntimeStatus
 from devhost.errors import InstanceExistsError, InstanceNotFoundError, UnknownFunctionError
-from tests.devhost.conftest import read_records
+from tests.devhost.conftest import failure, read_records
 
 
 def output(engine: DurableEngine, instance_id: str) -> object:
@@ -27,14 +27,6 @@ def status(engine: DurableEngine, instance_id: str) -> RuntimeStatus:
     inst = engine.get_instance(instance_id)
     assert inst is not None
     return inst.status
-
-
-def failure(engine: DurableEngine, instance_id: str) -> str:
-    """The error of an instance that must have failed."""
-    inst = engine.get_instance(instance_id)
-    assert inst is not None
-    assert inst.status is RuntimeStatus.FAILED
-    return inst.error or ""
 
 
 def event_types(engine: DurableEngine, instance_id: str) -> list[int]:

@@ -78,6 +78,19 @@ async def run_finished(host: DevHost, prefix: str, *, after: str | None = None) 
     return result
 
 
+async def upload_waiting_for_a_file(env: AppEnv, host: DevHost, prefix: str) -> None:
+    """Upload only ``drive.bag`` of a manifest listing all of FILES; return once the run
+    waits (on a durable timer) for the rest."""
+    upload(env, prefix, {"drive.bag": FILES["drive.bag"]}, listed=FILES)
+    await wait_for(
+        lambda: (
+            (i := instance(host, prefix)) is not None
+            and "waiting_for_files" in (i.custom_status or "")
+        ),
+        what="the run to wait for files",
+    )
+
+
 async def post(host: DevHost, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
     async with httpx.AsyncClient(base_url=host.base_url, timeout=60) as http:
         return await http.post(path, headers=WRITE if headers is None else headers)
@@ -240,14 +253,7 @@ def test_rerun_is_refused_while_running_and_bad_requests_get_problems(app_env: A
     prefix = "fleet/waiting"
 
     async def body(host: DevHost) -> dict[str, httpx.Response]:
-        upload(app_env, prefix, {"drive.bag": FILES["drive.bag"]}, listed=FILES)
-        await wait_for(
-            lambda: (
-                (i := instance(host, prefix)) is not None
-                and "waiting_for_files" in (i.custom_status or "")
-            ),
-            what="the run to wait for files",
-        )
+        await upload_waiting_for_a_file(app_env, host, prefix)
         return {
             "running": await post(host, f"/api/uploads/{prefix}/rehydrate"),
             "unknown_measurement": await post(host, "/api/measurements/no-such-id/rerun"),
@@ -399,14 +405,7 @@ def test_a_run_past_its_deadline_is_terminated_then_rehydrated_from_landing(
     clock = FakeClock(datetime.now(UTC))
 
     async def body(host: DevHost) -> dict[str, Any]:
-        upload(app_env, prefix, {"drive.bag": FILES["drive.bag"]}, listed=FILES)
-        await wait_for(
-            lambda: (
-                (i := instance(host, prefix)) is not None
-                and "waiting_for_files" in (i.custom_status or "")
-            ),
-            what="the run to wait for files",
-        )
+        await upload_waiting_for_a_file(app_env, host, prefix)
         three_hours_later = clock.now() + timedelta(hours=3)
         await fire_reconciler(host, three_hours_later)
         # Terminate is a message to the instance, as in Azure: it lands a moment later.

@@ -9,6 +9,8 @@ as an :class:`Expr` holding its source text. `az bicep build` remains the real c
 from __future__ import annotations
 
 import re
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,25 +84,38 @@ def _string_end(text: str, start: int) -> int:
     raise BicepSyntaxError(f"unterminated string at offset {start}")
 
 
-def _bracket_end(text: str, start: int) -> int:
-    """Index just past the bracket group that opens at ``start``."""
-    stack = [text[start]]
-    i = start + 1
+def _bracket_walk(text: str, start: int) -> Iterator[tuple[int, list[tuple[str, int]]]]:
+    """Walk ``text`` from ``start``, strings skipped: after each bracket, yield its offset and
+    the brackets still open (with their offsets; the same list each time). A closing bracket
+    that does not match the innermost open one raises, naming its line."""
+    stack: list[tuple[str, int]] = []
+    i = start
     while i < len(text):
         ch = text[i]
         if ch == "'":
             i = _string_end(text, i)
             continue
         if ch in _OPEN:
-            stack.append(ch)
+            stack.append((ch, i))
+            yield i, stack
         elif ch in _CLOSE:
-            if not stack or stack[-1] != _CLOSE[ch]:
-                raise BicepSyntaxError(f"unexpected {ch!r} at offset {i}")
+            if not stack or stack[-1][0] != _CLOSE[ch]:
+                raise BicepSyntaxError(f"unexpected {ch!r} on line {_line_of(text, i)}")
             stack.pop()
-            if not stack:
-                return i + 1
+            yield i, stack
         i += 1
-    raise BicepSyntaxError(f"{text[start]!r} at offset {start} is never closed")
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _bracket_end(text: str, start: int) -> int:
+    """Index just past the bracket group that opens at ``start``."""
+    for at, still_open in _bracket_walk(text, start):
+        if not still_open:
+            return at + 1
+    raise BicepSyntaxError(f"{text[start]!r} on line {_line_of(text, start)} is never closed")
 
 
 def code_only(text: str) -> str:
@@ -150,24 +165,11 @@ def without_string_text(text: str) -> str:
 
 def check_balanced(text: str) -> None:
     """Raise BicepSyntaxError unless every bracket outside strings is closed in order."""
-    stack: list[tuple[str, int]] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "'":
-            i = _string_end(text, i)
-            continue
-        if ch in _OPEN:
-            stack.append((ch, i))
-        elif ch in _CLOSE:
-            if not stack or stack[-1][0] != _CLOSE[ch]:
-                line = text.count("\n", 0, i) + 1
-                raise BicepSyntaxError(f"unexpected {ch!r} on line {line}")
-            stack.pop()
-        i += 1
-    if stack:
-        ch, at = stack[-1]
-        raise BicepSyntaxError(f"{ch!r} on line {text.count(chr(10), 0, at) + 1} is never closed")
+    # Only the walk's end matters here: what is still open after the last bracket.
+    last = deque(_bracket_walk(text, 0), maxlen=1)
+    if last and last[0][1]:
+        ch, at = last[0][1][-1]
+        raise BicepSyntaxError(f"{ch!r} on line {_line_of(text, at)} is never closed")
 
 
 def _unescape(body: str) -> str:
