@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.infra.bicep_source import BicepFile, Expr, check_balanced, without_string_text
+from tests.infra.bicep_source import (
+    BicepFile,
+    Declaration,
+    Expr,
+    check_balanced,
+    without_string_text,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -34,10 +41,12 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(ROOT))
 
 
-def _module_path(decl_header: str) -> str:
-    match = re.match(r"'([^']+)'", decl_header)
-    assert match, f"module header without a path: {decl_header}"
-    return match[1]
+def _modules(template: BicepFile) -> Iterator[tuple[Declaration, str]]:
+    """Each module declaration with the path (or registry reference) it names."""
+    for decl in template.named("module").values():
+        match = re.match(r"'([^']+)'", decl.header)
+        assert match, f"module header without a path: {decl.header}"
+        yield decl, match[1]
 
 
 def _required_params(template: BicepFile) -> set[str]:
@@ -74,9 +83,7 @@ def test_resources_pin_an_api_version(path: Path) -> None:
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=_rel)
 def test_modules_exist_and_registry_modules_are_pinned(path: Path) -> None:
-    template = BicepFile.read(path)
-    for decl in template.named("module").values():
-        ref = _module_path(decl.header)
+    for decl, ref in _modules(BicepFile.read(path)):
         if ref.startswith("br/"):
             assert _REGISTRY_MODULE.match(ref), f"{_rel(path)}: {decl.name}: unpinned {ref}"
         else:
@@ -87,8 +94,7 @@ def test_modules_exist_and_registry_modules_are_pinned(path: Path) -> None:
 @pytest.mark.parametrize("path", TEMPLATES, ids=_rel)
 def test_local_modules_get_exactly_declared_params(path: Path) -> None:
     template = BicepFile.read(path)
-    for decl in template.named("module").values():
-        ref = _module_path(decl.header)
+    for decl, ref in _modules(template):
         if ref.startswith("br/"):
             continue
         target = BicepFile.read(path.parent / ref)

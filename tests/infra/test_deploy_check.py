@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -140,28 +141,24 @@ def test_smoke_prints_each_stage_once_until_scenes_completes() -> None:
 def test_smoke_stops_on_a_failed_datastream_and_at_the_deadline() -> None:
     smoke = _smoke()
     failed = _Api([[_ds("RAW", "COMPLETED"), {**_ds("EXTRACTED", "FAILED"), "state_reason": "x"}]])
-    with pytest.raises(RuntimeError, match="EXTRACTED datastream extracted-1 FAILED: x"):
+
+    def wait_quietly(api: _Api, now: Callable[[], float]) -> None:
         smoke.wait_for_scenes(
-            failed,
+            api,
             "m-1",
             smoke.StageClock(0.0),
             deadline_s=60,
-            now=lambda: 1.0,
+            now=now,
             sleep=lambda s: None,
             out=lambda line: None,
         )
+
+    with pytest.raises(RuntimeError, match="EXTRACTED datastream extracted-1 FAILED: x"):
+        wait_quietly(failed, lambda: 1.0)
     ticks = iter(range(0, 1000, 30))
     stuck = _Api([[_ds("RAW", "COMPLETED")]])
     with pytest.raises(TimeoutError, match="'EXTRACTED'"):
-        smoke.wait_for_scenes(
-            stuck,
-            "m-1",
-            smoke.StageClock(0.0),
-            deadline_s=60,
-            now=lambda: float(next(ticks)),
-            sleep=lambda s: None,
-            out=lambda line: None,
-        )
+        wait_quietly(stuck, lambda: float(next(ticks)))
 
 
 def test_smoke_without_settings_exits_2_naming_what_is_missing(
