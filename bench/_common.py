@@ -3,17 +3,26 @@ the project's own app."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devhost.host import HostOptions
+from dataops.ids import instance_id_for
+from dataops.manifest import parse_manifest
+from dataops.storage import BlobZones
+from dataops.uploader import upload_measurement
+from devhost.durable.store import RuntimeStatus
+from devhost.host import DevHost, HostOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 SUBSCRIPTIONS = ROOT / "infra" / "eventgrid-subscriptions.json"
+FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 
 
 def write_results(name: str, data: Any) -> Path:
@@ -56,3 +65,38 @@ def project_host_options(
         poll_interval_s=poll_interval_s,
         **extra,
     )
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    """An ingest run with its extraction: its output and where the time went."""
+
+    output: dict[str, Any]
+    upload_s: float
+    total_s: float
+
+    @property
+    def extracted_id(self) -> str:
+        return str(self.output["extraction"]["datastream_id"])
+
+
+async def ingest_with_extraction(
+    host: DevHost, zones: BlobZones, drive: Path, prefix: str, poll_s: float
+) -> IngestRun:
+    """Upload ``drive`` under ``prefix`` and wait for its ingest run, which must complete with
+    its extraction; the clock starts with the upload."""
+    manifest = parse_manifest((drive / "manifest.json").read_bytes())
+    started = time.perf_counter()
+    await asyncio.to_thread(upload_measurement, zones, drive, manifest, upload_prefix=prefix)
+    uploaded = time.perf_counter()
+    instance_id = instance_id_for("ingest", prefix)
+    while True:
+        found = host.engine.get_instance(instance_id)
+        if found is not None and found.status in FINAL:
+            break
+        await asyncio.sleep(poll_s)
+    ended = time.perf_counter()
+    assert found.status is RuntimeStatus.COMPLETED, found.error
+    output = json.loads(found.output or "{}")
+    assert output["extraction"]["status"] == "Completed", output
+    return IngestRun(output, upload_s=uploaded - started, total_s=ended - started)

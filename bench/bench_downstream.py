@@ -37,24 +37,25 @@ import pytest
 
 from activities import runtime
 from avops.sample_drive import generate_drive
-from bench._common import ROOT, project_host_options, run_probe, write_results
+from bench._common import (
+    ROOT,
+    ingest_with_extraction,
+    project_host_options,
+    run_probe,
+    write_results,
+)
 from dataops.enrichment.config import load_enrichment_config
 from dataops.enrichment.steps import prepare_enrichment, run_enrichment
-from dataops.ids import instance_id_for
-from dataops.manifest import parse_manifest
 from dataops.paths import Zone
 from dataops.scenes.steps import prepare_scene_detection, run_scene_detection
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
 from dataops.synchronization.steps import prepare_synchronization, run_synchronization
-from dataops.uploader import upload_measurement
 from devhost.batch_runner import batch_runner
-from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
 
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 ROUNDS = 3
 MARKER = "extracted.json"
 MAX_READ_BYTES = 1 << 30
@@ -132,20 +133,8 @@ async def _ingest_and_extract(options: HostOptions, zones: BlobZones, drive: Pat
     host = DevHost(options)
     await host.start()
     try:
-        manifest = parse_manifest((drive / "manifest.json").read_bytes())
-        await asyncio.to_thread(
-            upload_measurement, zones, drive, manifest, upload_prefix="bench/downstream"
-        )
-        instance_id = instance_id_for("ingest", "bench/downstream")
-        while True:
-            found = host.engine.get_instance(instance_id)
-            if found is not None and found.status in FINAL:
-                break
-            await asyncio.sleep(0.5)
-        assert found.status is RuntimeStatus.COMPLETED, found.error
-        output = json.loads(found.output or "{}")
-        assert output["extraction"]["status"] == "Completed", output
-        return str(output["extraction"]["datastream_id"])
+        run = await ingest_with_extraction(host, zones, drive, "bench/downstream", poll_s=0.5)
+        return run.extracted_id
     finally:
         await host.stop()
 

@@ -25,45 +25,24 @@ import pytest
 
 from activities import runtime
 from avops.sample_drive import generate_drive
-from bench._common import ROOT, project_host_options, write_results
+from bench._common import ROOT, ingest_with_extraction, project_host_options, write_results
 from dataops.batch.local_pool_db import PoolDb
-from dataops.ids import instance_id_for
-from dataops.manifest import parse_manifest
 from dataops.settings import Settings
 from dataops.storage import BlobZones
-from dataops.uploader import upload_measurement
 from devhost.batch_runner import batch_runner
-from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
-
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 
 
 async def _orchestrated(options: HostOptions, zones: BlobZones, drive: Path) -> dict[str, Any]:
     host = DevHost(options)
     await host.start()
     try:
-        manifest = parse_manifest((drive / "manifest.json").read_bytes())
-        started = time.perf_counter()
-        await asyncio.to_thread(
-            upload_measurement, zones, drive, manifest, upload_prefix="bench/large"
-        )
-        uploaded = time.perf_counter()
-        instance_id = instance_id_for("ingest", "bench/large")
-        while True:
-            found = host.engine.get_instance(instance_id)
-            if found is not None and found.status in FINAL:
-                break
-            await asyncio.sleep(0.2)
-        ended = time.perf_counter()
-        assert found.status is RuntimeStatus.COMPLETED, found.error
-        output = json.loads(found.output or "{}")
-        assert output["extraction"]["status"] == "Completed", output
+        run = await ingest_with_extraction(host, zones, drive, "bench/large", poll_s=0.2)
         return {
-            "upload_s": uploaded - started,
-            "upload_to_extracted_s": ended - started,
-            "after_upload_s": ended - uploaded,
+            "upload_s": run.upload_s,
+            "upload_to_extracted_s": run.total_s,
+            "after_upload_s": run.total_s - run.upload_s,
         }
     finally:
         await host.stop()

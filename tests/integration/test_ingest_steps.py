@@ -66,6 +66,21 @@ def check(
     return ingest.check_upload(zones, prefix, max_manifest_bytes=MAX_MANIFEST, unlisted=unlisted)
 
 
+def register(
+    zones: BlobZones, store: SqliteStore, prefix: str, manifest_etag: str, datastream_id: str
+) -> ingest.Registration:
+    """``register_upload`` of ``prefix`` as its ingest run would call it."""
+    return ingest.register_upload(
+        zones,
+        store,
+        upload_prefix=prefix,
+        manifest_etag=manifest_etag,
+        datastream_id=datastream_id,
+        instance_id="ingest-test",
+        max_manifest_bytes=MAX_MANIFEST,
+    )
+
+
 def run_happy_path(
     zones: BlobZones, store: SqliteStore, prefix: str, datastream_id: str
 ) -> dict[str, Any]:
@@ -75,15 +90,7 @@ def run_happy_path(
         ingest.verify_checksum(
             zones, prefix, item.path, etag=item.etag, sha256=item.sha256, size=item.size
         )
-    registration = ingest.register_upload(
-        zones,
-        store,
-        upload_prefix=prefix,
-        manifest_etag=result.manifest_etag,
-        datastream_id=datastream_id,
-        instance_id="ingest-test",
-        max_manifest_bytes=MAX_MANIFEST,
-    )
+    registration = register(zones, store, prefix, result.manifest_etag, datastream_id)
     for item in result.files:
         copied = ingest.copy_to_raw_and_archive(
             zones,
@@ -239,24 +246,9 @@ def test_same_measurement_id_with_other_content_is_a_conflict_with_both_hashes(
     put_upload(blob_zones, "up/b", other, manifest_for(other, measurement_id="drive-42"))
     first = check(blob_zones, "up/a")
     second = check(blob_zones, "up/b")
-    common: dict[str, Any] = {"instance_id": "i", "max_manifest_bytes": MAX_MANIFEST}
-    won = ingest.register_upload(
-        blob_zones,
-        store,
-        upload_prefix="up/a",
-        manifest_etag=first.manifest_etag,
-        datastream_id="ds-a",
-        **common,
-    )
+    won = register(blob_zones, store, "up/a", first.manifest_etag, "ds-a")
     with pytest.raises(ConflictError) as err:
-        ingest.register_upload(
-            blob_zones,
-            store,
-            upload_prefix="up/b",
-            manifest_etag=second.manifest_etag,
-            datastream_id="ds-b",
-            **common,
-        )
+        register(blob_zones, store, "up/b", second.manifest_etag, "ds-b")
     stored_hash = store.get_measurement(won.measurement_id).content_sha256
     assert stored_hash in str(err.value)
     assert "up/b" in str(err.value)
@@ -268,15 +260,7 @@ def test_a_landing_blob_overwritten_after_validation_is_not_copied(
 ) -> None:
     put_upload(blob_zones, "up/6", FILES)
     result = check(blob_zones, "up/6")
-    registration = ingest.register_upload(
-        blob_zones,
-        store,
-        upload_prefix="up/6",
-        manifest_etag=result.manifest_etag,
-        datastream_id="ds-6",
-        instance_id="i-6",
-        max_manifest_bytes=MAX_MANIFEST,
-    )
+    registration = register(blob_zones, store, "up/6", result.manifest_etag, "ds-6")
     item = next(f for f in result.files if f.path == "drive.bag")
     blob_zones.write_bytes(Zone.LANDING, "up/6/drive.bag", b"#ROSBAG V2.0\n replaced")
     copied = ingest.copy_to_raw_and_archive(

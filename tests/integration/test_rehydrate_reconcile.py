@@ -85,6 +85,23 @@ class MemoryRuns:
             instance_id, orchestration, "Running", created_time=datetime.now(UTC)
         )
 
+    def add_running(
+        self,
+        instance_id: str,
+        created: datetime,
+        custom_status: Any = None,
+        orchestration: str = "ingest",
+    ) -> str:
+        """A run that was started at ``created`` and is running still; its id."""
+        self.instances[instance_id] = RunInfo(
+            instance_id,
+            orchestration,
+            "Running",
+            created_time=created,
+            custom_status=custom_status,
+        )
+        return instance_id
+
     async def active_created_before(self, created_before: datetime) -> list[RunInfo]:
         return [
             run
@@ -544,7 +561,7 @@ def test_stranded_lists_every_old_landing_prefix_without_an_active_run_by_reason
     put_upload(blob_zones, "running/now", FILES)
     runs = MemoryRuns()
     active = instance_id_for("ingest", "running/now")
-    runs.instances[active] = RunInfo(active, "ingest", "Running", created_time=datetime.now(UTC))
+    runs.add_running(active, datetime.now(UTC))
 
     rows = asyncio.run(
         find_stranded(runs, blob_zones, older_than=datetime.now(UTC) + timedelta(minutes=1))
@@ -586,30 +603,20 @@ def test_runs_past_their_deadline_are_terminated_reported_and_their_datastream_f
         "measurement_id": measurement_id,
         "datastream_id": "ds-stuck",
     }
-    runs.instances[stuck] = RunInfo(
-        stuck, "ingest", "Running", created_time=now - timedelta(hours=3), custom_status=status
+    long_ago = now - timedelta(hours=3)
+    runs.add_running(stuck, long_ago, status)
+    # Its datastream is already COMPLETED: left as it is.
+    finished_late = runs.add_running(
+        instance_id_for("ingest", "other"), long_ago, {"datastream_id": "ds-first"}
     )
-    finished_late = instance_id_for("ingest", "other")
-    runs.instances[finished_late] = RunInfo(
-        finished_late,
-        "ingest",
-        "Running",
-        created_time=now - timedelta(hours=3),
-        custom_status={"datastream_id": "ds-first"},  # already COMPLETED: left as it is
-    )
-    young = instance_id_for("ingest", "young")
-    runs.instances[young] = RunInfo(young, "ingest", "Running", created_time=now)
+    young = runs.add_running(instance_id_for("ingest", "young"), now)
     # Raw verified long ago, now waiting on its extraction, which has its own deadline.
-    extracting = instance_id_for("ingest", "extracting")
-    runs.instances[extracting] = RunInfo(
-        extracting,
-        "ingest",
-        "Running",
-        created_time=now - timedelta(hours=3),
-        custom_status={"stage": "extracting", "datastream_id": "ds-first"},
+    extracting = runs.add_running(
+        instance_id_for("ingest", "extracting"),
+        long_ago,
+        {"stage": "extracting", "datastream_id": "ds-first"},
     )
-    sub = "ingest-sub:3"
-    runs.instances[sub] = RunInfo(sub, "extract", "Running", created_time=now - timedelta(hours=3))
+    sub = runs.add_running("ingest-sub:3", long_ago, orchestration="extract")
 
     with caplog.at_level(logging.WARNING, logger="avops.reconcile"):
         report = reconcile_at(runs, blob_zones, store, now)

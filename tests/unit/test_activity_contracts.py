@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 NAMES = {contract.name for contract in ALL_CONTRACTS}
 EXPORT_ID = "0123456789abcdef0123456789abcdef"
 FILE = {"path": "drive.bag", "size": 12, "sha256": "ab" * 32, "etag": '"0x1"'}
+# The labeled blob an import reads (the run and its failure path take the same fields).
+LABEL_IMPORT = {
+    "export_id": EXPORT_ID,
+    "container": "labeled",
+    "name": f"{EXPORT_ID}/labels.json",
+    "etag": '"0x3"',
+    "max_bytes": 1024,
+    "instance_id": "i",
+}
 
 # The inputs exactly as the orchestrators built them as plain dicts before the contracts
 # existed: histories in flight carry these, so each must validate and serialize back unchanged.
@@ -56,14 +65,7 @@ RECORDED_INPUTS: dict[str, dict[str, Any]] = {
     "label_export_copy": {"export_id": EXPORT_ID, "first": 0, "last": 50},
     "label_export_finish": {"export_id": EXPORT_ID},
     "label_export_fail": {"export_id": EXPORT_ID, "reason": "boom"},
-    "label_import_run": {
-        "export_id": EXPORT_ID,
-        "container": "labeled",
-        "name": f"{EXPORT_ID}/labels.json",
-        "etag": '"0x3"',
-        "max_bytes": 1024,
-        "instance_id": "i",
-    },
+    "label_import_run": LABEL_IMPORT,
     "clip_write": {"datastream_id": "d"},
     "clip_fail": {"datastream_id": "d", "reason": "boom"},
     # The erasure's activities take the erasure id alone (their histories name nobody).
@@ -72,15 +74,7 @@ RECORDED_INPUTS: dict[str, dict[str, Any]] = {
     "erase_store": {"erasure_id": "0123456789abcdef0123456789abcdef"},
     "erase_finish": {"erasure_id": "0123456789abcdef0123456789abcdef"},
     "erase_fail": {"erasure_id": "0123456789abcdef0123456789abcdef", "reason": "boom"},
-    "label_import_fail": {
-        "export_id": EXPORT_ID,
-        "container": "labeled",
-        "name": f"{EXPORT_ID}/labels.json",
-        "etag": '"0x3"',
-        "max_bytes": 1024,
-        "instance_id": "i",
-        "reason": "boom",
-    },
+    "label_import_fail": {**LABEL_IMPORT, "reason": "boom"},
 }
 for _step in step_contracts.STEPS:
     RECORDED_INPUTS[_step.prepare.name] = {
