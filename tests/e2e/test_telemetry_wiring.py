@@ -41,8 +41,8 @@ from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from tests.e2e.conftest import AppEnv, run_host
 from tests.e2e.pipeline import finished
-from tests.log_records import IdRecords
 from tests.manifests import manifest_doc
+from tests.telemetry_capture import IdRecords, metric_points
 
 pytestmark = pytest.mark.azurite
 
@@ -78,16 +78,7 @@ class Captured:
         return [s for s in self.spans.get_finished_spans() if s.name in names]
 
     def points(self, name: str) -> list[Any]:
-        data = self.metrics.get_metrics_data()
-        assert data is not None
-        return [
-            point
-            for resource in data.resource_metrics
-            for scope in resource.scope_metrics
-            for metric in scope.metrics
-            if metric.name == name
-            for point in metric.data.data_points
-        ]
+        return metric_points(self.metrics, name)
 
     def byte_sum(self, kind: str) -> int:
         return sum(p.value for p in self.points(BYTES_METRIC) if p.attributes["avops.kind"] == kind)

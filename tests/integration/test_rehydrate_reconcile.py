@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from dataops import ingest, telemetry
@@ -47,6 +46,7 @@ from tests.integration.test_ingest_steps import (
     put_upload,
     run_happy_path,
 )
+from tests.telemetry_capture import metric_points, metrics_in_memory
 
 pytestmark = pytest.mark.azurite
 PREFIX = "fleet/run-1"
@@ -414,23 +414,14 @@ def test_unknown_upload_is_not_found_but_a_known_one_without_files_is_a_conflict
 
 @pytest.fixture
 def run_metrics() -> Iterator[InMemoryMetricReader]:
-    reader = InMemoryMetricReader()
-    telemetry.use_providers(meter_provider=MeterProvider(metric_readers=[reader]))
-    yield reader
-    telemetry.use_providers()
+    with metrics_in_memory() as reader:
+        yield reader
 
 
 def run_events(reader: InMemoryMetricReader) -> dict[str, int]:
-    data = reader.get_metrics_data()
-    if data is None:
-        return {}
     return {
         str(point.attributes["avops.event"]): int(point.value)
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == telemetry.RUN_EVENTS_METRIC
-        for point in metric.data.data_points
+        for point in metric_points(reader, telemetry.RUN_EVENTS_METRIC)
     }
 
 

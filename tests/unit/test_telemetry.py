@@ -31,7 +31,7 @@ from dataops.telemetry import (
     record_bytes,
     step_timer,
 )
-from tests.log_records import IdRecords
+from tests.telemetry_capture import IdRecords, metric_points
 
 IDS = {"measurement_id": "m-1", "datastream_id": "d-1", "instance_id": "ingest-abc"}
 
@@ -58,19 +58,6 @@ def otel() -> Iterator[tuple[InMemoryMetricReader, InMemorySpanExporter]]:
     )
     yield reader, spans
     telemetry.shutdown_telemetry()
-
-
-def _points(reader: InMemoryMetricReader, name: str) -> list[Any]:
-    data = reader.get_metrics_data()
-    assert data is not None
-    return [
-        point
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    ]
 
 
 def test_bind_ids_nests_and_restores() -> None:
@@ -129,7 +116,7 @@ def test_record_bytes_counts_by_kind_and_notes_ids_on_the_span(
         record_bytes("copied", 24)
         record_bytes("validated", 512, datastream_id="d-2")
     record_bytes("extracted", 7)
-    totals = {p.attributes["avops.kind"]: p.value for p in _points(reader, BYTES_METRIC)}
+    totals = {p.attributes["avops.kind"]: p.value for p in metric_points(reader, BYTES_METRIC)}
     assert totals == {"copied": 1024, "validated": 512, "extracted": 7}
     (span,) = spans.get_finished_spans()
     events = [dict(e.attributes or {}) for e in span.events]
@@ -159,7 +146,7 @@ def test_step_timer_records_duration_span_and_log(
     finally:
         telemetry_log.removeHandler(records)
         telemetry_log.setLevel(level)
-    (point,) = _points(reader, STEP_DURATION_METRIC)
+    (point,) = metric_points(reader, STEP_DURATION_METRIC)
     assert dict(point.attributes) == {"avops.step": "ingest.hash", "avops.outcome": "ok"}
     assert point.count == 1
     assert point.sum >= 0
@@ -178,7 +165,7 @@ def test_step_timer_marks_failures_and_reraises(
     reader, spans = otel
     with pytest.raises(RuntimeError, match="boom"), step_timer("extract.submit", **IDS):
         raise RuntimeError("boom")
-    (point,) = _points(reader, STEP_DURATION_METRIC)
+    (point,) = metric_points(reader, STEP_DURATION_METRIC)
     assert point.attributes["avops.outcome"] == "error"
     (span,) = spans.get_finished_spans()
     assert not span.status.is_ok
