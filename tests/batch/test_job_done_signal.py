@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from dataops.batch.spec import JobLabels, JobSpec
 from dataops.settings import Settings
 from tests.batch.conftest import Tasks, make_pool
 from tests.batch.fake_batch_client import FakeBatchClient
+from tests.http_stub import serving
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -168,12 +168,8 @@ class _Recorder(BaseHTTPRequestHandler):
 def durable_api() -> Iterator[str]:
     """A local HTTP server standing in for the app's durable API; records the POSTs."""
     _Recorder.seen = []
-    server = HTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Recorder) as url:
+        yield url
 
 
 def test_the_release_task_program_posts_the_job_id(durable_api: str) -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar, cast
@@ -35,6 +34,7 @@ from dataops.models import DatastreamState, DatastreamType, FileRecord
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
+from tests.http_stub import serving
 from tests.store_seed import PREFIX, add_measurement, completed, derived
 
 
@@ -216,14 +216,8 @@ class _FakeOpenMeteo(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_open_meteo() -> Iterator[str]:
     _FakeOpenMeteo.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenMeteo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_FakeOpenMeteo) as url:
+        yield url
 
 
 def test_open_meteo_sends_the_exact_query_and_caches_archived_days(
