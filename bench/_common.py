@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from activities import runtime
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.storage import BlobZones
 from dataops.uploader import upload_measurement
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
+from devhost.services.azurite import AzuriteBlob
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -78,6 +82,18 @@ class IngestRun:
     @property
     def extracted_id(self) -> str:
         return str(self.output["extraction"]["datastream_id"])
+
+
+def use_local_stack(
+    monkeypatch: pytest.MonkeyPatch, azurite: AzuriteBlob, sqlite_path: Path
+) -> None:
+    """Point the app (settings, activities) at ``azurite`` and a SQLite store at
+    ``sqlite_path``, extracting on ingest; the activities' cached clients start afresh."""
+    monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    monkeypatch.setenv("AVOPS_SQLITE_PATH", str(sqlite_path))
+    monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "true")
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    runtime.reset()
 
 
 async def ingest_with_extraction(

@@ -42,6 +42,7 @@ from bench._common import (
     ingest_with_extraction,
     project_host_options,
     run_probe,
+    use_local_stack,
     write_results,
 )
 from dataops.enrichment.config import load_enrichment_config
@@ -224,11 +225,7 @@ def test_downstream_steps_against_a_plain_pyarrow_read(
     cache = Path(cached) if cached else tmp_path / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     with AzuriteBlob(cache / "azurite") as azurite:
-        monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", azurite.connection_string)
-        monkeypatch.setenv("AVOPS_SQLITE_PATH", str(cache / "metadata.sqlite3"))
-        monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "true")
-        monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
-        runtime.reset()
+        use_local_stack(monkeypatch, azurite, cache / "metadata.sqlite3")
         info = _extracted_inputs(cache, azurite)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         settings = Settings()

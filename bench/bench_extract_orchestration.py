@@ -25,7 +25,13 @@ import pytest
 
 from activities import runtime
 from avops.sample_drive import generate_drive
-from bench._common import ROOT, ingest_with_extraction, project_host_options, write_results
+from bench._common import (
+    ROOT,
+    ingest_with_extraction,
+    project_host_options,
+    use_local_stack,
+    write_results,
+)
 from dataops.batch.local_pool_db import PoolDb
 from dataops.settings import Settings
 from dataops.storage import BlobZones
@@ -80,11 +86,7 @@ def test_upload_to_extracted_against_the_same_tasks_run_directly(
     drive = tmp_path / "drive"
     generated = generate_drive(drive, seed=1, size="large")
     with AzuriteBlob(tmp_path / "azurite") as azurite:
-        monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", azurite.connection_string)
-        monkeypatch.setenv("AVOPS_SQLITE_PATH", str(tmp_path / "metadata.sqlite3"))
-        monkeypatch.setenv("AVOPS_EXTRACT_ON_INGEST", "true")
-        monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
-        runtime.reset()
+        use_local_stack(monkeypatch, azurite, tmp_path / "metadata.sqlite3")
         settings = Settings()
         zones = BlobZones.from_settings(settings)
         zones.ensure_containers()
