@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from avops.cli.export_labels import build_request
 from dataops.errors import InvalidInputError
 from dataops.labeling.exporting.plan import export_datastream_id, match_sensor
 from dataops.labeling.exporting.request import Downsampling, FrameFilter, Selection
 from dataops.labeling.exporting.selection import FrameDownsampler
 from dataops.labeling.exporting.status import parse_export_request
 from orchestrators.label_export import item_chunks
+from tests.labeling.export_requests import cli_request
 
 MS = 1_000_000
 
@@ -139,37 +138,15 @@ def test_item_chunks_cover_every_item_once() -> None:
     assert item_chunks(50, 50) == [(0, 50)]
 
 
-def _cli_request(**selection: Any) -> dict[str, Any]:
-    """``build_request`` as ``avops export-labels`` calls it: the selection options not given
-    are unset; cameras ``cam_a,cam_b``, every 3rd frame, for partner ``acme``."""
-    unset: dict[str, Any] = {
-        "scene_type": None,
-        "object_class": None,
-        "vehicle": None,
-        "since": None,
-        "until": None,
-        "frames": [],
-    }
-    return build_request(
-        **{**unset, **selection},
-        sensors=["cam_a,cam_b"],
-        every_nth=3,
-        min_interval_ms=0,
-        partner="acme",
-        point_clouds=False,
-        expires_in_hours=None,
-    )
-
-
 def test_cli_options_become_a_valid_request() -> None:
-    scene = _cli_request(scene_type="pedestrian_in_view", vehicle="VIN-1")
+    scene = cli_request(scene_type="pedestrian_in_view", vehicle="VIN-1")
     assert scene["selection"] == {"scene_type": "pedestrian_in_view", "vehicle": "VIN-1"}
     assert scene["sensors"] == ["cam_a", "cam_b"]
-    search = _cli_request(object_class="pedestrian", since="2024-05-01T00:00:00Z")
+    search = cli_request(object_class="pedestrian", since="2024-05-01T00:00:00Z")
     assert search["selection"] == {
         "frames": {"object": "pedestrian", "from": "2024-05-01T00:00:00Z"}
     }
-    listed = _cli_request(frames=["m-1:123", "m-2:456"])
+    listed = cli_request(frames=["m-1:123", "m-2:456"])
     assert listed["selection"]["frames"][1] == {"measurement_id": "m-2", "time_ns": 456}
     for body in (scene, search, listed):
         request = parse_export_request(json.dumps(body).encode())

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from avops.cli.export_labels import build_request
 from dataops.errors import InvalidInputError
 from dataops.labeling.exporting.coco import coco_document
 from dataops.labeling.exporting.openlabel import (
@@ -27,6 +26,7 @@ from dataops.labeling.taxonomy import (
     export_categories,
     load_taxonomy,
 )
+from tests.labeling.export_requests import cli_request
 from tests.labeling.plans import make_plan, plan_item
 
 REQUESTED = ["pedestrian", "car", "traffic_sign"]
@@ -75,19 +75,10 @@ def test_prelabel_objects_point_at_the_taxonomy_ontology() -> None:
 
 def test_request_categories_are_checked() -> None:
     """A duplicate or malformed category is a 400 naming the field."""
-    body = build_request(
+    body = cli_request(
         scene_type="pedestrian_in_view",
-        object_class=None,
-        vehicle=None,
-        since=None,
-        until=None,
-        frames=[],
         sensors=["cam"],
         every_nth=2,
-        min_interval_ms=0,
-        partner="acme",
-        point_clouds=False,
-        expires_in_hours=None,
         categories=["pedestrian,car", "traffic_sign"],
     )
     assert body["categories"] == REQUESTED
