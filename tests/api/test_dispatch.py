@@ -15,9 +15,9 @@ from dataops.api import locations as locations_module
 from dataops.api.dispatch import Call, Reply
 from dataops.api.starters import run_url
 from dataops.errors import InvalidInputError, RetryableError
-from dataops.models import Datastream, DatastreamType, Producer
 from dataops.paths import Zone
 from tests.api.conftest import READ_KEY, api_settings
+from tests.contract.conftest import make_datastream
 
 SETTINGS = api_settings()
 
@@ -168,14 +168,7 @@ def test_azure_sas_is_signed_with_a_cached_user_delegation_key(
     _FakeService.calls = 0
     now = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
     locator = Locator(_TokenZones(), sas_minutes=10, clock=lambda: now)
-    datastream = Datastream(
-        id="ds-1",
-        measurement_id="m-1",
-        type=DatastreamType.RAW,
-        zone=Zone.RAW,
-        path="2026/05/04/VIN-1/m-1/ds-1",
-        producer=Producer(step="ingest", code_version="1"),
-    )
+    datastream = make_datastream("ds-1", "m-1")
     blob = locator.locate(datastream, "a.mcap", with_sas=True)
     prefix = locator.locate(datastream, None, with_sas=True)
     assert _FakeService.calls == 1
@@ -186,15 +179,13 @@ def test_azure_sas_is_signed_with_a_cached_user_delegation_key(
     assert query["sr"] == ["b"]
     assert query["skoid"] == ["00000000-0000-0000-0000-000000000001"]
     assert query["se"] == [(now + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")]
-    assert blob.url == (
-        "https://stavopsraw.blob.core.windows.net/raw/2026/05/04/VIN-1/m-1/ds-1/a.mcap"
-    )
+    assert blob.url == f"https://stavopsraw.blob.core.windows.net/raw/{datastream.path}/a.mcap"
     prefix_query = parse_qs(prefix.sas.token)
     assert prefix_query["sp"] == ["rl"]
     assert prefix_query["sr"] == ["c"]
     assert prefix.sas.url.startswith(
         "https://stavopsraw.blob.core.windows.net/raw?restype=container&comp=list"
-        "&prefix=2026/05/04/VIN-1/m-1/ds-1/&"
+        f"&prefix={datastream.path}/&"
     )
 
 

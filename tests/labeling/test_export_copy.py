@@ -6,7 +6,6 @@ re-plans an export whose ``_plan.json`` exists); selection is covered by the dev
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -30,11 +29,12 @@ from dataops.labeling.exporting.steps import (
     start_export,
 )
 from dataops.labeling.package import PackageManifest
-from dataops.models import DatastreamState, DatastreamType, FileRecord, Measurement
+from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.storage.export_zones import export_container_client, export_zones
 from dataops.store.sqlite import SqliteStore
+from tests.contract.conftest import make_measurement
 from tests.labeling.plans import EXPORT_ID, make_plan, plan_item
 
 pytestmark = pytest.mark.azurite
@@ -46,18 +46,7 @@ FRAMES = [b"\xff\xd8rear-0", b"\xff\xd8rear-1", b"\xff\xd8rear-2"]
 @pytest.fixture
 def store(tmp_path: Path) -> SqliteStore:
     opened = SqliteStore(tmp_path / "metadata.sqlite3")
-    start = datetime(2024, 5, 1, tzinfo=UTC)
-    opened.create_measurement(
-        Measurement(
-            id="m-1",
-            vehicle_id="VIN-1",
-            recording_start=start,
-            recording_end=start + timedelta(minutes=1),
-            upload_prefix="uploads/m-1",
-            files=[FileRecord(path="drive.mcap", format="mcap", size=1)],
-            content_sha256=hashlib.sha256(b"m-1").hexdigest(),
-        )
-    )
+    opened.create_measurement(make_measurement("m-1"))
     return opened
 
 
