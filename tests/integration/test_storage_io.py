@@ -114,6 +114,29 @@ def test_read_with_cap_refuses_before_downloading(
     assert methods == ["HEAD"]  # properties only; the body was never fetched
 
 
+def test_capped_read_is_one_request_and_refuses_above_the_cap(
+    blob_zones: BlobZones, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One GET per read (no properties request); above the cap it names the blob's size."""
+    blob_zones.write_bytes(Zone.LANDING, "up/frame.jpg", b"j" * 3000)
+    blob_zones.write_bytes(Zone.LANDING, "up/empty.jpg", b"")
+    methods: list[str] = []
+    original = RequestsTransport.send
+
+    def record(self: RequestsTransport, request: Any, **kwargs: Any) -> Any:
+        methods.append(request.method)
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(RequestsTransport, "send", record)
+    exact = blob_zones.read_capped(Zone.LANDING, "up/frame.jpg", max_bytes=3000)
+    assert exact.data == b"j" * 3000
+    assert exact.etag == blob_zones.get_info(Zone.LANDING, "up/frame.jpg").etag
+    assert methods == ["GET", "HEAD"]  # the read itself was one GET; HEAD is get_info
+    assert blob_zones.read_capped(Zone.LANDING, "up/empty.jpg", max_bytes=10).data == b""
+    with pytest.raises(BlobTooLargeError, match="3000 bytes, more than the 2999"):
+        blob_zones.read_capped(Zone.LANDING, "up/frame.jpg", max_bytes=2999)
+
+
 def test_json_round_trip_and_conditions(blob_zones: BlobZones) -> None:
     etag = blob_zones.write_json(Zone.CURATED, "x/state.json", {"b": 1, "a": [1, 2]})
     value, read_etag = blob_zones.read_json(Zone.CURATED, "x/state.json", max_bytes=1024)
