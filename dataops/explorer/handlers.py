@@ -41,7 +41,7 @@ from dataops.explorer.vendor import BUILD_COMMAND, VENDOR_DIR, missing_vendor_fi
 from dataops.frames.search import FrameQuery
 from dataops.models import DatastreamType, Measurement
 from dataops.scenes.search import SceneTableQuery
-from dataops.store import MeasurementQuery, MetadataStore, SceneQuery
+from dataops.store import MetadataStore, SceneQuery
 
 __all__ = ["EXPLORER_HANDLERS"]
 
@@ -123,14 +123,7 @@ def explorer_catalog(context: ApiContext, call: Call) -> Reply:
     # Filters the store cannot apply read whole store pages until a page is full: bounded.
     for _ in range(_MAX_SCANNED_PAGES if checks else 1):
         page = store.query_measurements(
-            MeasurementQuery(
-                vehicle_id=params.vehicle,
-                recorded_from=params.recorded_from,
-                recorded_to=params.recorded_to,
-                tag=params.tag,
-                limit=params.limit,
-                continuation=continuation,
-            )
+            params.store_query(limit=params.limit, continuation=continuation)
         )
         scanned += len(page.items)
         shown.extend(m for m in page.items if all(check(m) for check in checks))
@@ -211,6 +204,17 @@ def _frame_at(
     )
 
 
+def _shared_search_filters(params: SearchParams) -> dict[str, Any]:
+    """The search page's filters that frame and scene queries name alike."""
+    return {
+        "vehicle_id": params.vehicle,
+        "labeled": params.labeled,
+        "label": params.label,
+        "limit": params.limit,
+        "continuation": params.continuation,
+    }
+
+
 def _frame_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchHit], str | None]:
     if context.frames is None:
         raise ApiError(503, "frame search is not configured in this process")
@@ -218,15 +222,11 @@ def _frame_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchH
     page = context.frames().search(
         store,
         FrameQuery(
-            vehicle_id=params.vehicle,
             object_class=params.object,
             scene_type=params.scene_type,
             time_from=params.recorded_from,
             time_to=params.recorded_to,
-            labeled=params.labeled,
-            label=params.label,
-            limit=params.limit,
-            continuation=params.continuation,
+            **_shared_search_filters(params),
         ),
     )
     drives = _drives(context)
@@ -269,13 +269,9 @@ def _scene_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchH
         store,
         SceneTableQuery(
             type=params.scene_type,
-            vehicle_id=params.vehicle,
             start_from=params.recorded_from,
             start_to=params.recorded_to,
-            labeled=params.labeled,
-            label=params.label,
-            limit=params.limit,
-            continuation=params.continuation,
+            **_shared_search_filters(params),
         ),
     )
     drives = _drives(context)

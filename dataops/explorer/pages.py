@@ -57,6 +57,15 @@ def _labeled_value(value: bool | None) -> str:
     return "" if value is None else str(value).lower()
 
 
+def _next_page(path: str, filters: Mapping[str, Any], continuation: str | None) -> str:
+    """The "Next page" link: the same filters with the next page's token (none: no link)."""
+    if not continuation:
+        return ""
+    next_filters = {k: v for k, v in filters.items() if k != "continuation"}
+    next_filters["continuation"] = continuation
+    return f"<p>{link(path + query(next_filters), 'Next page', id='next')}</p>"
+
+
 def catalog_page(
     measurements: Sequence[Measurement],
     filters: Mapping[str, Any],
@@ -85,11 +94,7 @@ def catalog_page(
         f"<p id='count'><span id='shown'>{len(measurements)}</span> measurements on this page "
         f"({scanned} read from the store)</p>"
     )
-    more = ""
-    if next_continuation:
-        next_filters = {k: v for k, v in filters.items() if k != "continuation"}
-        next_filters["continuation"] = next_continuation
-        more = f"<p>{link(BASE + query(next_filters), 'Next page', id='next')}</p>"
+    more = _next_page(BASE, filters, next_continuation)
     headers = ("Measurement", "Vehicle", "Start (UTC)", "Length", "Project", "Tags", "State", "")
     rows = "".join(_catalog_row(m) for m in measurements)
     body = form + count + table_of_rows(headers, rows, table_id="measurements") + more
@@ -344,11 +349,7 @@ def search_page(
         + "<button type='submit'>Search</button></form>"
     )
     grid = "<div class='grid' id='results'>" + "".join(_tile(h) for h in hits) + "</div>"
-    more = ""
-    if next_continuation:
-        next_filters = {k: v for k, v in filters.items() if k != "continuation"}
-        next_filters["continuation"] = next_continuation
-        more = f"<p>{link(BASE + '/search' + query(next_filters), 'Next page', id='next')}</p>"
+    more = _next_page(f"{BASE}/search", filters, next_continuation)
     count = f"<p id='count'><span id='shown'>{len(hits)}</span> results on this page</p>"
     return page("Search", form + count + grid + more, page_id="search")
 

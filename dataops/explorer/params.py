@@ -15,13 +15,14 @@ from dataops.api.params import (
     Continuation,
     LabelCategory,
     Labeled,
+    MeasurementFilters,
     ObjectClass,
     SceneType,
     _Params,
     _TimeRange,
 )
 from dataops.explorer.drive import MAX_FRAMES_PAGE
-from dataops.models.common import Tag, VehicleId
+from dataops.models.common import VehicleId
 
 __all__ = [
     "CatalogParams",
@@ -42,11 +43,9 @@ def _drop_empty(values: Any) -> Any:
     return values
 
 
-class CatalogParams(_TimeRange):
+class CatalogParams(MeasurementFilters):
     """``GET /explorer``: the catalog's filters (AND); recordings overlapping [from, to]."""
 
-    vehicle: VehicleId | None = None
-    tag: Tag | None = None
     project: Project | None = None
     scene_type: SceneType | None = Field(
         default=None, description="Only measurements with a scene of this type."

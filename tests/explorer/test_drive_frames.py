@@ -7,17 +7,15 @@ time order and has two frames at one time, and an ENRICHED table with a box on o
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from azure.core.pipeline.transport import RequestsTransport
 
@@ -28,7 +26,6 @@ from dataops.models import (
     DatastreamState,
     DatastreamType,
     FileRecord,
-    Measurement,
     Producer,
 )
 from dataops.paths import Zone
@@ -36,6 +33,7 @@ from dataops.settings import Settings
 from dataops.storage import BlobZones, ConnectionStringZones, zone_clients_from_settings
 from dataops.store.continuation import encode_token, fingerprint
 from dataops.store.sqlite import SqliteStore
+from tests.drive_frames import add_completed, parquet_bytes, seed_frames_drive
 
 KEY = "frames-read-key"
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -58,65 +56,28 @@ def _time_of(frame: int) -> int:
     return T0_NS + (frame - (1 if frame >= 11 else 0)) * STEP_NS
 
 
-def _parquet(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    return sink.getvalue()
-
-
-def _completed(store: SqliteStore, datastream: Datastream) -> None:
-    store.create_datastream(datastream)
-    for state in (DatastreamState.PROCESSING, DatastreamState.COMPLETED):
-        etag = store.get_datastream(datastream.id).etag or ""
-        store.transition_datastream(datastream.id, state, expected_etag=etag)
+def _image(frame: int) -> bytes:
+    image = np.zeros((90, 160, 3), dtype=np.uint8)
+    image[:, :80] = (0, 0, 255)
+    return bytes(cv2.imencode(".jpg", image)[1].tobytes())
 
 
 def _seed(store: SqliteStore, zones: BlobZones) -> str:
     measurement_id = "m-paged"
-    store.create_measurement(
-        Measurement(
-            id=measurement_id,
-            vehicle_id="VIN-PAGED",
-            recording_start=T0,
-            recording_end=T0 + timedelta(seconds=3),
-            upload_prefix="uploads/paged",
-            files=[FileRecord(path="drive.mcap", format="mcap", size=1)],
-            content_sha256="a" * 64,
-        )
-    )
-    image = np.zeros((90, 160, 3), dtype=np.uint8)
-    image[:, :80] = (0, 0, 255)
-    jpeg = cv2.imencode(".jpg", image)[1].tobytes()
     shuffled = list(range(FRAMES))[::-1]  # written newest first: the route sorts
-    paths = [f"paged/cam/{frame:05d}.jpg" for frame in shuffled]
-    for path in paths:
-        zones.write_bytes(Zone.EXTRACTED, path, jpeg)
-    table = pa.table(
-        {
-            "frame": pa.array(shuffled, pa.int64()),
-            "time_ns": pa.array([_time_of(f) for f in shuffled], pa.int64()),
-            "reference.path": pa.array(paths),
-        }
-    )
-    zones.write_bytes(Zone.CURATED, "paged/sync/synchronized.parquet", _parquet(table))
-    _completed(
+    seed_frames_drive(
         store,
-        Datastream(
-            id="d-paged-sync",
-            measurement_id=measurement_id,
-            type=DatastreamType.SYNCHRONIZED,
-            state=DatastreamState.CREATED,
-            zone=Zone.CURATED,
-            path="paged/sync",
-            producer=Producer(step="synchronize", code_version="1"),
-            stats={"path": "paged/sync/synchronized.parquet"},
-        ),
+        zones,
+        measurement_id=measurement_id,
+        start=T0,
+        rows=[(frame, _time_of(frame)) for frame in shuffled],
+        image=_image,
     )
     box = {"class": "pedestrian", "score": 0.9, "x_min": 1.0, "y_min": 2.0}
     objects = pa.array([[{**box, "x_max": 30.0, "y_max": 40.0}]])
     enriched = pa.table({"time_ns": pa.array([_time_of(BOXED)], pa.int64()), "objects": objects})
-    zones.write_bytes(Zone.CURATED, "paged/enriched/enriched.parquet", _parquet(enriched))
-    _completed(
+    zones.write_bytes(Zone.CURATED, "paged/enriched/enriched.parquet", parquet_bytes(enriched))
+    add_completed(
         store,
         Datastream(
             id="d-paged-enriched",
@@ -286,9 +247,9 @@ def test_a_rewritten_table_is_read_again_once_its_check_is_due(
         {
             "frame": pa.array([0, 1], pa.int64()),
             "time_ns": pa.array([_time_of(0), _time_of(1)], pa.int64()),
-            "reference.path": pa.array(["paged/cam/00000.jpg", "paged/cam/00001.jpg"]),
+            "reference.path": pa.array(["m-paged/cam/00000.jpg", "m-paged/cam/00001.jpg"]),
         }
     )
-    zones.write_bytes(Zone.CURATED, "paged/sync/synchronized.parquet", _parquet(fewer))
+    zones.write_bytes(Zone.CURATED, "m-paged/sync/synchronized.parquet", parquet_bytes(fewer))
     assert [f.frame for f in eager.frames(store, drive.measurement_id).items] == [0, 1]
     zones.close()
