@@ -228,7 +228,7 @@ def test_a_thumbnail_costs_one_blob_request_once_the_table_is_read(
     thumb = _get(drive, "drives/{id}/frames/{frame}/image", {"frame": "4"}, width="80")
     assert thumb.status == 200 and thumb.media_type == "image/jpeg"
     image = cv2.imdecode(np.frombuffer(thumb.body, np.uint8), cv2.IMREAD_COLOR)
-    assert image.shape[:2] == (45, 80)
+    assert image is not None and image.shape[:2] == (45, 80)
     assert requests == ["GET 00004.jpg"]
     missing = _get(drive, "drives/{id}/frames/{frame}/image", {"frame": "99"}, width="80")
     assert missing.status == 404
