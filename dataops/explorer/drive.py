@@ -196,6 +196,13 @@ class DriveReader:
                 f"measurement {sources.measurement_id} has no synchronized table yet"
             )
         table = self._tables.read(self._zones, datastream.zone, path, _reference_columns(None))
+        missing = [name for name in _FRAME_KEY if name not in table.column_names]
+        if missing:
+            # Not the caller's mistake: the drive has no usable frames (search skips it).
+            raise NotFoundError(
+                f"{datastream.zone.value}/{path}: the synchronized table of "
+                f"{sources.measurement_id} has no {missing[0]} column"
+            )
         return datastream, table
 
     def signals(self, store: MetadataStore, measurement_id: str) -> DriveSignals:

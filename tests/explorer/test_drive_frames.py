@@ -7,6 +7,7 @@ time order and has two frames at one time, and an ENRICHED table with a box on o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -252,4 +253,26 @@ def test_a_rewritten_table_is_read_again_once_its_check_is_due(
     )
     zones.write_bytes(Zone.CURATED, "m-paged/sync/synchronized.parquet", parquet_bytes(fewer))
     assert [f.frame for f in eager.frames(store, drive.measurement_id).items] == [0, 1]
+    zones.close()
+
+
+def test_a_synchronized_table_without_times_is_404_naming_the_file_and_column(
+    drive: Drive, storage_account: str, tmp_path: Path
+) -> None:
+    """A table the synchronize step did not write (no time_ns) is no frames, said plainly."""
+    zones = BlobZones(ConnectionStringZones(storage_account))
+    broken = pa.table({"frame": pa.array([0], pa.int64())})
+    zones.write_bytes(Zone.CURATED, "m-paged/sync/synchronized.parquet", parquet_bytes(broken))
+    reader = DriveReader(zones, tmp_path / "tables", revalidate_s=0.0)
+    fresh = dataclasses.replace(
+        drive, context=dataclasses.replace(drive.context, drives=lambda: reader)
+    )
+    routes = [("drives/{id}/frames", {}), ("drives/{id}/frames/{frame}/image", {"frame": "0"})]
+    for route, ids in routes:
+        answer = _get(fresh, route, ids)
+        assert answer.status == 404
+        assert answer.json()["detail"] == (
+            "curated/m-paged/sync/synchronized.parquet: the synchronized table of m-paged "
+            "has no time_ns column"
+        )
     zones.close()
