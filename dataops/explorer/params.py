@@ -33,6 +33,8 @@ __all__ = [
     "SearchParams",
 ]
 
+# Frame times are int64 nanoseconds in the tables: a larger bound could not be compared to them.
+_MAX_NS = 2**63 - 1
 PageSize = Annotated[int, Field(ge=1, le=200, description="Rows per page, 1-200.")]
 Project = Annotated[str, Field(min_length=1, max_length=128, description="Manifest project.")]
 
@@ -85,7 +87,10 @@ class DriveFramesParams(_Params):
         description=f"Frames per page, 1-{MAX_FRAMES_PAGE}.",
     )
     from_ns: int | None = Field(
-        default=None, ge=0, description="Only frames at or after this time, UNIX ns."
+        default=None,
+        ge=0,
+        le=_MAX_NS,
+        description="Only frames at or after this time, UNIX ns.",
     )
     continuation: Continuation | None = None
 
