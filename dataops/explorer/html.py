@@ -51,9 +51,14 @@ def e(value: object) -> str:
     return text
 
 
+def _query_value(value: object) -> str:
+    # The routes take booleans as the words true / false only (Python spells them True / False).
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def query(params: Mapping[str, object]) -> str:
     """``?a=1&b=2`` of the non-empty values (empty: no query at all)."""
-    pairs = {name: str(value) for name, value in params.items() if value not in (None, "")}
+    pairs = {name: _query_value(value) for name, value in params.items() if value not in (None, "")}
     return "?" + urlencode(pairs) if pairs else ""
 
 

@@ -53,8 +53,11 @@ def _select(name: str, label: str, value: object, options: Sequence[tuple[str, s
     return f"<label>{e(label)} <select name='{e(name)}'>{rendered}</select></label>"
 
 
-def _labeled_value(value: bool | None) -> str:
-    return "" if value is None else str(value).lower()
+def _labeled_select(filters: Mapping[str, Any]) -> str:
+    """The "Labeled" filter of the catalog and search forms: any, yes or no."""
+    value = filters.get("labeled")
+    chosen = "" if value is None else str(value).lower()
+    return _select("labeled", "Labeled", chosen, (("", "any"), ("true", "yes"), ("false", "no")))
 
 
 def _next_page(path: str, filters: Mapping[str, Any], continuation: str | None) -> str:
@@ -82,12 +85,7 @@ def catalog_page(
         + _input("tag", "Tag", filters.get("tag"))
         + _input("project", "Project", filters.get("project"))
         + _input("scene_type", "Scene type", filters.get("scene_type"))
-        + _select(
-            "labeled",
-            "Labeled",
-            _labeled_value(filters.get("labeled")),
-            (("", "any"), ("true", "yes"), ("false", "no")),
-        )
+        + _labeled_select(filters)
         + "<button type='submit'>Filter</button></form>"
     )
     count = (
@@ -339,12 +337,7 @@ def search_page(
         + _input("vehicle", "Vehicle", filters.get("vehicle"))
         + _input("from", "From", filters.get("from"))
         + _input("to", "To", filters.get("to"))
-        + _select(
-            "labeled",
-            "Labeled",
-            _labeled_value(filters.get("labeled")),
-            (("", "any"), ("true", "yes"), ("false", "no")),
-        )
+        + _labeled_select(filters)
         + _input("label", "Label", filters.get("label"))
         + "<button type='submit'>Search</button></form>"
     )

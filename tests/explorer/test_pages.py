@@ -14,7 +14,7 @@ import pytest
 
 from dataops.errors import InvalidInputError
 from dataops.explorer.html import data_block, e, error_page, page, path_id
-from dataops.explorer.pages import catalog_page
+from dataops.explorer.pages import catalog_page, search_page
 from dataops.explorer.thumbnails import ThumbnailCache, jpeg_width, resize_jpeg
 from dataops.explorer.vendor import VENDOR_FILES, copy_vendor_files, missing_vendor_files
 from dataops.models import FileRecord, Measurement
@@ -64,6 +64,17 @@ def test_catalog_rows_escape_what_the_store_holds() -> None:
     assert "<script>x" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
     assert "<td>2025-01-01 12:00:05</td><td>1800.0 s</td>" in html
     assert "href='/api/explorer/measurements/m-1' class='measurement'>m-1</a>" in html
+
+
+def test_filter_forms_keep_the_labeled_choice_and_the_next_page_keeps_the_filters() -> None:
+    """Both forms show the chosen "Labeled" value; "Next page" carries filters and token."""
+    catalog = catalog_page([], {"labeled": True, "tag": "a b"}, next_continuation="t1", scanned=0)
+    assert "<option value='true' selected>yes</option>" in catalog
+    # The route takes the words true / false only: a next page with labeled=True was a 400.
+    assert "href='/api/explorer?labeled=true&amp;tag=a+b&amp;continuation=t1' id='next'" in catalog
+    search = search_page([], {"kind": "frames", "labeled": False}, next_continuation=None)
+    assert "<option value='false' selected>no</option>" in search
+    assert "id='next'" not in search
 
 
 def _jpeg(width: int, height: int, *params: int) -> bytes:
