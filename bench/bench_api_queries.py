@@ -12,7 +12,6 @@ the numbers also go to bench/results/bench_api_queries.json.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import sqlite3
@@ -20,14 +19,14 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bench.measurement_store import T0, build_store
 from dataops.api import HANDLERS, ApiContext, ApiRequest, handle
-from dataops.models import Datastream, DatastreamType, FileRecord, Measurement, Producer
-from dataops.paths import Zone
+from dataops.models import DatastreamType
 from dataops.settings import Settings
 from dataops.store.query_rules import time_key
 from dataops.store.sqlite import SqliteStore
@@ -42,49 +41,19 @@ RUNS = 300
 RESULTS = Path(__file__).resolve().parent / "results"
 GOAL_P95_MS = 50.0
 KEY = "bench-read-key"
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
 TYPES = list(DatastreamType)
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _build(path: Path) -> SqliteStore:
     """10k measurements of 200 vehicles over a year; each has a chain of 10 datastreams."""
-    store = SqliteStore(path)
     rng = random.Random(7)
-    for i in range(MEASUREMENTS):
-        start = T0 + timedelta(minutes=53 * i)
-        measurement_id = f"m-{i:05d}"
-        store.create_measurement(
-            Measurement(
-                id=measurement_id,
-                vehicle_id=f"VIN-{i % VEHICLES:04d}",
-                recording_start=start,
-                recording_end=start + timedelta(minutes=30),
-                upload_prefix=f"uploads/{measurement_id}",
-                files=[FileRecord(path="drive.mcap", format="mcap", size=1, sha256=_sha(str(i)))],
-                tags=rng.sample(TAGS, 2),
-                content_sha256=_sha(measurement_id),
-            )
-        )
-        previous: list[str] = []
-        for j in range(DATASTREAMS_PER_MEASUREMENT):
-            datastream_id = f"d-{i:05d}-{j}"
-            store.create_datastream(
-                Datastream(
-                    id=datastream_id,
-                    measurement_id=measurement_id,
-                    type=TYPES[min(j, len(TYPES) - 1)],
-                    zone=Zone.RAW if j == 0 else Zone.CURATED,
-                    path=f"2025/01/01/VIN/{measurement_id}/{datastream_id}",
-                    producer=Producer(step=f"step-{j}", code_version="1.0.0"),
-                    sources=previous,
-                )
-            )
-            previous = [datastream_id]
-    return store
+    return build_store(
+        path,
+        measurements=MEASUREMENTS,
+        vehicles=VEHICLES,
+        chain=[TYPES[min(j, len(TYPES) - 1)] for j in range(DATASTREAMS_PER_MEASUREMENT)],
+        tags=lambda _: rng.sample(TAGS, 2),
+    )
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,6 @@ from dataops.labeling.importing.status import list_label_imports
 from dataops.models import Datastream
 from dataops.scenes.search import SceneTableQuery
 from dataops.storage.export_zones import check_export_id
-from dataops.store import MeasurementQuery
 
 __all__ = ["HANDLERS"]
 
@@ -56,15 +55,7 @@ def list_measurements(context: ApiContext, call: Call) -> Reply:
     """``GET /measurements``."""
     search: MeasurementSearch = call.params
     page = context.store().query_measurements(
-        MeasurementQuery(
-            vehicle_id=search.vehicle,
-            recorded_from=search.recorded_from,
-            recorded_to=search.recorded_to,
-            tag=search.tag,
-            state=search.state,
-            limit=search.limit,
-            continuation=search.continuation,
-        )
+        search.store_query(limit=search.limit, continuation=search.continuation, state=search.state)
     )
     return json_reply(MeasurementPage(items=page.items, continuation=page.continuation))
 

@@ -28,6 +28,7 @@ from dataops.api.auth import KEY_PARAM
 from dataops.api.problems import ApiError
 from dataops.models import DatastreamType, MeasurementState
 from dataops.models.common import Identifier, Tag, UtcDatetime, VehicleId
+from dataops.store import MeasurementQuery
 from dataops.store.continuation import MAX_TOKEN_LENGTH
 from dataops.store.protocol import MAX_LINEAGE_DEPTH, MAX_PAGE_SIZE, LineageDirection
 
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DatastreamListParams",
     "FileListParams",
+    "MeasurementFilters",
     "FrameSearchParams",
     "LineageParams",
     "LocationParams",
@@ -113,11 +115,30 @@ class NoParams(_Params):
     """A route without query parameters."""
 
 
-class MeasurementSearch(_TimeRange):
-    """``GET /measurements``: recordings that overlap [from, to], newest first."""
+class MeasurementFilters(_TimeRange):
+    """The measurement filters the store applies (the API's search and the explorer's catalog)."""
 
     vehicle: VehicleId | None = None
     tag: Tag | None = None
+
+    def store_query(
+        self, *, limit: int, continuation: str | None, state: MeasurementState | None = None
+    ) -> MeasurementQuery:
+        """One store page of these filters: ``limit`` rows after ``continuation``."""
+        return MeasurementQuery(
+            vehicle_id=self.vehicle,
+            recorded_from=self.recorded_from,
+            recorded_to=self.recorded_to,
+            tag=self.tag,
+            state=state,
+            limit=limit,
+            continuation=continuation,
+        )
+
+
+class MeasurementSearch(MeasurementFilters):
+    """``GET /measurements``: recordings that overlap [from, to], newest first."""
+
     state: MeasurementState | None = None
     limit: Limit = DEFAULT_PAGE_SIZE
     continuation: Continuation | None = None

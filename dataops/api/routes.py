@@ -50,6 +50,7 @@ from dataops.clips.steps import ClipRequest
 from dataops.explorer.models import DriveFrames, DriveScenes, DriveSignals, DriveTrack
 from dataops.explorer.params import (
     CatalogParams,
+    DriveFramesParams,
     DriveParams,
     ImageParams,
     LabelingParams,
@@ -549,9 +550,11 @@ ROUTES: tuple[Operation, ...] = (
         "getDriveFrames",
         "drives/{id}/frames",
         summary="A drive's reference frames with detection and label boxes",
-        description="Per reference frame of the SYNCHRONIZED table: time, whether it has an "
-        "image, the ENRICHED table's detection boxes (scaled to the reference camera) and the "
-        "label boxes of COMPLETED LABELED datastreams.",
+        description="A page of the SYNCHRONIZED table's reference frames in time order: time, "
+        "whether it has an image, the ENRICHED table's detection boxes (scaled to the reference "
+        "camera) and the label boxes of COMPLETED LABELED datastreams. `from_ns` starts the "
+        "page at a time (the drive view's cursor), `continuation` pages on.",
+        params=DriveFramesParams,
         response=DriveFrames,
     ),
     _drive_data(

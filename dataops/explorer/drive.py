@@ -5,8 +5,15 @@ EXTRACTED datastream, the SYNCHRONIZED table (one row per reference frame), the 
 (objects with boxes per frame), the scenes table (through :class:`SceneSearch`) and the labels
 tables of COMPLETED LABELED datastreams. Tables are read column-pruned; the parsed tables are
 kept in a small per-process cache keyed by blob path and etag, so a reload of the page or a
-thumbnail never reads a table twice while it is unchanged, and a rewritten table is never
-served stale.
+thumbnail never reads a table twice while it is unchanged. Every table read here belongs to a
+COMPLETED datastream, which is final (a rerun writes a new datastream under its own path), so
+a table's etag is checked again only after ``REVALIDATE_S``: a page of frames or a thumbnail
+costs no blob request for its tables, and a table changed or deleted by hand is noticed within
+that time (an erasure drops its measurements' tables and checks at once: ``forget``).
+
+Frames come in pages (keyset on time and frame number, the store's continuation tokens),
+optionally starting at a time: the drive view loads the page around its cursor, and boxes are
+built for the frames of the page only.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import io
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataops.errors import NotFoundError
+from dataops.errors import InvalidInputError, NotFoundError
 from dataops.explorer.models import (
     Box,
     DriveFrame,
@@ -42,13 +51,17 @@ from dataops.paths import Zone
 from dataops.scenes.search import SceneSearch, SceneTableQuery
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
+from dataops.store.continuation import Keyset, fingerprint
 
-__all__ = ["EXPLORER_TABLE_CACHE_DIR", "DriveReader", "newest_completed"]
+__all__ = ["EXPLORER_TABLE_CACHE_DIR", "MAX_FRAMES_PAGE", "DriveReader", "newest_completed"]
 
 EXPLORER_TABLE_CACHE_DIR = register_cache_dir(Path(tempfile.gettempdir()) / "avops-explorer-tables")
 """The process's local copies of the tables the drive view reads (an erasure drops its own)."""
 
 MAX_TABLE_BYTES = 256 * 1024 * 1024
+MAX_FRAME_BYTES = 32 * 1024 * 1024
+MAX_FRAMES_PAGE = 2000
+REVALIDATE_S = 30.0
 MAX_ROADS_BYTES = 16 * 1024 * 1024
 _CACHE_ENTRIES = 32
 _SIGNALS = ("speed_mps", "accel_long_mps2", "yaw_rate_rps")
@@ -73,26 +86,48 @@ class _Sources:
 
 
 class _TableCache:
-    """Parsed Parquet tables by (zone, path, etag), least recently used out first."""
+    """Parsed Parquet tables by (zone, path, etag), least recently used out first.
 
-    def __init__(self, entries: int) -> None:
+    A blob's etag is taken from the last check for ``revalidate_s`` seconds (see the module
+    docstring), then asked for again.
+    """
+
+    def __init__(self, entries: int, revalidate_s: float = REVALIDATE_S) -> None:
         self._entries = entries
+        self._revalidate_s = revalidate_s
         self._tables: OrderedDict[tuple[str, str, str, tuple[str, ...]], pa.Table] = OrderedDict()
+        self._checked: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def read(self, zones: BlobZones, zone: Zone, path: str, columns: tuple[str, ...]) -> pa.Table:
+    def _etag(self, zones: BlobZones, zone: Zone, path: str) -> str:
+        now = time.monotonic()
+        with self._lock:
+            checked = self._checked.get((zone.value, path))
+        if checked is not None and now - checked[1] < self._revalidate_s:
+            return checked[0]
         etag = zones.get_info(zone, path).etag
-        key = (zone.value, path, etag, columns)
+        with self._lock:
+            self._checked[(zone.value, path)] = (etag, now)
+            self._checked.move_to_end((zone.value, path))
+            while len(self._checked) > self._entries:
+                self._checked.popitem(last=False)
+        return etag
+
+    def read(self, zones: BlobZones, zone: Zone, path: str, columns: tuple[str, ...]) -> pa.Table:
+        key = (zone.value, path, self._etag(zones, zone, path), columns)
         with self._lock:
             if key in self._tables:
                 self._tables.move_to_end(key)
                 return self._tables[key]
         blob = zones.read_bytes(zone, path, max_bytes=MAX_TABLE_BYTES)
+        with self._lock:
+            # The blob read is pinned to one etag: a change since the check shows up here.
+            self._checked[(zone.value, path)] = (blob.etag, time.monotonic())
         schema = pq.read_schema(io.BytesIO(blob.data))
         wanted = [name for name in columns if name in schema.names]
         table = pq.read_table(io.BytesIO(blob.data), columns=wanted)
         with self._lock:
-            self._tables[key] = table
+            self._tables[(zone.value, path, blob.etag, columns)] = table
             while len(self._tables) > self._entries:
                 self._tables.popitem(last=False)
         return table
@@ -103,6 +138,9 @@ class _TableCache:
             gone = [key for key in self._tables if scope.covers_path(key[0], key[1])]
             for key in gone:
                 del self._tables[key]
+            # The next read of such a path asks its etag again (a deleted table: not found).
+            for checked in [k for k in self._checked if scope.covers_path(k[0], k[1])]:
+                del self._checked[checked]
         return len(gone)
 
 
@@ -127,10 +165,12 @@ class DriveReader:
     table copies and thumbnails of the erased measurements.
     """
 
-    def __init__(self, zones: BlobZones, cache_dir: Path) -> None:
+    def __init__(
+        self, zones: BlobZones, cache_dir: Path, *, revalidate_s: float = REVALIDATE_S
+    ) -> None:
         self._zones = zones
         self._cache_dir = cache_dir
-        self._tables = _TableCache(_CACHE_ENTRIES)
+        self._tables = _TableCache(_CACHE_ENTRIES, revalidate_s)
         self.thumbnails = ThumbnailCache()
         register_cache(self)
 
@@ -156,6 +196,13 @@ class DriveReader:
                 f"measurement {sources.measurement_id} has no synchronized table yet"
             )
         table = self._tables.read(self._zones, datastream.zone, path, _reference_columns(None))
+        missing = [name for name in _FRAME_KEY if name not in table.column_names]
+        if missing:
+            # Not the caller's mistake: the drive has no usable frames (search skips it).
+            raise NotFoundError(
+                f"{datastream.zone.value}/{path}: the synchronized table of "
+                f"{sources.measurement_id} has no {missing[0]} column"
+            )
         return datastream, table
 
     def signals(self, store: MetadataStore, measurement_id: str) -> DriveSignals:
@@ -246,17 +293,50 @@ class DriveReader:
             if continuation is None:
                 return DriveScenes(measurement_id=measurement.id, items=items)
 
-    def frames(self, store: MetadataStore, measurement_id: str) -> DriveFrames:
-        """The reference frames with detection boxes (ENRICHED) and label boxes (LABELED)."""
+    def frames(
+        self,
+        store: MetadataStore,
+        measurement_id: str,
+        *,
+        limit: int = MAX_FRAMES_PAGE,
+        from_ns: int | None = None,
+        continuation: str | None = None,
+    ) -> DriveFrames:
+        """A page of reference frames in time order, with detection (ENRICHED) and label
+        (LABELED) boxes; from ``from_ns`` on when given, after ``continuation`` when given."""
         sources = self._sources(store, measurement_id)
         synchronized, table = self._synchronized(sources)
+        keyset = Keyset("drive-frames", fingerprint(sources.measurement_id, from_ns), _FRAME_KEY)
+        after = _after(table, from_ns, _frame_position(keyset, continuation))
+        page = keyset.page(
+            _frame_rows(after, limit + 1),
+            limit,
+            item=lambda row: row,
+            key=lambda row: [str(row[1]), str(row[0])],
+        )
+        return self._with_boxes(store, sources, synchronized, table, page.items, page.continuation)
+
+    def frames_at(self, store: MetadataStore, measurement_id: str, times: list[int]) -> DriveFrames:
+        """The frames at exactly ``times`` (search hits of one drive), with their boxes."""
+        sources = self._sources(store, measurement_id)
+        synchronized, table = self._synchronized(sources)
+        rows = _frame_rows(_at_times(table, times), len(times))
+        return self._with_boxes(store, sources, synchronized, table, rows, None)
+
+    def _with_boxes(  # noqa: PLR0917  # the parts of one page, from frames/frames_at
+        self,
+        store: MetadataStore,
+        sources: _Sources,
+        synchronized: Datastream,
+        table: pa.Table,
+        rows: list[tuple[int, int, Any]],
+        continuation: str | None,
+    ) -> DriveFrames:
         reference = synchronized.stats.get("reference", {}).get("sensor")
-        times = [int(t) for t in _column(table, "time_ns")]
-        frames = [int(f) for f in _column(table, "frame")]
-        paths = _column(table, "reference.path")
-        size = self._reference_size(paths)
-        detections = self._detections(store, sources, size)
-        labels = self._labels(sources, reference)
+        size = self._reference_size(_first_value(table, "reference.path"))
+        times = [time_ns for _, time_ns, _ in rows]
+        detections = self._detections(store, sources, size, times)
+        labels = self._labels(sources, reference, times)
         items = [
             DriveFrame(
                 frame=frame,
@@ -264,7 +344,7 @@ class DriveReader:
                 has_image=bool(path) and str(path).lower().endswith(_IMAGE_SUFFIXES),
                 boxes=[*detections.get(time_ns, []), *labels.get(time_ns, [])],
             )
-            for frame, time_ns, path in zip(frames, times, paths, strict=True)
+            for frame, time_ns, path in rows
         ]
         return DriveFrames(
             measurement_id=sources.measurement_id,
@@ -272,26 +352,26 @@ class DriveReader:
             width=size[0] if size else None,
             height=size[1] if size else None,
             items=items,
+            continuation=continuation,
         )
 
     def frame_image(self, store: MetadataStore, measurement_id: str, frame: int) -> bytes:
         """The encoded reference image of ``frame`` (one blob read)."""
         sources = self._sources(store, measurement_id)
         _, table = self._synchronized(sources)
-        frames = _column(table, "frame")
-        paths = _column(table, "reference.path")
-        try:
-            path = paths[frames.index(frame)]
-        except ValueError:
-            raise NotFoundError(f"measurement {measurement_id} has no frame {frame}") from None
+        frames = table.column("frame")
+        row = pc.index(frames, pa.scalar(frame, frames.type)).as_py() if len(table) else -1
+        if row < 0:
+            raise NotFoundError(f"measurement {measurement_id} has no frame {frame}")
+        path = _cell(table, "reference.path", row)
         if not path or not str(path).lower().endswith(_IMAGE_SUFFIXES):
             raise NotFoundError(f"frame {frame} of {measurement_id} has no encoded image")
-        return self._zones.read_bytes(Zone.EXTRACTED, str(path), max_bytes=MAX_TABLE_BYTES).data
+        return self._zones.read_capped(Zone.EXTRACTED, str(path), max_bytes=MAX_FRAME_BYTES).data
 
-    def _reference_size(self, paths: list[Any]) -> tuple[int, int] | None:
-        first = next((str(p) for p in paths if p), None)
-        if first is None:
+    def _reference_size(self, first: Any) -> tuple[int, int] | None:
+        if not first:
             return None
+        first = str(first)
         index = first.rsplit("/", 1)[0] + "/index.parquet"
         try:
             table = self._tables.read(self._zones, Zone.EXTRACTED, index, ("width", "height"))
@@ -303,7 +383,11 @@ class DriveReader:
         return int(widths[0]), int(heights[0])
 
     def _detections(
-        self, store: MetadataStore, sources: _Sources, size: tuple[int, int] | None
+        self,
+        store: MetadataStore,
+        sources: _Sources,
+        size: tuple[int, int] | None,
+        times: list[int],
     ) -> dict[int, list[Box]]:
         enriched = sources.newest(DatastreamType.ENRICHED)
         path = (
@@ -313,7 +397,11 @@ class DriveReader:
         )
         if enriched is None or path is None:
             return {}
-        table = self._tables.read(self._zones, enriched.zone, path, ("time_ns", "objects"))
+        table = _at_times(
+            self._tables.read(self._zones, enriched.zone, path, ("time_ns", "objects")), times
+        )
+        if not len(table):
+            return {}
         scale = self._detection_scale(store, sources, enriched, size)
         boxes: dict[int, list[Box]] = {}
         for time_ns, objects in zip(
@@ -366,7 +454,7 @@ class DriveReader:
             return (1.0, 1.0)
         return (size[0] / int(widths[0]), size[1] / int(heights[0]))
 
-    def _labels(self, sources: _Sources, reference: Any) -> dict[int, list[Box]]:
+    def _labels(self, sources: _Sources, reference: Any, times: list[int]) -> dict[int, list[Box]]:
         boxes: dict[int, list[Box]] = {}
         for labeled in sources.datastreams:
             prefix = labeled.stats.get("labels_table")
@@ -379,7 +467,7 @@ class DriveReader:
             table = download_delta_table(
                 self._zones, labeled.zone, prefix, self._cache_dir
             ).to_pyarrow_table()
-            for row in table.to_pylist():
+            for row in _at_times(table, times).to_pylist():
                 if row.get("sensor") != reference or row.get("bbox_x") is None:
                     continue
                 boxes.setdefault(int(row["time_ns"]), []).append(
@@ -393,6 +481,78 @@ class DriveReader:
                     )
                 )
         return boxes
+
+
+_FRAME_KEY = ("time_ns", "frame")
+
+
+def _cell(table: pa.Table, name: str, row: int) -> Any:
+    """One value of a column (None: no such column); no whole-column conversion."""
+    return table.column(name)[row].as_py() if name in table.column_names else None
+
+
+def _first_value(table: pa.Table, name: str) -> Any:
+    """The column's first non-null value (None: no such column or only nulls)."""
+    if name not in table.column_names:
+        return None
+    values = pc.drop_null(table.column(name))
+    return values[0].as_py() if len(values) else None
+
+
+def _at_times(table: pa.Table, times: list[int]) -> pa.Table:
+    """The rows of ``table`` at one of ``times`` (a page's frames), before any row becomes
+    Python objects: a page's boxes cost the page, not the drive."""
+    if "time_ns" not in table.column_names:
+        return table.slice(0, 0)
+    wanted = pa.array(times, table.schema.field("time_ns").type)
+    return table.filter(pc.is_in(table.column("time_ns"), value_set=wanted))
+
+
+def _frame_position(keyset: Keyset, continuation: str | None) -> tuple[int, int] | None:
+    """(time_ns, frame) a page starts after; a token that is not one of ours is a 400."""
+    position = keyset.position(continuation)
+    if position is None:
+        return None
+    try:
+        return int(position[0]), int(position[1])
+    except ValueError:
+        raise InvalidInputError(
+            "continuation token does not belong to this query", field="continuation"
+        ) from None
+
+
+def _after(table: pa.Table, from_ns: int | None, after: tuple[int, int] | None) -> pa.Table:
+    """The rows at or after ``from_ns`` and strictly after the key ``after`` (time, frame)."""
+    if not len(table):
+        return table
+    times, frames = table.column("time_ns"), table.column("frame")
+    mask = None
+    if from_ns is not None:
+        mask = pc.greater_equal(times, from_ns)
+    if after is not None:
+        later = pc.or_(
+            pc.greater(times, after[0]),
+            pc.and_(pc.equal(times, after[0]), pc.greater(frames, after[1])),
+        )
+        mask = later if mask is None else pc.and_(mask, later)
+    return table if mask is None else table.filter(mask)
+
+
+def _frame_rows(table: pa.Table, count: int) -> list[tuple[int, int, Any]]:
+    """The first ``count`` (frame, time_ns, reference path) rows in (time, frame) order; sorted
+    in Arrow, so only the rows returned become Python objects."""
+    if not len(table):
+        return []
+    order = pc.sort_indices(table, sort_keys=[("time_ns", "ascending"), ("frame", "ascending")])
+    picked = table.take(order[:count])
+    return list(
+        zip(
+            [int(frame) for frame in picked.column("frame").to_pylist()],
+            [int(time_ns) for time_ns in picked.column("time_ns").to_pylist()],
+            _column(picked, "reference.path"),
+            strict=True,
+        )
+    )
 
 
 def _ns(value: Any) -> int:

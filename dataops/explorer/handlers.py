@@ -17,7 +17,7 @@ from dataops.errors import NotFoundError
 from dataops.explorer.drive import DriveReader, newest_completed
 from dataops.explorer.html import content_security_policy
 from dataops.explorer.labeling import export_summary, list_exports
-from dataops.explorer.models import Box, DriveFrames
+from dataops.explorer.models import DriveFrames
 from dataops.explorer.pages import (
     FileLink,
     SearchHit,
@@ -29,6 +29,7 @@ from dataops.explorer.pages import (
 )
 from dataops.explorer.params import (
     CatalogParams,
+    DriveFramesParams,
     DriveParams,
     ImageParams,
     LabelingParams,
@@ -40,7 +41,7 @@ from dataops.explorer.vendor import BUILD_COMMAND, VENDOR_DIR, missing_vendor_fi
 from dataops.frames.search import FrameQuery
 from dataops.models import DatastreamType, Measurement
 from dataops.scenes.search import SceneTableQuery
-from dataops.store import MeasurementQuery, MetadataStore, SceneQuery
+from dataops.store import MetadataStore, SceneQuery
 
 __all__ = ["EXPLORER_HANDLERS"]
 
@@ -122,14 +123,7 @@ def explorer_catalog(context: ApiContext, call: Call) -> Reply:
     # Filters the store cannot apply read whole store pages until a page is full: bounded.
     for _ in range(_MAX_SCANNED_PAGES if checks else 1):
         page = store.query_measurements(
-            MeasurementQuery(
-                vehicle_id=params.vehicle,
-                recorded_from=params.recorded_from,
-                recorded_to=params.recorded_to,
-                tag=params.tag,
-                limit=params.limit,
-                continuation=continuation,
-            )
+            params.store_query(limit=params.limit, continuation=continuation)
         )
         scanned += len(page.items)
         shown.extend(m for m in page.items if all(check(m) for check in checks))
@@ -181,17 +175,44 @@ def explorer_drive(context: ApiContext, call: Call) -> Reply:
         "signals": f"{data}/signals",
         "scenes": f"{data}/scenes",
         "frames": f"{data}/frames",
+        "frames_page": params.frames_page,
         "image": f"{data}/frames/{{frame}}/image",
     }
     return _page(context, call, drive_page(measurement, config))
 
 
-def _frames_or_none(drives: DriveReader, store: MetadataStore, measurement_id: str) -> DriveFrames:
-    """The drive's frames; none (no boxes) when it has no synchronized table to read."""
+def _no_frames(read: Callable[[], DriveFrames], measurement_id: str) -> DriveFrames:
+    """``read()``; no frames (no boxes) when the drive has no synchronized table to read."""
     try:
-        return drives.frames(store, measurement_id)
+        return read()
     except NotFoundError:
         return DriveFrames(measurement_id=measurement_id, reference=None, items=[])
+
+
+def _frames_at(
+    drives: DriveReader, store: MetadataStore, measurement_id: str, times: list[int]
+) -> DriveFrames:
+    return _no_frames(lambda: drives.frames_at(store, measurement_id, times), measurement_id)
+
+
+def _frame_at(
+    drives: DriveReader, store: MetadataStore, measurement_id: str, time_ns: int
+) -> DriveFrames:
+    """The drive's first frame at or after ``time_ns`` with its boxes (a page of one)."""
+    return _no_frames(
+        lambda: drives.frames(store, measurement_id, limit=1, from_ns=time_ns), measurement_id
+    )
+
+
+def _shared_search_filters(params: SearchParams) -> dict[str, Any]:
+    """The search page's filters that frame and scene queries name alike."""
+    return {
+        "vehicle_id": params.vehicle,
+        "labeled": params.labeled,
+        "label": params.label,
+        "limit": params.limit,
+        "continuation": params.continuation,
+    }
 
 
 def _frame_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchHit], str | None]:
@@ -201,27 +222,27 @@ def _frame_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchH
     page = context.frames().search(
         store,
         FrameQuery(
-            vehicle_id=params.vehicle,
             object_class=params.object,
             scene_type=params.scene_type,
             time_from=params.recorded_from,
             time_to=params.recorded_to,
-            labeled=params.labeled,
-            label=params.label,
-            limit=params.limit,
-            continuation=params.continuation,
+            **_shared_search_filters(params),
         ),
     )
     drives = _drives(context)
-    frames_of: dict[str, tuple[DriveFrames, dict[int, list[Box]]]] = {}
+    # One read per drive on the page, of the hits' frames only.
+    times_of: dict[str, list[int]] = {}
+    for row in page.items:
+        times_of.setdefault(row["measurement_id"], []).append(int(row["time_ns"]))
+    frames_of = {
+        measurement_id: _frames_at(drives, store, measurement_id, times)
+        for measurement_id, times in times_of.items()
+    }
     hits = []
     for row in page.items:
         measurement_id = row["measurement_id"]
-        if measurement_id not in frames_of:
-            read = _frames_or_none(drives, store, measurement_id)
-            frames_of[measurement_id] = (read, {f.time_ns: f.boxes for f in read.items})
-        frames, boxes_at = frames_of[measurement_id]
-        boxes = boxes_at.get(int(row["time_ns"]), [])
+        frames = frames_of[measurement_id]
+        boxes = next((f.boxes for f in frames.items if f.time_ns == int(row["time_ns"])), [])
         when = datetime.fromtimestamp(row["time_ns"] / 1e9, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
         title = f"{row['vehicle_id']} {when} {', '.join(row['object_classes'] or [])}"
         hits.append(
@@ -248,24 +269,17 @@ def _scene_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchH
         store,
         SceneTableQuery(
             type=params.scene_type,
-            vehicle_id=params.vehicle,
             start_from=params.recorded_from,
             start_to=params.recorded_to,
-            labeled=params.labeled,
-            label=params.label,
-            limit=params.limit,
-            continuation=params.continuation,
+            **_shared_search_filters(params),
         ),
     )
     drives = _drives(context)
-    frames_of: dict[str, DriveFrames] = {}
     hits = []
     for scene in page.items:
-        if scene.measurement_id not in frames_of:
-            frames_of[scene.measurement_id] = _frames_or_none(drives, store, scene.measurement_id)
-        frames = frames_of[scene.measurement_id]
         start = int(scene.attributes.get("start_ns", scene.start.timestamp() * 1e9))
-        first = next((f for f in frames.items if f.time_ns >= start), None)
+        frames = _frame_at(drives, store, scene.measurement_id, start)
+        first = frames.items[0] if frames.items else None
         title = f"{scene.type} {scene.vehicle_id} {scene.start.strftime('%H:%M:%S')}"
         hits.append(
             SearchHit(
@@ -366,8 +380,17 @@ def get_drive_scenes(context: ApiContext, call: Call) -> Reply:
 
 
 def get_drive_frames(context: ApiContext, call: Call) -> Reply:
-    """``GET /drives/{id}/frames``."""
-    return json_reply(_drives(context).frames(context.store(), call.ids["id"]))
+    """``GET /drives/{id}/frames``: one page, from ``from_ns`` on, after ``continuation``."""
+    params: DriveFramesParams = call.params
+    return json_reply(
+        _drives(context).frames(
+            context.store(),
+            call.ids["id"],
+            limit=params.limit,
+            from_ns=params.from_ns,
+            continuation=params.continuation,
+        )
+    )
 
 
 def get_drive_frame_image(context: ApiContext, call: Call) -> Reply:

@@ -86,10 +86,13 @@ class DriveFrame(BaseModel):
 
 
 class DriveFrames(BaseModel):
-    """The reference frames of the drive, in time order."""
+    """A page of the drive's reference frames, in time order (ties by frame number)."""
 
     measurement_id: str
     reference: str | None = Field(description="The reference camera sensor.")
     width: int | None = Field(default=None, description="Reference frame width in pixels.")
     height: int | None = Field(default=None, description="Reference frame height in pixels.")
     items: list[DriveFrame]
+    continuation: str | None = Field(
+        default=None, description="Pass as `continuation` for the next page; null: the last."
+    )

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dataops.explorer.html import BASE, data_block, e, link, page, path_id, query, table
+from dataops.explorer.html import (
+    BASE,
+    data_block,
+    e,
+    link,
+    page,
+    path_id,
+    query,
+    table,
+    table_of_rows,
+)
 from dataops.explorer.labeling import ExportSummary
 from dataops.explorer.models import Box
 from dataops.models import Datastream, Measurement
@@ -25,7 +35,8 @@ __all__ = [
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    """``YYYY-MM-DD HH:MM:SS`` in UTC: digits, '-', ':' and a space, nothing to escape."""
+    return value.astimezone(UTC).isoformat(sep=" ", timespec="seconds")[:19] if value else ""
 
 
 def _input(name: str, label: str, value: object, kind: str = "text") -> str:
@@ -42,8 +53,20 @@ def _select(name: str, label: str, value: object, options: Sequence[tuple[str, s
     return f"<label>{e(label)} <select name='{e(name)}'>{rendered}</select></label>"
 
 
-def _labeled_value(value: bool | None) -> str:
-    return "" if value is None else str(value).lower()
+def _labeled_select(filters: Mapping[str, Any]) -> str:
+    """The "Labeled" filter of the catalog and search forms: any, yes or no."""
+    value = filters.get("labeled")
+    chosen = "" if value is None else str(value).lower()
+    return _select("labeled", "Labeled", chosen, (("", "any"), ("true", "yes"), ("false", "no")))
+
+
+def _next_page(path: str, filters: Mapping[str, Any], continuation: str | None) -> str:
+    """The "Next page" link: the same filters with the next page's token (none: no link)."""
+    if not continuation:
+        return ""
+    next_filters = {k: v for k, v in filters.items() if k != "continuation"}
+    next_filters["continuation"] = continuation
+    return f"<p>{link(path + query(next_filters), 'Next page', id='next')}</p>"
 
 
 def catalog_page(
@@ -62,39 +85,32 @@ def catalog_page(
         + _input("tag", "Tag", filters.get("tag"))
         + _input("project", "Project", filters.get("project"))
         + _input("scene_type", "Scene type", filters.get("scene_type"))
-        + _select(
-            "labeled",
-            "Labeled",
-            _labeled_value(filters.get("labeled")),
-            (("", "any"), ("true", "yes"), ("false", "no")),
-        )
+        + _labeled_select(filters)
         + "<button type='submit'>Filter</button></form>"
     )
-    rows = [
-        (
-            link(f"{BASE}/measurements/{path_id(m.id)}", m.id, **{"class": "measurement"}),
-            e(m.vehicle_id),
-            e(_when(m.recording_start)),
-            e(f"{(m.recording_end - m.recording_start).total_seconds():.1f} s"),
-            e(m.project or ""),
-            e(", ".join(m.tags)),
-            e(m.state.value),
-            link(f"{BASE}/drives/{path_id(m.id)}", "drive view"),
-        )
-        for m in measurements
-    ]
     count = (
         f"<p id='count'><span id='shown'>{len(measurements)}</span> measurements on this page "
         f"({scanned} read from the store)</p>"
     )
-    more = ""
-    if next_continuation:
-        next_filters = {k: v for k, v in filters.items() if k != "continuation"}
-        next_filters["continuation"] = next_continuation
-        more = f"<p>{link(BASE + query(next_filters), 'Next page', id='next')}</p>"
+    more = _next_page(BASE, filters, next_continuation)
     headers = ("Measurement", "Vehicle", "Start (UTC)", "Length", "Project", "Tags", "State", "")
-    body = form + count + table(headers, rows, table_id="measurements") + more
+    rows = "".join(_catalog_row(m) for m in measurements)
+    body = form + count + table_of_rows(headers, rows, table_id="measurements") + more
     return page("Catalog", body, page_id="catalog")
+
+
+def _catalog_row(m: Measurement) -> str:
+    """One catalog row as one string: the catalog's rendering cost is per row and per cell."""
+    ident = e(m.id)
+    segment = e(path_id(m.id))
+    length = (m.recording_end - m.recording_start).total_seconds()
+    # _when's text and the state's enum value are plain ASCII words: nothing to escape.
+    return (
+        f"<tr><td><a href='{BASE}/measurements/{segment}' class='measurement'>{ident}</a></td>"
+        f"<td>{e(m.vehicle_id)}</td><td>{_when(m.recording_start)}</td><td>{length:.1f} s</td>"
+        f"<td>{e(m.project)}</td><td>{e(', '.join(m.tags))}</td><td>{m.state.value}</td>"
+        f"<td><a href='{BASE}/drives/{segment}'>drive view</a></td></tr>"
+    )
 
 
 @dataclass(frozen=True)
@@ -321,21 +337,12 @@ def search_page(
         + _input("vehicle", "Vehicle", filters.get("vehicle"))
         + _input("from", "From", filters.get("from"))
         + _input("to", "To", filters.get("to"))
-        + _select(
-            "labeled",
-            "Labeled",
-            _labeled_value(filters.get("labeled")),
-            (("", "any"), ("true", "yes"), ("false", "no")),
-        )
+        + _labeled_select(filters)
         + _input("label", "Label", filters.get("label"))
         + "<button type='submit'>Search</button></form>"
     )
     grid = "<div class='grid' id='results'>" + "".join(_tile(h) for h in hits) + "</div>"
-    more = ""
-    if next_continuation:
-        next_filters = {k: v for k, v in filters.items() if k != "continuation"}
-        next_filters["continuation"] = next_continuation
-        more = f"<p>{link(BASE + '/search' + query(next_filters), 'Next page', id='next')}</p>"
+    more = _next_page(f"{BASE}/search", filters, next_continuation)
     count = f"<p id='count'><span id='shown'>{len(hits)}</span> results on this page</p>"
     return page("Search", form + count + grid + more, page_id="search")
 

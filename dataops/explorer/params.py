@@ -15,15 +15,26 @@ from dataops.api.params import (
     Continuation,
     LabelCategory,
     Labeled,
+    MeasurementFilters,
     ObjectClass,
     SceneType,
     _Params,
     _TimeRange,
 )
-from dataops.models.common import Tag, VehicleId
+from dataops.explorer.drive import MAX_FRAMES_PAGE
+from dataops.models.common import VehicleId
 
-__all__ = ["CatalogParams", "DriveParams", "ImageParams", "LabelingParams", "SearchParams"]
+__all__ = [
+    "CatalogParams",
+    "DriveFramesParams",
+    "DriveParams",
+    "ImageParams",
+    "LabelingParams",
+    "SearchParams",
+]
 
+# Frame times are int64 nanoseconds in the tables: a larger bound could not be compared to them.
+_MAX_NS = 2**63 - 1
 PageSize = Annotated[int, Field(ge=1, le=200, description="Rows per page, 1-200.")]
 Project = Annotated[str, Field(min_length=1, max_length=128, description="Manifest project.")]
 
@@ -34,11 +45,9 @@ def _drop_empty(values: Any) -> Any:
     return values
 
 
-class CatalogParams(_TimeRange):
+class CatalogParams(MeasurementFilters):
     """``GET /explorer``: the catalog's filters (AND); recordings overlapping [from, to]."""
 
-    vehicle: VehicleId | None = None
-    tag: Tag | None = None
     project: Project | None = None
     scene_type: SceneType | None = Field(
         default=None, description="Only measurements with a scene of this type."
@@ -53,13 +62,37 @@ class CatalogParams(_TimeRange):
 
 
 class DriveParams(_Params):
-    """``GET /explorer/drives/{id}``: where the time cursor starts."""
+    """``GET /explorer/drives/{id}``: where the time cursor starts, frames per request."""
 
     t: int | None = Field(
         default=None, ge=0, description="Cursor time, UNIX ns (a search result's frame time)."
     )
+    frames_page: int = Field(
+        default=500,
+        ge=10,
+        le=MAX_FRAMES_PAGE,
+        description="Frames the view loads per request around its cursor.",
+    )
 
     _empty = model_validator(mode="before")(_drop_empty)
+
+
+class DriveFramesParams(_Params):
+    """``GET /drives/{id}/frames``: a page of frames, from a time on."""
+
+    limit: int = Field(
+        default=MAX_FRAMES_PAGE,
+        ge=1,
+        le=MAX_FRAMES_PAGE,
+        description=f"Frames per page, 1-{MAX_FRAMES_PAGE}.",
+    )
+    from_ns: int | None = Field(
+        default=None,
+        ge=0,
+        le=_MAX_NS,
+        description="Only frames at or after this time, UNIX ns.",
+    )
+    continuation: Continuation | None = None
 
 
 class SearchParams(_TimeRange):

@@ -111,6 +111,39 @@ try {
   });
   out.drive.moved = moved;
 
+  // Frames in pages of 10: the pedestrian time is on a later page than the first, which the
+  // view loads around its cursor; moving the cursor to the start loads the first page.
+  const every = await context.request.get(
+    `${base}/api/drives/${config.measurement_id}/frames?limit=2000`);
+  out.paged = { all: (await every.json()).items.map((f) => ({
+    frame: f.frame, time_ns: f.time_ns, boxes: f.boxes.map((b) => b.category) })) };
+  await page.goto(
+    `${base}/api/explorer/drives/${config.measurement_id}?t=${config.pedestrian_ns}&frames_page=10`);
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60000 });
+  const loaded = () => {
+    const img = document.getElementById("frame");
+    return img.complete && img.naturalWidth > 0 && img.dataset.loaded === img.dataset.frame &&
+      window.driveView.frame !== null && img.dataset.frame === String(window.driveView.frame.frame);
+  };
+  await page.waitForFunction(loaded);
+  const seen = () => ({
+    frame: window.driveView.frame,
+    shown: document.getElementById("frame").dataset.loaded,
+    drawn: Array.from(document.querySelectorAll("#boxes rect")).map((r) => r.dataset.category),
+    requests: window.driveView.frameRequests.slice(),
+    frames: window.driveView.frames,
+  });
+  out.paged.at_pedestrian = await page.evaluate(seen);
+  await page.evaluate(() => {
+    const slider = document.getElementById("cursor");
+    slider.value = "0";
+    slider.dispatchEvent(new Event("input"));
+  });
+  await page.waitForFunction(
+    (first) => window.driveView.frame.frame === first, out.paged.all[0].frame);
+  await page.waitForFunction(loaded);
+  out.paged.at_start = await page.evaluate(seen);
+
   // Search: frames with a pedestrian as a thumbnail grid.
   await page.goto(`${base}/api/explorer/search?kind=frames&object=pedestrian&limit=200`);
   await page.waitForFunction(() =>

@@ -85,6 +85,30 @@ def test_drive_view_at_a_pedestrian_time_shows_the_frame_with_its_boxes(
     assert explorer_run.seen["page_errors"] == []
 
 
+def test_drive_view_loads_the_frame_page_around_its_cursor(explorer_run: ExplorerRun) -> None:
+    """With 10 frames a page, the cursor at a later page's time shows that page's right frame
+    and boxes (the nearest frame to the time), and moving to the start loads the first page."""
+    paged = explorer_run.seen["paged"]
+    every = paged["all"]
+    assert len(every) > 20  # several pages of 10
+    window = _windows(explorer_run, "pedestrian_in_view")[0]
+    pedestrian = (window[0] + window[1]) // 2  # the time the browser script opened
+    nearest = min(range(len(every)), key=lambda i: abs(every[i]["time_ns"] - pedestrian))
+    assert nearest >= 10  # not on the first page
+    at = paged["at_pedestrian"]
+    assert at["frames"] == len(every)  # the cursor spans the whole drive
+    assert at["frame"]["frame"] == every[nearest]["frame"]
+    assert at["shown"] == str(every[nearest]["frame"])  # the image shown is that frame's
+    assert sorted(at["drawn"]) == sorted(every[nearest]["boxes"])
+    assert "pedestrian" in at["drawn"]
+    # One request, starting half a page before the cursor's frame, not at the drive's start.
+    assert at["requests"] == [pytest.approx(every[nearest - 5]["time_ns"] - 1000, abs=512)]
+    start = paged["at_start"]
+    assert start["frame"]["frame"] == every[0]["frame"]
+    assert start["shown"] == str(every[0]["frame"])
+    assert len(start["requests"]) == 2  # the first page was loaded only when needed
+
+
 def test_pedestrian_search_shows_thumbnails_only_from_the_planted_windows(
     explorer_run: ExplorerRun,
 ) -> None:

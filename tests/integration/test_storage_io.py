@@ -96,10 +96,8 @@ def test_list_pages_and_respects_folder_boundaries(blob_zones: BlobZones) -> Non
     assert len(list(blob_zones.list_blobs(Zone.RAW))) == 8
 
 
-def test_read_with_cap_refuses_before_downloading(
-    blob_zones: BlobZones, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    blob_zones.write_bytes(Zone.LANDING, "up/manifest.json", b"{" + b" " * 5000 + b"}")
+def _recorded_methods(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The HTTP methods of the storage requests made from now on, in order."""
     methods: list[str] = []
     original = RequestsTransport.send
 
@@ -108,10 +106,34 @@ def test_read_with_cap_refuses_before_downloading(
         return original(self, request, **kwargs)
 
     monkeypatch.setattr(RequestsTransport, "send", record)
+    return methods
+
+
+def test_read_with_cap_refuses_before_downloading(
+    blob_zones: BlobZones, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blob_zones.write_bytes(Zone.LANDING, "up/manifest.json", b"{" + b" " * 5000 + b"}")
+    methods = _recorded_methods(monkeypatch)
 
     with pytest.raises(BlobTooLargeError, match="5002 bytes"):
         blob_zones.read_json(Zone.LANDING, "up/manifest.json", max_bytes=1024)
     assert methods == ["HEAD"]  # properties only; the body was never fetched
+
+
+def test_capped_read_is_one_request_and_refuses_above_the_cap(
+    blob_zones: BlobZones, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One GET per read (no properties request); above the cap it names the blob's size."""
+    blob_zones.write_bytes(Zone.LANDING, "up/frame.jpg", b"j" * 3000)
+    blob_zones.write_bytes(Zone.LANDING, "up/empty.jpg", b"")
+    methods = _recorded_methods(monkeypatch)
+    exact = blob_zones.read_capped(Zone.LANDING, "up/frame.jpg", max_bytes=3000)
+    assert exact.data == b"j" * 3000
+    assert exact.etag == blob_zones.get_info(Zone.LANDING, "up/frame.jpg").etag
+    assert methods == ["GET", "HEAD"]  # the read itself was one GET; HEAD is get_info
+    assert blob_zones.read_capped(Zone.LANDING, "up/empty.jpg", max_bytes=10).data == b""
+    with pytest.raises(BlobTooLargeError, match="3000 bytes, more than the 2999"):
+        blob_zones.read_capped(Zone.LANDING, "up/frame.jpg", max_bytes=2999)
 
 
 def test_json_round_trip_and_conditions(blob_zones: BlobZones) -> None:

@@ -173,14 +173,56 @@
     };
   }
 
-  Promise.all([getJson(config.track), getJson(config.signals), getJson(config.scenes), getJson(config.frames)])
+  // Frames come in pages of config.frames_page around the cursor: a long drive never loads
+  // all its frames (and their boxes) at once. The cursor runs over every frame's time, which
+  // the signals route already has (one value per reference frame).
+  function framePages(url, size) {
+    var pages = [], wanted = null, KEEP = 4;
+    state.frameRequests = [];
+    function covering(t) {
+      for (var p = 0; p < pages.length; p++) {
+        var items = pages[p].items;
+        if (items.length && items[0].time_ns <= t &&
+            (t <= items[items.length - 1].time_ns || !pages[p].continuation)) { return pages[p]; }
+      }
+      return null;
+    }
+    function fromPage(page, t) {
+      var times = page.items.map(function (f) { return f.time_ns; });
+      return page.items[nearestIndex(times, t)];
+    }
+    // Calls show(item) with the frame nearest t, loading the page that holds it if needed;
+    // an answer for a cursor that has moved on since is kept but not shown.
+    return function (t, startNs, show) {
+      wanted = t;
+      var page = covering(t);
+      if (page) { show(fromPage(page, t)); return; }
+      // Times arrive as doubles (ns since 1970 has more digits than a double holds): start a
+      // little early so the frame at startNs is in the page.
+      var from = Math.max(0, startNs - 1000);
+      state.frameRequests.push(from);
+      getJson(url + "?limit=" + size + "&from_ns=" + from.toFixed(0)).then(function (answer) {
+        pages.push(answer);
+        if (pages.length > KEEP) { pages.shift(); }
+        if (wanted === t) { show(fromPage(answer, t)); }
+      }).catch(function (error) {
+        status.textContent = "Could not load frames: " + error.message;
+        status.className = "status error";
+      });
+    };
+  }
+
+  Promise.all([getJson(config.track), getJson(config.signals), getJson(config.scenes),
+               getJson(config.frames + "?limit=1")])
     .then(function (answers) {
-      var track = answers[0], signals = answers[1], scenes = answers[2], frames = answers[3];
-      var times = frames.items.map(function (f) { return f.time_ns; });
+      var track = answers[0], signals = answers[1], scenes = answers[2], firstPage = answers[3];
+      var times = signals.time_ns.slice().sort(function (a, b) { return a - b; });
       var start = Math.min(times[0] || 0, track.time_ns[0] || Infinity);
       var end = Math.max(times[times.length - 1] || 0, track.time_ns[track.time_ns.length - 1] || 0);
       var slider = document.getElementById("cursor");
       var label = document.getElementById("cursor-time");
+      var half = Math.floor(config.frames_page / 2);
+      var frameAt = framePages(config.frames, config.frames_page);
       var moveMarker, moveBand, movePlots, showFrame;
       function seek(t) {
         var i = nearestIndex(times, t);
@@ -188,26 +230,27 @@
         update(i);
       }
       function update(i) {
-        var item = frames.items[i];
-        if (!item) { return; }
-        moveMarker(item.time_ns);
-        moveBand(item.time_ns);
-        movePlots(item.time_ns);
-        showFrame(item);
-        label.textContent = ((item.time_ns - start) / 1e9).toFixed(1) + " s";
-        document.body.dataset.cursor = String(item.time_ns);
+        var t = times[i];
+        if (t === undefined) { return; }
+        moveMarker(t);
+        moveBand(t);
+        movePlots(t);
+        // The page starts half a page before the cursor: moving either way stays in it.
+        frameAt(t, times[Math.max(0, i - half)], showFrame);
+        label.textContent = ((t - start) / 1e9).toFixed(1) + " s";
+        document.body.dataset.cursor = String(t);
       }
       moveMarker = drawMap(track);
       moveBand = drawTimeline(scenes, start, end, seek);
       movePlots = drawPlots(signals, seek);
-      showFrame = drawFrame(frames);
-      slider.max = String(Math.max(0, frames.items.length - 1));
+      showFrame = drawFrame(firstPage);
+      slider.max = String(Math.max(0, times.length - 1));
       slider.addEventListener("input", function () { update(Number(slider.value)); });
       state.seek = seek;
-      state.frames = frames.items.length;
+      state.frames = times.length;
       seek(config.t !== null && config.t !== undefined ? config.t : start);
       state.ready = true;
-      status.textContent = frames.items.length + " frames, " + state.routePoints + " route points, " +
+      status.textContent = times.length + " frames, " + state.routePoints + " route points, " +
         state.bands.length + " scenes";
       document.body.dataset.ready = "1";
     })
