@@ -398,9 +398,10 @@ class DurableEngine:
                 return False
             if self.store.count_work_of(conn, instance_id) == 0:
                 return False
-        # A replay blocks the database (and so the refilling of activity slots) for as long as
-        # it runs, and it grows with the history: hold results for a multiple of the last
-        # replay's length, so a big fan-out spends at most a fifth of its time replaying.
+        # A replay holds the database for as long as it runs (results and claims wait; slots
+        # live on work claimed ahead), and it grows with the history: hold results for a
+        # multiple of the last replay's length, so a big fan-out spends at most a fifth of its
+        # time replaying.
         hold = max(hold_s, HOLD_PER_REPLAY * self._replay_s.get(instance_id, 0.0))
         return now - oldest < hold
 
