@@ -13,15 +13,17 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from devhost.db import Database
 from devhost.durable.clock import Clock, SystemClock
 from devhost.durable.history import ActionType, EventType, format_time, make_event, parse_time
-from devhost.durable.replay import ReplayResult, replay
+from devhost.durable.history_cache import CachedHistory, HistoryCache
+from devhost.durable.replay import ReplayResult, parse_events, replay
 from devhost.durable.state import (
     ContinueAsNew,
     EngineState,
@@ -114,6 +116,8 @@ class DurableEngine:
         self.on_change: Callable[[], None] = lambda: None
         # Wall seconds of each instance's last replay pass (see _hold).
         self._replay_s: dict[str, float] = {}
+        # Committed histories in parsed form, so that a pass parses only its own events.
+        self._histories = HistoryCache()
 
     # ------------------------------------------------------------------ time
     def _now_epoch(self) -> float:
@@ -168,7 +172,7 @@ class DurableEngine:
             parent_instance_id=parent[0] if parent else None,
             parent_execution_id=parent[1] if parent else None,
             parent_task_id=parent[2] if parent else None,
-            state=EngineState(),
+            engine_state=EngineState(),
         )
         self.store.put_instance(conn, inst)
         self.store.enqueue(
@@ -273,12 +277,21 @@ class DurableEngine:
 
     def complete_work_batch(self, results: list[tuple[WorkItem, ActivityOutcome]]) -> None:
         """Record several activity results in one transaction (one commit, not one per result)."""
-        if not results:
-            return
+        self.settle_work(results, 0)
+
+    def settle_work(
+        self, results: list[tuple[WorkItem, ActivityOutcome]], claim: int
+    ) -> list[WorkItem]:
+        """Record activity results and take up to ``claim`` queued ones, in one transaction."""
+        if not results and claim <= 0:
+            return []
         with self.db.transaction() as conn:
             for item, outcome in results:
                 self._complete_one(conn, item, outcome)
-        self.on_change()
+            claimed = self.store.claim_work(conn, claim) if claim > 0 else []
+        if results:
+            self.on_change()
+        return claimed
 
     def _complete_one(
         self, conn: sqlite3.Connection, item: WorkItem, outcome: ActivityOutcome
@@ -376,19 +389,21 @@ class DurableEngine:
 
     def _hold(self, instance_id: str, hold_s: float) -> bool:
         now = self._now_epoch()
+        results = (int(EventType.TASK_COMPLETED), int(EventType.TASK_FAILED))
         with self.db.read() as conn:
-            msgs = self.store.visible_messages(conn, instance_id, now)
-            outstanding = self.store.count_work_of(conn, instance_id)
-        if not msgs or outstanding == 0:
-            return False
-        results = (EventType.TASK_COMPLETED, EventType.TASK_FAILED)
-        if any(m.kind != "event" or m.body.get("EventType") not in results for m in msgs):
-            return False
-        # A replay blocks the database (and so the refilling of activity slots) for as long as
-        # it runs, and it grows with the history: hold results for a multiple of the last
-        # replay's length, so a big fan-out spends at most a fifth of its time replaying.
+            visible, visible_results, oldest = self.store.visible_summary(
+                conn, instance_id, now, results
+            )
+            if visible == 0 or visible_results < visible or oldest is None:
+                return False
+            if self.store.count_work_of(conn, instance_id) == 0:
+                return False
+        # A replay holds the database for as long as it runs (results and claims wait; slots
+        # live on work claimed ahead), and it grows with the history: hold results for a
+        # multiple of the last replay's length, so a big fan-out spends at most a fifth of its
+        # time replaying.
         hold = max(hold_s, HOLD_PER_REPLAY * self._replay_s.get(instance_id, 0.0))
-        return now - min(m.visible_at for m in msgs) < hold
+        return now - oldest < hold
 
     def next_timer_at(self) -> float | None:
         """Epoch time of the earliest pending message (a timer), if any."""
@@ -405,14 +420,27 @@ class DurableEngine:
                 self._replay_s.clear()  # only recent instances matter; keep memory bounded
             self._replay_s[instance_id] = time.perf_counter() - started
 
+    @contextmanager
+    def _step_transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction whose history-cache changes apply only if it commits."""
+        # Holding the database's lock across the commit keeps cache and database in step.
+        with self.db.read():
+            try:
+                with self.db.transaction() as conn:
+                    yield conn
+            except BaseException:
+                self._histories.rollback()
+                raise
+            self._histories.commit()
+
     def _step_once(self, instance_id: str) -> bool:
         progressed = True
         try:
-            with self.db.transaction() as conn:
+            with self._step_transaction() as conn:
                 progressed = self._step(conn, instance_id)
         except Exception:
             log.exception("[%s] step failed; the instance is marked Failed", instance_id)
-            with self.db.transaction() as conn:
+            with self._step_transaction() as conn:
                 inst = self.store.get_instance(conn, instance_id)
                 if inst is not None and inst.status not in TERMINAL:
                     self._fail(conn, inst, "devhost internal error while replaying", "", [])
@@ -486,10 +514,19 @@ class DurableEngine:
         self.store.delete_messages(conn, consumed)
         return new_events
 
+    def _committed_history(self, conn: sqlite3.Connection, inst: Instance) -> CachedHistory:
+        """The stored history, played, from the cache when it matches the database."""
+        length = self.store.history_length(conn, inst.instance_id)
+        cached = self._histories.get(inst.instance_id, inst.execution_id, length)
+        if cached is not None:
+            return cached
+        return CachedHistory.of(inst.execution_id, self.store.load_history(conn, inst.instance_id))
+
     def _replay_pass(
         self, conn: sqlite3.Connection, inst: Instance, msgs: list[InboxMessage]
     ) -> None:
-        old_history = self.store.load_history(conn, inst.instance_id)
+        history = self._committed_history(conn, inst)
+        old_history = history.events
         engine_events: list[dict[str, Any]] = []
         new_events = self._take_batch(conn, inst, msgs, engine_events)
         if not new_events:
@@ -497,15 +534,15 @@ class DurableEngine:
         if inst.status is RuntimeStatus.PENDING:
             inst.status = RuntimeStatus.RUNNING
         started = make_event(EventType.ORCHESTRATOR_STARTED, self.clock.now())
-        for event in old_history:
-            event["IsPlayed"] = True
         spec = self.registry.get(inst.name, TriggerType.ORCHESTRATION)
+        this_pass = [started, *new_events]
         result = replay(
             spec.user_function,
             instance_id=inst.instance_id,
-            history=[*old_history, started, *new_events],
+            history=[*old_history, *this_pass],
             input_json=inst.input,
             parent_instance_id=inst.parent_instance_id,
+            parsed=[*history.parsed, *parse_events(this_pass)],
         )
         pass_events = [started, *new_events, *engine_events]
         outcome = self._apply_result(conn, inst, old_history, result, pass_events)
@@ -520,6 +557,7 @@ class DurableEngine:
         else:
             pass_events.append(make_event(EventType.ORCHESTRATOR_COMPLETED, self.clock.now()))
             self.store.append_history(conn, inst.instance_id, len(old_history), pass_events)
+            self._histories.stage(inst.instance_id, history.extended(pass_events))
             inst.updated_at = self._now_text()
             self.store.put_instance(conn, inst)
 
@@ -603,17 +641,7 @@ class DurableEngine:
             timer_id = state.take_id()
             fire_at = self.clock.now() + timedelta(milliseconds=group.first_ms)
             state.open[str(timer_id)] = OpenTask("retry_timer", None, group_id)
-            engine_events.append(
-                make_event(
-                    EventType.TIMER_CREATED, self.clock.now(), timer_id, FireAt=format_time(fire_at)
-                )
-            )
-            fired = make_event(
-                EventType.TIMER_FIRED, fire_at, TimerId=timer_id, FireAt=format_time(fire_at)
-            )
-            self.store.enqueue(
-                conn, inst.instance_id, inst.execution_id, "event", fired, fire_at.timestamp()
-            )
+            self._create_timer(conn, inst, timer_id, fire_at, engine_events)
         elif etype == EventType.TIMER_FIRED and group.attempts < group.max:
             task_id = state.take_id()
             group.attempts += 1
@@ -700,17 +728,7 @@ class DurableEngine:
         if kind == "timer":
             fire_at = parse_time(str(action["fireAt"]))
             state.open[str(task_id)] = OpenTask("timer", None, None)
-            events.append(
-                make_event(
-                    EventType.TIMER_CREATED, self.clock.now(), task_id, FireAt=format_time(fire_at)
-                )
-            )
-            fired = make_event(
-                EventType.TIMER_FIRED, fire_at, TimerId=task_id, FireAt=format_time(fire_at)
-            )
-            self.store.enqueue(
-                conn, inst.instance_id, inst.execution_id, "event", fired, fire_at.timestamp()
-            )
+            self._create_timer(conn, inst, task_id, fire_at, events)
             return Scheduled()
         group_id = None
         if atype in (
@@ -740,6 +758,27 @@ class DurableEngine:
             events,
         )
         return Scheduled()
+
+    def _create_timer(
+        self,
+        conn: sqlite3.Connection,
+        inst: Instance,
+        timer_id: int,
+        fire_at: datetime,
+        events: list[dict[str, Any]],
+    ) -> None:
+        """TimerCreated into this pass's events, and its TimerFired queued for ``fire_at``."""
+        events.append(
+            make_event(
+                EventType.TIMER_CREATED, self.clock.now(), timer_id, FireAt=format_time(fire_at)
+            )
+        )
+        fired = make_event(
+            EventType.TIMER_FIRED, fire_at, TimerId=timer_id, FireAt=format_time(fire_at)
+        )
+        self.store.enqueue(
+            conn, inst.instance_id, inst.execution_id, "event", fired, fire_at.timestamp()
+        )
 
     def _dispatch(  # noqa: PLR0917 - one argument per field of the scheduled event
         self,
@@ -833,6 +872,7 @@ class DurableEngine:
         self.store.append_history(conn, inst.instance_id, history_len, events)
         self.store.delete_work_of(conn, inst.instance_id)
         self.store.delete_inbox_of(conn, inst.instance_id)
+        self._histories.stage(inst.instance_id, None)  # a finished instance is not replayed
         inst.status = status
         inst.updated_at = self._now_text()
         self.store.put_instance(conn, inst)
@@ -937,6 +977,7 @@ class DurableEngine:
         self.store.delete_work_of(conn, inst.instance_id)
         self.store.delete_inbox_of(conn, inst.instance_id)
         self.store.clear_history(conn, inst.instance_id)
+        self._histories.stage(inst.instance_id, None)
         inst.execution_id = uuid.uuid4().hex
         inst.input = input_json
         inst.state = EngineState()

@@ -11,11 +11,12 @@ from typing import Any
 from azure.durable_functions.models.DurableOrchestrationContext import (
     DurableOrchestrationContext,
 )
+from azure.durable_functions.models.history import HistoryEvent
 from azure.durable_functions.orchestrator import Orchestrator
 
-from devhost.durable.history import ActionType
+from devhost.durable.history import ActionType, EventType
 
-__all__ = ["OUT_OF_PROC_MARKER", "ReplayResult", "flatten_actions", "replay"]
+__all__ = ["OUT_OF_PROC_MARKER", "ReplayResult", "flatten_actions", "parse_events", "replay"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,26 @@ def _open_ids(context: DurableOrchestrationContext) -> set[int | str]:
     return ids
 
 
+def parse_events(events: list[dict[str, Any]]) -> list[HistoryEvent]:
+    """The SDK's objects for ``events``: its parser reads every timestamp with dateutil, which
+    is most of a replay's cost, so the engine keeps these for the events already replayed."""
+    return [HistoryEvent(**event) for event in events]
+
+
+def _context_seed(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events the context's constructor reads: the first OrchestratorStarted (the start
+    time) and the first ExecutionStarted (the version), in history order."""
+    wanted = {int(EventType.ORCHESTRATOR_STARTED), int(EventType.EXECUTION_STARTED)}
+    seed: list[dict[str, Any]] = []
+    for event in history:
+        if event["EventType"] in wanted:
+            wanted.discard(event["EventType"])
+            seed.append(event)
+            if not wanted:
+                break
+    return seed
+
+
 def replay(
     orchestrator_handle: Callable[..., Any],
     *,
@@ -69,11 +90,17 @@ def replay(
     history: list[dict[str, Any]],
     input_json: str | None,
     parent_instance_id: str | None,
+    parsed: list[HistoryEvent] | None = None,
 ) -> ReplayResult:
-    """Run the user generator over ``history`` through the SDK's Orchestrator."""
+    """Run the user generator over ``history`` through the SDK's Orchestrator.
+
+    ``parsed`` is ``history`` already turned into the SDK's event objects (by
+    :func:`parse_events`, event for event); the context is then built from the two events its
+    constructor reads and given ``parsed`` as its history, so no event is parsed again.
+    """
     fn = orchestrator_handle.orchestrator_function  # type: ignore[attr-defined]
     body = {
-        "history": history,
+        "history": history if parsed is None else _context_seed(history),
         "instanceId": instance_id,
         "isReplaying": False,
         "parentInstanceId": parent_instance_id,
@@ -81,7 +108,12 @@ def replay(
         "upperSchemaVersion": 1,
         "upperSchemaVersionNew": 2,
     }
-    context = DurableOrchestrationContext.from_json(json.dumps(body))
+    context = DurableOrchestrationContext(**body)
+    if parsed is not None:
+        if len(parsed) != len(history):
+            raise ValueError(f"{len(parsed)} parsed events for a history of {len(history)}")
+        # The one attribute the SDK's executor reads the history from (context.histories).
+        context._histories = parsed
     # The worker's handle propagates the decorator's input type the same way.
     context._input_expected_type = getattr(orchestrator_handle, "_df_input_type", None)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -69,6 +69,20 @@ CREATE INDEX IF NOT EXISTS work_instance ON work(instance_id);
 """
 
 
+# One statement per table that has rows of an instance: table names are never built from input.
+_DELETE_ROWS_OF = {
+    "history": "DELETE FROM history WHERE instance_id=?",
+    "inbox": "DELETE FROM inbox WHERE instance_id=?",
+    "work": "DELETE FROM work WHERE instance_id=?",
+    "instances": "DELETE FROM instances WHERE instance_id=?",
+}
+
+
+def _delete_rows_of(conn: sqlite3.Connection, table: str, instance_id: str) -> int:
+    """Delete the rows of ``instance_id`` from ``table``; returns how many."""
+    return conn.execute(_DELETE_ROWS_OF[table], (instance_id,)).rowcount
+
+
 class RuntimeStatus(StrEnum):
     """Orchestration runtime status, spelled as the DF HTTP API spells it."""
 
@@ -84,7 +98,12 @@ TERMINAL = frozenset({RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStat
 
 @dataclass
 class Instance:
-    """One orchestration instance row; ``state`` is the engine's own bookkeeping."""
+    """One orchestration instance row; ``state`` is the engine's own bookkeeping.
+
+    ``engine_state`` may still be the stored JSON text: it holds every action and open task,
+    so for a big fan-out it is the largest part of the row, and status queries never need it.
+    It is parsed on the first use of :attr:`state`.
+    """
 
     instance_id: str
     name: str
@@ -99,14 +118,31 @@ class Instance:
     parent_instance_id: str | None
     parent_execution_id: str | None
     parent_task_id: int | None
-    state: EngineState
+    engine_state: EngineState | str = field(repr=False)
+
+    @property
+    def state(self) -> EngineState:
+        """The engine's bookkeeping, parsed on first use."""
+        if isinstance(self.engine_state, str):
+            self.engine_state = EngineState.from_json(json.loads(self.engine_state))
+        return self.engine_state
+
+    @state.setter
+    def state(self, value: EngineState) -> None:
+        self.engine_state = value
+
+    def state_json(self) -> str:
+        """The bookkeeping as stored: unchanged text when it was never parsed."""
+        if isinstance(self.engine_state, str):
+            return self.engine_state
+        return json.dumps(self.engine_state.to_json())
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Instance:
         """Build from a ``SELECT *`` row."""
         data = dict(row)
         data["status"] = RuntimeStatus(data["status"])
-        data["state"] = EngineState.from_json(json.loads(data["state"]))
+        data["engine_state"] = data.pop("state")
         return cls(**data)
 
 
@@ -176,16 +212,15 @@ class DurableStore:
                 inst.parent_instance_id,
                 inst.parent_execution_id,
                 inst.parent_task_id,
-                json.dumps(inst.state.to_json()),
+                inst.state_json(),
             ),
         )
 
     def delete_instance(self, conn: sqlite3.Connection, instance_id: str) -> int:
         """Remove the instance and everything that belongs to it; returns rows of instances."""
-        conn.execute("DELETE FROM history WHERE instance_id=?", (instance_id,))
-        conn.execute("DELETE FROM inbox WHERE instance_id=?", (instance_id,))
-        conn.execute("DELETE FROM work WHERE instance_id=?", (instance_id,))
-        return conn.execute("DELETE FROM instances WHERE instance_id=?", (instance_id,)).rowcount
+        for table in ("history", "inbox", "work"):
+            _delete_rows_of(conn, table, instance_id)
+        return _delete_rows_of(conn, "instances", instance_id)
 
     def query_instances(
         self,
@@ -236,6 +271,13 @@ class DurableStore:
         ).fetchall()
         return [json.loads(r["event"]) for r in rows]
 
+    def history_length(self, conn: sqlite3.Connection, instance_id: str) -> int:
+        """How many events the stored history has (sequence numbers run from 0)."""
+        row = conn.execute(
+            "SELECT MAX(seq) FROM history WHERE instance_id=?", (instance_id,)
+        ).fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
     def append_history(
         self,
         conn: sqlite3.Connection,
@@ -251,7 +293,7 @@ class DurableStore:
 
     def clear_history(self, conn: sqlite3.Connection, instance_id: str) -> None:
         """Forget the history (continue_as_new, restart of a finished id)."""
-        conn.execute("DELETE FROM history WHERE instance_id=?", (instance_id,))
+        _delete_rows_of(conn, "history", instance_id)
 
     # inbox -----------------------------------------------------------------------------------
     def enqueue(  # noqa: PLR0917 - one argument per column
@@ -290,6 +332,19 @@ class DurableStore:
             for r in rows
         ]
 
+    def visible_summary(
+        self, conn: sqlite3.Connection, instance_id: str, now: float, event_types: tuple[int, ...]
+    ) -> tuple[int, int, float | None]:
+        """Visible messages of one instance: how many, how many are events of
+        ``event_types``, and the oldest one's visible-at; no message body is parsed."""
+        row = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(kind='event' AND json_extract(body, '$.EventType') "
+            "IN (SELECT value FROM json_each(?))), 0), MIN(visible_at) "
+            "FROM inbox WHERE instance_id=? AND visible_at<=?",
+            (json.dumps(list(event_types)), instance_id, now),
+        ).fetchone()
+        return int(row[0]), int(row[1]), None if row[2] is None else float(row[2])
+
     def ready_instances(self, conn: sqlite3.Connection, now: float) -> list[str]:
         """Instances with at least one visible message, in order of their oldest message."""
         rows = conn.execute(
@@ -310,7 +365,7 @@ class DurableStore:
 
     def delete_inbox_of(self, conn: sqlite3.Connection, instance_id: str) -> None:
         """Drop every pending message of an instance."""
-        conn.execute("DELETE FROM inbox WHERE instance_id=?", (instance_id,))
+        _delete_rows_of(conn, "inbox", instance_id)
 
     # work ------------------------------------------------------------------------------------
     def add_work(  # noqa: PLR0917 - one argument per column
@@ -360,7 +415,7 @@ class DurableStore:
 
     def delete_work_of(self, conn: sqlite3.Connection, instance_id: str) -> None:
         """Drop queued and running items of an instance (terminate, continue_as_new)."""
-        conn.execute("DELETE FROM work WHERE instance_id=?", (instance_id,))
+        _delete_rows_of(conn, "work", instance_id)
 
     def requeue_running(self, conn: sqlite3.Connection) -> list[WorkItem]:
         """At start-up: items that were in flight when the host stopped run again."""

@@ -37,11 +37,13 @@ def test_crash_mid_fan_out_then_resume(tmp_path: Path) -> None:
         json.loads(row[0])["i"]
         for row in conn.execute("SELECT input FROM work WHERE state='running'")
     }
-    pending = conn.execute("SELECT COUNT(*) FROM work WHERE state='pending'").fetchone()[0]
     conn.close()
     assert in_flight, "the crash should leave activities in flight"
-    assert pending > 0, "the crash should happen in the middle of the fan-out"
     starts_before = Counter(r["i"] for r in read_records(out, "start"))
+    # In the middle of the fan-out: some activities had not started. The worker claims work
+    # ahead of its slots, so some of those are 'running' in the store without having started;
+    # they must run once after the restart, like the pending ones.
+    assert len(starts_before) < n, "the crash should happen in the middle of the fan-out"
 
     resumed = _run(db, out, "resume", n)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
