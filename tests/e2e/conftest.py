@@ -3,8 +3,9 @@
 Each test that runs the app gets a storage account of its own on the session's Azurite (the app
 names its containers after the zones, so tests cannot share an account) and its own store file;
 the app's per-process singletons are reset around each test. The sample drive is generated once
-per run (:mod:`tests.drives`), and its trip through the whole pipeline (upload -> SCENES) runs once per session
-and store backend (:mod:`tests.e2e.pipeline`), shared by the tests that only read its results.
+per run (:mod:`tests.drives`), and its trip through the whole pipeline (upload -> SCENES) runs
+once per session and store backend (:mod:`tests.e2e.pipeline`), shared by the tests that only
+read its results.
 """
 
 from __future__ import annotations
