@@ -143,10 +143,19 @@ def pipeline_runs(
     mixed order (xdist schedules them so) would tear a run down and make it again.
     """
     runs: dict[str, PipelineRun] = {}
+    # A run that failed fails every later test of its backend at once, naming the first error,
+    # instead of each of them running the whole pipeline again (minutes apiece).
+    failures: dict[str, str] = {}
 
     def make(backend: str) -> PipelineRun:
+        if backend in failures:
+            pytest.fail(f"the {backend} pipeline run failed earlier: {failures[backend]}")
         if backend not in runs:
-            runs[backend] = _run_on(backend, request, tmp_path_factory, sample_drive, azurite)
+            try:
+                runs[backend] = _run_on(backend, request, tmp_path_factory, sample_drive, azurite)
+            except BaseException as err:
+                failures[backend] = f"{type(err).__name__}: {err}"[:2000]
+                raise
         return runs[backend]
 
     try:
