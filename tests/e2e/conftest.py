@@ -3,8 +3,9 @@
 Each test that runs the app gets a storage account of its own on the session's Azurite (the app
 names its containers after the zones, so tests cannot share an account) and its own store file;
 the app's per-process singletons are reset around each test. The sample drive is generated once
-per session, and its trip through the whole pipeline (upload -> SCENES) runs once per session
-and store backend (:mod:`tests.e2e.pipeline`), shared by the tests that only read its results.
+per run (:mod:`tests.drives`), and its trip through the whole pipeline (upload -> SCENES) runs
+once per session and store backend (:mod:`tests.e2e.pipeline`), shared by the tests that only
+read its results.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import urllib3
 from azure.cosmos import CosmosClient
 
 from activities import runtime
-from avops.sample_drive import generate_drive
 from dataops.ids import instance_id_for
 from dataops.settings import Settings
 from dataops.storage import BlobZones
@@ -35,6 +35,7 @@ from devhost.services.azurite import AzuriteBlob
 from devhost.services.cosmos_server import CosmosServer
 from tests.azurite import fresh_account
 from tests.devhost.hosting import run_with_host
+from tests.drives import shared_drive
 from tests.e2e.pipeline import (
     FINAL,
     READ_KEY,
@@ -114,10 +115,9 @@ def app_env(
 
 @pytest.fixture(scope="session")
 def sample_drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small sample drive (seed 3), generated once per session; tests only read it."""
-    out = tmp_path_factory.mktemp("drive") / "drive"
-    generate_drive(out, seed=3, size="small")
-    return out
+    """The small sample drive (seed 3), generated once per run (:mod:`tests.drives`); tests
+    only read it."""
+    return shared_drive(tmp_path_factory, seed=3)
 
 
 @pytest.fixture
@@ -143,10 +143,19 @@ def pipeline_runs(
     mixed order (xdist schedules them so) would tear a run down and make it again.
     """
     runs: dict[str, PipelineRun] = {}
+    # A run that failed fails every later test of its backend at once, naming the first error,
+    # instead of each of them running the whole pipeline again (minutes apiece).
+    failures: dict[str, str] = {}
 
     def make(backend: str) -> PipelineRun:
+        if backend in failures:
+            pytest.fail(f"the {backend} pipeline run failed earlier: {failures[backend]}")
         if backend not in runs:
-            runs[backend] = _run_on(backend, request, tmp_path_factory, sample_drive, azurite)
+            try:
+                runs[backend] = _run_on(backend, request, tmp_path_factory, sample_drive, azurite)
+            except BaseException as err:
+                failures[backend] = f"{type(err).__name__}: {err}"[:2000]
+                raise
         return runs[backend]
 
     try:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from avops.sample_drive import generate_drive
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
@@ -105,10 +104,9 @@ def _argv(command_line: str) -> list[str]:
 
 
 def test_extraction_submits_the_worker_image_as_the_pool_identity_and_stops_on_bad_input(
-    app_env: AppEnv, batch_service: BatchServiceState, tmp_path: Path
+    app_env: AppEnv, batch_service: BatchServiceState, sample_drive: Path
 ) -> None:
-    drive = tmp_path / "drive"
-    generate_drive(drive, seed=3, size="small")
+    drive = sample_drive
     prefix = "fleet/azure-1"
 
     async def body(host: DevHost) -> Any:

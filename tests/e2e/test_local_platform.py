@@ -133,14 +133,16 @@ def _wait_for_scenes(connection: dict[str, Any], measurement_id: str) -> list[di
 
 
 def test_zero_config_platform_serves_a_second_terminal_and_survives_restart(
-    tmp_path: Path,
+    tmp_path: Path, sample_drive: Path
 ) -> None:
     """No variables anywhere: the change feed is wired, a second process uploads and lists with
-    the one printed key, and after a restart the measurement is still listed."""
+    the one printed key, and after a restart the measurement is still listed.
+
+    It uploads the session's sample drive (only read); the slow test below writes its own
+    with `avops sample`."""
     workdir = tmp_path / "work"
     workdir.mkdir()
-    drive = tmp_path / "drive"
-    assert _avops("sample", str(drive), cwd=workdir).returncode == 0
+    drive = sample_drive
 
     platform = LocalPlatform(workdir)
     platform.start()
@@ -182,16 +184,21 @@ def _restarted(
 
 
 def _wait_for_measurement(workdir: Path) -> str:
+    """The uploaded measurement's id, as a second process (`avops measurements`) lists it.
+
+    The wait itself asks the API over HTTP with the connection file's key (milliseconds a
+    poll); the CLI, a fresh process of its own, lists once the measurement exists.
+    """
+    connection = json.loads((workdir / CONNECTION_FILE).read_text())
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        listed = _avops("measurements", "--json", cwd=workdir)
-        assert listed.returncode == 0, listed.stderr
-        items = json.loads(listed.stdout)["items"]
-        if items:
-            (measurement,) = items
-            return str(measurement["id"])
-        time.sleep(1)
-    raise AssertionError("the upload never became a measurement")
+    while not _api(connection, "measurements")["items"]:
+        if time.monotonic() > deadline:
+            raise AssertionError("the upload never became a measurement")
+        time.sleep(0.1)
+    listed = _avops("measurements", "--json", cwd=workdir)
+    assert listed.returncode == 0, listed.stderr
+    (measurement,) = json.loads(listed.stdout)["items"]
+    return str(measurement["id"])
 
 
 @pytest.mark.slow

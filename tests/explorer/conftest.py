@@ -20,7 +20,6 @@ import pytest
 from rosbags.highlevel import AnyReader
 
 from activities import runtime
-from avops.sample_drive import generate_drive
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.models import DatastreamType
@@ -34,6 +33,7 @@ from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
 from tests.devhost.chromium import find_chromium
 from tests.devhost.hosting import run_with_host
+from tests.drives import shared_drive
 from tests.e2e.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,8 +118,7 @@ def explorer_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExplorerR
     """The sample drive through the pipeline, then every explorer page in chromium, once."""
     chromium = find_chromium()
     workdir = tmp_path_factory.mktemp("explorer")
-    drive = workdir / "drive"
-    generate_drive(drive, seed=3, size="small")
+    drive = shared_drive(tmp_path_factory, seed=3)
     with pytest.MonkeyPatch.context() as patch, AzuriteBlob(workdir / "azurite") as azurite:
         sqlite_path = workdir / "metadata.sqlite3"
         for name, value in {

@@ -16,12 +16,12 @@ from mcap.reader import make_reader
 from rosbags.rosbag1 import Reader as Ros1Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from avops.sample_drive.generate import generate_drive
 from dataops.clips.steps import ClipRequest, prepare_clip, write_measurement_clip
 from dataops.models import DatastreamState, DatastreamType, FileRecord, Measurement, Scene
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
 from tests.contract.conftest import make_measurement, seed_completed_raw
+from tests.drives import shared_drive
 from tests.extract_worker import ros2_bags
 
 MARGIN_NS = 2_000_000_000
@@ -36,9 +36,8 @@ ROS2_TOPICS = (
 
 @pytest.fixture(scope="module")
 def drive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("clip") / "drive"
-    generate_drive(out)
-    return out
+    """The small sample drive (seed 0), shared read-only with the other folders' tests."""
+    return shared_drive(tmp_path_factory, seed=0)
 
 
 @pytest.fixture

@@ -15,21 +15,33 @@ from asammdf import MDF
 from nptdms import TdmsFile
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from avops.cli.sample import sample
 from avops.sample_drive import DriveSummary, generate_drive
 from dataops.manifest import parse_manifest
 from dataops.models.manifest import FileFormat, Manifest
+from tests.drives import shared_drive
 
 MB = 1_000_000
 
 
 @pytest.fixture(scope="session")
 def drive_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sample") / "drive"
-    generate_drive(out, seed=0)
-    return out
+    """The small drive of seed 0, shared read-only with the other folders' tests."""
+    return shared_drive(tmp_path_factory, seed=0)
+
+
+@pytest.fixture(scope="session")
+def cli_drive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    """A drive of another seed (1) written by the `avops sample` command, and its CLI result.
+
+    One generation serves the CLI test and the other-seed half of the determinism test.
+    """
+    out = tmp_path_factory.mktemp("cli") / "cli"
+    cli = typer.Typer()
+    cli.command()(sample)
+    return out, CliRunner().invoke(cli, [str(out), "--seed", "1"])
 
 
 @pytest.fixture(scope="session")
@@ -278,12 +290,14 @@ def test_can_topic_matches_speed_topic(
 
 
 def test_same_seed_is_byte_identical_other_seed_differs(
-    drive_dir: Path, manifest: Manifest, tmp_path: Path
+    drive_dir: Path, manifest: Manifest, cli_drive: tuple[Path, Result], tmp_path: Path
 ) -> None:
     again = generate_drive(tmp_path / "again", seed=0)
     assert _sha256(again.manifest_path) == _sha256(drive_dir / "manifest.json")
-    other = generate_drive(tmp_path / "other", seed=1)
-    theirs = {f.path: f.sha256 for f in other.manifest.files}
+    other_dir, written = cli_drive
+    assert written.exit_code == 0, written.output
+    other = parse_manifest((other_dir / "manifest.json").read_bytes())
+    theirs = {f.path: f.sha256 for f in other.files}
     ours = {f.path: f.sha256 for f in manifest.files}
     assert theirs.keys() == ours.keys()
     # Every recording differs (events move, noise differs); only the DBC and the road network
@@ -297,13 +311,14 @@ def test_refuses_a_non_empty_directory(tmp_path: Path) -> None:
         generate_drive(tmp_path, seed=0)
 
 
-def test_cli_writes_a_drive(tmp_path: Path) -> None:
-    cli = typer.Typer()
-    cli.command()(sample)
-    result = CliRunner().invoke(cli, [str(tmp_path / "cli"), "--seed", "2"])
+def test_cli_writes_a_drive(cli_drive: tuple[Path, Result], tmp_path: Path) -> None:
+    """`avops sample DIR --seed N` writes a drive with a valid manifest; a bad size is refused."""
+    out, result = cli_drive
     assert result.exit_code == 0, result.output
     assert "manifest" in result.output
-    parse_manifest((tmp_path / "cli" / "manifest.json").read_bytes())
+    parse_manifest((out / "manifest.json").read_bytes())
+    cli = typer.Typer()
+    cli.command()(sample)
     bad = CliRunner().invoke(cli, [str(tmp_path / "bad"), "--size", "medium"])
     assert bad.exit_code != 0
 
