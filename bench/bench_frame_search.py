@@ -48,7 +48,6 @@ from dataops.models import (
     Datastream,
     DatastreamState,
     DatastreamType,
-    FileRecord,
     Measurement,
     Producer,
     Scene,
@@ -246,7 +245,6 @@ def _build(store: SqliteStore, zones: BlobZones) -> Index:
             recording_start=start,
             recording_end=start + timedelta(seconds=FRAMES * FRAME_NS / 1e9),
             upload_prefix=f"fleet/{vehicle}/{number}",
-            files=[FileRecord(path="drive.mcap", format="mcap", size=1, sha256="0" * 64)],
             content_sha256=f"{number:064x}",
         )
         store.create_measurement(measurement)

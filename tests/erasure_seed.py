@@ -87,16 +87,18 @@ def seed_vehicle(store: MetadataStore, zones: BlobZones | None, tag: str) -> See
             recording_start=START,
             recording_end=START + timedelta(minutes=5),
             upload_prefix=upload,
-            files=[
-                FileRecord(
-                    path="drive.mcap",
-                    format="mcap",
-                    size=len(payload),
-                    sha256=hashlib.sha256(payload).hexdigest(),
-                )
-            ],
+            file_count=1,
+            total_bytes=len(payload),
             content_sha256=hashlib.sha256(upload.encode()).hexdigest(),
-        )
+        ),
+        [
+            FileRecord(
+                path="drive.mcap",
+                format="mcap",
+                size=len(payload),
+                sha256=hashlib.sha256(payload).hexdigest(),
+            )
+        ],
     )
     folder = join_path(date_prefix(START), vehicle, measurement_id)
     previous: list[str] = []

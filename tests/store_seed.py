@@ -35,7 +35,6 @@ def add_measurement(
             recording_start=START,
             recording_end=START + timedelta(seconds=seconds),
             upload_prefix=f"fleet/{MEASUREMENT_ID}",
-            files=[],
             logger_synchronized=logger_synchronized,
             content_sha256="0" * 64,
         )

@@ -114,7 +114,7 @@ def measurements(
             item["recording_end"],
             item["state"],
             ", ".join(item.get("tags", [])),
-            str(len(item.get("files", []))),
+            str(item.get("file_count", len(item.get("files", [])))),
         ],
     )
 

@@ -22,6 +22,7 @@ from dataops.api.models import (
     LineageEdgeOut,
     LineageResponse,
     MeasurementDetail,
+    MeasurementFilePage,
     MeasurementPage,
     ScenePage,
 )
@@ -82,6 +83,20 @@ def list_measurement_datastreams(context: ApiContext, call: Call) -> Reply:
     measurement = store.get_measurement(call.ids["id"])
     items = store.list_datastreams(measurement.id, params.type)
     return json_reply(DatastreamList(measurement_id=measurement.id, items=items))
+
+
+def list_measurement_files(context: ApiContext, call: Call) -> Reply:
+    """``GET /measurements/{id}/files``."""
+    params: FileListParams = call.params
+    measurement_id = call.ids["id"]
+    page = context.store().list_measurement_files(
+        measurement_id, limit=params.limit, continuation=params.continuation
+    )
+    return json_reply(
+        MeasurementFilePage(
+            measurement_id=measurement_id, items=page.items, continuation=page.continuation
+        )
+    )
 
 
 def get_datastream(context: ApiContext, call: Call) -> Reply:
@@ -250,6 +265,7 @@ HANDLERS: dict[str, Handler] = {
     "getDatastream": get_datastream,
     "updateDatastreamState": update_datastream_state,
     "listDatastreamFiles": list_datastream_files,
+    "listMeasurementFiles": list_measurement_files,
     "getDatastreamLineage": get_datastream_lineage,
     "getLocation": get_location,
     "listScenes": list_scenes,

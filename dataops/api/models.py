@@ -28,6 +28,7 @@ __all__ = [
     "DatastreamSummary",
     "ExportLinksView",
     "FilePage",
+    "MeasurementFilePage",
     "Frame",
     "FramePage",
     "Health",
@@ -107,6 +108,14 @@ class FilePage(BaseModel):
     """One page of a datastream's file records, in path order."""
 
     datastream_id: str
+    items: list[FileRecord]
+    continuation: str | None = _CONTINUATION
+
+
+class MeasurementFilePage(BaseModel):
+    """One page of a measurement's manifest file records, in path order."""
+
+    measurement_id: str
     items: list[FileRecord]
     continuation: str | None = _CONTINUATION
 

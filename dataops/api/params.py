@@ -205,7 +205,7 @@ class FrameSearchParams(_TimeRange):
 
 
 class FileListParams(_Params):
-    """``GET /datastreams/{id}/files``."""
+    """``GET /datastreams/{id}/files`` and ``GET /measurements/{id}/files``."""
 
     limit: Limit = DEFAULT_PAGE_SIZE
     continuation: Continuation | None = None

@@ -29,6 +29,7 @@ from dataops.api.models import (
     LineageResponse,
     Location,
     MeasurementDetail,
+    MeasurementFilePage,
     MeasurementPage,
     RunAccepted,
     RunStatus,
@@ -220,6 +221,15 @@ ROUTES: tuple[Operation, ...] = (
         description="Every datastream of the measurement, oldest first, optionally of one type.",
         params=DatastreamListParams,
         response=DatastreamList,
+    ),
+    _read(
+        "listMeasurementFiles",
+        "measurements/{id}/files",
+        summary="File records of a measurement's manifest",
+        description="The files its manifest listed, in path order; continuation-token pages "
+        "(the measurement document carries only `file_count` and `total_bytes`).",
+        params=FileListParams,
+        response=MeasurementFilePage,
     ),
     _read(
         "getDatastream",

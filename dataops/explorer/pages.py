@@ -164,7 +164,7 @@ def measurement_page(
         ("Tags", ", ".join(measurement.tags)),
         ("Logger synchronized", str(measurement.logger_synchronized).lower()),
         ("State", measurement.state.value),
-        ("Manifest files", str(len(measurement.files))),
+        ("Manifest files", str(measurement.file_count)),
     ]
     summary = (
         "<dl class='fields'>"

@@ -28,7 +28,7 @@ from dataops.models import (
 )
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
-from dataops.store import MetadataStore
+from dataops.store import MetadataStore, all_measurement_files
 
 __all__ = [
     "MANIFEST_NAME",
@@ -110,15 +110,16 @@ def prepare_extraction(
     config = load_extraction_config(
         config_path, project=measurement.project, vehicle_id=measurement.vehicle_id
     )
+    files = list(all_measurement_files(store, measurement.id))
     planned = plan_jobs(
-        find_recordings(measurement.files),
+        find_recordings(files),
         config,
         raw_prefix=raw.path,
         extracted_prefix=prefix,
         measurement_id=measurement.id,
         datastream_id=datastream_id,
         instance_id=instance_id,
-        dbc_files=find_dbc_files(measurement.files),
+        dbc_files=find_dbc_files(files),
     )
     jobs: list[dict[str, Any]] = []
     for job in planned:

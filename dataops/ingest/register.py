@@ -18,10 +18,11 @@ from dataops.models import (
     Measurement,
     MeasurementState,
     Producer,
+    manifest_file_records,
 )
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
-from dataops.store import MetadataStore
+from dataops.store import MetadataStore, all_measurement_files
 
 __all__ = ["Registration", "complete_raw", "register_upload"]
 
@@ -66,7 +67,7 @@ def register_upload(
         # An erased vehicle or measurement (the tombstone check): nothing is registered.
         refuse(candidate.vehicle_id, measurement_id)
     try:
-        measurement = store.create_measurement(candidate)
+        measurement = store.create_measurement(candidate, manifest_file_records(manifest))
     except ConflictError as err:
         raise ConflictError(
             f"measurement {measurement_id} already exists with other content: {err} "
@@ -101,7 +102,7 @@ def complete_raw(
             size=item.size,
             sha256=item.sha256,
         )
-        for item in measurement.files
+        for item in all_measurement_files(store, measurement_id)
     ]
     store.attach_files(datastream_id, records)
     total = sum(item.size for item in records)

@@ -28,6 +28,7 @@ from dataops.errors import ConflictError, NotFoundError
 from dataops.models import (
     MANIFEST_NAME,
     DatastreamType,
+    FileRecord,
     Manifest,
     Measurement,
 )
@@ -35,9 +36,10 @@ from dataops.paths import Zone, check_relative_path, error_marker_path, join_pat
 from dataops.storage import BlobZones
 from dataops.storage.error_zone import SHADOWED_MARKER_SUFFIX
 from dataops.storage.models import BlobInfo
-from dataops.store import MetadataStore
+from dataops.store import MetadataStore, all_measurement_files
 
 __all__ = [
+    "RegisteredUpload",
     "RestoreResult",
     "RestoredFrom",
     "lineage_sources",
@@ -71,7 +73,20 @@ class RestoreResult:
         }
 
 
-def manifest_from_measurement(measurement: Measurement) -> Manifest:
+@dataclass(frozen=True)
+class RegisteredUpload:
+    """An upload's Measurement with its manifest's file records, as the store holds them."""
+
+    measurement: Measurement
+    files: list[FileRecord]
+
+    @classmethod
+    def read(cls, store: MetadataStore, measurement: Measurement) -> RegisteredUpload:
+        """``measurement`` with every file record the store lists for it."""
+        return cls(measurement, list(all_measurement_files(store, measurement.id)))
+
+
+def manifest_from_measurement(measurement: Measurement, files: list[FileRecord]) -> Manifest:
     """The manifest a Measurement was registered from, with its id pinned.
 
     Pinning ``measurement_id`` keeps the rerun on the same Measurement even if the id was
@@ -91,7 +106,7 @@ def manifest_from_measurement(measurement: Measurement) -> Manifest:
             "logger_synchronized": measurement.logger_synchronized,
             "files": [
                 {"path": f.path, "format": f.format, "size": f.size, "sha256": f.sha256}
-                for f in measurement.files
+                for f in files
             ],
         }
     )
@@ -158,12 +173,12 @@ def restore_upload(
     upload_prefix: str,
     *,
     max_manifest_bytes: int,
-    measurement: Measurement | None = None,
+    registered: RegisteredUpload | None = None,
 ) -> RestoreResult:
     """Put ``upload_prefix`` back into landing from archive (complete) or error, manifest last.
 
-    ``measurement`` (the upload's Measurement, if known) rebuilds the manifest of an archived
-    upload. NotFoundError when the upload is in none of landing, archive and error.
+    ``registered`` (the upload's Measurement and files, if known) rebuilds the manifest of an
+    archived upload. NotFoundError when the upload is in none of landing, archive and error.
     """
     prefix = check_relative_path(upload_prefix, field="upload_prefix")
     manifest_path = join_path(prefix, MANIFEST_NAME)
@@ -172,9 +187,9 @@ def restore_upload(
         # The manifest is written last, so the upload is already (or still) complete in landing.
         return RestoreResult(prefix, "landing", files=len(landing) - 1, copied=0)
 
-    if measurement is not None and measurement.upload_prefix == prefix:
+    if registered is not None and registered.measurement.upload_prefix == prefix:
         archived = _listing(zones, Zone.ARCHIVE, prefix)
-        manifest = manifest_from_measurement(measurement)
+        manifest = manifest_from_measurement(registered.measurement, registered.files)
         if _archive_complete(archived, manifest):
             plan: list[tuple[str, BlobInfo, str | None]] = [
                 (item.path, archived[item.path], item.sha256) for item in manifest.files
@@ -211,7 +226,7 @@ def restore_upload(
 
     raise NotFoundError(
         f"upload {prefix} is not in landing, the archive (complete) or the error zone"
-        + ("" if measurement is not None else "; rerun it by measurement id if it was ingested")
+        + ("" if registered is not None else "; rerun it by measurement id if it was ingested")
     )
 
 

@@ -27,7 +27,12 @@ from typing import Any, Protocol
 
 from dataops.errors import ConflictError, DataOpsError, NotFoundError
 from dataops.ids import instance_id_for
-from dataops.ingest.rehydrate import RestoreResult, lineage_sources, restore_upload
+from dataops.ingest.rehydrate import (
+    RegisteredUpload,
+    RestoreResult,
+    lineage_sources,
+    restore_upload,
+)
 from dataops.models import Measurement
 from dataops.paths import check_relative_path
 from dataops.storage import BlobZones
@@ -155,13 +160,16 @@ async def rerun_upload(
         )
     if measurement is None and previous is not None:
         measurement = await _measurement(store, previous.reported("measurement_id"))
+    registered = None
+    if measurement is not None:
+        registered = await asyncio.to_thread(RegisteredUpload.read, store, measurement)
     try:
         restored = await asyncio.to_thread(
             restore_upload,
             zones,
             prefix,
             max_manifest_bytes=max_manifest_bytes,
-            measurement=measurement,
+            registered=registered,
         )
     except NotFoundError as err:
         if previous is None and measurement is None:

@@ -18,7 +18,13 @@ from dataops.models.manifest import (
     Manifest,
     ManifestFile,
 )
-from dataops.models.measurement import FileRecord, Measurement, MeasurementState, content_hash
+from dataops.models.measurement import (
+    FileRecord,
+    Measurement,
+    MeasurementState,
+    content_hash,
+    manifest_file_records,
+)
 from dataops.models.scene import Scene
 
 __all__ = [
@@ -39,4 +45,5 @@ __all__ = [
     "Scene",
     "check_transition",
     "content_hash",
+    "manifest_file_records",
 ]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dataops.models.common import Identifier, Sha256, Tag, UtcDatetime, VehicleId, utc_now
 from dataops.models.manifest import FileFormat, Manifest
 
-__all__ = ["FileRecord", "Measurement", "MeasurementState"]
+__all__ = ["FileRecord", "Measurement", "MeasurementState", "manifest_file_records"]
 
 
 class MeasurementState(StrEnum):
@@ -48,7 +48,12 @@ class Measurement(BaseModel):
     recording_start: UtcDatetime
     recording_end: UtcDatetime
     upload_prefix: Annotated[str, Field(max_length=1024)]
-    files: list[FileRecord]
+    file_count: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="How many files the manifest listed (the store keeps their records)."
+    )
+    total_bytes: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="The listed files' sizes added up."
+    )
     tags: list[Tag] = Field(default_factory=list)
     project: str | None = None
     driver: str | None = None
@@ -62,17 +67,18 @@ class Measurement(BaseModel):
     def from_manifest(
         cls, manifest: Manifest, measurement_id: str, upload_prefix: str
     ) -> Measurement:
-        """Build the measurement a manifest describes (pure: no I/O)."""
+        """Build the measurement a manifest describes (pure: no I/O).
+
+        Its files are not part of it: :func:`manifest_file_records` gives them, for the store.
+        """
         return cls(
             id=measurement_id,
             vehicle_id=manifest.vehicle_id,
             recording_start=manifest.recording_start,
             recording_end=manifest.recording_end,
             upload_prefix=upload_prefix,
-            files=[
-                FileRecord(path=f.path, format=f.format, size=f.size, sha256=f.sha256)
-                for f in manifest.files
-            ],
+            file_count=len(manifest.files),
+            total_bytes=sum(f.size for f in manifest.files),
             tags=list(manifest.tags),
             project=manifest.project,
             driver=manifest.driver,
@@ -83,6 +89,14 @@ class Measurement(BaseModel):
     def same_content(self, other: Measurement) -> bool:
         """True when both describe the same bytes (ids aside): an idempotent re-create."""
         return self.content_sha256 == other.content_sha256
+
+
+def manifest_file_records(manifest: Manifest) -> list[FileRecord]:
+    """The file records of the measurement ``manifest`` describes, in manifest order."""
+    return [
+        FileRecord(path=f.path, format=f.format, size=f.size, sha256=f.sha256)
+        for f in manifest.files
+    ]
 
 
 def content_hash(manifest: Manifest) -> str:

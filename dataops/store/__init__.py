@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
+from dataops.store import protocol
 from dataops.store.factory import open_store
-from dataops.store.protocol import (
-    MAX_LINEAGE_DEPTH,
-    MAX_PAGE_SIZE,
-    ChangeBatch,
-    ChangeFeedContainer,
-    LineageDirection,
-    LineageEdge,
-    LineageGraph,
-    MeasurementQuery,
-    MetadataStore,
-    Page,
-    SceneQuery,
-)
+from dataops.store.measurement_files import all_measurement_files
+from dataops.store.protocol import *  # noqa: F403  # the protocol's names are the package's
 
-__all__ = [
-    "MAX_LINEAGE_DEPTH",
-    "MAX_PAGE_SIZE",
-    "ChangeBatch",
-    "ChangeFeedContainer",
-    "LineageDirection",
-    "LineageEdge",
-    "LineageGraph",
-    "MeasurementQuery",
-    "MetadataStore",
-    "Page",
-    "SceneQuery",
-    "open_store",
-]
+__all__ = [*protocol.__all__, "all_measurement_files", "open_store"]  # noqa: PLE0604

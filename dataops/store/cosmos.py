@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
@@ -48,6 +49,7 @@ from dataops.store.cosmos_setup import (
 )
 from dataops.store.documents import dump, load, validate_document
 from dataops.store.lineage_walk import walk_lineage
+from dataops.store.measurement_files import checked_measurement_files, split_embedded_files
 from dataops.store.protocol import (
     ChangeBatch,
     ChangeFeedContainer,
@@ -66,6 +68,7 @@ from dataops.store.query_rules import (
     check_limit,
     check_measurement_recreate,
     checked_files_listing,
+    checked_measurement_files_listing,
     checked_measurement_query,
     checked_scene_query,
     time_key,
@@ -82,6 +85,9 @@ _INDEX_KEY = "idx"
 # re-read and If-Match settle it.
 _UPDATE_ATTEMPTS = 8
 _UPSERT_WORKERS = 8
+# The ``kind`` of a measurement's own file record in the files container; a datastream's file
+# records have a ``datastream_id`` instead.
+_MEASUREMENT_FILE = "measurement"
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
@@ -121,11 +127,16 @@ def _fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != _INDEX_KEY and not _is_system_key(k)}
 
 
-def _model(cls: type[M], doc: Mapping[str, Any], *, drop_partition: bool = False) -> M:
+def _model(cls: type[M], doc: Mapping[str, Any]) -> M:
+    return load(cls, _fields(doc), str(doc["_etag"]))
+
+
+def _measurement(doc: Mapping[str, Any]) -> Measurement:
+    """The Measurement in a stored document; an old document's embedded files counted only."""
     body = _fields(doc)
-    if drop_partition:
-        body.pop("measurement_id", None)
-    return load(cls, body, str(doc["_etag"]))
+    body.pop("measurement_id", None)
+    source = f"measurement {str(doc.get('id'))[:200]!r}"
+    return load(Measurement, split_embedded_files(body, source=source)[0], str(doc["_etag"]))
 
 
 def _body(doc: dict[str, Any]) -> dict[str, Any]:
@@ -286,11 +297,20 @@ class CosmosStore:
 
     # measurements -----------------------------------------------------------------------
 
-    def create_measurement(self, measurement: Measurement) -> Measurement:
-        """Insert; same id and content returns the stored one; other content: ConflictError."""
+    def create_measurement(
+        self, measurement: Measurement, files: Sequence[FileRecord] = ()
+    ) -> Measurement:
+        """Insert with its file records; same id and content returns the stored one; other
+        content: ConflictError.
+
+        The file records go first, the document last: a crash in between leaves no measurement,
+        and the retry writes the same records again (ids are derived from the paths).
+        """
+        records = checked_measurement_files(measurement, files)
         what = f"measurement {measurement.id!r}"
         existing = self._read_measurement_doc(measurement.id)
         if existing is None:
+            self._upsert_measurement_files(measurement.id, records)
             doc = {
                 **dump(measurement),
                 "measurement_id": measurement.id,
@@ -302,21 +322,48 @@ class CosmosStore:
             try:
                 with cosmos_errors(what):
                     created = self._c.measurements.create_item(doc)
-                return _model(Measurement, created, drop_partition=True)
+                return _measurement(created)
             except ConflictError:
                 # Another writer created it between our read and our create: compare with theirs.
                 existing = self._read_measurement_doc(measurement.id)
                 if existing is None:
                     raise
-        stored = _model(Measurement, existing, drop_partition=True)
-        return check_measurement_recreate(stored, measurement)
+        return check_measurement_recreate(_measurement(existing), measurement)
 
     def get_measurement(self, measurement_id: str) -> Measurement:
         """Raise NotFoundError when absent."""
+        return _measurement(self._measurement_doc(measurement_id))
+
+    def _measurement_doc(self, measurement_id: str) -> dict[str, Any]:
         doc = self._read_measurement_doc(measurement_id)
         if doc is None:
             raise NotFoundError(f"measurement {measurement_id!r} not found")
-        return _model(Measurement, doc, drop_partition=True)
+        return doc
+
+    def _upsert_measurement_files(self, measurement_id: str, records: Sequence[FileRecord]) -> None:
+        self._upsert_files(
+            [
+                {
+                    "id": _file_id(f"measurement\n{measurement_id}", record.path),
+                    "measurement_id": measurement_id,
+                    "kind": _MEASUREMENT_FILE,
+                    "path": record.path,
+                    "record": dump(record),
+                }
+                for record in records
+            ],
+            what=f"files of measurement {measurement_id!r}",
+        )
+
+    def _without_embedded_files(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """``doc``, or for an old document with its files embedded, the document without them,
+        once its files are written as records (the caller writes the document back)."""
+        measurement_id = str(doc["id"])
+        body, embedded = split_embedded_files(_body(doc), source=f"measurement {measurement_id!r}")
+        if embedded is None:
+            return doc
+        self._upsert_measurement_files(measurement_id, embedded)
+        return {**body, "_etag": doc["_etag"]}
 
     def set_measurement_state(
         self, measurement_id: str, state: MeasurementState, expected_etag: str | None = None
@@ -325,22 +372,45 @@ class CosmosStore:
         state = MeasurementState(state)
         what = f"measurement {measurement_id!r}"
         for _ in range(_UPDATE_ATTEMPTS):
-            doc = self._read_measurement_doc(measurement_id)
-            if doc is None:
-                raise NotFoundError(f"{what} not found")
+            doc = self._measurement_doc(measurement_id)
             etag = expected_etag if expected_etag is not None else str(doc["_etag"])
             if doc["_etag"] != etag:
                 raise EtagMismatchError(f"{what} changed since it was read")
+            # The rewritten document has no file list: an old one's files move out first.
+            body = _body(self._without_embedded_files(doc))
             try:
                 updated = self._replace(
-                    self._c.measurements, {**_body(doc), "state": state.value}, etag, what
+                    self._c.measurements, {**body, "state": state.value}, etag, what
                 )
             except EtagMismatchError:
                 if expected_etag is not None:
                     raise
                 continue
-            return _model(Measurement, updated, drop_partition=True)
+            return _measurement(updated)
         raise EtagMismatchError(f"{what} kept changing; gave up after {_UPDATE_ATTEMPTS} tries")
+
+    def list_measurement_files(
+        self, measurement_id: str, limit: int = 100, continuation: str | None = None
+    ) -> Page[FileRecord]:
+        """The manifest's file records of a measurement in path order; NotFoundError if absent."""
+        listing = checked_measurement_files_listing(measurement_id, limit, continuation)
+        doc = self._measurement_doc(measurement_id)
+        moved = self._without_embedded_files(doc)
+        if moved is not doc:
+            what = f"measurement {measurement_id!r}"
+            # A lost race means another writer rewrote the document meanwhile, and every
+            # rewrite leaves the files out: the records are written either way.
+            with suppress(EtagMismatchError):
+                self._replace(self._c.measurements, _body(moved), str(doc["_etag"]), what)
+        return self._keyset_page(
+            self._c.files,
+            listing,
+            listing.keyset(("c.path",)),
+            conditions={"measurement_id": f"c.kind = '{_MEASUREMENT_FILE}'"},
+            item=lambda item: FileRecord.model_validate(item["record"]),
+            what=f"files of measurement {measurement_id!r}",
+            measurement_id=measurement_id,
+        )
 
     def query_measurements(self, query: MeasurementQuery) -> Page[Measurement]:
         """Newest recording first (ties by id); limit capped at MAX_PAGE_SIZE."""
@@ -350,7 +420,7 @@ class CosmosStore:
             listing,
             listing.keyset(("c.idx.start", "c.id"), descending=True),
             conditions=_MEASUREMENT_CONDITIONS,
-            item=lambda doc: _model(Measurement, doc, drop_partition=True),
+            item=_measurement,
             what="measurements query",
         )
 
@@ -451,9 +521,6 @@ class CosmosStore:
         records = [FileRecord.model_validate(f.model_dump()) for f in files]
         doc = self._read_datastream_doc(datastream_id)
         measurement_id = str(doc["measurement_id"])
-        # One upsert per file: cosmosdb-server mishandles transactional batches, and an
-        # upsert by a path-derived id is idempotent, so a retry after a partial failure is safe.
-        # A few requests in flight at once: an extraction can attach 100k files.
         docs = [
             {
                 "id": _file_id(datastream_id, record.path),
@@ -464,13 +531,18 @@ class CosmosStore:
             }
             for record in records
         ]
-        with (
-            cosmos_errors(f"files of datastream {datastream_id!r}"),
-            ThreadPoolExecutor(max_workers=_UPSERT_WORKERS) as pool,
-        ):
+        self._upsert_files(docs, what=f"files of datastream {datastream_id!r}")
+        return self._update_file_count(datastream_id, measurement_id)
+
+    def _upsert_files(self, docs: list[dict[str, Any]], *, what: str) -> None:
+        # One upsert per file: cosmosdb-server mishandles transactional batches, and an
+        # upsert by a path-derived id is idempotent, so a retry after a partial failure is safe.
+        # A few requests in flight at once: an extraction can attach 100k files.
+        if not docs:
+            return
+        with cosmos_errors(what), ThreadPoolExecutor(max_workers=_UPSERT_WORKERS) as pool:
             # list() re-raises the first failure here, inside cosmos_errors.
             list(pool.map(self._c.files.upsert_item, docs))
-        return self._update_file_count(datastream_id, measurement_id)
 
     def _update_file_count(self, datastream_id: str, measurement_id: str) -> int:
         what = f"datastream {datastream_id!r}"
@@ -616,7 +688,8 @@ class CosmosStore:
         values = {"@m": sorted(set(measurement_ids)), "@d": sorted(set(datastream_ids))}
         where = {
             "scenes": "ARRAY_CONTAINS(@m, c.measurement_id) OR ARRAY_CONTAINS(@d, c.datastream_id)",
-            "files": "ARRAY_CONTAINS(@d, c.datastream_id)",
+            "files": "ARRAY_CONTAINS(@d, c.datastream_id) "
+            f"OR (c.kind = '{_MEASUREMENT_FILE}' AND ARRAY_CONTAINS(@m, c.measurement_id))",
             "datastreams": "ARRAY_CONTAINS(@d, c.id)",
             "measurements": "ARRAY_CONTAINS(@m, c.id)",
         }
@@ -682,7 +755,9 @@ class CosmosStore:
             last_ts = new_ts
         model: type[BaseModel] = _FEED_MODELS[name]
         documents: list[dict[str, Any]] = [
-            _model(model, doc, drop_partition=model is Measurement).model_dump(mode="json")
+            (_measurement(doc) if model is Measurement else _model(model, doc)).model_dump(
+                mode="json"
+            )
             for doc in fresh
         ]
         return ChangeBatch(

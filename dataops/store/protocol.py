@@ -114,8 +114,13 @@ class MetadataStore(Protocol):
     """Domain operations on measurements, datastreams, file records, lineage and scenes."""
 
     # measurements
-    def create_measurement(self, measurement: Measurement) -> Measurement:
-        """Insert; same id + same content returns the stored one, other content: ConflictError."""
+    def create_measurement(
+        self, measurement: Measurement, files: Sequence[FileRecord] = ()
+    ) -> Measurement:
+        """Insert with its manifest's file records (as many as ``file_count`` says).
+
+        Same id + same content returns the stored one, other content: ConflictError.
+        """
         ...
 
     def get_measurement(self, measurement_id: str) -> Measurement:
@@ -128,6 +133,12 @@ class MetadataStore(Protocol):
 
     def query_measurements(self, query: MeasurementQuery) -> Page[Measurement]:
         """Newest recording first; limit capped at MAX_PAGE_SIZE."""
+        ...
+
+    def list_measurement_files(
+        self, measurement_id: str, limit: int = 100, continuation: str | None = None
+    ) -> Page[FileRecord]:
+        """The manifest's file records of a measurement in path order; NotFoundError if absent."""
         ...
 
     # datastreams

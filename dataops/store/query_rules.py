@@ -22,6 +22,7 @@ __all__ = [
     "MAX_REQUESTED_LIMIT",
     "CheckedListing",
     "checked_files_listing",
+    "checked_measurement_files_listing",
     "checked_measurement_query",
     "checked_scene_query",
     "check_container",
@@ -188,3 +189,12 @@ def checked_files_listing(
 ) -> CheckedListing:
     """The file records of one datastream."""
     return _checked("files", limit, {"datastream_id": datastream_id}, {}, continuation)
+
+
+def checked_measurement_files_listing(
+    measurement_id: str, limit: object, continuation: str | None
+) -> CheckedListing:
+    """The manifest's file records of one measurement."""
+    return _checked(
+        "measurement_files", limit, {"measurement_id": measurement_id}, {}, continuation
+    )

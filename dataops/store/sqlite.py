@@ -39,8 +39,9 @@ from dataops.store.continuation import (
     decode_checkpoint,
     encode_checkpoint,
 )
-from dataops.store.documents import dump_json, load_json
+from dataops.store.documents import dump_json, load, load_json
 from dataops.store.lineage_walk import walk_lineage
+from dataops.store.measurement_files import checked_measurement_files, split_embedded_files
 from dataops.store.protocol import (
     ChangeBatch,
     ChangeFeedContainer,
@@ -59,6 +60,7 @@ from dataops.store.query_rules import (
     check_limit,
     check_measurement_recreate,
     checked_files_listing,
+    checked_measurement_files_listing,
     checked_measurement_query,
     checked_scene_query,
     time_key,
@@ -144,14 +146,16 @@ class SqliteStore:
 
     # measurements -----------------------------------------------------------------------
 
-    def create_measurement(self, measurement: Measurement) -> Measurement:
-        """Insert; same id and content returns the stored one; other content: ConflictError."""
+    def create_measurement(
+        self, measurement: Measurement, files: Sequence[FileRecord] = ()
+    ) -> Measurement:
+        """Insert with its file records (one transaction); same id and content returns the
+        stored one; other content: ConflictError."""
+        records = checked_measurement_files(measurement, files)
         with self._write() as conn:
             row = _row(conn, "measurements", measurement.id, required=False)
             if row is not None:
-                return check_measurement_recreate(
-                    load_json(Measurement, row[1], row[0]), measurement
-                )
+                return check_measurement_recreate(_measurement(row), measurement)
             etag = _new_etag()
             conn.execute(
                 "INSERT INTO measurements (id, vehicle_id, start_key, end_key, state, etag, doc) "
@@ -170,6 +174,7 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO measurement_tags (tag, measurement_id) VALUES (?, ?)",
                 [(tag, measurement.id) for tag in measurement.tags],
             )
+            _insert_measurement_files(conn, measurement.id, records)
             self._touch(conn, "measurements", measurement.id)
         return measurement.model_copy(update={"etag": etag})
 
@@ -177,7 +182,7 @@ class SqliteStore:
         """Raise NotFoundError when absent."""
         with _busy_is_retryable():
             row = _row(self._conn(), "measurements", measurement_id)
-        return load_json(Measurement, row[1], row[0])
+        return _measurement(row)
 
     def set_measurement_state(
         self, measurement_id: str, state: MeasurementState, expected_etag: str | None = None
@@ -188,7 +193,9 @@ class SqliteStore:
             row = _row(conn, "measurements", measurement_id)
             if expected_etag is not None and row[0] != expected_etag:
                 raise EtagMismatchError(f"measurement {measurement_id!r} changed since it was read")
-            updated = load_json(Measurement, row[1], row[0]).model_copy(update={"state": state})
+            # The rewritten document has no file list: an old one's files move out first.
+            current = _move_embedded_files(conn, measurement_id, row)
+            updated = current.model_copy(update={"state": state})
             etag = _new_etag()
             conn.execute(
                 "UPDATE measurements SET state = ?, etag = ?, doc = ? WHERE id = ?",
@@ -196,6 +203,26 @@ class SqliteStore:
             )
             self._touch(conn, "measurements", measurement_id)
         return updated.model_copy(update={"etag": etag})
+
+    def list_measurement_files(
+        self, measurement_id: str, limit: int = 100, continuation: str | None = None
+    ) -> Page[FileRecord]:
+        """The manifest's file records of a measurement in path order; NotFoundError if absent."""
+        listing = checked_measurement_files_listing(measurement_id, limit, continuation)
+        with _busy_is_retryable():
+            row = _row(self._conn(), "measurements", measurement_id)
+        if _measurement_document(row)[1] is not None:
+            with self._write() as conn:
+                latest = _row(conn, "measurements", measurement_id)
+                _move_embedded_files(conn, measurement_id, latest)
+        return self._keyset_page(
+            listing,
+            listing.keyset(("path",)),
+            table="measurement_files",
+            fields="doc",
+            conditions={"measurement_id": "measurement_id = ?"},
+            item=lambda row: FileRecord.model_validate_json(row[0]),
+        )
 
     def _keyset_page(
         self,
@@ -236,7 +263,7 @@ class SqliteStore:
             table="measurements",
             fields="etag, doc",
             conditions=_MEASUREMENT_CONDITIONS,
-            item=lambda row: load_json(Measurement, row[1], row[0]),
+            item=_measurement,
         )
 
     # datastreams ------------------------------------------------------------------------
@@ -473,7 +500,8 @@ class SqliteStore:
     ) -> dict[str, int]:
         """Delete the documents and their change-log rows, then scrub the file (see sqlite_db).
 
-        Scenes go by measurement or datastream, file records and source links by datastream.
+        Scenes go by measurement or datastream, file records and source links by datastream,
+        a measurement's own file records with it.
         One transaction, so a crash leaves either all of them or none; the scrub runs even
         when nothing was left to delete, so a retry after a crash between the two finishes it.
         """
@@ -517,6 +545,11 @@ class SqliteStore:
                 "DELETE FROM datastreams WHERE id IN (SELECT value FROM json_each(?))",
                 (datastreams,),
             ).rowcount
+            counts["measurement_files"] = conn.execute(
+                "DELETE FROM measurement_files WHERE measurement_id IN "
+                "(SELECT value FROM json_each(?))",
+                (measurements,),
+            ).rowcount
             conn.execute(
                 "DELETE FROM measurement_tags WHERE measurement_id IN "
                 "(SELECT value FROM json_each(?))",
@@ -544,7 +577,7 @@ class SqliteStore:
                 raise InvalidInputError("malformed checkpoint", field="checkpoint")
             after = seq
         rows = self._read(_CHANGES_SQL[name], (after, limit))
-        documents = [{**_json_object(row[2]), "etag": row[1]} for row in rows]
+        documents = [{**_feed_document(name, row[2]), "etag": row[1]} for row in rows]
         last = rows[-1][0] if rows else after
         return ChangeBatch(
             documents=documents, checkpoint=encode_checkpoint(_BACKEND, name, {"seq": last})
@@ -558,6 +591,45 @@ def _row(conn: sqlite3.Connection, table: str, doc_id: str, *, required: bool = 
     if row is None and required:
         raise NotFoundError(f"{table.removesuffix('s')} {doc_id!r} not found")
     return row
+
+
+def _measurement(row: Any) -> Measurement:
+    """The Measurement in an (etag, doc) row; an old document's embedded files counted only."""
+    return _measurement_document(row)[0]
+
+
+def _measurement_document(row: Any) -> tuple[Measurement, list[FileRecord] | None]:
+    body, embedded = split_embedded_files(_json_object(row[1]), source="measurements row")
+    return load(Measurement, body, row[0]), embedded
+
+
+def _move_embedded_files(conn: sqlite3.Connection, measurement_id: str, row: Any) -> Measurement:
+    """An old document's embedded files written as records, the document rewritten without
+    them (same etag: the Measurement it holds is the same); inside the caller's transaction."""
+    measurement, embedded = _measurement_document(row)
+    if embedded is not None:
+        _insert_measurement_files(conn, measurement_id, embedded)
+        conn.execute(
+            "UPDATE measurements SET doc = ? WHERE id = ?", (dump_json(measurement), measurement_id)
+        )
+    return measurement
+
+
+def _insert_measurement_files(
+    conn: sqlite3.Connection, measurement_id: str, records: Sequence[FileRecord]
+) -> None:
+    conn.executemany(
+        "INSERT INTO measurement_files (measurement_id, path, doc) VALUES (?, ?, ?) "
+        "ON CONFLICT (measurement_id, path) DO UPDATE SET doc = excluded.doc",
+        [(measurement_id, record.path, dump_json(record)) for record in records],
+    )
+
+
+def _feed_document(container: str, text: str) -> dict[str, Any]:
+    body = _json_object(text)
+    if container == "measurements":
+        body = split_embedded_files(body, source="measurements change")[0]
+    return body
 
 
 def _busy_is_retryable() -> AbstractContextManager[None]:

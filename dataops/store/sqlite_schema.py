@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS files (
     doc TEXT NOT NULL,
     PRIMARY KEY (datastream_id, path)
 );
+-- A measurement's manifest files, apart from its document (which keeps only their count).
+CREATE TABLE IF NOT EXISTS measurement_files (
+    measurement_id TEXT NOT NULL REFERENCES measurements (id),
+    path TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (measurement_id, path)
+);
 CREATE TABLE IF NOT EXISTS scenes (
     id TEXT PRIMARY KEY,
     measurement_id TEXT NOT NULL,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -29,7 +29,7 @@ from dataops.models import (
 from dataops.paths import Zone
 from dataops.settings import Settings, StoreBackend
 from dataops.storage import BlobZones
-from dataops.store import MetadataStore, open_store
+from dataops.store import MetadataStore, all_measurement_files, open_store
 from dataops.store.cosmos import CosmosStore
 from dataops.store.cosmos_setup import open_containers
 from dataops.store.protocol import Page
@@ -140,7 +140,6 @@ def make_measurement(
         recording_start=start,
         recording_end=start + timedelta(hours=hours),
         upload_prefix=f"uploads/{measurement_id}",
-        files=[FileRecord(path="drive.mcap", format="mcap", size=123, sha256=sha(measurement_id))],
         tags=tags or [],
         content_sha256=sha(f"{measurement_id}/{variant}"),
     )
@@ -165,15 +164,26 @@ def make_datastream(
     )
 
 
+def create_with_files(
+    store: MetadataStore, measurement: Measurement, files: Sequence[FileRecord]
+) -> Measurement:
+    """``measurement`` registered with ``files`` as its manifest's (count and bytes set)."""
+    counted = measurement.model_copy(
+        update={"file_count": len(files), "total_bytes": sum(f.size for f in files)}
+    )
+    return store.create_measurement(counted, files)
+
+
 def seed_completed_raw(
     store: MetadataStore, zones: BlobZones, measurement: Measurement, files_dir: Path
 ) -> Datastream:
     """A COMPLETED RAW datastream ``raw-1`` holding ``measurement``'s files from ``files_dir``,
     uploaded to the raw zone as ingest leaves them."""
     raw = store.create_datastream(make_datastream("raw-1", measurement.id))
-    for record in measurement.files:
+    files = list(all_measurement_files(store, measurement.id))
+    for record in files:
         zones.upload_file(Zone.RAW, f"{raw.path}/{record.path}", files_dir / record.path)
-    store.attach_files(raw.id, measurement.files)
+    store.attach_files(raw.id, files)
     raw = store.get_datastream(raw.id)
     raw = store.transition_datastream(raw.id, DatastreamState.COPYING, expected_etag=str(raw.etag))
     return store.transition_datastream(

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from avops.cli import _register_commands
 from avops.cli import app as cli_app
-from dataops.models import DatastreamState, DatastreamType, FileRecord, Measurement, Scene
+from dataops.models import DatastreamState, DatastreamType, FileRecord, Scene
 from devhost.host import DevHost
-from tests.contract.conftest import make_measurement, seed_completed_raw
+from tests.contract.conftest import create_with_files, make_measurement, seed_completed_raw
 from tests.e2e.conftest import WRITE_KEY, AppEnv, run_host
 
 pytestmark = pytest.mark.azurite
@@ -47,13 +47,11 @@ def _seed(env: AppEnv, tmp_path: Path) -> Scene:
     recording = tmp_path / "drive.mcap"
     _recording(recording)
     store = env.store()
-    measurement = Measurement.model_validate(
-        {
-            **make_measurement("m-clip").model_dump(),
-            "files": [FileRecord(path="drive.mcap", format="mcap", size=recording.stat().st_size)],
-        }
+    measurement = create_with_files(
+        store,
+        make_measurement("m-clip"),
+        [FileRecord(path="drive.mcap", format="mcap", size=recording.stat().st_size)],
     )
-    store.create_measurement(measurement)
     seed_completed_raw(store, env.zones, measurement, tmp_path)
     scene = Scene(
         id="scene-1",

@@ -38,7 +38,7 @@ from dataops.models import (
 )
 from dataops.paths import Zone
 from dataops.settings import Settings, StoreBackend
-from dataops.store import MetadataStore, open_store
+from dataops.store import MetadataStore, all_measurement_files, open_store
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost
 from devhost.services.azurite import ACCOUNT_KEY, ACCOUNT_NAME
@@ -104,7 +104,6 @@ def _extracted_measurement(store: MetadataStore) -> None:
             recording_start=start,
             recording_end=start + timedelta(seconds=40),
             upload_prefix="fleet/m-1",
-            files=[],
             logger_synchronized=True,
             content_sha256="0" * 64,
         )
@@ -311,7 +310,7 @@ def _check_ingested(app_env: AppEnv, prefix: str, measurement_id: str) -> None:
             assert copied.data == data, raw_path
             archived = app_env.zones.read_bytes(Zone.ARCHIVE, f"{prefix}/{path}", max_bytes=1 << 20)
             assert archived.data == data, path
-        recorded = {f.path: f for f in measurement.files}
+        recorded = {f.path: f for f in all_measurement_files(store, measurement_id)}
         assert {p: recorded[p].sha256 for p in FILES} == {
             p: hashlib.sha256(d).hexdigest() for p, d in FILES.items()
         }

@@ -17,10 +17,10 @@ from rosbags.rosbag1 import Reader as Ros1Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from dataops.clips.steps import ClipRequest, prepare_clip, write_measurement_clip
-from dataops.models import DatastreamState, DatastreamType, FileRecord, Measurement, Scene
+from dataops.models import DatastreamState, DatastreamType, FileRecord, Scene
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
-from tests.contract.conftest import make_measurement, seed_completed_raw
+from tests.contract.conftest import create_with_files, make_measurement, seed_completed_raw
 from tests.drives import shared_drive
 from tests.extract_worker import ros2_bags
 
@@ -50,8 +50,8 @@ def ingested(
     event = next(e for e in truth["events"] if e["type"] == "pedestrian_in_view")
     store = SqliteStore(tmp_path / "meta.sqlite3")
     base = make_measurement("m-clip")
-    measurement = Measurement.model_validate({**base.model_dump(), "files": manifest["files"]})
-    store.create_measurement(measurement)
+    files = [FileRecord.model_validate(item) for item in manifest["files"]]
+    measurement = create_with_files(store, base, files)
     seed_completed_raw(store, blob_zones, measurement, drive)
     scene = Scene(
         id="scene-ped",
@@ -212,10 +212,7 @@ def test_sqlite3_ros2_bag_clip_holds_the_window_and_decodes(
     ]
     assert any(f.path.endswith("-wal") for f in files) == (kind == "wal")
     store = SqliteStore(tmp_path / "meta.sqlite3")
-    measurement = Measurement.model_validate(
-        {**make_measurement("m-sqlite").model_dump(), "files": files}
-    )
-    store.create_measurement(measurement)
+    measurement = create_with_files(store, make_measurement("m-sqlite"), files)
     seed_completed_raw(store, blob_zones, measurement, tmp_path / "drive")
     # Messages 3..6 of the ten per topic (both window ends inclusive).
     base, step = ros2_bags.BASE_NS, ros2_bags.STEP_NS

@@ -23,7 +23,12 @@ from dataops import ingest, telemetry
 from dataops.errors import ConflictError, NotFoundError
 from dataops.ids import instance_id_for
 from dataops.ingest.reconcile import reconcile
-from dataops.ingest.rehydrate import lineage_sources, manifest_from_measurement, restore_upload
+from dataops.ingest.rehydrate import (
+    RegisteredUpload,
+    lineage_sources,
+    manifest_from_measurement,
+    restore_upload,
+)
 from dataops.ingest.runs import RunActiveError, RunInfo, rerun_measurement, rerun_upload
 from dataops.ingest.stranded import find_stranded
 from dataops.manifest import measurement_id_of, parse_manifest
@@ -212,9 +217,13 @@ def test_completed_upload_is_restored_from_archive_with_a_manifest_for_the_same_
     archived = names(blob_zones, Zone.ARCHIVE)
     assert names(blob_zones, Zone.LANDING) == set()
     measurement = store.get_measurement(done["measurement_id"])
+    registered = RegisteredUpload.read(store, measurement)
 
     result = restore_upload(
-        blob_zones, PREFIX, max_manifest_bytes=MAX_MANIFEST, measurement=measurement
+        blob_zones,
+        PREFIX,
+        max_manifest_bytes=MAX_MANIFEST,
+        registered=registered,
     )
 
     assert (result.restored_from, result.files, result.copied) == ("archive", len(FILES), 4)
@@ -244,10 +253,19 @@ def test_restore_is_idempotent_and_converges_after_a_partial_restore(
 ) -> None:
     done = ingested(blob_zones, store)
     measurement = store.get_measurement(done["measurement_id"])
-    restore_upload(blob_zones, PREFIX, max_manifest_bytes=MAX_MANIFEST, measurement=measurement)
+    registered = RegisteredUpload.read(store, measurement)
+    restore_upload(
+        blob_zones,
+        PREFIX,
+        max_manifest_bytes=MAX_MANIFEST,
+        registered=registered,
+    )
 
     again = restore_upload(
-        blob_zones, PREFIX, max_manifest_bytes=MAX_MANIFEST, measurement=measurement
+        blob_zones,
+        PREFIX,
+        max_manifest_bytes=MAX_MANIFEST,
+        registered=registered,
     )
     assert (again.restored_from, again.copied) == ("landing", 0)
 
@@ -256,7 +274,10 @@ def test_restore_is_idempotent_and_converges_after_a_partial_restore(
         info = blob_zones.get_info(Zone.LANDING, f"{PREFIX}/{path}")
         blob_zones.delete(Zone.LANDING, info.path, etag=info.etag)
     resumed = restore_upload(
-        blob_zones, PREFIX, max_manifest_bytes=MAX_MANIFEST, measurement=measurement
+        blob_zones,
+        PREFIX,
+        max_manifest_bytes=MAX_MANIFEST,
+        registered=registered,
     )
     assert (resumed.restored_from, resumed.copied) == ("archive", 1)
     assert f"{PREFIX}/manifest.json" in names(blob_zones, Zone.LANDING)
@@ -303,8 +324,14 @@ def test_nothing_to_restore_is_not_found_and_an_incomplete_archive_is_not_used(
     info = blob_zones.get_info(Zone.ARCHIVE, f"{PREFIX}/drive.bag")
     blob_zones.delete(Zone.ARCHIVE, info.path, etag=info.etag)
     measurement = store.get_measurement(done["measurement_id"])
+    registered = RegisteredUpload.read(store, measurement)
     with pytest.raises(NotFoundError):
-        restore_upload(blob_zones, PREFIX, max_manifest_bytes=MAX_MANIFEST, measurement=measurement)
+        restore_upload(
+            blob_zones,
+            PREFIX,
+            max_manifest_bytes=MAX_MANIFEST,
+            registered=registered,
+        )
     assert names(blob_zones, Zone.LANDING) == set()
 
 
@@ -325,7 +352,8 @@ def test_manifest_from_measurement_round_trips_every_manifest_field(
     document["logger_synchronized"] = True
     put_upload(blob_zones, PREFIX, FILES, document)
     done = run_happy_path(blob_zones, store, PREFIX, "ds-1")
-    rebuilt = manifest_from_measurement(store.get_measurement(done["measurement_id"]))
+    registered = RegisteredUpload.read(store, store.get_measurement(done["measurement_id"]))
+    rebuilt = manifest_from_measurement(registered.measurement, registered.files)
     original = parse_manifest(json.dumps(document).encode())
     assert rebuilt.model_dump(exclude={"measurement_id"}) == original.model_dump(
         exclude={"measurement_id"}

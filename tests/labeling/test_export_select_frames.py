@@ -32,9 +32,11 @@ def _measurement(store: SqliteStore, measurement_id: str) -> None:
             recording_start=START,
             recording_end=START + timedelta(minutes=1),
             upload_prefix=f"uploads/{measurement_id}",
-            files=[FileRecord(path="drive.mcap", format="mcap", size=1)],
+            file_count=1,
+            total_bytes=1,
             content_sha256=hashlib.sha256(measurement_id.encode()).hexdigest(),
-        )
+        ),
+        [FileRecord(path="drive.mcap", format="mcap", size=1)],
     )
 
 

@@ -266,10 +266,12 @@ def _ingested(store: SqliteStore, raw_state: DatastreamState) -> tuple[str, str]
             recording_start=start,
             recording_end=start,
             upload_prefix="up/1",
-            files=files,
+            file_count=len(files),
+            total_bytes=len(files),
             project="lab",
             content_sha256="e" * 64,
-        )
+        ),
+        files,
     )
     raw = store.create_datastream(
         Datastream(

@@ -32,7 +32,7 @@ from dataops.labeling.taxonomy import export_categories
 from dataops.models import Datastream
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
-from dataops.store import MetadataStore
+from dataops.store import MetadataStore, all_measurement_files
 
 __all__ = [
     "EXPORT_NAMESPACE",
@@ -150,7 +150,7 @@ def _load_measurement(
     if raw_id is not None:
         raw = store.get_datastream(raw_id)
         # The measurement lists its files relative to the RAW datastream's prefix.
-        files = store.get_measurement(frame.measurement_id).files
+        files = list(all_measurement_files(store, frame.measurement_id))
         recordings = {r.slug: join_path(raw.path, r.path) for r in find_recordings(files)}
     path = join_path(synchronized_ds.path, SYNCHRONIZED_NAME)
     parquet = pq.ParquetFile(
