@@ -41,6 +41,12 @@ from dataops.store.continuation import (
     decode_checkpoint,
     encode_checkpoint,
 )
+from dataops.store.cosmos_file_chunks import (
+    CHUNK_KIND,
+    CHUNK_RECORDS,
+    chunk_documents,
+    records_after,
+)
 from dataops.store.cosmos_setup import (
     StoreContainers,
     cosmos_errors,
@@ -85,9 +91,6 @@ _INDEX_KEY = "idx"
 # re-read and If-Match settle it.
 _UPDATE_ATTEMPTS = 8
 _UPSERT_WORKERS = 8
-# The ``kind`` of a measurement's own file record in the files container; a datastream's file
-# records have a ``datastream_id`` instead.
-_MEASUREMENT_FILE = "measurement"
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
@@ -342,16 +345,7 @@ class CosmosStore:
 
     def _upsert_measurement_files(self, measurement_id: str, records: Sequence[FileRecord]) -> None:
         self._upsert_files(
-            [
-                {
-                    "id": _file_id(f"measurement\n{measurement_id}", record.path),
-                    "measurement_id": measurement_id,
-                    "kind": _MEASUREMENT_FILE,
-                    "path": record.path,
-                    "record": dump(record),
-                }
-                for record in records
-            ],
+            chunk_documents(measurement_id, records),
             what=f"files of measurement {measurement_id!r}",
         )
 
@@ -402,14 +396,29 @@ class CosmosStore:
             # rewrite leaves the files out: the records are written either way.
             with suppress(EtagMismatchError):
                 self._replace(self._c.measurements, _body(moved), str(doc["_etag"]), what)
-        return self._keyset_page(
+        keyset = listing.keyset(("path",))
+        position = keyset.position(listing.continuation)
+        after = position[0] if position is not None else None
+        wanted = listing.limit + 1
+        # Every chunk but the last is full, and the first may hold one record past ``after``.
+        values: dict[str, Any] = {"@m": measurement_id, "@n": wanted // CHUNK_RECORDS + 2}
+        resume = ""
+        if after is not None:
+            resume = "AND c.last_path > @after "
+            values["@after"] = after
+        chunks = self._query(
             self._c.files,
-            listing,
-            listing.keyset(("c.path",)),
-            conditions={"measurement_id": f"c.kind = '{_MEASUREMENT_FILE}'"},
-            item=lambda item: FileRecord.model_validate(item["record"]),
+            f"SELECT TOP @n * FROM c WHERE c.measurement_id = @m AND c.kind = '{CHUNK_KIND}' "  # noqa: S608  # constant fragments only
+            f"{resume}ORDER BY c.chunk",
+            values,
+            partition=measurement_id,
             what=f"files of measurement {measurement_id!r}",
-            measurement_id=measurement_id,
+        )
+        return keyset.page(
+            records_after(chunks, after, wanted),
+            listing.limit,
+            item=lambda record: record,
+            key=lambda record: [record.path],
         )
 
     def query_measurements(self, query: MeasurementQuery) -> Page[Measurement]:
@@ -686,16 +695,23 @@ class CosmosStore:
         Measurements last, so a crash midway leaves the measurement to find the rest again.
         """
         values = {"@m": sorted(set(measurement_ids)), "@d": sorted(set(datastream_ids))}
+        # Each kind of document counted -> its container and the condition that finds them.
         where = {
-            "scenes": "ARRAY_CONTAINS(@m, c.measurement_id) OR ARRAY_CONTAINS(@d, c.datastream_id)",
-            "files": "ARRAY_CONTAINS(@d, c.datastream_id) "
-            f"OR (c.kind = '{_MEASUREMENT_FILE}' AND ARRAY_CONTAINS(@m, c.measurement_id))",
-            "datastreams": "ARRAY_CONTAINS(@d, c.id)",
-            "measurements": "ARRAY_CONTAINS(@m, c.id)",
+            "scenes": (
+                "scenes",
+                "ARRAY_CONTAINS(@m, c.measurement_id) OR ARRAY_CONTAINS(@d, c.datastream_id)",
+            ),
+            "files": ("files", "ARRAY_CONTAINS(@d, c.datastream_id)"),
+            "measurement_files": (
+                "files",
+                f"c.kind = '{CHUNK_KIND}' AND ARRAY_CONTAINS(@m, c.measurement_id)",
+            ),
+            "datastreams": ("datastreams", "ARRAY_CONTAINS(@d, c.id)"),
+            "measurements": ("measurements", "ARRAY_CONTAINS(@m, c.id)"),
         }
         counts: dict[str, int] = {}
-        for name, clause in where.items():
-            container: ContainerProxy = getattr(self._c, name)
+        for name, (container_name, clause) in where.items():
+            container: ContainerProxy = getattr(self._c, container_name)
             found = self._query(
                 container,
                 f"SELECT c.id, c.measurement_id FROM c WHERE {clause}",  # noqa: S608  # constant clauses

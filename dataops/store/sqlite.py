@@ -599,7 +599,9 @@ def _measurement(row: Any) -> Measurement:
 
 
 def _measurement_document(row: Any) -> tuple[Measurement, list[FileRecord] | None]:
-    body, embedded = split_embedded_files(_json_object(row[1]), source="measurements row")
+    body = _json_object(row[1])
+    source = f"measurement {str(body.get('id'))[:200]!r}"
+    body, embedded = split_embedded_files(body, source=source)
     return load(Measurement, body, row[0]), embedded
 
 
@@ -628,7 +630,8 @@ def _insert_measurement_files(
 def _feed_document(container: str, text: str) -> dict[str, Any]:
     body = _json_object(text)
     if container == "measurements":
-        body = split_embedded_files(body, source="measurements change")[0]
+        source = f"measurement {str(body.get('id'))[:200]!r}"
+        body = split_embedded_files(body, source=source)[0]
     return body
 
 
