@@ -5,7 +5,9 @@ curated zone from their sources, the same way: created (idempotent by id, which 
 chose) with its sources, CREATED -> PROCESSING; then the step's own work runs and returns a
 :class:`StepOutput` (files it wrote, stats); the skeleton attaches the files and completes the
 datastream with the stats, or later marks it FAILED with a reason. State changes are only made
-from the state they leave, so a retried activity changes nothing twice. A new step writes only
+from the state they leave, so a retried activity changes nothing twice; one whose etag-guarded
+write loses a race reads the datastream again and re-applies while that state still allows it
+(:func:`~dataops.store.transitions.advance_datastream`). A new step writes only
 its ``work`` function (and, when its sources are not one datastream, its ``prepare``).
 """
 
@@ -27,6 +29,7 @@ from dataops.models.measurement import Measurement
 from dataops.paths import Zone, raw_prefix
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
+from dataops.store.transitions import advance_datastream
 
 __all__ = [
     "DerivedStep",
@@ -42,6 +45,10 @@ __all__ = [
     "summary",
     "write_parquet",
 ]
+
+
+# The states a step's output datastream is still being made in.
+_UNFINISHED = frozenset({DatastreamState.CREATED, DatastreamState.PROCESSING})
 
 
 def completed_source(
@@ -116,38 +123,34 @@ def open_datastream(
         )
     )
     if datastream.state is DatastreamState.CREATED:
-        assert datastream.etag is not None
-        datastream = store.transition_datastream(
-            datastream.id, working, expected_etag=datastream.etag
+        datastream = advance_datastream(
+            store, datastream.id, working, when={DatastreamState.CREATED}
         )
     return datastream
 
 
 def complete_output(store: MetadataStore, datastream_id: str, stats: dict[str, Any]) -> Datastream:
     """PROCESSING -> COMPLETED with ``stats``; a datastream already past it is returned as is."""
-    # Re-read: attaching files changed the document (file_count) and so its etag.
-    datastream = store.get_datastream(datastream_id)
-    if datastream.state is DatastreamState.PROCESSING:
-        assert datastream.etag is not None
-        datastream = store.transition_datastream(
-            datastream_id, DatastreamState.COMPLETED, expected_etag=datastream.etag, stats=stats
-        )
-    return datastream
+    return advance_datastream(
+        store,
+        datastream_id,
+        DatastreamState.COMPLETED,
+        when={DatastreamState.PROCESSING},
+        stats=stats,
+    )
 
 
 def fail_output(store: MetadataStore, *, datastream_id: str, reason: str) -> dict[str, Any]:
     """The output datastream FAILED with ``reason`` (if it exists and is not final)."""
+    answer = {"datastream_id": datastream_id, "reason": reason}
     try:
-        datastream = store.get_datastream(datastream_id)
-    except NotFoundError:
-        # Failed before prepare made it (e.g. the source is not COMPLETED).
-        return {"datastream_id": datastream_id, "reason": reason}
-    if datastream.state in (DatastreamState.CREATED, DatastreamState.PROCESSING):
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream_id, DatastreamState.FAILED, expected_etag=datastream.etag, reason=reason
+        advance_datastream(
+            store, datastream_id, DatastreamState.FAILED, when=_UNFINISHED, reason=reason
         )
-    return {"datastream_id": datastream_id, "reason": reason}
+    except NotFoundError:
+        # Failed before prepare made it (e.g. the source is not COMPLETED): nothing to mark.
+        return answer
+    return answer
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from dataops.sqlite_wal import checkpoint_wal
 from dataops.storage import BlobZones
 from dataops.storage.sas import blob_read_url
 from dataops.store import MetadataStore
+from dataops.store.transitions import advance_datastream
 
 __all__ = [
     "CLIP_NAME",
@@ -185,8 +186,8 @@ def write_measurement_clip(
         # A retry of a call whose answer was lost: the clip is there, hand out its links.
         return _answer(zones, clip, link_hours)
     if clip.state == DatastreamState.CREATED:
-        clip = store.transition_datastream(
-            clip.id, DatastreamState.PROCESSING, expected_etag=str(clip.etag)
+        clip = advance_datastream(
+            store, clip.id, DatastreamState.PROCESSING, when={DatastreamState.CREATED}
         )
     window_doc = clip.stats["window"]
     window = ClipWindow(
@@ -224,10 +225,11 @@ def write_measurement_clip(
         clip.id,
         [FileRecord(path=CLIP_NAME, format="mcap", size=size, meta=stats.as_dict())],
     )
-    done = store.transition_datastream(
+    done = advance_datastream(
+        store,
         clip.id,
         DatastreamState.COMPLETED,
-        expected_etag=str(store.get_datastream(clip.id).etag),
+        when={DatastreamState.PROCESSING},
         stats={**clip.stats, **stats.as_dict(), "bytes": size, "path": path},
     )
     return _answer(zones, done, link_hours)
@@ -262,9 +264,11 @@ def clip_links(zones: BlobZones, path: str, *, expires_at: datetime) -> dict[str
 
 def fail_clip(store: MetadataStore, *, datastream_id: str, reason: str) -> dict[str, Any]:
     """Mark the clip FAILED with the reason (a final state: a new request makes a new clip)."""
-    clip = store.get_datastream(datastream_id)
-    if clip.state in {DatastreamState.CREATED, DatastreamState.PROCESSING}:
-        clip = store.transition_datastream(
-            clip.id, DatastreamState.FAILED, expected_etag=str(clip.etag), reason=reason[:4000]
-        )
+    clip = advance_datastream(
+        store,
+        datastream_id,
+        DatastreamState.FAILED,
+        when={DatastreamState.CREATED, DatastreamState.PROCESSING},
+        reason=reason[:4000],
+    )
     return {"datastream_id": clip.id, "state": str(clip.state)}

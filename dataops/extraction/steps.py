@@ -29,6 +29,7 @@ from dataops.models import (
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore, all_measurement_files
+from dataops.store.transitions import advance_datastream
 
 __all__ = [
     "MANIFEST_NAME",
@@ -186,17 +187,19 @@ def fail_extraction(
     if len(lines) > MAX_REASONS:
         parts.append(f"and {len(lines) - MAX_REASONS} more failed tasks")
     text = "; ".join(parts) or "extraction failed"
+    answer = {"datastream_id": datastream_id, "reason": text, "failed_tasks": lines}
     try:
-        datastream = store.get_datastream(datastream_id)
+        advance_datastream(
+            store,
+            datastream_id,
+            DatastreamState.FAILED,
+            when={DatastreamState.CREATED, DatastreamState.PROCESSING},
+            reason=text,
+        )
     except NotFoundError:
         # Failed before the datastream was made (e.g. the RAW one is not COMPLETED).
-        return {"datastream_id": datastream_id, "reason": text, "failed_tasks": lines}
-    if datastream.state in (DatastreamState.CREATED, DatastreamState.PROCESSING):
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream_id, DatastreamState.FAILED, expected_etag=datastream.etag, reason=text
-        )
-    return {"datastream_id": datastream_id, "reason": text, "failed_tasks": lines}
+        return answer
+    return answer
 
 
 def _file_format(path: str) -> str:
@@ -262,13 +265,13 @@ def record_extraction(
         "kinds": kinds,
         "recordings": recordings,
     }
-    # Re-read: attaching files changed the document (file_count) and so its etag.
-    datastream = store.get_datastream(datastream_id)
-    if datastream.state is DatastreamState.PROCESSING:
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream_id, DatastreamState.COMPLETED, expected_etag=datastream.etag, stats=stats
-        )
+    advance_datastream(
+        store,
+        datastream_id,
+        DatastreamState.COMPLETED,
+        when={DatastreamState.PROCESSING},
+        stats=stats,
+    )
     return {
         "datastream_id": datastream_id,
         "files": stats["files"],

@@ -12,11 +12,12 @@ import logging
 import re
 from typing import Any
 
-from dataops.errors import InvalidTransitionError, NotFoundError
+from dataops.errors import NotFoundError
 from dataops.models import DatastreamState
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore
+from dataops.store.transitions import advance_datastream
 
 __all__ = ["MAX_REASON_LENGTH", "discard_upload", "fail_upload", "public_reason"]
 
@@ -99,17 +100,14 @@ def discard_upload(zones: BlobZones, *, upload_prefix: str) -> dict[str, Any]:
 
 
 def _mark_failed(store: MetadataStore, datastream_id: str, reason: str) -> None:
+    # A concurrent completion that wins is left alone: the completed copy stays on record.
     try:
-        datastream = store.get_datastream(datastream_id)
-    except NotFoundError:
-        return
-    if datastream.state in (DatastreamState.FAILED, DatastreamState.COMPLETED):
-        return
-    assert datastream.etag is not None
-    try:
-        store.transition_datastream(
-            datastream_id, DatastreamState.FAILED, expected_etag=datastream.etag, reason=reason
+        advance_datastream(
+            store,
+            datastream_id,
+            DatastreamState.FAILED,
+            when={DatastreamState.CREATED, DatastreamState.COPYING, DatastreamState.PROCESSING},
+            reason=reason,
         )
-    except InvalidTransitionError:
-        # A concurrent completion won; the completed copy is what stays on record.
+    except NotFoundError:
         return

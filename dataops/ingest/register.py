@@ -23,6 +23,7 @@ from dataops.models import (
 from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 from dataops.store import MetadataStore, all_measurement_files
+from dataops.store.transitions import advance_datastream
 
 __all__ = ["Registration", "complete_raw", "register_upload"]
 
@@ -106,16 +107,13 @@ def complete_raw(
     ]
     store.attach_files(datastream_id, records)
     total = sum(item.size for item in records)
-    # Re-read: attaching files changed the document (file_count) and so its etag.
-    datastream = store.get_datastream(datastream_id)
-    if datastream.state is DatastreamState.COPYING:
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream_id,
-            DatastreamState.COMPLETED,
-            expected_etag=datastream.etag,
-            stats={"files": len(records), "bytes": total},
-        )
+    advance_datastream(
+        store,
+        datastream_id,
+        DatastreamState.COMPLETED,
+        when={DatastreamState.COPYING},
+        stats={"files": len(records), "bytes": total},
+    )
     if measurement.state is not MeasurementState.INGESTED:
         store.set_measurement_state(measurement_id, MeasurementState.INGESTED)
     return {"files": len(records), "bytes": total}

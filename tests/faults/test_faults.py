@@ -176,9 +176,9 @@ def _chain_under_faults(
     database = f"faults-{uuid.uuid4().hex[:10]}"
     direct = open_store(_cosmos_settings(cosmos_server.endpoint, cosmos_server, database))
     _extracted_measurement(direct)
-    # No injected 412 here yet: a step's etag-guarded datastream write that loses a race ends
-    # the step FAILED (EtagMismatchError is terminal) instead of re-reading and re-applying.
-    schedule = FaultSchedule(seed=seed, rate=0.25, kinds=("429", "503", "drop"))
+    # A 412 on a step's etag-guarded datastream write is a lost race: the step reads the
+    # datastream again and re-applies its change (dataops.store.transitions).
+    schedule = FaultSchedule(seed=seed, rate=0.25, kinds=("429", "503", "412", "drop"))
     with FaultProxy(cosmos_server.endpoint, schedule) as proxy:
         for key, value in cosmos_server.settings_env(database).items():
             monkeypatch.setenv(key, value)

@@ -51,6 +51,7 @@ from dataops.storage.errors import translate_azure_errors
 from dataops.storage.export_zones import export_container, export_container_client, export_zones
 from dataops.storage.sas import grant_export_access, revoke_export_access
 from dataops.store import MetadataStore
+from dataops.store.transitions import advance_datastream
 
 __all__ = [
     "copy_items",
@@ -190,9 +191,8 @@ def plan_export(
             )
         )
         if datastream.state is DatastreamState.CREATED:
-            assert datastream.etag is not None
-            store.transition_datastream(
-                datastream.id, DatastreamState.PROCESSING, expected_etag=datastream.etag
+            advance_datastream(
+                store, datastream.id, DatastreamState.PROCESSING, when={DatastreamState.CREATED}
             )
     return {
         "export_id": export_id,
@@ -406,14 +406,16 @@ def _finish(
     reason: str | None = None,
 ) -> None:
     try:
-        datastream = store.get_datastream(datastream_id)
+        advance_datastream(
+            store,
+            datastream_id,
+            target,
+            when={DatastreamState.CREATED, DatastreamState.PROCESSING},
+            stats=stats,
+            reason=reason,
+        )
     except NotFoundError:
         return  # the plan step failed before making it
-    if datastream.state in (DatastreamState.CREATED, DatastreamState.PROCESSING):
-        assert datastream.etag is not None
-        store.transition_datastream(
-            datastream_id, target, expected_etag=datastream.etag, stats=stats, reason=reason
-        )
 
 
 def package_complete(zones: BlobZones, export_id: str) -> bool:

@@ -46,6 +46,7 @@ from dataops.paths import Zone, join_path
 from dataops.storage import BlobZones
 from dataops.storage.export_zones import export_zones
 from dataops.store import MetadataStore
+from dataops.store.transitions import advance_datastream
 
 __all__ = [
     "LABELS_TABLE",
@@ -140,11 +141,15 @@ def fail_label_import(
     failed: list[str] = []
     for datastream in _datastreams_of_run(store, view, upload, max_bytes):
         if datastream.state in (DatastreamState.CREATED, DatastreamState.PROCESSING):
-            assert datastream.etag is not None
-            store.transition_datastream(
-                datastream.id, DatastreamState.FAILED, expected_etag=datastream.etag, reason=reason
+            marked = advance_datastream(
+                store,
+                datastream.id,
+                DatastreamState.FAILED,
+                when={DatastreamState.CREATED, DatastreamState.PROCESSING},
+                reason=reason,
             )
-            failed.append(datastream.id)
+            if marked.state is DatastreamState.FAILED:
+                failed.append(datastream.id)
     report = ImportReport(
         file=upload.name,
         etag=upload.etag,
