@@ -213,6 +213,7 @@ def test_erasing_a_vehicle_leaves_no_byte_of_it_and_the_other_vehicle_untouched(
     assert counts["store.measurements"] == 1
     assert counts["store.datastreams"] == len(result["datastreams"])
     assert counts["store.scenes"] > 0 and counts["store.files"] > 0
+    assert counts["store.measurement_files"] > 0  # the manifest's file records
     assert counts["blobs.raw"] > 0 and counts["blobs.archive"] > 0
     assert counts["blobs.curated"] > 0 and counts["blobs.extracted"] > 0
     assert counts["runs.purged"] >= len(result["datastreams"])
