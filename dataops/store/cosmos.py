@@ -26,13 +26,11 @@ from pydantic import BaseModel
 from dataops.errors import ConflictError, EtagMismatchError, InvalidInputError, NotFoundError
 from dataops.models import (
     Datastream,
-    DatastreamState,
     DatastreamType,
     FileRecord,
     Measurement,
     MeasurementState,
     Scene,
-    check_transition,
 )
 from dataops.models.common import utc_now
 from dataops.settings import Settings
@@ -54,13 +52,10 @@ from dataops.store.cosmos_setup import (
     open_containers,
 )
 from dataops.store.documents import dump, load, validate_document
-from dataops.store.lineage_walk import walk_lineage
 from dataops.store.measurement_files import checked_measurement_files, split_embedded_files
 from dataops.store.protocol import (
     ChangeBatch,
     ChangeFeedContainer,
-    LineageDirection,
-    LineageGraph,
     MeasurementQuery,
     Page,
     SceneQuery,
@@ -69,7 +64,6 @@ from dataops.store.query_rules import (
     CheckedListing,
     check_container,
     check_datastream_recreate,
-    check_depth,
     check_filter,
     check_limit,
     check_measurement_recreate,
@@ -79,6 +73,7 @@ from dataops.store.query_rules import (
     checked_scene_query,
     time_key,
 )
+from dataops.store.shared_operations import DatastreamChange, SharedOperations
 
 __all__ = ["CosmosStore", "document_to_datastream"]
 
@@ -179,7 +174,7 @@ def _file_id(datastream_id: str, path: str) -> str:
     return hashlib.sha256(f"{datastream_id}\n{path}".encode()).hexdigest()
 
 
-class CosmosStore:
+class CosmosStore(SharedOperations):
     """MetadataStore on Cosmos DB (or ``@vercel/cosmosdb-server`` locally)."""
 
     def __init__(
@@ -489,39 +484,17 @@ class CosmosStore:
         )
         return [_model(Datastream, doc) for doc in docs]
 
-    def transition_datastream(
-        self,
-        datastream_id: str,
-        target: DatastreamState,
-        *,
-        expected_etag: str,
-        reason: str | None = None,
-        stats: dict[str, Any] | None = None,
+    def _rewrite_datastream(
+        self, datastream_id: str, change: DatastreamChange, expected_etag: str
     ) -> Datastream:
-        """Checked state change; EtagMismatchError if the document changed since it was read.
-
-        ``stats`` are merged into the stored stats; ``reason`` replaces the state reason.
-        """
-        target = DatastreamState(target)
-        what = f"datastream {datastream_id!r}"
         doc = self._read_datastream_doc(datastream_id)
-        # The etag comes first: with a stale etag the caller's idea of the state is stale too.
-        if doc["_etag"] != expected_etag:
-            raise EtagMismatchError(f"{what} changed since it was read")
-        current = _model(Datastream, doc)
-        check_transition(current.state, target)
-        updated = Datastream.model_validate(
-            {
-                **current.model_dump(),
-                "state": target,
-                "state_reason": reason,
-                "stats": {**current.stats, **(stats or {})},
-                "updated_at": utc_now(),
-            }
-        )
+        updated = change(_model(Datastream, doc))
         # If-Match with the caller's etag makes check and write one atomic step on the server.
         written = self._replace(
-            self._c.datastreams, {**dump(updated), "idx": doc["idx"]}, expected_etag, what
+            self._c.datastreams,
+            {**dump(updated), "idx": doc["idx"]},
+            expected_etag,
+            f"datastream {datastream_id!r}",
         )
         return _model(Datastream, written)
 
@@ -619,20 +592,6 @@ class CosmosStore:
             )
             found.update((doc["id"], _model(Datastream, doc)) for doc in docs)
         return list(found.values())
-
-    def lineage(
-        self, datastream_id: str, direction: LineageDirection, depth: int = 8
-    ) -> LineageGraph:
-        """Walk sources (up) and consumers (down) breadth-first, at most ``depth`` levels."""
-        levels = check_depth(depth)
-        try:
-            direction = LineageDirection(str(direction))
-        except ValueError as err:
-            raise InvalidInputError(
-                f"unknown lineage direction {direction!r}", field="direction"
-            ) from err
-        root = self.get_datastream(datastream_id)
-        return walk_lineage(root, direction, levels, self._fetch_datastreams, self._fetch_consumers)
 
     # scenes -----------------------------------------------------------------------------
 

@@ -16,55 +16,29 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dataops.errors import (
-    ConflictError,
-    EtagMismatchError,
-    InvalidInputError,
-    NotFoundError,
-)
+from dataops.errors import ConflictError, EtagMismatchError, InvalidInputError, NotFoundError
 from dataops.models import (
     Datastream,
-    DatastreamState,
     DatastreamType,
     FileRecord,
     Measurement,
     MeasurementState,
     Scene,
-    check_transition,
 )
 from dataops.models.common import utc_now
 from dataops.sqlite_db import ThreadConnections, busy_is_retryable
-from dataops.store.continuation import (
-    Keyset,
-    decode_checkpoint,
-    encode_checkpoint,
-)
+from dataops.store import query_rules as rules
+from dataops.store.continuation import Keyset, decode_checkpoint, encode_checkpoint
 from dataops.store.documents import dump_json, load, load_json
-from dataops.store.lineage_walk import walk_lineage
 from dataops.store.measurement_files import checked_measurement_files, split_embedded_files
 from dataops.store.protocol import (
     ChangeBatch,
     ChangeFeedContainer,
-    LineageDirection,
-    LineageGraph,
     MeasurementQuery,
     Page,
     SceneQuery,
 )
-from dataops.store.query_rules import (
-    CheckedListing,
-    check_container,
-    check_datastream_recreate,
-    check_depth,
-    check_filter,
-    check_limit,
-    check_measurement_recreate,
-    checked_files_listing,
-    checked_measurement_files_listing,
-    checked_measurement_query,
-    checked_scene_query,
-    time_key,
-)
+from dataops.store.shared_operations import DatastreamChange, SharedOperations
 from dataops.store.sqlite_schema import ensure_schema
 
 __all__ = ["SqliteStore"]
@@ -110,7 +84,7 @@ def _new_etag() -> str:
     return uuid.uuid4().hex
 
 
-class SqliteStore:
+class SqliteStore(SharedOperations):
     """MetadataStore on a SQLite file (see module docstring for the concurrency model)."""
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 30_000) -> None:
@@ -155,7 +129,7 @@ class SqliteStore:
         with self._write() as conn:
             row = _row(conn, "measurements", measurement.id, required=False)
             if row is not None:
-                return check_measurement_recreate(_measurement(row), measurement)
+                return rules.check_measurement_recreate(_measurement(row), measurement)
             etag = _new_etag()
             conn.execute(
                 "INSERT INTO measurements (id, vehicle_id, start_key, end_key, state, etag, doc) "
@@ -163,8 +137,8 @@ class SqliteStore:
                 (
                     measurement.id,
                     measurement.vehicle_id,
-                    time_key(measurement.recording_start),
-                    time_key(measurement.recording_end),
+                    rules.time_key(measurement.recording_start),
+                    rules.time_key(measurement.recording_end),
                     measurement.state.value,
                     etag,
                     dump_json(measurement),
@@ -208,25 +182,18 @@ class SqliteStore:
         self, measurement_id: str, limit: int = 100, continuation: str | None = None
     ) -> Page[FileRecord]:
         """The manifest's file records of a measurement in path order; NotFoundError if absent."""
-        listing = checked_measurement_files_listing(measurement_id, limit, continuation)
+        listing = rules.checked_measurement_files_listing(measurement_id, limit, continuation)
         with _busy_is_retryable():
             row = _row(self._conn(), "measurements", measurement_id)
         if _measurement_document(row)[1] is not None:
             with self._write() as conn:
                 latest = _row(conn, "measurements", measurement_id)
                 _move_embedded_files(conn, measurement_id, latest)
-        return self._keyset_page(
-            listing,
-            listing.keyset(("path",)),
-            table="measurement_files",
-            fields="doc",
-            conditions={"measurement_id": "measurement_id = ?"},
-            item=lambda row: FileRecord.model_validate_json(row[0]),
-        )
+        return self._file_page(listing, "measurement_files", "measurement_id")
 
     def _keyset_page(
         self,
-        listing: CheckedListing,
+        listing: rules.CheckedListing,
         keyset: Keyset,
         *,
         table: str,
@@ -256,7 +223,7 @@ class SqliteStore:
 
     def query_measurements(self, query: MeasurementQuery) -> Page[Measurement]:
         """Newest recording first (ties by id); limit capped at MAX_PAGE_SIZE."""
-        listing = checked_measurement_query(query)
+        listing = rules.checked_measurement_query(query)
         return self._keyset_page(
             listing,
             listing.keyset(("start_key", "id"), descending=True),
@@ -273,7 +240,9 @@ class SqliteStore:
         with self._write() as conn:
             row = _row(conn, "datastreams", datastream.id, required=False)
             if row is not None:
-                return check_datastream_recreate(load_json(Datastream, row[1], row[0]), datastream)
+                return rules.check_datastream_recreate(
+                    load_json(Datastream, row[1], row[0]), datastream
+                )
             exists = conn.execute(
                 "SELECT 1 FROM measurements WHERE id = ?", (datastream.measurement_id,)
             ).fetchone()
@@ -291,7 +260,7 @@ class SqliteStore:
                     datastream.measurement_id,
                     datastream.type.value,
                     datastream.state.value,
-                    time_key(datastream.created_at),
+                    rules.time_key(datastream.created_at),
                     etag,
                     dump_json(datastream),
                 ),
@@ -315,8 +284,8 @@ class SqliteStore:
         type: DatastreamType | None = None,  # noqa: A002  # the protocol's parameter name
     ) -> list[Datastream]:
         """Datastreams of a measurement, oldest first, optionally of one type."""
-        check_filter(measurement_id, field="measurement_id")
-        type_value = check_filter(type, field="type")
+        rules.check_filter(measurement_id, field="measurement_id")
+        type_value = rules.check_filter(type, field="type")
         if type_value is None:
             rows = self._read(
                 "SELECT etag, doc FROM datastreams WHERE measurement_id = ? "
@@ -331,40 +300,17 @@ class SqliteStore:
             )
         return [load_json(Datastream, row[1], row[0]) for row in rows]
 
-    def transition_datastream(
-        self,
-        datastream_id: str,
-        target: DatastreamState,
-        *,
-        expected_etag: str,
-        reason: str | None = None,
-        stats: dict[str, Any] | None = None,
+    def _rewrite_datastream(
+        self, datastream_id: str, change: DatastreamChange, expected_etag: str
     ) -> Datastream:
-        """Checked state change; EtagMismatchError if the document changed since it was read.
-
-        ``stats`` are merged into the stored stats; ``reason`` replaces the state reason.
-        """
-        target = DatastreamState(target)
+        # Read, check (``change`` compares the etag) and write under the write lock: atomic.
         with self._write() as conn:
             row = _row(conn, "datastreams", datastream_id)
-            # The etag comes first: with a stale etag the caller's idea of the state is stale too.
-            if row[0] != expected_etag:
-                raise EtagMismatchError(f"datastream {datastream_id!r} changed since it was read")
-            current = load_json(Datastream, row[1], row[0])
-            check_transition(current.state, target)
-            updated = Datastream.model_validate(
-                {
-                    **current.model_dump(),
-                    "state": target,
-                    "state_reason": reason,
-                    "stats": {**current.stats, **(stats or {})},
-                    "updated_at": utc_now(),
-                }
-            )
+            updated = change(load_json(Datastream, row[1], row[0]))
             etag = _new_etag()
             conn.execute(
                 "UPDATE datastreams SET state = ?, etag = ?, doc = ? WHERE id = ?",
-                (target.value, etag, dump_json(updated), datastream_id),
+                (updated.state.value, etag, dump_json(updated), datastream_id),
             )
             self._touch(conn, "datastreams", datastream_id)
         return updated.model_copy(update={"etag": etag})
@@ -395,13 +341,18 @@ class SqliteStore:
         self, datastream_id: str, limit: int = 100, continuation: str | None = None
     ) -> Page[FileRecord]:
         """File records of a datastream in path order."""
-        listing = checked_files_listing(datastream_id, limit, continuation)
+        listing = rules.checked_files_listing(datastream_id, limit, continuation)
+        return self._file_page(listing, "files", "datastream_id")
+
+    def _file_page(self, listing: rules.CheckedListing, table: str, owner: str) -> Page[FileRecord]:
+        """A page of file records of ``table`` in path order, filtered by the ``owner`` column
+        (the listing's one filter of that name)."""
         return self._keyset_page(
             listing,
             listing.keyset(("path",)),
-            table="files",
+            table=table,
             fields="doc",
-            conditions={"datastream_id": "datastream_id = ?"},
+            conditions={owner: f"{owner} = ?"},
             item=lambda row: FileRecord.model_validate_json(row[0]),
         )
 
@@ -430,15 +381,6 @@ class SqliteStore:
         )
         return list(self._fetch_datastreams(row[0] for row in rows).values())
 
-    def lineage(
-        self, datastream_id: str, direction: LineageDirection, depth: int = 8
-    ) -> LineageGraph:
-        """Walk sources (up) and consumers (down) breadth-first, at most ``depth`` levels."""
-        levels = check_depth(depth)
-        direction = _direction(direction)
-        root = self.get_datastream(datastream_id)
-        return walk_lineage(root, direction, levels, self._fetch_datastreams, self._fetch_consumers)
-
     # scenes -----------------------------------------------------------------------------
 
     def upsert_scenes(self, scenes: Sequence[Scene]) -> int:
@@ -466,7 +408,7 @@ class SqliteStore:
                         scene.datastream_id,
                         scene.vehicle_id,
                         scene.type,
-                        time_key(scene.start),
+                        rules.time_key(scene.start),
                         _new_etag(),
                         dump_json(scene),
                     ),
@@ -483,7 +425,7 @@ class SqliteStore:
 
     def query_scenes(self, query: SceneQuery) -> Page[Scene]:
         """Scenes by start time (then id), filtered by type, vehicle, measurement and start."""
-        listing = checked_scene_query(query)
+        listing = rules.checked_scene_query(query)
         return self._keyset_page(
             listing,
             listing.keyset(("start_key", "id")),
@@ -568,8 +510,8 @@ class SqliteStore:
         self, container: ChangeFeedContainer, checkpoint: str | None, max_items: int = 100
     ) -> ChangeBatch:
         """Documents written after ``checkpoint`` (None: from the beginning), oldest first."""
-        name = check_container(container)
-        limit = check_limit(max_items, field="max_items")
+        name = rules.check_container(container)
+        limit = rules.check_limit(max_items, field="max_items")
         after = 0
         if checkpoint is not None:
             seq = decode_checkpoint(checkpoint, _BACKEND, name).get("seq")
@@ -648,12 +590,3 @@ def _json_object(text: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise TypeError("stored document is not a JSON object")
     return body
-
-
-def _direction(direction: object) -> LineageDirection:
-    try:
-        return LineageDirection(str(direction))
-    except ValueError as err:
-        raise InvalidInputError(
-            f"unknown lineage direction {direction!r}", field="direction"
-        ) from err

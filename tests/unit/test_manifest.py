@@ -19,7 +19,7 @@ from dataops.manifest import (
     measurement_id_of,
     parse_manifest,
 )
-from dataops.models import FileFormat, Measurement
+from dataops.models import FileFormat, Measurement, manifest_file_records
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64
@@ -153,7 +153,9 @@ def test_measurement_from_manifest_carries_content_hash_for_idempotency() -> Non
     other_doc["files"][0]["size"] = 11
     other = Measurement.from_manifest(parse_manifest(encode(other_doc)), "m1", "up/1")
     assert not first.same_content(other)
-    assert first.files[0].format is FileFormat.ROSBAG2
+    records = manifest_file_records(manifest)
+    assert records[0].format is FileFormat.ROSBAG2
+    assert (first.file_count, first.total_bytes) == (len(records), sum(r.size for r in records))
 
 
 def test_zero_byte_recording_is_rejected_but_an_empty_sidecar_is_fine() -> None:
