@@ -41,6 +41,7 @@ HTTP_FUNCTIONS = [
     "http_measurements",
     "http_measurements_id",
     "http_measurements_id_datastreams",
+    "http_measurements_id_files",
     "http_measurements_id_rerun",
     "http_measurements_id_extract",
     "http_measurements_id_erase",
