@@ -15,7 +15,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,6 @@ from dataops.models import (
     Datastream,
     DatastreamType,
     FileRecord,
-    Manifest,
     Measurement,
     Producer,
     manifest_file_records,
@@ -33,6 +31,7 @@ from dataops.paths import Zone
 from dataops.settings import Settings, StoreBackend
 from dataops.store import MAX_PAGE_SIZE, MetadataStore, Page, open_store
 from devhost.services.cosmos_server import CosmosServer
+from tests.large_manifest import many_file_manifest
 
 pytestmark = [
     pytest.mark.bench,
@@ -41,27 +40,6 @@ pytestmark = [
 
 FILES = 10_000
 RESULTS = Path(__file__).resolve().parent / "results"
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def _manifest() -> Manifest:
-    return Manifest.model_validate(
-        {
-            "schema_version": "1.0",
-            "vehicle_id": "WVWZZZ1JZXW000001",
-            "recording_start": T0,
-            "recording_end": T0 + timedelta(hours=1),
-            "files": [
-                {
-                    "path": f"logger/front_camera/segment_{i:05d}.mcap",
-                    "format": "mcap",
-                    "size": 1_000_000 + i,
-                    "sha256": f"{i:064x}",
-                }
-                for i in range(FILES)
-            ],
-        }
-    )
 
 
 def _list_all(list_page: Callable[[str | None], Page[FileRecord]]) -> int:
@@ -81,7 +59,7 @@ def _timed(action: Callable[[], object]) -> tuple[float, object]:
 
 
 def test_measurement_files_in_chunks_against_one_item_per_file() -> None:
-    manifest = _manifest()
+    manifest = many_file_manifest(FILES)
     records = manifest_file_records(manifest)
     with CosmosServer() as server:
         store: MetadataStore = open_store(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +21,8 @@ from dataops.models import (
 from dataops.models.manifest import MAX_FILES
 from dataops.settings import Settings, StoreBackend
 from dataops.store import MAX_PAGE_SIZE, MetadataStore, all_measurement_files
-from tests.contract.conftest import T0, make_measurement, sha
+from tests.contract.conftest import make_measurement
+from tests.large_manifest import many_file_manifest
 
 # Far below Cosmos' 2 MB item limit, whatever the number of files.
 MAX_DOCUMENT_BYTES = 64 * 1024
@@ -113,27 +113,6 @@ def raw(settings: Settings, request: pytest.FixtureRequest) -> RawAccess:
     return RawAccess(settings, request.getfixturevalue("cosmos_client"))
 
 
-def manifest_of(count: int, *, variant: str = "") -> Manifest:
-    """A manifest listing ``count`` files with long-ish paths (as a logger writes them)."""
-    return Manifest.model_validate(
-        {
-            "schema_version": "1.0",
-            "vehicle_id": "WVWZZZ1JZXW000001",
-            "recording_start": T0,
-            "recording_end": T0 + timedelta(hours=1),
-            "files": [
-                {
-                    "path": f"logger/front_camera/segment_{i:05d}{variant}.mcap",
-                    "format": "mcap",
-                    "size": 1_000_000 + i,
-                    "sha256": sha(f"{i}{variant}"),
-                }
-                for i in range(count)
-            ],
-        }
-    )
-
-
 def register(store: MetadataStore, manifest: Manifest, measurement_id: str) -> Measurement:
     measurement = Measurement.from_manifest(manifest, measurement_id, f"up/{measurement_id}")
     return store.create_measurement(measurement, manifest_file_records(manifest))
@@ -161,7 +140,7 @@ def test_a_manifest_of_the_most_files_keeps_the_document_small_and_lists_every_f
     store: MetadataStore, raw: RawAccess
 ) -> None:
     """10,000 files: the stored document stays far below 2 MB; every record comes back, paged."""
-    manifest = manifest_of(MAX_FILES)
+    manifest = many_file_manifest(MAX_FILES)
     created = register(store, manifest, "m-big")
     assert (created.file_count, created.total_bytes) == (
         MAX_FILES,
@@ -179,9 +158,9 @@ def test_a_manifest_of_the_most_files_keeps_the_document_small_and_lists_every_f
 
 
 def test_small_pages_list_each_record_once_in_path_order(store: MetadataStore) -> None:
-    manifest = manifest_of(7)
+    manifest = many_file_manifest(7)
     register(store, manifest, "m-1")
-    register(store, manifest_of(3, variant="-other"), "m-2")
+    register(store, many_file_manifest(3, variant="-other"), "m-2")
     records = listed(store, "m-1", 2)
     assert records == by_path(manifest_file_records(manifest))
     assert list(all_measurement_files(store, "m-1")) == records
@@ -190,7 +169,7 @@ def test_small_pages_list_each_record_once_in_path_order(store: MetadataStore) -
 def test_recreating_the_same_content_returns_the_stored_measurement_and_its_files(
     store: MetadataStore,
 ) -> None:
-    manifest = manifest_of(5)
+    manifest = many_file_manifest(5)
     first = register(store, manifest, "m-1")
     again = register(store, manifest, "m-1")
     assert again == first
@@ -200,10 +179,10 @@ def test_recreating_the_same_content_returns_the_stored_measurement_and_its_file
 def test_other_content_under_the_same_id_conflicts_and_leaves_the_files(
     store: MetadataStore,
 ) -> None:
-    manifest = manifest_of(5)
+    manifest = many_file_manifest(5)
     register(store, manifest, "m-1")
     with pytest.raises(ConflictError):
-        register(store, manifest_of(5, variant="-changed"), "m-1")
+        register(store, many_file_manifest(5, variant="-changed"), "m-1")
     assert listed(store, "m-1", 100) == by_path(manifest_file_records(manifest))
 
 
@@ -238,7 +217,7 @@ def test_an_old_document_with_embedded_files_is_read_and_its_files_moved_out(
 ) -> None:
     """Stores wrote the file list into the document before: such a document still reads, and
     listing its files moves them into records, the document rewritten without them."""
-    manifest = manifest_of(4)
+    manifest = many_file_manifest(4)
     files = manifest_file_records(manifest)
     old = Measurement.from_manifest(manifest, "m-old", "up/old")
     raw.write_old_document(old, files)
@@ -258,7 +237,7 @@ def test_an_old_document_with_embedded_files_is_read_and_its_files_moved_out(
 def test_a_state_change_of_an_old_document_keeps_its_files(
     store: MetadataStore, raw: RawAccess
 ) -> None:
-    manifest = manifest_of(3)
+    manifest = many_file_manifest(3)
     files = manifest_file_records(manifest)
     raw.write_old_document(Measurement.from_manifest(manifest, "m-old", "up/old"), files)
 
@@ -272,7 +251,7 @@ def test_a_state_change_of_an_old_document_keeps_its_files(
 def test_a_malformed_embedded_file_list_names_the_measurement_and_the_field(
     store: MetadataStore, raw: RawAccess
 ) -> None:
-    manifest = manifest_of(2)
+    manifest = many_file_manifest(2)
     files = manifest_file_records(manifest)
     broken = [files[0], files[1].model_copy(update={"size": -1})]
     raw.write_old_document(Measurement.from_manifest(manifest, "m-old", "up/old"), broken)
@@ -285,8 +264,8 @@ def test_a_malformed_embedded_file_list_names_the_measurement_and_the_field(
 def test_erasing_a_measurement_erases_its_file_records(
     store: MetadataStore, raw: RawAccess
 ) -> None:
-    register(store, manifest_of(6), "m-1")
-    register(store, manifest_of(2, variant="-kept"), "m-2")
+    register(store, many_file_manifest(6), "m-1")
+    register(store, many_file_manifest(2, variant="-kept"), "m-2")
 
     counts = store.erase_documents(["m-1"], [])
 
