@@ -47,15 +47,22 @@ def _naming(items: RawItems, tokens: list[str]) -> RawItems:
 def test_erasing_one_vehicle_removes_its_documents_and_leaves_the_other_byte_identical(
     store: MetadataStore, settings: Settings, raw_items: Any
 ) -> None:
-    """Measurement, datastreams, file records, scenes (and change-log rows) of one vehicle go;
-    the other vehicle's items are untouched; a second erase is a no-op."""
+    """Measurement and its file records, datastreams and theirs, scenes (and change-log rows) of
+    one vehicle go; the other vehicle's items are untouched; a second erase is a no-op."""
     erased, kept = seed_two_vehicles(store, None)
     before = raw_items()
     assert _naming(before, erased.tokens) and _naming(before, kept.tokens)
 
     counts = store.erase_documents([erased.measurement_id], erased.datastream_ids)
 
-    assert counts == {"measurements": 1, "datastreams": 3, "files": 3, "scenes": 2}
+    # One manifest file: one record row (sqlite), one chunk of records (cosmos).
+    assert counts == {
+        "measurements": 1,
+        "measurement_files": 1,
+        "datastreams": 3,
+        "files": 3,
+        "scenes": 2,
+    }
     after = raw_items()
     assert _naming(after, erased.tokens) == {}
     untouched = {k: v for k, v in before.items() if k not in _naming(before, erased.tokens)}
@@ -63,7 +70,13 @@ def test_erasing_one_vehicle_removes_its_documents_and_leaves_the_other_byte_ide
     assert _naming(after, kept.tokens) == _naming(before, kept.tokens)
 
     again = store.erase_documents([erased.measurement_id], erased.datastream_ids)
-    assert again == {"measurements": 0, "datastreams": 0, "files": 0, "scenes": 0}
+    assert again == {
+        "measurements": 0,
+        "measurement_files": 0,
+        "datastreams": 0,
+        "files": 0,
+        "scenes": 0,
+    }
     assert raw_items() == after
     if settings.store_backend is StoreBackend.SQLITE:
         # Scrubbed: no deleted bytes left in the database file or its WAL.
