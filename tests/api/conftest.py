@@ -34,6 +34,7 @@ from devhost.services.azurite import AzuriteBlob
 from tests.api.function_host import FunctionHost
 from tests.contract.conftest import (
     T0,
+    create_with_files,
     make_datastream,
     make_measurement,
     make_scene,
@@ -66,6 +67,11 @@ class Fleet:
     other_raw: str = "ds-raw-b1"
 
 
+MANIFEST_FILES = [
+    FileRecord(path=f"drive/part-{i}.mcap", format="mcap", size=10 + i) for i in (3, 1, 4, 0, 2)
+]
+
+
 def seed(store: MetadataStore) -> None:
     """Write the fleet the tests expect into an empty store."""
     layout = [
@@ -76,11 +82,12 @@ def seed(store: MetadataStore) -> None:
         ("m-c2", "VIN-C", 8, ["night"]),
     ]
     for measurement_id, vehicle, hour, tags in layout:
-        store.create_measurement(
-            make_measurement(
-                measurement_id, vehicle_id=vehicle, start=T0 + timedelta(hours=hour), tags=tags
-            )
+        measurement = make_measurement(
+            measurement_id, vehicle_id=vehicle, start=T0 + timedelta(hours=hour), tags=tags
         )
+        # m-a1's manifest listed five files: its file records.
+        manifest_files = MANIFEST_FILES if measurement_id == "m-a1" else []
+        create_with_files(store, measurement, manifest_files)
     store.set_measurement_state("m-a1", MeasurementState.INGESTED)
     store.create_datastream(make_datastream(Fleet.raw, "m-a1"))
     store.create_datastream(

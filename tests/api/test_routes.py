@@ -150,6 +150,29 @@ def test_measurement_datastreams(host: FunctionHost, fleet: Fleet) -> None:
     problem(get(host, "/api/measurements/m-a1/datastreams", type="RAWISH"), 400, "type")
 
 
+def test_measurement_files_in_pages(host: FunctionHost) -> None:
+    """The manifest's file records of a measurement, in path order, a page at a time."""
+    detail = ok(get(host, "/api/measurements/m-a1"))["measurement"]
+    assert (detail["file_count"], detail["total_bytes"], "files" in detail) == (5, 60, False)
+    paths: list[str] = []
+    continuation = None
+    for _ in range(5):
+        params: dict[str, Any] = {"limit": 2}
+        if continuation:
+            params["continuation"] = continuation
+        body = ok(get(host, "/api/measurements/m-a1/files", **params))
+        assert body["measurement_id"] == "m-a1"
+        assert len(body["items"]) <= 2
+        paths += [f["path"] for f in body["items"]]
+        continuation = body["continuation"]
+        if continuation is None:
+            break
+    assert paths == [f"drive/part-{i}.mcap" for i in range(5)]
+    assert ok(get(host, "/api/measurements/m-a2/files"))["items"] == []
+    problem(get(host, "/api/measurements/m-none/files"), 404)
+    problem(get(host, "/api/measurements/m-a1/files", limit="0"), 400, "limit")
+
+
 # datastreams ----------------------------------------------------------------------------
 
 
