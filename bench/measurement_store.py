@@ -48,9 +48,6 @@ def build_store(  # the shape of the fleet, one keyword each
                 recording_start=start,
                 recording_end=start + timedelta(minutes=30),
                 upload_prefix=f"uploads/{measurement_id}",
-                files=[
-                    FileRecord(path="drive.mcap", format="mcap", size=1, sha256=sha256_text(str(i)))
-                ],
                 tags=tags(i),
                 content_sha256=sha256_text(measurement_id),
             )

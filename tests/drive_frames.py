@@ -18,7 +18,6 @@ from dataops.models import (
     Datastream,
     DatastreamState,
     DatastreamType,
-    FileRecord,
     Measurement,
     Producer,
 )
@@ -62,7 +61,6 @@ def seed_frames_drive(  # one keyword per part of the drive
             recording_start=start,
             recording_end=start + timedelta(seconds=max(1, len(rows))),
             upload_prefix=f"uploads/{measurement_id}",
-            files=[FileRecord(path="drive.mcap", format="mcap", size=1)],
             content_sha256="a" * 64,
         )
     )

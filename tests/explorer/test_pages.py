@@ -17,7 +17,7 @@ from dataops.explorer.html import data_block, e, error_page, page, path_id
 from dataops.explorer.pages import catalog_page, search_page
 from dataops.explorer.thumbnails import ThumbnailCache, jpeg_width, resize_jpeg
 from dataops.explorer.vendor import VENDOR_FILES, copy_vendor_files, missing_vendor_files
-from dataops.models import FileRecord, Measurement
+from dataops.models import Measurement
 
 
 def test_data_blocks_cannot_close_their_script_element() -> None:
@@ -56,7 +56,8 @@ def test_catalog_rows_escape_what_the_store_holds() -> None:
         recording_start=datetime(2025, 1, 1, 12, 0, 5, tzinfo=UTC),
         recording_end=datetime(2025, 1, 1, 12, 30, 5, tzinfo=UTC),
         upload_prefix="u/m-1",
-        files=[FileRecord(path="a.mcap", format="mcap", size=1)],
+        file_count=1,
+        total_bytes=1,
         project="<script>x</script>",
         content_sha256="0" * 64,
     )
