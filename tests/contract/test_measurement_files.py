@@ -21,7 +21,7 @@ from dataops.models import (
 from dataops.models.manifest import MAX_FILES
 from dataops.settings import Settings, StoreBackend
 from dataops.store import MAX_PAGE_SIZE, MetadataStore, all_measurement_files
-from tests.contract.conftest import make_measurement
+from tests.contract.conftest import every_page, make_measurement
 from tests.large_manifest import many_file_manifest
 
 # Far below Cosmos' 2 MB item limit, whatever the number of files.
@@ -120,16 +120,9 @@ def register(store: MetadataStore, manifest: Manifest, measurement_id: str) -> M
 
 def listed(store: MetadataStore, measurement_id: str, limit: int) -> list[FileRecord]:
     """Every file record, page by page, checking that each page keeps to ``limit``."""
-    records: list[FileRecord] = []
-    token: str | None = None
-    for _ in range(MAX_FILES + 1):
-        page = store.list_measurement_files(measurement_id, limit=limit, continuation=token)
-        assert len(page.items) <= limit
-        records.extend(page.items)
-        token = page.continuation
-        if token is None:
-            return records
-    raise AssertionError("pagination did not end")
+    return every_page(
+        lambda token: store.list_measurement_files(measurement_id, limit, token), limit
+    )
 
 
 def by_path(records: list[FileRecord]) -> list[FileRecord]:
