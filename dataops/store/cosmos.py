@@ -308,7 +308,7 @@ class CosmosStore(SharedOperations):
         what = f"measurement {measurement.id!r}"
         existing = self._read_measurement_doc(measurement.id)
         if existing is None:
-            self._upsert_measurement_files(measurement.id, records)
+            self._upsert_measurement_files(measurement.id, measurement.content_sha256, records)
             doc = {
                 **dump(measurement),
                 "measurement_id": measurement.id,
@@ -338,9 +338,11 @@ class CosmosStore(SharedOperations):
             raise NotFoundError(f"measurement {measurement_id!r} not found")
         return doc
 
-    def _upsert_measurement_files(self, measurement_id: str, records: Sequence[FileRecord]) -> None:
+    def _upsert_measurement_files(
+        self, measurement_id: str, content_sha256: str, records: Sequence[FileRecord]
+    ) -> None:
         self._upsert_files(
-            chunk_documents(measurement_id, records),
+            chunk_documents(measurement_id, content_sha256, records),
             what=f"files of measurement {measurement_id!r}",
         )
 
@@ -351,7 +353,7 @@ class CosmosStore(SharedOperations):
         body, embedded = split_embedded_files(_body(doc), source=f"measurement {measurement_id!r}")
         if embedded is None:
             return doc
-        self._upsert_measurement_files(measurement_id, embedded)
+        self._upsert_measurement_files(measurement_id, str(doc["content_sha256"]), embedded)
         return {**body, "_etag": doc["_etag"]}
 
     def set_measurement_state(
@@ -396,7 +398,11 @@ class CosmosStore(SharedOperations):
         after = position[0] if position is not None else None
         wanted = listing.limit + 1
         # Every chunk but the last is full, and the first may hold one record past ``after``.
-        values: dict[str, Any] = {"@m": measurement_id, "@n": wanted // CHUNK_RECORDS + 2}
+        values: dict[str, Any] = {
+            "@m": measurement_id,
+            "@h": str(doc["content_sha256"]),
+            "@n": wanted // CHUNK_RECORDS + 2,
+        }
         resume = ""
         if after is not None:
             resume = "AND c.last_path > @after "
@@ -404,7 +410,7 @@ class CosmosStore(SharedOperations):
         chunks = self._query(
             self._c.files,
             f"SELECT TOP @n * FROM c WHERE c.measurement_id = @m AND c.kind = '{CHUNK_KIND}' "  # noqa: S608  # constant fragments only
-            f"{resume}ORDER BY c.chunk",
+            f"AND c.content_sha256 = @h {resume}ORDER BY c.chunk",
             values,
             partition=measurement_id,
             what=f"files of measurement {measurement_id!r}",

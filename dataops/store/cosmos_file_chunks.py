@@ -4,8 +4,12 @@ cosmosdb-server has no transactional batch, so one item per file would take one 
 file: 10,000 for the largest manifest. Records sorted by path and cut into chunks of
 :data:`CHUNK_RECORDS` make 20 items instead; each stays far below the 2 MB item limit (a record
 is at most a 1,024-character path plus format, size and hash: under 1.2 KB, so under 600 KB a
-chunk). A chunk's id is derived from the measurement and its number, so writing the same
-records again (a retry, an idempotent re-create) overwrites the same items.
+chunk). A chunk's id is derived from the measurement, its content hash and the chunk's number,
+so writing the same records again (a retry, an idempotent re-create) overwrites the same items,
+while a writer racing to create the same measurement id with other content writes other items:
+a listing reads only the chunks of the content the stored document has, so the race's loser
+can never replace the winner's records (its chunks stay unlisted until the measurement is
+erased, which deletes every chunk of the measurement).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ CHUNK_RECORDS = 500
 CHUNK_KIND = "measurement_files"
 
 
-def chunk_documents(measurement_id: str, records: Sequence[FileRecord]) -> list[dict[str, Any]]:
+def chunk_documents(
+    measurement_id: str, content_sha256: str, records: Sequence[FileRecord]
+) -> list[dict[str, Any]]:
     """The chunk items holding ``records`` (paths unique), numbered in path order.
 
     ``first_path``/``last_path`` are the chunk's smallest and largest path: a listing resuming
@@ -37,8 +43,9 @@ def chunk_documents(measurement_id: str, records: Sequence[FileRecord]) -> list[
         part = ordered[start : start + CHUNK_RECORDS]
         chunks.append(
             {
-                "id": _chunk_id(measurement_id, number),
+                "id": _chunk_id(measurement_id, content_sha256, number),
                 "measurement_id": measurement_id,
+                "content_sha256": content_sha256,
                 "kind": CHUNK_KIND,
                 "chunk": number,
                 "first_path": part[0].path,
@@ -64,6 +71,7 @@ def records_after(
     return found
 
 
-def _chunk_id(measurement_id: str, number: int) -> str:
+def _chunk_id(measurement_id: str, content_sha256: str, number: int) -> str:
     # Measurement ids may hold characters Cosmos ids must not; a hash is a safe, fixed length.
-    return hashlib.sha256(f"{CHUNK_KIND}\n{measurement_id}\n{number}".encode()).hexdigest()
+    key = f"{CHUNK_KIND}\n{measurement_id}\n{content_sha256}\n{number}"
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -179,6 +179,30 @@ def test_other_content_under_the_same_id_conflicts_and_leaves_the_files(
     assert listed(store, "m-1", 100) == by_path(manifest_file_records(manifest))
 
 
+def test_a_writer_losing_the_create_race_with_other_content_leaves_the_winners_files(
+    store: MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cosmos writes the records before the document: a writer that found no measurement, then
+    lost the create to one with other content, wrote its records too; they are never listed."""
+    if store.__class__.__name__ != "CosmosStore":
+        pytest.skip("the sqlite store checks and creates in one transaction: no such race")
+    winner = many_file_manifest(5)
+    register(store, winner, "m-1")
+    real_read = store._read_measurement_doc  # type: ignore[attr-defined]
+    reads: list[str] = []
+
+    def read_after_the_first(measurement_id: str) -> Any:
+        # The loser's first read happens before the winner's create: it sees no measurement.
+        reads.append(measurement_id)
+        return None if len(reads) == 1 else real_read(measurement_id)
+
+    monkeypatch.setattr(store, "_read_measurement_doc", read_after_the_first)
+    with pytest.raises(ConflictError):
+        register(store, many_file_manifest(5, variant="-changed"), "m-1")
+    assert len(reads) >= 2, "the loser read, wrote its records, lost the create and read again"
+    assert listed(store, "m-1", 2) == by_path(manifest_file_records(winner))
+
+
 @pytest.mark.parametrize(
     ("update", "files", "field"),
     [
