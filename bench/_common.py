@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from typing import Any
 import pytest
 
 from activities import runtime
+from dataops import ingest
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
+from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.uploader import upload_measurement
 from devhost.durable.store import RuntimeStatus
@@ -116,3 +119,34 @@ async def ingest_with_extraction(
     output = json.loads(found.output or "{}")
     assert output["extraction"]["status"] == "Completed", output
     return IngestRun(output, upload_s=uploaded - started, total_s=ended - started)
+
+
+def ingest_directly(zones: BlobZones, settings: Settings, prefix: str, *, workers: int) -> float:
+    """Ingest's work with no orchestration: check the upload at ``prefix``, stream-hash every
+    file against the manifest and copy it to raw and archive, ``workers`` files at a time (the
+    functions the ingest activities call). Returns the wall time."""
+    started = time.perf_counter()
+    checked = ingest.check_upload(
+        zones,
+        prefix,
+        max_manifest_bytes=settings.manifest_max_bytes,
+        unlisted=settings.unlisted_files,
+    )
+    assert not checked.missing, checked.missing
+
+    def one(item: Any) -> None:
+        ingest.verify_checksum(
+            zones, prefix, item.path, etag=item.etag, sha256=item.sha256, size=item.size
+        )
+        ingest.copy_to_raw_and_archive(
+            zones,
+            upload_prefix=prefix,
+            path=item.path,
+            etag=item.etag,
+            sha256=item.sha256,
+            raw_prefix=f"bench-direct/{prefix}",
+        )
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, checked.files))
+    return time.perf_counter() - started

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from activities import runtime
-from dataops import ingest
+from bench._common import ingest_directly
 from dataops.paths import Zone
 from dataops.settings import Settings
 from dataops.storage import BlobZones
@@ -66,35 +66,6 @@ def _upload(zones: BlobZones, prefix: str, vehicle: str) -> None:
         ],
     }
     zones.write_bytes(Zone.LANDING, f"{prefix}/manifest.json", json.dumps(manifest).encode())
-
-
-def _direct(zones: BlobZones, settings: Settings, prefix: str) -> float:
-    """Check, hash and copy every file without orchestration, ``WORKERS`` at a time."""
-    started = time.perf_counter()
-    checked = ingest.check_upload(
-        zones,
-        prefix,
-        max_manifest_bytes=settings.manifest_max_bytes,
-        unlisted=settings.unlisted_files,
-    )
-    assert not checked.missing
-
-    def one(item: Any) -> None:
-        ingest.verify_checksum(
-            zones, prefix, item.path, etag=item.etag, sha256=item.sha256, size=item.size
-        )
-        ingest.copy_to_raw_and_archive(
-            zones,
-            upload_prefix=prefix,
-            path=item.path,
-            etag=item.etag,
-            sha256=item.sha256,
-            raw_prefix=f"bench-direct/{prefix}",
-        )
-
-    with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(one, checked.files))
-    return time.perf_counter() - started
 
 
 async def _orchestrated(options: HostOptions, prefix: str) -> dict[str, Any]:
@@ -167,7 +138,7 @@ def test_ingest_of_5000_files_in_waves_against_the_same_work_done_directly(
         zones.ensure_containers()
         _upload(zones, "bench/direct", "WVW-BENCH-DIRECT")
         _upload(zones, "bench/waves", "WVW-BENCH-WAVES")
-        reference_s = _direct(zones, settings, "bench/direct")
+        reference_s = ingest_directly(zones, settings, "bench/direct", workers=WORKERS)
         options = HostOptions(
             app_root=ROOT,
             state_dir=tmp_path / "devhost",
