@@ -130,9 +130,16 @@ def services(workdir: Path) -> Iterator[tuple[AzuriteBlob, Settings]]:
 
 @contextlib.asynccontextmanager
 async def stack(
-    workdir: Path, azurite: AzuriteBlob, settings: Settings, *, batch_slots: int | None = None
+    workdir: Path,
+    azurite: AzuriteBlob,
+    settings: Settings,
+    *,
+    batch_slots: int | None = None,
+    activity_workers: int | None = None,
 ) -> AsyncIterator[Stack]:
-    """Store, batch pool, devhost (activities measured, in threads) on ``azurite``."""
+    """Store, batch pool, devhost (activities measured, in threads) on ``azurite``.
+
+    ``activity_workers`` unset: what host.json configures, as the Functions host does."""
     zones = BlobZones.from_settings(settings)
     zones.ensure_containers()
     feed = SqliteStore(settings.sqlite_path)
@@ -151,6 +158,7 @@ async def stack(
         storage_connection_string=azurite.connection_string,
         change_source=feed,
         poll_interval_s=1.0,  # what `avops dev` uses
+        activity_workers=activity_workers,
     )
     with count_requests() as requests:
         host = DevHost(options)
