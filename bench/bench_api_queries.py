@@ -214,7 +214,7 @@ def test_api_query_latency(tmp_path_factory: pytest.TempPathFactory) -> None:
     context = ApiContext(
         settings=lambda: settings,
         store=lambda: store,
-        locator=lambda: pytest.fail("no search here needs storage"),  # type: ignore[return-value]
+        locator=lambda: pytest.fail("no search here needs storage"),
     )
     reference = sqlite3.connect(path)
     rows = []

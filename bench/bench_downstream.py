@@ -27,6 +27,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -89,11 +90,12 @@ def _probe(kind: str, args: dict[str, Any]) -> dict[str, Any]:
                 rows += pq.read_table(pa.BufferReader(blob.data)).num_rows
                 del blob
             return {"seconds": time.perf_counter() - started, "rows": rows}
-        prepare, run = {
+        steps: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
             "synchronize": (prepare_synchronization, run_synchronization),
             "enrich": (prepare_enrichment, run_enrichment),
             "detect_scenes": (prepare_scene_detection, run_scene_detection),
-        }[kind]
+        }
+        prepare, run = steps[kind]
         prepare(
             store,
             source_datastream_id=args["source"],

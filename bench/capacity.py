@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bench.fleet_stack import (
     RESULTS,
@@ -107,7 +107,7 @@ async def _one_drive(stack_: Stack, drive: Path, sampler: Sampler) -> dict[str, 
     return {"started": started, "uploaded": uploaded, **chain}
 
 
-def measure(size: str, workdir: Path) -> dict[str, Any]:
+def measure(size: Literal["small", "large"], workdir: Path) -> dict[str, Any]:
     """Run one drive of ``size`` through the stack and aggregate per stage."""
     from avops.sample_drive import generate_drive
 
@@ -412,7 +412,8 @@ def main() -> None:
     logging.getLogger("azure").setLevel(logging.WARNING)
     path = RESULTS / f"capacity-{args.size}.json"
     if args.command == "measure":
-        measured = measure(args.size, args.workdir.resolve())
+        size: Literal["small", "large"] = "large" if args.size == "large" else "small"
+        measured = measure(size, args.workdir.resolve())
         RESULTS.mkdir(exist_ok=True)
         path.write_text(json.dumps(measured, indent=2) + "\n")
         print(json.dumps(measured, indent=2))

@@ -44,7 +44,7 @@ def _plain(source: Path, start: int, end: int, out: Path) -> int:
                 channels[channel.id], message.log_time, message.data, message.publish_time
             )
             count += 1
-        writer.finish()
+        writer.finish()  # type: ignore[no-untyped-call]
     return count
 
 

@@ -50,6 +50,6 @@ def write_source(
                     start = offsets[n & 0xFFFF]
                     n += 1
                     writer.add_message(channels[topic], stamp, pool[start : start + size], stamp)
-        writer.finish()
+        writer.finish()  # type: ignore[no-untyped-call]
     partial.rename(path)
     return T0, T0 + (seconds * 1000 - 1) * 1_000_000

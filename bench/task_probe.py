@@ -60,11 +60,11 @@ def count_requests() -> Iterator[Requests]:
             seen.calls.append((time.time(), str(request.method), sent, received))
         return response
 
-    RequestsTransport.send = send  # type: ignore[method-assign]
+    RequestsTransport.send = send
     try:
         yield seen
     finally:
-        RequestsTransport.send = original  # type: ignore[method-assign]
+        RequestsTransport.send = original
 
 
 _ACTIVE: list[Any] = []
