@@ -24,6 +24,9 @@ from devhost.services.azurite import AzuriteBlob
 from devhost.services.cosmos_server import CosmosServer, CosmosServerError
 from tests.azurite import TEST_ACCOUNTS, fresh_account, started_azurite
 
+# Which tests share an xdist worker (the shared pipeline runs, module-scoped fixtures).
+pytest_plugins = ["tests.xdist_groups"]
+
 TIERS = ("unit", "integration", "e2e")
 # Fixtures that are (or reach) a running service; a test using one is not a unit test.
 SERVICE_FIXTURES = frozenset({"azurite", "storage_account", "cosmos_server", "cosmos_client"})

@@ -52,17 +52,6 @@ from tests.e2e.pipeline import (
 BACKENDS = ("sqlite", "cosmos")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist (``--dist loadgroup``) the tests of one backend's run share one worker.
-
-    Otherwise each worker that got one of them would run the whole pipeline again.
-    """
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "pipeline_run" in callspec.params:
-            item.add_marker(pytest.mark.xdist_group(f"pipeline-{callspec.params['pipeline_run']}"))
-
-
 @dataclass
 class AppEnv:
     """Handles on everything the app under test talks to."""
