@@ -15,13 +15,16 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataops.errors import ConflictError, InvalidInputError
 from dataops.ids import instance_id_for
 from dataops.models import Datastream, DatastreamState, DatastreamType
 from dataops.store.cosmos import document_to_datastream
 from dataops.store.documents import validate_document
+
+if TYPE_CHECKING:
+    from dataops.ingest.runs import RunControl, RunInfo
 
 __all__ = [
     "DOWNSTREAM",
@@ -31,6 +34,8 @@ __all__ = [
     "downstream_starts",
     "plan_downstream",
     "rerun_starts",
+    "start_once",
+    "starts_for",
 ]
 
 log = logging.getLogger("avops.downstream")
@@ -88,6 +93,31 @@ class DownstreamPlan:
             ) from self.errors[0]
 
 
+def starts_for(datastream: Datastream) -> list[DownstreamStart]:
+    """The orchestrations a datastream's change asks for: none unless it is COMPLETED and of a
+    type in :data:`DOWNSTREAM`; the instance ids follow from its id."""
+    orchestrators = DOWNSTREAM.get(datastream.type, ())
+    if not orchestrators or datastream.state is not DatastreamState.COMPLETED:
+        log.debug(
+            "change feed: nothing to start for %s %s %s",
+            datastream.type,
+            datastream.state,
+            datastream.id,
+        )
+        return []
+    return [
+        DownstreamStart(
+            orchestrator=orchestrator,
+            instance_id=instance_id_for(orchestrator, datastream.id),
+            input={
+                "measurement_id": datastream.measurement_id,
+                "source_datastream_id": datastream.id,
+            },
+        )
+        for orchestrator in orchestrators
+    ]
+
+
 def plan_downstream(documents: Iterable[Mapping[str, Any]]) -> DownstreamPlan:
     """The orchestrations a batch asks for, one per source datastream, in batch order."""
     starts: dict[str, DownstreamStart] = {}
@@ -98,29 +128,36 @@ def plan_downstream(documents: Iterable[Mapping[str, Any]]) -> DownstreamPlan:
         except InvalidInputError as err:
             errors.append(err)
             continue
-        orchestrators = DOWNSTREAM.get(datastream.type, ())
-        if not orchestrators or datastream.state is not DatastreamState.COMPLETED:
-            log.debug(
-                "change feed: nothing to start for %s %s %s",
-                datastream.type,
-                datastream.state,
-                datastream.id,
-            )
-            continue
-        for orchestrator in orchestrators:
-            instance_id = instance_id_for(orchestrator, datastream.id)
-            starts.setdefault(
-                instance_id,
-                DownstreamStart(
-                    orchestrator=orchestrator,
-                    instance_id=instance_id,
-                    input={
-                        "measurement_id": datastream.measurement_id,
-                        "source_datastream_id": datastream.id,
-                    },
-                ),
-            )
+        for start in starts_for(datastream):
+            starts.setdefault(start.instance_id, start)
     return DownstreamPlan(starts=list(starts.values()), errors=errors)
+
+
+async def start_once(control: RunControl, start: DownstreamStart) -> RunInfo | None:
+    """Start one downstream step unless its instance exists; the existing one, else None.
+
+    At-least-once delivery: any existing instance (running, done or failed) means this change
+    was handled; a rerun is an explicit operation (:func:`rerun_starts`), not a redelivery.
+    The change-feed consumer and the dead-letter redrive both start steps only through this.
+    """
+    existing = await control.status(start.instance_id)
+    if existing is not None:
+        log.info(
+            "change feed: %s for %s already exists (%s)",
+            start.instance_id,
+            start.input["source_datastream_id"],
+            existing.runtime_status,
+        )
+        return existing
+    await control.start(start.orchestrator, start.instance_id, start.input)
+    log.info(
+        "change feed: started %s %s for datastream %s of %s",
+        start.orchestrator,
+        start.instance_id,
+        start.input["source_datastream_id"],
+        start.input["measurement_id"],
+    )
+    return None
 
 
 def downstream_starts(documents: Iterable[Mapping[str, Any]]) -> list[DownstreamStart]:

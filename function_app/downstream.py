@@ -3,11 +3,12 @@
 The consumer starts every step of the chain (EXTRACTED -> synchronize, SYNCHRONIZED -> enrich,
 ENRICHED -> detect_scenes); each step's orchestration and activities are registered here too.
 
-The consumer only reads its batch and starts orchestrations (routing in
-``dataops.downstream``); it never writes the documents that triggered it, so it
-cannot retrigger itself. Logic lives in ``dataops.synchronization``, ``dataops.enrichment`` and
-``dataops.scenes`` (through ``activities.synchronization`` / ``activities.enrichment`` /
-``activities.scenes``) and ``orchestrators.derived_step``.
+The consumer only reads its batch and starts orchestrations (routing and the start-once guard
+in ``dataops.downstream``, which the dead-letter redrive uses too); it never writes the
+documents that triggered it, so it cannot retrigger itself. Logic lives in
+``dataops.synchronization``, ``dataops.enrichment`` and ``dataops.scenes`` (through
+``activities.synchronization`` / ``activities.enrichment`` / ``activities.scenes``) and
+``orchestrators.derived_step``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from activities import scenes as scene_activities
 from activities import synchronization as synchronization_activities
 from dataops.activity_contracts.steps import DETECT_SCENES, ENRICH, SYNCHRONIZE
 from dataops.dead_letters import record_dead_letter
-from dataops.downstream import DownstreamStart, plan_downstream
+from dataops.downstream import plan_downstream, start_once
 from dataops.telemetry import bind_ids
 from function_app.activity_functions import register_activities
+from function_app.durable import DurableRunControl
 from function_app.orchestration_functions import register_orchestration
 from function_app.telemetry import traced_trigger
 from orchestrators.derived_step import derived_step
@@ -121,37 +123,15 @@ async def _start_downstream(
     batch: list[dict[str, Any]], client: df.DurableOrchestrationClient
 ) -> None:
     plan = plan_downstream(batch)
+    control = DurableRunControl(client)
     for start in plan.starts:
         with bind_ids(
             measurement_id=start.input.get("measurement_id"),
             datastream_id=start.input.get("source_datastream_id"),
             instance_id=start.instance_id,
         ):
-            await _start_once(client, start)
+            await start_once(control, start)
     plan.raise_errors()
-
-
-async def _start_once(client: df.DurableOrchestrationClient, start: DownstreamStart) -> None:
-    """Start one downstream step unless its instance already exists."""
-    # At-least-once delivery: any existing instance (running, done or failed) means this
-    # change was handled; a rerun is an explicit operation, not a redelivery.
-    status = await client.get_status(start.instance_id)
-    if status is not None and status.runtime_status is not None:
-        log.info(
-            "change feed: %s for %s already exists (%s)",
-            start.instance_id,
-            start.input["source_datastream_id"],
-            status.runtime_status,
-        )
-        return
-    await client.start_new(start.orchestrator, start.instance_id, start.input)
-    log.info(
-        "change feed: started %s %s for datastream %s of %s",
-        start.orchestrator,
-        start.instance_id,
-        start.input["source_datastream_id"],
-        start.input["measurement_id"],
-    )
 
 
 # One orchestrator serves every step, told apart by its contracts (orchestrators/derived_step.py).

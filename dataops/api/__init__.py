@@ -8,24 +8,32 @@ client) and turns the :class:`ApiResponse` back.
 from __future__ import annotations
 
 from dataops.api.auth import Caller, Role
+from dataops.api.dead_letters import DEAD_LETTER_HANDLERS, DEAD_LETTER_RUN_HANDLERS
 from dataops.api.dispatch import (
     ApiContext,
     ApiRequest,
     ApiResponse,
+    Handler,
     RunHandler,
     StartInputs,
     handle,
     handle_async,
 )
 from dataops.api.erasure import ERASURE_HANDLERS
-from dataops.api.handlers import HANDLERS
+from dataops.api.handlers import HANDLERS as _BASE_HANDLERS
 from dataops.api.locations import Locator
 from dataops.api.openapi import openapi_document
 from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, Problem
 from dataops.api.routes import ROUTES, Operation, Trigger, triggers
 from dataops.api.starters import RUN_HANDLERS as STARTER_HANDLERS
 
-RUN_HANDLERS: dict[str, RunHandler] = {**STARTER_HANDLERS, **ERASURE_HANDLERS}
+HANDLERS: dict[str, Handler] = {**_BASE_HANDLERS, **DEAD_LETTER_HANDLERS}
+"""Handlers of the operations answered without the orchestration client."""
+RUN_HANDLERS: dict[str, RunHandler] = {
+    **STARTER_HANDLERS,
+    **ERASURE_HANDLERS,
+    **DEAD_LETTER_RUN_HANDLERS,
+}
 """Handlers of the operations that need the orchestration client."""
 
 __all__ = [

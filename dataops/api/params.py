@@ -35,6 +35,7 @@ from dataops.store.protocol import MAX_LINEAGE_DEPTH, MAX_PAGE_SIZE, LineageDire
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DatastreamListParams",
+    "DeadLetterListParams",
     "FileListParams",
     "MeasurementFilters",
     "FrameSearchParams",
@@ -228,6 +229,24 @@ class EraseParams(_Params):
     dry_run: bool = Field(
         default=False, description="List everything the erasure would delete; delete nothing."
     )
+
+
+class DeadLetterListParams(_Params):
+    """``GET /deadletters``: the change feed's dead letters, newest first."""
+
+    function: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")] | None = (
+        Field(default=None, description="Only the records of this consumer function.")
+    )
+    measurement: Identifier | None = Field(
+        default=None, description="Only records naming a document of this measurement."
+    )
+    redriven: Labeled = Field(
+        default=False,
+        description="`true`: the records already handed back (with who, when and the outcome) "
+        "instead of the pending ones.",
+    )
+    limit: Limit = DEFAULT_PAGE_SIZE
+    continuation: Continuation | None = None
 
 
 class LocationParams(_Params):

@@ -38,6 +38,7 @@ from dataops.api.models import (
 )
 from dataops.api.params import (
     DatastreamListParams,
+    DeadLetterListParams,
     EraseParams,
     FileListParams,
     FrameSearchParams,
@@ -48,6 +49,7 @@ from dataops.api.params import (
     SceneSearch,
 )
 from dataops.clips.steps import ClipRequest
+from dataops.dead_letters.models import DeadLetterPage, RedriveAnswer
 from dataops.explorer.models import DriveFrames, DriveScenes, DriveSignals, DriveTrack
 from dataops.explorer.params import (
     CatalogParams,
@@ -356,6 +358,38 @@ ROUTES: tuple[Operation, ...] = (
         "every pass. Computed from a listing of landing: the answer is never cached.",
         response=StrandedList,
         errors=_READ_ERRORS,
+        runs=True,
+    ),
+    Operation(
+        operation_id="listDeadLetters",
+        method="GET",
+        route="deadletters",
+        summary="Dead letters of the change feed",
+        description="Batches the datastreams change-feed consumer gave up on after its last "
+        "attempt, newest first: id (derived from the record's path), function, reason, "
+        "attempts, time and each document's identity; `redriven=true` lists those already "
+        "handed back. Filtered by `function` and `measurement`; continuation-token pages (a "
+        "filtered page may be short). Needs the write role: reasons carry internals.",
+        role=Role.WRITE,
+        params=DeadLetterListParams,
+        response=DeadLetterPage,
+        errors=_READ_ERRORS,
+    ),
+    Operation(
+        operation_id="redriveDeadLetter",
+        method="POST",
+        route="deadletters/{id}/redrive",
+        summary="Hand a dead letter's batch back",
+        description="Reads each document's datastream as it is now and routes it as the "
+        "consumer does: the step it triggers starts unless its instance exists (`skipped`, "
+        "as is a datastream that moved on, with its state); an erased one is `missing`. When "
+        "every document was handled the record moves under `redriven/` with who, when and "
+        "the outcomes (`redriven`); a second request does nothing (`already_redriven`); when "
+        "a step could not be started the record stays pending with the attempt (`failed`). "
+        "Needs the write role.",
+        role=Role.WRITE,
+        response=RedriveAnswer,
+        errors=(400, 401, 403, 404, 409, 503),
         runs=True,
     ),
     _start(
