@@ -11,6 +11,7 @@ import typer
 from avops.cli import (
     app,
     clip,  # noqa: F401
+    deadletters,  # noqa: F401
     erase,  # noqa: F401
     export_labels,  # noqa: F401
     import_status,  # noqa: F401

@@ -1,4 +1,8 @@
-"""``avops runs``, ``avops run ID`` and ``avops deadletters``: read devhost's state database."""
+"""``avops runs``, ``avops run ID`` and ``avops deadletters host``: read devhost's state database.
+
+The app's own change-feed dead letters are ``avops deadletters list`` (``avops.cli.deadletters``,
+through the API); ``host`` lists devhost's delivery dead letters (any trigger's events).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from avops.cli import app
+from avops.cli.deadletters import deadletters_app
 from avops.connection import find_connection
 from devhost.db import Database
 from devhost.durable.clock import SystemClock
@@ -121,13 +126,13 @@ def _event_name(value: int) -> str:
         return str(value)
 
 
-@app.command()
-def deadletters(
+@deadletters_app.command("host")
+def host_deadletters(
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
     app_root: AppRoot = Path(),
     state_dir: StateDir = None,
 ) -> None:
-    """Events that a function could not take (it raised after retries, or they were malformed)."""
+    """devhost's deliveries a function could not take (it raised after retries, or malformed)."""
     db = _db(app_root, state_dir)
     letters = DeliveryQueue(db, SystemClock()).dead_letters(limit)
     db.close()

@@ -154,7 +154,7 @@ def test_runs_run_and_deadletters_commands(
     assert "SUB_ORCHESTRATION_CREATED x2" in shown.output
     missing = runner.invoke(cli_app, ["run", "nope", "--state-dir", str(state)])
     assert missing.exit_code == 1
-    letters = runner.invoke(cli_app, ["deadletters", "--state-dir", str(state)])
+    letters = runner.invoke(cli_app, ["deadletters", "host", "--state-dir", str(state)])
     assert "rejects_events" in letters.output
     bad = runner.invoke(cli_app, ["runs", "--status", "weird", "--state-dir", str(state)])
     assert bad.exit_code != 0

@@ -1,4 +1,8 @@
-"""docs/cli.md documents every command of the ``avops`` parser with every argument and option."""
+"""docs/cli.md documents every command of the ``avops`` parser with every argument and option.
+
+A command group (``avops deadletters``) counts as its sub-commands, each with a section of its
+own (``## avops deadletters list``).
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,26 @@ from avops.cli import _register_commands, app
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_DOC = ROOT / "docs" / "cli.md"
-HEADING = re.compile(r"^## avops ([a-z][a-z-]*)\s*$", flags=re.MULTILINE)
+HEADING = re.compile(r"^## avops ([a-z][a-z-]*(?: [a-z][a-z-]*)?)\s*$", flags=re.MULTILINE)
+
+
+def _flatten(group: TyperGroup, prefix: str = "") -> dict[str, TyperCommand]:
+    commands: dict[str, TyperCommand] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, TyperGroup):
+            commands.update(_flatten(command, f"{prefix}{name} "))
+        else:
+            assert isinstance(command, TyperCommand), f"avops {prefix}{name} is a typer command"
+            commands[f"{prefix}{name}"] = command
+    return commands
 
 
 def _commands() -> dict[str, TyperCommand]:
+    """Every command by its name, sub-commands of a group as ``group sub``."""
     _register_commands()
     group = typer.main.get_command(app)
     assert isinstance(group, TyperGroup)
-    commands = {n: c for n, c in group.commands.items() if isinstance(c, TyperCommand)}
-    assert commands.keys() == group.commands.keys(), "every avops command is a typer command"
-    return commands
+    return _flatten(group)
 
 
 def _sections() -> dict[str, str]:
@@ -65,7 +79,9 @@ def test_every_argument_and_option_is_in_its_command_section() -> None:
 
 # `avops COMMAND ...` as written in a shell block of README.md or docs/ (after a prompt-less
 # `.venv/bin/avops` or a bare `avops`).
-COMMAND_LINE = re.compile(r"^\s*(?:\.venv/bin/)?avops\s+([a-z][a-z-]*)(.*)$", flags=re.MULTILINE)
+COMMAND_LINE = re.compile(
+    r"^\s*(?:\.venv/bin/)?avops\s+([a-z][a-z-]*(?: [a-z][a-z-]*)?)(.*)$", flags=re.MULTILINE
+)
 SHELL_BLOCK = re.compile(r"```(?:bash|sh|console)\n(.*?)```", flags=re.DOTALL)
 
 
@@ -85,7 +101,10 @@ def test_command_lines_in_readme_and_docs_name_real_commands_and_options() -> No
     written = _written_command_lines()
     assert any(doc == "README.md" for doc, _, _ in written), "README shows avops command lines"
     problems = []
-    for doc, name, rest in written:
+    for doc, words, rest in written:
+        # A group's line names its sub-command too; a plain command's second word is input.
+        name = words if words in commands else words.split(" ")[0]
+        rest = rest if name == words else words[len(name) :] + rest
         command = commands.get(name)
         if command is None:
             problems.append(f"{doc}: avops {name}: no such command")
