@@ -102,11 +102,11 @@ def redrive(
     if as_json:
         print_json(answer)
     else:
-        console = Console()
-        console.print(f"{answer['id']}: {answer['state']}: {answer['message']}")
+        # One unwrapped line first: what scripts and people look for.
+        typer.echo(f"{answer['id']}: {answer['state']}: {answer['message']}")
         table = Table("datastream", "outcome", "detail")
         for outcome in answer["redrive"]["documents"]:
             table.add_row(outcome["datastream_id"] or "-", outcome["outcome"], outcome["detail"])
-        console.print(table)
+        Console().print(table)
     if answer["state"] == "failed":
         raise typer.Exit(EXIT_FAILED)

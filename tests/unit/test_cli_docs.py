@@ -101,10 +101,10 @@ def test_command_lines_in_readme_and_docs_name_real_commands_and_options() -> No
     written = _written_command_lines()
     assert any(doc == "README.md" for doc, _, _ in written), "README shows avops command lines"
     problems = []
-    for doc, words, rest in written:
+    for doc, words, tail in written:
         # A group's line names its sub-command too; a plain command's second word is input.
         name = words if words in commands else words.split(" ")[0]
-        rest = rest if name == words else words[len(name) :] + rest
+        rest = tail if name == words else words[len(name) :] + tail
         command = commands.get(name)
         if command is None:
             problems.append(f"{doc}: avops {name}: no such command")

@@ -108,7 +108,7 @@ def test_a_record_id_is_derived_from_its_path_and_back() -> None:
 )
 def test_an_id_of_another_form_is_a_clear_error_naming_the_field(bad: str) -> None:
     """Only ids of the derived form reach a blob path; others name the field ``id``."""
-    with pytest.raises(InvalidInputError, match="^id: not a dead-letter id"):
+    with pytest.raises(InvalidInputError, match=r"^id: not a dead-letter id"):
         letter_path(bad)
 
 
