@@ -58,6 +58,8 @@ HTTP_FUNCTIONS = [
     "http_frames",
     "http_runs_id",
     "http_landing_stranded",
+    "http_deadletters",
+    "http_deadletters_id_redrive",
     "http_label_exports",
     "http_label_exports_id",
     "http_label_exports_id_imports",
