@@ -9,18 +9,21 @@ sort key, bound to the filters it was issued for.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pydantic import ValidationError
 
 from dataops.dead_letters.models import DeadLetter, DeadLetterDocument, DeadLetterPage, Redrive
 from dataops.dead_letters.records import DEAD_LETTER_PREFIX, LetterPath, parse_letter_path
-from dataops.errors import DataOpsError, InvalidInputError
+from dataops.errors import DataOpsError, InvalidInputError, NotFoundError
 from dataops.paths import Zone
 from dataops.storage import BlobZones
 from dataops.store.continuation import decode_token, encode_token, fingerprint
 
 __all__ = ["MAX_RECORD_BYTES", "list_dead_letters", "read_letter", "to_dead_letter"]
+
+log = logging.getLogger("avops.deadletters")
 
 # A record holds identities only; a batch of the change feed is at most a few hundred documents.
 MAX_RECORD_BYTES = 1 << 20
@@ -33,14 +36,19 @@ def _letters(
     """Every record under the prefix of this kind, newest first, with its path."""
     prefix = DEAD_LETTER_PREFIX if function is None else f"{DEAD_LETTER_PREFIX}/{function}"
     found: list[tuple[LetterPath, str]] = []
-    for info in zones.list_blobs(Zone.ERROR, prefix):
-        parsed = parse_letter_path(info.path)
-        if (
-            parsed is not None
-            and parsed.redriven == redriven
-            and (function is None or parsed.function == function)
-        ):
-            found.append((parsed, info.path))
+    try:
+        for info in zones.list_blobs(Zone.ERROR, prefix):
+            parsed = parse_letter_path(info.path)
+            if (
+                parsed is not None
+                and parsed.redriven == redriven
+                and (function is None or parsed.function == function)
+            ):
+                found.append((parsed, info.path))
+    except NotFoundError:
+        # No error zone container yet: nothing was ever dead-lettered into it.
+        log.info("no error zone container: no dead letters")
+        return []
     found.sort(key=lambda item: (item[0].sort_key, item[0].id), reverse=True)
     return found
 

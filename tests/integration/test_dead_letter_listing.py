@@ -7,6 +7,7 @@ damaged record with its error rather than hiding the others.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,8 @@ from dataops.dead_letters.listing import list_dead_letters
 from dataops.dead_letters.models import DeadLetter
 from dataops.errors import InvalidInputError
 from dataops.paths import Zone
-from dataops.storage import BlobZones
+from dataops.storage import BlobZones, ConnectionStringZones
+from devhost.services.azurite import AzuriteBlob
 
 pytestmark = pytest.mark.azurite
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
@@ -111,3 +113,17 @@ def test_a_damaged_record_is_listed_with_its_error_and_foreign_blobs_are_skipped
     assert [item.id for item in items] == [letter_id(damaged), good]
     assert items[0].reason.startswith("unreadable record: ")
     assert damaged in items[0].reason
+
+
+def test_no_error_zone_container_means_no_dead_letters(azurite: AzuriteBlob) -> None:
+    """Before anything was dead-lettered the error container may not exist: an empty page."""
+    zones = BlobZones(
+        ConnectionStringZones(
+            azurite.connection_string, container_prefix=f"t{uuid.uuid4().hex[:12]}-"
+        )
+    )
+    try:
+        page = list_dead_letters(zones)
+    finally:
+        zones.close()
+    assert (page.items, page.continuation) == ([], None)
