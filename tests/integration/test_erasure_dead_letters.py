@@ -46,7 +46,7 @@ def test_erasure_deletes_the_dead_letters_naming_the_target(
     blob_zones.ensure_containers([Zone.ERROR])
     erased_letter = _letter(blob_zones, erased, "erased vehicle's batch")
     # A record handed back earlier (dataops.dead_letters.redrive) names the target too.
-    older, record = dead_letter_record(
+    older, older_record = dead_letter_record(
         function="on_datastream_changed",
         documents=[{"id": erased.datastream_ids[0], "measurement_id": erased.measurement_id}],
         reason="older batch",
@@ -54,7 +54,7 @@ def test_erasure_deletes_the_dead_letters_naming_the_target(
         now=datetime(2026, 1, 2, tzinfo=UTC),
     )
     handed_back = letter_path(letter_id(older), redriven=True)
-    blob_zones.write_json(Zone.ERROR, handed_back, record)
+    blob_zones.write_json(Zone.ERROR, handed_back, older_record)
     kept_letter = _letter(blob_zones, kept, "kept vehicle's batch")
     kept_bytes = blob_zones.read_bytes(Zone.ERROR, kept_letter, max_bytes=1 << 20).data
 
