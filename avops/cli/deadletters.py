@@ -19,7 +19,16 @@ from rich.table import Table
 
 from avops.cli import app
 from avops.cli.api_session import EXIT_FAILED, api_session, print_json
-from avops.cli.metadata import DEFAULT_URL, AsJson, Continuation, Key, Limit, Url, _print_page
+from avops.cli.metadata import (
+    DEFAULT_URL,
+    AsJson,
+    Continuation,
+    Key,
+    Limit,
+    Url,
+    _call,
+    _print_page,
+)
 
 __all__ = ["deadletters_app"]
 
@@ -72,10 +81,8 @@ def list_letters(
         "limit": limit,
         "continuation": continuation,
     }
-    with api_session(url, key) as api:
-        page = api.get("/deadletters", params)
     _print_page(
-        page,
+        _call(url, key, "/deadletters", params),
         as_json=as_json,
         columns=("id", "function", "time", "attempts", "reason", "documents"),
         row=_row,

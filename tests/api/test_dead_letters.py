@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from dataops.dead_letters import letter_id, letter_path, record_dead_letter
+from dataops.dead_letters.records import letter_id, letter_path, record_dead_letter
 from dataops.models import DatastreamState, DatastreamType
 from dataops.paths import Zone
 from dataops.storage import BlobZones

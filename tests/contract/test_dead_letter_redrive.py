@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from dataops.dead_letters import letter_id, letter_path, record_dead_letter
 from dataops.dead_letters.listing import list_dead_letters
 from dataops.dead_letters.models import RedriveAnswer
+from dataops.dead_letters.records import letter_id, letter_path, record_dead_letter
 from dataops.dead_letters.redrive import redrive_dead_letter
 from dataops.errors import NotFoundError
 from dataops.ids import instance_id_for

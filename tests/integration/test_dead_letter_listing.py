@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dataops.dead_letters import DEAD_LETTER_PREFIX, letter_id, record_dead_letter
 from dataops.dead_letters.listing import list_dead_letters
 from dataops.dead_letters.models import DeadLetter
+from dataops.dead_letters.records import DEAD_LETTER_PREFIX, letter_id, record_dead_letter
 from dataops.errors import InvalidInputError
 from dataops.paths import Zone
 from dataops.storage import BlobZones, ConnectionStringZones

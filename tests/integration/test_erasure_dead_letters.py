@@ -11,7 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dataops.dead_letters import dead_letter_record, letter_id, letter_path, record_dead_letter
+from dataops.dead_letters.records import (
+    dead_letter_record,
+    letter_id,
+    letter_path,
+    record_dead_letter,
+)
 from dataops.erasure.blobs import list_target_blobs
 from dataops.erasure.identity import ErasureTarget, TargetKind
 from dataops.erasure.plan import plan_erasure

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dataops.dead_letters import (
+from dataops.dead_letters.records import (
     DEAD_LETTER_PREFIX,
     dead_letter_record,
     letter_id,
