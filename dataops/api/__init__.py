@@ -8,6 +8,7 @@ client) and turns the :class:`ApiResponse` back.
 from __future__ import annotations
 
 from dataops.api.auth import Caller, Role
+from dataops.api.batch_signal import RUN_HANDLERS as BATCH_SIGNAL_HANDLERS
 from dataops.api.dispatch import (
     ApiContext,
     ApiRequest,
@@ -25,7 +26,11 @@ from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, Problem
 from dataops.api.routes import ROUTES, Operation, Trigger, triggers
 from dataops.api.starters import RUN_HANDLERS as STARTER_HANDLERS
 
-RUN_HANDLERS: dict[str, RunHandler] = {**STARTER_HANDLERS, **ERASURE_HANDLERS}
+RUN_HANDLERS: dict[str, RunHandler] = {
+    **STARTER_HANDLERS,
+    **ERASURE_HANDLERS,
+    **BATCH_SIGNAL_HANDLERS,
+}
 """Handlers of the operations that need the orchestration client."""
 
 __all__ = [
