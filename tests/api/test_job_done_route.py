@@ -169,7 +169,7 @@ def test_under_devhost_only_a_valid_token_wakes_the_waiting_run(
 
     async def body(host: DevHost) -> dict[str, Any]:
         host.engine.start_new("extract", RUN, start)
-        await wait_until(lambda: polls.exists(), what="the first poll")
+        await wait_until(polls.exists, what="the first poll")
         await wait_for_status(host, RUN, RuntimeStatus.RUNNING, "the run waiting for its job")
         (tmp_path / "done").touch()
         async with client(host) as http:
