@@ -140,30 +140,28 @@ def test_azure_jobs_get_a_release_task_that_posts_to_the_app_s_route() -> None:
     backend.submit(spec)
     job = client.calls[0][1]
     container = job.job_release_task.container_settings
-    assert (
-        job.job_release_task.as_dict()
-        == BatchJobReleaseTask(
-            command_line="python -m extract_worker.notify",
-            container_settings=container,
-            environment_settings=[
-                EnvironmentSetting(
-                    name="AVOPS_NOTIFY_URL",
-                    value="https://func-avops.azurewebsites.net/api/runs/extract-3f9c"
-                    "/batch-jobs/extract-1/done",
-                ),
-                EnvironmentSetting(
-                    name="AVOPS_NOTIFY_TOKEN", value=_expected_token("extract-3f9c", "extract-1")
-                ),
-                EnvironmentSetting(name="AZURE_CLIENT_ID", value="cid"),
-            ],
-            max_wall_clock_time=timedelta(minutes=2),
-            user_identity=UserIdentity(
-                auto_user=AutoUserSpecification(
-                    scope=AutoUserScope.POOL, elevation_level=ElevationLevel.NON_ADMIN
-                )
+    expected = BatchJobReleaseTask(
+        command_line="python -m extract_worker.notify",
+        container_settings=container,
+        environment_settings=[
+            EnvironmentSetting(
+                name="AVOPS_NOTIFY_URL",
+                value="https://func-avops.azurewebsites.net/api/runs/extract-3f9c"
+                "/batch-jobs/extract-1/done",
             ),
-        ).as_dict()
+            EnvironmentSetting(
+                name="AVOPS_NOTIFY_TOKEN", value=_expected_token("extract-3f9c", "extract-1")
+            ),
+            EnvironmentSetting(name="AZURE_CLIENT_ID", value="cid"),
+        ],
+        max_wall_clock_time=timedelta(minutes=2),
+        user_identity=UserIdentity(
+            auto_user=AutoUserSpecification(
+                scope=AutoUserScope.POOL, elevation_level=ElevationLevel.NON_ADMIN
+            )
+        ),
     )
+    assert job.job_release_task.as_dict() == expected.as_dict()
     assert container.image_name == "cravops.azurecr.io/worker:1"
     assert isinstance(job.job_preparation_task, BatchJobPreparationTask)
     assert job.job_preparation_task.command_line == "/bin/sh -c true"
