@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 
-from dataops.batch.notify import NOTIFY_TOKEN_ENV, NOTIFY_URL_ENV, post_job_done
+from dataops.job_signal import NOTIFY_TOKEN_ENV, NOTIFY_URL_ENV, post_job_done
 
 ATTEMPTS = 3
 BACKOFF_S = 2.0

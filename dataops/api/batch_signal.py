@@ -2,8 +2,8 @@
 ended, and the run polls its jobs now instead of at its next timer.
 
 The route needs no key and no role (the release task has neither): it takes only the job's
-token, HMAC-SHA256 of (run, job) under AVOPS_BATCH_NOTIFY_SECRET, in the
-``X-AVOps-Job-Token`` header (dataops.batch.notify). A token that does not match, a missing
+token, HMAC-SHA256 of (run, job) under AVOPS_BATCH_NOTIFY_SECRET (dataops.batch.notify), in
+the ``X-AVOps-Job-Token`` header (dataops.job_signal). A token that does not match, a missing
 one, or no usable secret are all the same 403, so a caller learns nothing about which part
 was wrong. A valid token raises ``batch_job_done`` on that one run through the trigger's
 durable client: the event only means "poll now", so the holder of a token can do nothing
@@ -17,14 +17,9 @@ import logging
 from dataops.api.dispatch import ApiContext, Call, Reply, RunHandler
 from dataops.api.models import JobDoneSignalled
 from dataops.api.problems import ApiError
-from dataops.batch.notify import (
-    JOB_DONE_EVENT,
-    JOB_TOKEN_HEADER,
-    JobDoneSigner,
-    job_done_payload,
-    token_matches,
-)
+from dataops.batch.notify import JOB_DONE_EVENT, JobDoneSigner, job_done_payload, token_matches
 from dataops.errors import TerminalError
+from dataops.job_signal import JOB_TOKEN_HEADER
 
 __all__ = ["RUN_HANDLERS"]
 

@@ -20,7 +20,7 @@ from dataops import __version__
 from dataops.api.auth import KEY_HEADER, KEY_PARAM, READ_APP_ROLE, WRITE_APP_ROLE
 from dataops.api.problems import PROBLEM_MEDIA_TYPE, Problem
 from dataops.api.routes import HTML, JSON, ROUTES, Operation
-from dataops.batch.notify import JOB_TOKEN_HEADER
+from dataops.job_signal import JOB_TOKEN_HEADER
 
 __all__ = ["openapi_document", "write_document"]
 

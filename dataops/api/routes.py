@@ -48,7 +48,6 @@ from dataops.api.params import (
     NoParams,
     SceneSearch,
 )
-from dataops.batch.notify import JOB_DONE_ROUTE, JOB_TOKEN_HEADER
 from dataops.clips.steps import ClipRequest
 from dataops.explorer.models import DriveFrames, DriveScenes, DriveSignals, DriveTrack
 from dataops.explorer.params import (
@@ -59,6 +58,7 @@ from dataops.explorer.params import (
     LabelingParams,
     SearchParams,
 )
+from dataops.job_signal import JOB_DONE_ROUTE, JOB_TOKEN_HEADER
 from dataops.labeling.exporting.request import LabelExportRequest
 from dataops.labeling.exporting.status import MAX_REQUEST_BYTES
 from dataops.labeling.importing.status import LabelImports

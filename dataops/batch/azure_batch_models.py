@@ -55,7 +55,7 @@ from azure.batch.models import (
 from azure.batch.models import BatchTaskState as ServiceTaskState
 
 from dataops.batch.exit_codes import EXIT_TERMINAL, describe
-from dataops.batch.notify import NOTIFY_TOKEN_ENV, NOTIFY_URL_ENV, JobDoneSigner, job_done_url
+from dataops.batch.notify import JobDoneSigner
 from dataops.batch.spec import (
     JobSpec,
     JobStatus,
@@ -65,6 +65,7 @@ from dataops.batch.spec import (
     derive_job_state,
     resolve_zones,
 )
+from dataops.job_signal import NOTIFY_TOKEN_ENV, NOTIFY_URL_ENV, job_done_url
 
 __all__ = [
     "BLOCKED_REASON",

@@ -8,9 +8,9 @@ latency: polling stays the fallback. Who raises it:
 - the local pool calls a :data:`JobDoneHook` when the last task of a job reaches a final
   state (devhost wires it to its engine's raise-event);
 - on Azure Batch, the job's release task (``python -m extract_worker.notify``) POSTs to the
-  app's own route :data:`JOB_DONE_ROUTE` with a token that names this one job
-  (:meth:`JobDoneSigner.token`); the app checks the token and raises the event itself
-  (docs/batch.md). Nothing on the Batch side ever holds a key of the durable extension.
+  app's own route (``dataops.job_signal``: route, header, variables) with a token that names
+  this one job (:meth:`JobDoneSigner.token`); the app checks the token and raises the event
+  itself (docs/batch.md). Nothing on the Batch side holds a key of the durable extension.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,30 +26,16 @@ from dataops.errors import TerminalError
 
 __all__ = [
     "JOB_DONE_EVENT",
-    "JOB_DONE_ROUTE",
-    "JOB_TOKEN_HEADER",
     "MIN_SECRET_BYTES",
-    "NOTIFY_TOKEN_ENV",
-    "NOTIFY_URL_ENV",
     "JobDone",
     "JobDoneHook",
     "JobDoneSigner",
     "check_api_base_url",
     "job_done_payload",
-    "job_done_url",
-    "post_job_done",
     "token_matches",
 ]
 
 JOB_DONE_EVENT = "batch_job_done"
-# The app's route (below /api) that turns a valid job token into JOB_DONE_EVENT on the
-# instance; declared in dataops/api/routes.py with this template.
-JOB_DONE_ROUTE = "runs/{id}/batch-jobs/{job_id}/done"
-# The header that carries the token: a header, not the query, so request logs never hold it.
-JOB_TOKEN_HEADER = "X-AVOps-Job-Token"  # noqa: S105 - a header name
-# The release task finds the job's route URL and its token in these variables.
-NOTIFY_URL_ENV = "AVOPS_NOTIFY_URL"
-NOTIFY_TOKEN_ENV = "AVOPS_NOTIFY_TOKEN"  # noqa: S105 - a variable name
 # HMAC-SHA256 keys shorter than its 32-byte output weaken it; shorter secrets are refused.
 MIN_SECRET_BYTES = 32
 _SECRET_SETTING = "AVOPS_BATCH_NOTIFY_SECRET"  # noqa: S105 - a setting name
@@ -121,14 +105,6 @@ def token_matches(signer: JobDoneSigner, instance_id: str, job_id: str, presente
     return hmac.compare_digest(expected, presented.encode("utf-8", "replace"))
 
 
-def job_done_url(api_base_url: str, instance_id: str, job_id: str) -> str:
-    """The route URL of one job below the app's API base (``https://<app>/api``)."""
-    path = JOB_DONE_ROUTE.format(
-        id=urllib.parse.quote(instance_id, safe=""), job_id=urllib.parse.quote(job_id, safe="")
-    )
-    return f"{api_base_url.rstrip('/')}/{path}"
-
-
 def check_api_base_url(url: str) -> str:
     """AVOPS_BATCH_NOTIFY_URL: an absolute http(s) URL; TerminalError naming it otherwise."""
     parts = urllib.parse.urlsplit(url)
@@ -138,21 +114,3 @@ def check_api_base_url(url: str) -> str:
             f"got {url!r}"
         )
     return url
-
-
-def post_job_done(url: str, token: str, *, timeout_s: float = 10.0) -> int:
-    """POST to the job's route with its token; returns the HTTP status (202 raised, 410 the
-    run is gone or finished: nothing waits for the job any more).
-
-    Raises ``urllib.error.HTTPError`` for other statuses, ``URLError`` when unreachable.
-    """
-    request = urllib.request.Request(  # noqa: S310 - the URL is the app's own route
-        url, data=b"", headers={JOB_TOKEN_HEADER: token}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        if err.code == 410:
-            return int(err.code)
-        raise
