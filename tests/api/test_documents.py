@@ -169,3 +169,6 @@ def test_docs_page_is_offline_html_with_every_route() -> None:
     for op in ROUTES:
         assert f"<code>/api{op.path}</code>" in page
     assert 'id="schema-Measurement"' in page
+    # The job-done route says which header takes its token; the others their role.
+    assert "Role: <code>none</code>; a token in <code>X-AVOps-Job-Token</code>" in page
+    assert "Role: <code>write</code>" in page
