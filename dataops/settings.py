@@ -99,8 +99,9 @@ class Settings(BaseSettings):
     )
     batch_notify_url: str = Field(
         default="",
-        description="Durable raise-event URL with {instance_id} in place of the instance; set, "
-        "every Azure Batch job gets a release task that signals its end (docs/batch.md).",
+        description="The app's API base URL (https://<app host>/api); set, every Azure Batch "
+        "job gets a release task that POSTs to the app's job-done route with a token of that "
+        "one job (docs/batch.md); empty: the orchestration only polls.",
     )
     batch_local_slots: int | None = Field(
         default=None,
@@ -160,6 +161,13 @@ class Settings(BaseSettings):
         repr=False,
         description="Secret key of the HMAC that names erased vehicles and measurements in "
         "erasure records and tombstones; erasure refuses to run while it is empty.",
+    )
+    batch_notify_secret: str = Field(
+        default="",
+        repr=False,
+        description="Secret key (at least 32 bytes) of the HMAC tokens that let an Azure Batch "
+        "job's release task signal that job's end; the job-done route refuses every token "
+        "while it is empty.",
     )
     api_trust_client_principal: bool = Field(
         default=False,

@@ -6,6 +6,7 @@ status route and the reconciler use (so none of them imports azure-functions).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -69,3 +70,16 @@ class DurableRunControl:
         """purge_instance_history: 0 when the instance does not exist (already purged)."""
         result = await self._client.purge_instance_history(instance_id)
         return int(result.instances_deleted)
+
+    async def raise_event(self, instance_id: str, event_name: str, data_json: str) -> bool:
+        """raise_event; False when the instance is unknown or finished (the extension's 404
+        and 410, which the SDK raises as a bare Exception: the status tells them apart)."""
+        try:
+            # The SDK serializes the data itself: hand it the value, not the JSON text.
+            await self._client.raise_event(instance_id, event_name, json.loads(data_json))
+        except Exception:
+            found = await self.status(instance_id)
+            if found is None or not found.active:
+                return False
+            raise
+        return True

@@ -510,6 +510,8 @@ module functionApp 'modules/functionapp.bicep' = {
     batchIdentityId: identity.outputs.batchIdentityId
     batchIdentityClientId: identity.outputs.batchClientId
     apiKeysVaultName: apiKeysFromKeyVault ? 'kv-${resourceToken}' : ''
+    // From the module's output, so the app's settings follow the secret they reference.
+    keyVaultName: keyVault.outputs.vaultName
     apiTrustClientPrincipal: apiTrustClientPrincipal
     workspaceId: monitoring.outputs.workspaceId
   }

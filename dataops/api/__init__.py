@@ -8,6 +8,7 @@ client) and turns the :class:`ApiResponse` back.
 from __future__ import annotations
 
 from dataops.api.auth import Caller, Role
+from dataops.api.batch_signal import RUN_HANDLERS as BATCH_SIGNAL_HANDLERS
 from dataops.api.dead_letters import DEAD_LETTER_HANDLERS, DEAD_LETTER_RUN_HANDLERS
 from dataops.api.dispatch import (
     ApiContext,
@@ -33,6 +34,7 @@ RUN_HANDLERS: dict[str, RunHandler] = {
     **STARTER_HANDLERS,
     **ERASURE_HANDLERS,
     **DEAD_LETTER_RUN_HANDLERS,
+    **BATCH_SIGNAL_HANDLERS,
 }
 """Handlers of the operations that need the orchestration client."""
 

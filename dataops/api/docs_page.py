@@ -84,18 +84,31 @@ def _responses(responses: dict[str, Any]) -> str:
     )
 
 
+def _who(op: dict[str, Any], schemes: dict[str, Any]) -> str:
+    """The role an operation needs, or the token header it takes instead of a key."""
+    headers = [
+        schemes[name]["name"]
+        for entry in op.get("security", [])
+        for name in entry
+        if schemes.get(name, {}).get("in") == "header"
+    ]
+    if headers:
+        return f"Role: <code>none</code>; a token in <code>{escape(headers[0])}</code>"
+    return f"Role: <code>{escape(op.get('x-required-role', 'none'))}</code>"
+
+
 def _operations(document: dict[str, Any]) -> str:
     parts = []
+    schemes = document.get("components", {}).get("securitySchemes", {})
     for path, methods in document.get("paths", {}).items():
         for method, op in methods.items():
-            role = op.get("x-required-role", "none")
             parts.append(
                 f'<section class="op" id="op-{escape(op.get("operationId", ""))}">'
                 f'<h3><span class="method">{escape(method)}</span>'
                 f"<code>/api{escape(path)}</code></h3>"
                 f"<p><strong>{escape(op.get('summary', ''))}</strong> "
                 f"{escape(op.get('description', ''))}</p>"
-                f"<p>Role: <code>{escape(role)}</code></p>"
+                f"<p>{_who(op, schemes)}</p>"
                 f"<h4>Parameters</h4>{_parameters(op.get('parameters', []))}"
                 f"<h4>Responses</h4>{_responses(op.get('responses', {}))}"
                 "</section>"

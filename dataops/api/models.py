@@ -32,6 +32,7 @@ __all__ = [
     "Frame",
     "FramePage",
     "Health",
+    "JobDoneSignalled",
     "LabelExportAccepted",
     "LabelExportRevoked",
     "LabelExportView",
@@ -235,6 +236,13 @@ class Health(BaseModel):
 
     status: str = Field(description="Always `ok`.")
     version: str = Field(description="The code version the app runs.")
+
+
+class JobDoneSignalled(BaseModel):
+    """A Batch job's end was passed on to its run (202): the run polls its jobs now."""
+
+    instance_id: str = Field(description="The run that was told.")
+    job_id: str = Field(description="The job that ended.")
 
 
 class RunAccepted(BaseModel):

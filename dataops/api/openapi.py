@@ -20,16 +20,19 @@ from dataops import __version__
 from dataops.api.auth import KEY_HEADER, KEY_PARAM, READ_APP_ROLE, WRITE_APP_ROLE
 from dataops.api.problems import PROBLEM_MEDIA_TYPE, Problem
 from dataops.api.routes import HTML, JSON, ROUTES, Operation
+from dataops.job_signal import JOB_TOKEN_HEADER
 
 __all__ = ["openapi_document", "write_document"]
 
 _REF = "#/components/schemas/{model}"
+_JOB_TOKEN_SCHEME = "batchJobToken"  # noqa: S105 - a security scheme name
 _STATUS_TEXT = {
     200: "OK",
     202: "Accepted: the run started; follow `Location` (`/api/runs/{instance_id}`).",
     400: "A parameter or the body broke a rule (the problem names it).",
     401: "No API key, or one that is not known.",
-    403: "The caller's role does not allow this operation.",
+    403: "The caller's role (or the job token) does not allow this operation.",
+    410: "The run is unknown or finished: nothing waits for the signal.",
     404: "Not found (the problem says what).",
     409: "The current state does not allow it: a state change the state machine refuses, or "
     "a run that is still active.",
@@ -46,7 +49,8 @@ and follow the runs they start.
 key, sent as the `{KEY_HEADER}` header or the `{KEY_PARAM}` query parameter. A read key can call
 every GET; the PATCH and every POST need a write key (read key: 403). In Azure, App Service
 authentication (Entra ID) can stand in front: the app roles `{READ_APP_ROLE}` and
-`{WRITE_APP_ROLE}` then decide.
+`{WRITE_APP_ROLE}` then decide. The one exception, `POST /runs/{{id}}/batch-jobs/{{job_id}}/done`,
+takes no key but the token of that one Batch job in `{JOB_TOKEN_HEADER}`.
 
 **Runs.** A POST that starts an orchestration answers 202 with `Location` and `status_url`:
 `/api/runs/{{instance_id}}`, read with a read key. Answers never carry the Functions host's
@@ -159,7 +163,7 @@ def _problem_response(status: int, operation: Operation) -> dict[str, Any]:
 
 
 def _operation(operation: Operation, refs: dict[Any, Any], defs: dict[str, Any]) -> Any:
-    ok: dict[str, Any] = {"description": _STATUS_TEXT[operation.status]}
+    ok: dict[str, Any] = {"description": operation.answer or _STATUS_TEXT[operation.status]}
     if operation.response is not None:
         ok["content"] = {JSON: {"schema": refs[(operation.response, "serialization")]}}
     elif operation.media_type == HTML:
@@ -204,7 +208,9 @@ def _operation(operation: Operation, refs: dict[Any, Any], defs: dict[str, Any])
                 },
             },
         }
-    if operation.role is None:
+    if operation.token_header is not None:
+        body["security"] = [{_JOB_TOKEN_SCHEME: []}]
+    elif operation.role is None:
         body["security"] = []
     else:
         body["x-required-role"] = operation.role.name.lower()
@@ -242,6 +248,12 @@ def _document_text() -> str:
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": KEY_HEADER},
                 "functionCode": {"type": "apiKey", "in": "query", "name": KEY_PARAM},
+                _JOB_TOKEN_SCHEME: {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": JOB_TOKEN_HEADER,
+                    "description": "The token of one Batch job of one run (docs/batch.md).",
+                },
             },
         },
     }

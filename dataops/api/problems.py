@@ -28,6 +28,7 @@ _KINDS: dict[int, tuple[str, str]] = {
     403: ("forbidden", "The caller's role does not allow this"),
     404: ("not-found", "Not found"),
     409: ("conflict", "Conflicting change"),
+    410: ("gone", "Gone"),
     412: ("precondition-failed", "The resource changed since it was read"),
     415: ("unsupported-media-type", "Unsupported media type"),
     428: ("precondition-required", "If-Match is required"),

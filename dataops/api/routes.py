@@ -23,6 +23,7 @@ from dataops.api.models import (
     FilePage,
     FramePage,
     Health,
+    JobDoneSignalled,
     LabelExportAccepted,
     LabelExportRevoked,
     LabelExportView,
@@ -59,6 +60,7 @@ from dataops.explorer.params import (
     LabelingParams,
     SearchParams,
 )
+from dataops.job_signal import JOB_DONE_ROUTE, JOB_TOKEN_HEADER
 from dataops.labeling.exporting.request import LabelExportRequest
 from dataops.labeling.exporting.status import MAX_REQUEST_BYTES
 from dataops.labeling.importing.status import LabelImports
@@ -114,6 +116,12 @@ class Operation:
     counts, so the trigger lets requests in without a host key and the app checks the role."""
     other_media_types: tuple[str, ...] = ()
     """Further media types of the success answer (assets, images), documented too."""
+    token_header: str | None = None
+    """Callers authenticate with a token of the one resource they name, in this header,
+    instead of a key or a role (``role`` is None, so the host lets them in without a key);
+    the operation's handler checks it."""
+    answer: str | None = None
+    """What the success answer means, when not the usual text of its status."""
 
     @property
     def path_params(self) -> tuple[str, ...]:
@@ -347,6 +355,26 @@ ROUTES: tuple[Operation, ...] = (
         response=RunStatus,
         errors=(400, 401, 403, 404),
         runs=True,
+    ),
+    Operation(
+        operation_id="signalBatchJobDone",
+        method="POST",
+        route=JOB_DONE_ROUTE,
+        summary="A Batch job of a run ended: the run polls now (Azure Batch release tasks)",
+        description="Called by the release task of an Azure Batch job when the job ends, with "
+        f"the job's token in `{JOB_TOKEN_HEADER}`: HMAC-SHA256 of (run, job) under "
+        "AVOPS_BATCH_NOTIFY_SECRET, put into the release task's environment when the job was "
+        "created. No key and no role: the token is good for this one job of this one run, and "
+        'only raises `batch_job_done` on it, which means "poll your jobs now" (polling '
+        "finds them anyway). A missing or wrong token is 403, whatever was wrong; 410 when the "
+        "run is unknown or finished. No body. See docs/batch.md.",
+        role=None,
+        token_header=JOB_TOKEN_HEADER,
+        response=JobDoneSignalled,
+        errors=(400, 403, 410, 503),
+        status=202,
+        runs=True,
+        answer="Accepted: the run was told; it polls its jobs now.",
     ),
     _read(
         "listStrandedUploads",

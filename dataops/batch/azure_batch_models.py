@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
-from urllib.parse import quote
 
 from azure.batch.models import (
     AutoUserScope,
@@ -56,7 +55,7 @@ from azure.batch.models import (
 from azure.batch.models import BatchTaskState as ServiceTaskState
 
 from dataops.batch.exit_codes import EXIT_TERMINAL, describe
-from dataops.batch.notify import NOTIFY_URL_ENV
+from dataops.batch.notify import JobDoneSigner
 from dataops.batch.spec import (
     JobSpec,
     JobStatus,
@@ -66,6 +65,7 @@ from dataops.batch.spec import (
     derive_job_state,
     resolve_zones,
 )
+from dataops.job_signal import NOTIFY_TOKEN_ENV, NOTIFY_URL_ENV, job_done_url
 
 __all__ = [
     "BLOCKED_REASON",
@@ -132,10 +132,11 @@ class AzureTaskSettings:
     container_run_options: str = "--entrypoint="
     python: str = "python"
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    # The durable raise-event URL with "{instance_id}" in place of the instance
-    # (dataops.batch.notify.raise_event_url); set, every job gets a release task that posts
-    # batch_job_done to it when the job ends. None: the orchestration only polls.
-    notify_url_template: str | None = None
+    # The app's API base URL (https://<app host>/api) and the signer of job tokens; both
+    # set, every job gets a release task that POSTs to the app's job-done route with the
+    # job's own token (dataops.batch.notify). None: the orchestration only polls.
+    notify_api_base_url: str | None = None
+    notify_signer: JobDoneSigner | None = field(default=None, repr=False)
 
     def roots(self) -> dict[str, str]:
         """zone -> root (NFS mount paths unless ``zone_roots`` says otherwise)."""
@@ -194,10 +195,24 @@ def _notify_tasks(
     """Release task posting batch_job_done when the job ends (every node that ran a task
     runs it once; duplicates are harmless, the orchestration polls for the truth)."""
     instance_id = spec.labels.instance_id
-    if settings is None or settings.notify_url_template is None or instance_id is None:
+    if (
+        settings is None
+        or settings.notify_api_base_url is None
+        or settings.notify_signer is None
+        or instance_id is None
+    ):
         return None, None
-    url = settings.notify_url_template.replace("{instance_id}", quote(instance_id, safe=""))
-    env = [EnvironmentSetting(name=NOTIFY_URL_ENV, value=url)]
+    # Whoever may read the job sees these two values: the URL and a token good for nothing
+    # but "job spec.job_id of this run ended" (docs/batch.md).
+    env = [
+        EnvironmentSetting(
+            name=NOTIFY_URL_ENV,
+            value=job_done_url(settings.notify_api_base_url, instance_id, spec.job_id),
+        ),
+        EnvironmentSetting(
+            name=NOTIFY_TOKEN_ENV, value=settings.notify_signer.token(instance_id, spec.job_id)
+        ),
+    ]
     if settings.identity_client_id:
         env.append(EnvironmentSetting(name="AZURE_CLIENT_ID", value=settings.identity_client_id))
     container = _container_settings(settings)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dataops
-from dataops.batch.notify import JobDoneHook
+from dataops.batch.notify import JobDoneHook, JobDoneSigner, check_api_base_url
 from dataops.batch.protocol import BatchBackend
 from dataops.errors import TerminalError
 from dataops.settings import BatchBackend as BatchBackendKind
@@ -65,6 +65,8 @@ def azure_task_settings(settings: Settings) -> AzureTaskSettings:
     """How Azure Batch tasks run, from the AVOPS_BATCH_* settings infra/ sets.
 
     The zones are the pool's NFS mounts (the default roots), so no zone root is passed.
+    With AVOPS_BATCH_NOTIFY_URL set, jobs signal their end to the app's job-done route, which
+    needs AVOPS_BATCH_NOTIFY_SECRET to sign their tokens (TerminalError naming it otherwise).
     """
     if not settings.batch_worker_image:
         raise TerminalError(
@@ -78,12 +80,18 @@ def azure_task_settings(settings: Settings) -> AzureTaskSettings:
         )
     from dataops.batch.azure_batch_models import AzureTaskSettings
 
+    notify_url = None
+    signer = None
+    if settings.batch_notify_url:
+        notify_url = check_api_base_url(settings.batch_notify_url)
+        signer = JobDoneSigner.from_setting(settings.batch_notify_secret)
     return AzureTaskSettings(
         image=settings.batch_worker_image,
         registry_server=settings.batch_registry_server or None,
         identity_resource_id=settings.batch_identity_id or None,
         identity_client_id=settings.batch_identity_client_id or None,
-        notify_url_template=settings.batch_notify_url or None,
+        notify_api_base_url=notify_url,
+        notify_signer=signer,
     )
 
 

@@ -6,34 +6,41 @@ then polls the backend for the truth. So a lost, late or duplicated event costs 
 latency: polling stays the fallback. Who raises it:
 
 - the local pool calls a :data:`JobDoneHook` when the last task of a job reaches a final
-  state (devhost wires it to its engine's raise-event; another process can use
-  :func:`post_job_done` on the durable HTTP API);
-- on Azure Batch, the job's release task (``python -m extract_worker.notify``) posts to the
-  same raise-event URL when the job ends (docs/batch.md).
+  state (devhost wires it to its engine's raise-event);
+- on Azure Batch, the job's release task (``python -m extract_worker.notify``) POSTs to the
+  app's own route (``dataops.job_signal``: route, header, variables) with a token that names
+  this one job (:meth:`JobDoneSigner.token`); the app checks the token and raises the event
+  itself (docs/batch.md). Nothing on the Batch side holds a key of the durable extension.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from dataops.errors import TerminalError
 
 __all__ = [
     "JOB_DONE_EVENT",
-    "NOTIFY_URL_ENV",
+    "MIN_SECRET_BYTES",
     "JobDone",
     "JobDoneHook",
+    "JobDoneSigner",
+    "check_api_base_url",
     "job_done_payload",
-    "notify_url_template",
-    "post_job_done",
-    "raise_event_url",
+    "token_matches",
 ]
 
 JOB_DONE_EVENT = "batch_job_done"
-# The release task finds the raise-event URL (with its system key) in this variable.
-NOTIFY_URL_ENV = "AVOPS_NOTIFY_URL"
+# HMAC-SHA256 keys shorter than its 32-byte output weaken it; shorter secrets are refused.
+MIN_SECRET_BYTES = 32
+_SECRET_SETTING = "AVOPS_BATCH_NOTIFY_SECRET"  # noqa: S105 - a setting name
+# Separates these tokens from any other HMAC the same secret might ever be used for.
+_TOKEN_PURPOSE = "avops.batch-job-done.v1"  # noqa: S105 - public domain separator
 
 
 @dataclass(frozen=True)
@@ -53,39 +60,57 @@ def job_done_payload(job_id: str) -> str:
     return json.dumps({"job_id": job_id})
 
 
-def raise_event_url(base_url: str, instance_id: str, *, task_hub: str, key: str) -> str:
-    """The durable HTTP API's raise-event URL (the same on devhost and in Azure)."""
-    query = urllib.parse.urlencode({"taskHub": task_hub, "connection": "Storage", "code": key})
-    instance = urllib.parse.quote(instance_id, safe="")
-    return (
-        f"{base_url.rstrip('/')}/runtime/webhooks/durabletask/instances/{instance}"
-        f"/raiseEvent/{JOB_DONE_EVENT}?{query}"
-    )
+def _secret_bytes(secret: str) -> bytes:
+    """The secret as HMAC key; TerminalError naming the setting when it is unusable."""
+    if secret.startswith("@Microsoft.KeyVault("):
+        # App Service leaves a reference it cannot resolve as the literal text, which is
+        # public (it is in infra/): never sign or check with it.
+        raise TerminalError(f"{_SECRET_SETTING} is an unresolved Key Vault reference")
+    key = secret.encode()
+    if len(key) < MIN_SECRET_BYTES:
+        raise TerminalError(
+            f"{_SECRET_SETTING} must be at least {MIN_SECRET_BYTES} bytes (it has {len(key)})"
+        )
+    return key
 
 
-def notify_url_template(base_url: str, *, task_hub: str, key: str) -> str:
-    """:func:`raise_event_url` with ``{instance_id}`` left in place (AzureTaskSettings)."""
-    placeholder = "{instance_id}"
-    url = raise_event_url(base_url, placeholder, task_hub=task_hub, key=key)
-    return url.replace(urllib.parse.quote(placeholder, safe=""), placeholder)
+@dataclass(frozen=True)
+class JobDoneSigner:
+    """Makes and checks the token of one (instance, job): HMAC-SHA256 under the app's secret.
 
-
-def post_job_done(url: str, job_id: str, *, timeout_s: float = 10.0) -> int:
-    """POST the event; returns the HTTP status (202 raised, 410 instance already finished).
-
-    Raises ``urllib.error.URLError`` (or ``HTTPError`` for other statuses) on failure.
+    The token lets its holder say only "job J of run I ended, poll now" for that one job;
+    it cannot be turned into a token of another job or run without the secret.
     """
-    request = urllib.request.Request(  # noqa: S310 - the URL is the app's own durable API
-        url,
-        data=job_done_payload(job_id).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        if err.code in (404, 410):
-            # The orchestration is gone or finished: nothing waits for this job any more.
-            return int(err.code)
-        raise
+
+    secret: bytes = field(repr=False)
+
+    @classmethod
+    def from_setting(cls, secret: str) -> JobDoneSigner:
+        """From AVOPS_BATCH_NOTIFY_SECRET; TerminalError naming it when empty, short or an
+        unresolved Key Vault reference."""
+        if not secret:
+            raise TerminalError(f"{_SECRET_SETTING} is not set")
+        return cls(_secret_bytes(secret))
+
+    def token(self, instance_id: str, job_id: str) -> str:
+        """The hex token of ``job_id`` of run ``instance_id``."""
+        # A JSON array keeps the parts apart whatever characters the ids hold.
+        message = json.dumps([_TOKEN_PURPOSE, instance_id, job_id]).encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+
+
+def token_matches(signer: JobDoneSigner, instance_id: str, job_id: str, presented: str) -> bool:
+    """``presented`` is the token of (instance, job); compared in constant time."""
+    expected = signer.token(instance_id, job_id).encode()
+    return hmac.compare_digest(expected, presented.encode("utf-8", "replace"))
+
+
+def check_api_base_url(url: str) -> str:
+    """AVOPS_BATCH_NOTIFY_URL: an absolute http(s) URL; TerminalError naming it otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or "{" in url:
+        raise TerminalError(
+            "AVOPS_BATCH_NOTIFY_URL must be the app's API base URL (https://<app host>/api), "
+            f"got {url!r}"
+        )
+    return url

@@ -109,6 +109,11 @@ class RunControl(Protocol):
         """Delete a finished instance's history (input, output, events); 0 when there is none."""
         ...
 
+    async def raise_event(self, instance_id: str, event_name: str, data_json: str) -> bool:
+        """Raise ``event_name`` with the JSON text ``data_json`` on a running instance; False
+        when there is no such instance or it has finished (nothing waits for the event)."""
+        ...
+
 
 class RunActiveError(ConflictError):
     """A run of this upload is still active: nothing was restored or started."""

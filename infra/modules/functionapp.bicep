@@ -115,6 +115,9 @@ param logLevel string = 'INFO'
 @description('Key Vault holding the Metadata API key lists as secrets avops-api-read-keys and avops-api-write-keys (create them first); empty: no API keys, only signed-in principals if trusted.')
 param apiKeysVaultName string = ''
 
+@description('Key Vault holding avops-batch-notify-secret, the HMAC key of the Batch job-done tokens (keyvault.bicep creates it).')
+param keyVaultName string
+
 @description('Trust X-MS-CLIENT-PRINCIPAL: set only once App Service authentication is configured in front of the app.')
 param apiTrustClientPrincipal bool = false
 
@@ -137,6 +140,9 @@ var apiReadKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=
 var apiWriteKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-write-keys)'
 var apiEraseKeys = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-api-erase-keys)'
 var erasureSalt = empty(apiKeysVaultName) ? '' : '@Microsoft.KeyVault(VaultName=${apiKeysVaultName};SecretName=avops-erasure-salt)'
+// Always set: the Batch job-done signal is on in Azure. The app signs each job's token with
+// this key and checks the tokens its route receives (docs/batch.md).
+var batchNotifySecret = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=avops-batch-notify-secret)'
 
 // The one list of app settings. tests/infra/test_settings_parity.py parses it: the AVOPS_ keys
 // must be exactly dataops.settings.Settings.env_names(), the rest are host keys it knows.
@@ -173,8 +179,10 @@ var appSettings = {
   AVOPS_BATCH_REGISTRY_SERVER: batchRegistryServer
   AVOPS_BATCH_IDENTITY_ID: batchIdentityId
   AVOPS_BATCH_IDENTITY_CLIENT_ID: batchIdentityClientId
-  // Empty: Batch jobs are watched by polling only (docs/batch.md, job-end signal).
-  AVOPS_BATCH_NOTIFY_URL: ''
+  // The app's own API: each job's release task POSTs to its job-done route below it with a
+  // token of that job (docs/batch.md, job-end signal), and polling stays the fallback.
+  AVOPS_BATCH_NOTIFY_URL: 'https://${app.properties.defaultHostName}/api'
+  AVOPS_BATCH_NOTIFY_SECRET: batchNotifySecret
   // The local pool's slots; unused with the azure backend.
   AVOPS_BATCH_LOCAL_SLOTS: ''
   AVOPS_MANIFEST_MAX_BYTES: string(manifestMaxBytes)

@@ -1,6 +1,7 @@
 // Key Vault for the few secrets an operator may add later (for example a partner's API key for
-// the enrichment step), read by the app as Key Vault references with its identity. The app
-// itself needs no secret: every Azure service it calls accepts its managed identity.
+// the enrichment step), read by the app as Key Vault references with its identity. Every Azure
+// service the app calls accepts its managed identity; the one secret made here is the app's own
+// HMAC key for the tokens of Batch jobs' job-done signals (docs/batch.md).
 
 @description('Azure region of the vault.')
 param location string
@@ -36,6 +37,13 @@ param adminPrincipalType string = 'User'
 @description('Log Analytics workspace that receives the diagnostic logs and metrics.')
 param workspaceId string
 
+// A fresh random key on every deployment (newGuid is only allowed as a parameter default): two
+// version-4 GUIDs are 244 random bits, 64 hex characters. Rotating it costs only the signals of
+// jobs in flight (their tokens stop matching; their runs find them by polling).
+@secure()
+@description('HMAC key of the Batch job-done tokens (AVOPS_BATCH_NOTIFY_SECRET); generated, pass one only to pin it.')
+param batchNotifySecret string = '${replace(newGuid(), '-', '')}${replace(newGuid(), '-', '')}'
+
 var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
@@ -59,6 +67,17 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       defaultAction: publicAccess ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
+  }
+}
+
+// Read by the app as the Key Vault reference in AVOPS_BATCH_NOTIFY_SECRET
+// (functionapp.bicep); the name must stay the one that reference names.
+resource batchNotifySecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'avops-batch-notify-secret'
+  properties: {
+    value: batchNotifySecret
+    contentType: 'HMAC-SHA256 key of the Batch job-done tokens'
   }
 }
 
@@ -107,3 +126,5 @@ resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-prev
 output vaultId string = vault.id
 @description('Vault URI.')
 output vaultUri string = vault.properties.vaultUri
+@description('Name of the vault (what Key Vault references in app settings name).')
+output vaultName string = vault.name

@@ -91,7 +91,7 @@ def test_starters_document_202_with_location_and_the_run_status_route() -> None:
         assert "Location" in answer["headers"]
         assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/ErasureAnswer")
         assert document["paths"][op.path][op.method.lower()]["x-required-role"] == "erase"
-    starters = [op for op in ROUTES if op.status == 202 and op.role is not Role.ERASE]
+    starters = [op for op in ROUTES if op.status == 202 and op.role not in (Role.ERASE, None)]
     assert {op.operation_id for op in starters} == {
         "rerunMeasurement",
         "rehydrateUpload",
@@ -111,6 +111,18 @@ def test_starters_document_202_with_location_and_the_run_status_route() -> None:
     run = document["paths"]["/runs/{id}"]["get"]
     assert run["x-required-role"] == "read"
     assert set(run["responses"]) == {"200", "400", "401", "403", "404"}
+    # The job-done route: no key and no role, the job's token in its header instead.
+    signal = document["paths"]["/runs/{id}/batch-jobs/{job_id}/done"]["post"]
+    assert signal["security"] == [{"batchJobToken": []}]
+    assert document["components"]["securitySchemes"]["batchJobToken"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-AVOps-Job-Token",
+        "description": "The token of one Batch job of one run (docs/batch.md).",
+    }
+    assert set(signal["responses"]) == {"202", "400", "403", "410", "503"}
+    assert "x-required-role" not in signal
+    assert [p["name"] for p in signal["parameters"]] == ["id", "job_id"]
     # The rehydrate route is a catch-all in the host; the document names its prefix.
     assert document["paths"]["/uploads/{prefix}/rehydrate"]["post"]["parameters"][0]["name"] == (
         "prefix"
@@ -157,3 +169,6 @@ def test_docs_page_is_offline_html_with_every_route() -> None:
     for op in ROUTES:
         assert f"<code>/api{op.path}</code>" in page
     assert 'id="schema-Measurement"' in page
+    # The job-done route says which header takes its token; the others their role.
+    assert "Role: <code>none</code>; a token in <code>X-AVOps-Job-Token</code>" in page
+    assert "Role: <code>write</code>" in page

@@ -7,15 +7,24 @@ Keys are added to the settings model over time: each failure says which key is m
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from dataops.batch.factory import azure_task_settings
+from dataops.errors import TerminalError
 from dataops.settings import Settings
 from tests.infra.bicep_source import BicepFile, Expr
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_APP = ROOT / "infra" / "modules" / "functionapp.bicep"
+KEY_VAULT = ROOT / "infra" / "modules" / "keyvault.bicep"
+MAIN = ROOT / "infra" / "main.bicep"
+NOTIFY_SECRET_NAME = "avops-batch-notify-secret"
+# What the Key Vault reference resolves to once deployed (keyvault.bicep's 64 hex characters).
+RESOLVED_SECRET = "0123456789abcdef" * 4
+DEPLOYED_HOST = "func-abc.azurewebsites.net"
 SAMPLE = ROOT / "local.settings.sample.json"
 WHERE_BICEP = "infra/modules/functionapp.bicep (var appSettings)"
 WHERE_SAMPLE = "local.settings.sample.json (Values)"
@@ -150,9 +159,83 @@ def test_settings_values_in_bicep_are_valid_for_the_model(
     )
     monkeypatch.setenv("AVOPS_COSMOS_ENDPOINT", "https://cosmos-abc.documents.azure.com:443/")
     monkeypatch.setenv("AVOPS_BATCH_ACCOUNT_URL", "https://baabc.westeurope.batch.azure.com")
+    monkeypatch.setenv("AVOPS_BATCH_WORKER_IMAGE", "crabc.azurecr.io/avops-extract-worker:latest")
+    monkeypatch.setenv("AVOPS_BATCH_NOTIFY_URL", _deployed_notify_url(settings))
+    monkeypatch.setenv("AVOPS_BATCH_NOTIFY_SECRET", RESOLVED_SECRET)
     loaded = Settings()
     assert loaded.store_backend == "cosmos"
     assert loaded.batch_backend == "azure"
     assert not loaded.cosmos_key
     assert not loaded.storage_connection_string
     assert loaded.storage_account_urls == {"landing": "https://stlandingabc.blob.core.windows.net"}
+    # The job-done signal is on, with the app's own route and a usable key.
+    tasks = azure_task_settings(loaded)
+    assert tasks.notify_api_base_url == f"https://{DEPLOYED_HOST}/api"
+    assert tasks.notify_signer is not None
+
+
+def _deployed_notify_url(settings: dict[str, object]) -> str:
+    """AVOPS_BATCH_NOTIFY_URL as it reads once the app's host name is filled in."""
+    value = settings["AVOPS_BATCH_NOTIFY_URL"]
+    assert isinstance(value, str)
+    return value.replace("${app.properties.defaultHostName}", DEPLOYED_HOST)
+
+
+def test_the_batch_job_done_signal_is_on_and_points_at_the_app_s_own_route() -> None:
+    """Azure jobs signal their end to the app's job-done route: the URL is the app's own API
+    base (never empty, never the durable extension's system-keyed webhook)."""
+    url = _bicep_settings()["AVOPS_BATCH_NOTIFY_URL"]
+    assert url == "https://${app.properties.defaultHostName}/api", (
+        f"{WHERE_BICEP}: AVOPS_BATCH_NOTIFY_URL must be the app's API base, got {url!r}"
+    )
+    assert "durabletask" not in str(url) and "code=" not in str(url)
+
+
+def test_the_job_token_key_comes_from_key_vault_and_is_made_by_the_deployment() -> None:
+    """AVOPS_BATCH_NOTIFY_SECRET is a Key Vault reference to the secret keyvault.bicep writes,
+    in the vault main.bicep hands to the app (so the app's settings follow the secret)."""
+    settings = _bicep_settings()
+    assert settings["AVOPS_BATCH_NOTIFY_SECRET"] == Expr("batchNotifySecret")
+    app = BicepFile.read(FUNCTION_APP)
+    reference = app.var("batchNotifySecret")
+    assert reference == (
+        f"@Microsoft.KeyVault(VaultName=${{keyVaultName}};SecretName={NOTIFY_SECRET_NAME})"
+    )
+    vault = BicepFile.read(KEY_VAULT)
+    secret = vault.named("resource")["batchNotifySecretValue"]
+    assert "'Microsoft.KeyVault/vaults/secrets@" in secret.header
+    assert vault.block_property(secret, "name") == NOTIFY_SECRET_NAME
+    assert vault.block_property(secret, "properties")["value"] == Expr("batchNotifySecret")
+    generated = vault.named("param")["batchNotifySecret"]
+    assert "@secure()" in generated.decorators
+    assert "newGuid()" in vault.body(generated)
+    main = BicepFile.read(MAIN)
+    passed = main.block_property(main.named("module")["functionApp"], "params")
+    assert passed["keyVaultName"] == Expr("keyVault.outputs.vaultName")
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "wrong"),
+    [
+        ("https://func-abc.azurewebsites.net/api", "", "AVOPS_BATCH_NOTIFY_SECRET is not set"),
+        (
+            "https://func-abc.azurewebsites.net/api",
+            f"@Microsoft.KeyVault(VaultName=kv-abc;SecretName={NOTIFY_SECRET_NAME})",
+            "AVOPS_BATCH_NOTIFY_SECRET is an unresolved Key Vault reference",
+        ),
+        ("https://func-abc.azurewebsites.net/api", "short", "at least 32 bytes (it has 5)"),
+        ("func-abc.azurewebsites.net/api", RESOLVED_SECRET, "AVOPS_BATCH_NOTIFY_URL must be"),
+    ],
+    ids=["no-secret", "unresolved-reference", "short-secret", "relative-url"],
+)
+def test_a_signal_that_cannot_be_trusted_stops_job_submission(
+    monkeypatch: pytest.MonkeyPatch, url: str, secret: str, wrong: str
+) -> None:
+    """A URL without a usable key (missing, short, or the literal reference App Service keeps
+    when it cannot resolve it, which anyone can read in infra/) is a clear error naming the
+    setting, never a job signed with a public key."""
+    monkeypatch.setenv("AVOPS_BATCH_WORKER_IMAGE", "crabc.azurecr.io/avops-extract-worker:latest")
+    monkeypatch.setenv("AVOPS_BATCH_NOTIFY_URL", url)
+    monkeypatch.setenv("AVOPS_BATCH_NOTIFY_SECRET", secret)
+    with pytest.raises(TerminalError, match=re.escape(wrong)):
+        azure_task_settings(Settings())

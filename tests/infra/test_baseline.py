@@ -39,6 +39,7 @@ NO_DIAGNOSTICS = {
     "Microsoft.EventGrid/systemTopics/eventSubscriptions": "logged by the topic",
     "Microsoft.Web/serverfarms": "the plan: the app's settings cover its metrics",
     "Microsoft.Web/sites/config": "configuration of the app",
+    "Microsoft.KeyVault/vaults/secrets": "logged by the vault (every read and write)",
     "Microsoft.Web/sites/basicPublishingCredentialsPolicies": "configuration of the app",
 }
 

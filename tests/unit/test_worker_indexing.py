@@ -57,6 +57,8 @@ HTTP_FUNCTIONS = [
     "http_measurements_id_clip",
     "http_frames",
     "http_runs_id",
+    # Azure Batch release tasks signal a job's end here, with the job's token (docs/batch.md).
+    "http_runs_id_batch_jobs_job_id_done",
     "http_landing_stranded",
     "http_deadletters",
     "http_deadletters_id_redrive",
