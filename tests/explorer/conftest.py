@@ -54,6 +54,8 @@ class ExplorerRun:
     gps_rows: int
     datastreams: int
     scene_types: list[str]
+    clip_path: Path
+    """The MCAP the browser downloaded through the Clip action's link."""
 
 
 async def _finished(host: DevHost, instance_id: str, timeout_s: float) -> Any:
@@ -93,6 +95,7 @@ async def _pipeline_then_browser(
         # Mid-window, where the pedestrian is in view whatever the frame grid.
         "pedestrian_ns": (pedestrian["start_ns"] + pedestrian["end_ns"]) // 2,
         "screenshots": str(ARTIFACTS),
+        "clip_path": str(workdir / "clip.mcap"),
         "chromium": chromium,
     }
     config_path = workdir / "browser.json"
@@ -108,7 +111,7 @@ async def _pipeline_then_browser(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=240)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=540)
     assert process.returncode == 0, stderr.decode()[-4000:]
     return json.loads(stdout.decode().strip().splitlines()[-1]), output["measurement_id"]
 
@@ -156,7 +159,13 @@ def explorer_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExplorerR
                     lambda host: _pipeline_then_browser(host, zones, drive, chromium, workdir),
                 )
             store = SqliteStore(sqlite_path)
-            datastreams = store.list_datastreams(measurement_id)
+            # The pipeline's datastreams, as the measurement page showed them: the browser
+            # opened it before its Clip made a CLIP datastream.
+            datastreams = [
+                d
+                for d in store.list_datastreams(measurement_id)
+                if d.type is not DatastreamType.CLIP
+            ]
             (scenes,) = [d for d in datastreams if d.type is DatastreamType.SCENES]
             scene_types = sorted(
                 kind for kind, count in scenes.stats["types"].items() for _ in range(count)
@@ -164,7 +173,15 @@ def explorer_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExplorerR
             store.close()
             truth = json.loads((drive / "truth.json").read_text())
             gps_rows = _gps_rows(drive)
-            yield ExplorerRun(seen, truth, measurement_id, gps_rows, len(datastreams), scene_types)
+            yield ExplorerRun(
+                seen,
+                truth,
+                measurement_id,
+                gps_rows,
+                len(datastreams),
+                scene_types,
+                workdir / "clip.mcap",
+            )
         finally:
             feed.close()
             zones.close()
