@@ -166,11 +166,17 @@ def _ready_sqlite3_storage(
 
 
 def _raw_files(store: MetadataStore, raw: Datastream) -> list[FileRecord]:
+    """The RAW datastream's files, each path relative to the datastream's folder: ingest
+    records zone paths (``<datastream path>/<file>``), and the clip joins them to it again."""
+    prefix = raw.path.strip("/") + "/"
     files: list[FileRecord] = []
     continuation: str | None = None
     while True:
         page = store.list_files(raw.id, limit=100, continuation=continuation)
-        files.extend(page.items)
+        files.extend(
+            record.model_copy(update={"path": record.path.removeprefix(prefix)})
+            for record in page.items
+        )
         continuation = page.continuation
         if continuation is None:
             return files
