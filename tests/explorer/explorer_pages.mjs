@@ -192,12 +192,14 @@ try {
   out.clip.state = await sceneClip.getAttribute("data-state");
   out.clip.text = await sceneClip.locator(".clip-status").textContent();
   await page.screenshot({ path: join(shots, "clip-done.png"), fullPage: true });
-  const download = await sceneClip.locator("a.clip-download").getAttribute("href");
-  out.clip.foxglove = await sceneClip.locator("a.clip-foxglove").getAttribute("href");
-  out.clip.download = download;
-  const file = await context.request.get(download);
-  out.clip.download_status = file.status();
-  writeFileSync(config.clip_path, await file.body());
+  if (out.clip.state === "done") {
+    const download = await sceneClip.locator("a.clip-download").getAttribute("href");
+    out.clip.foxglove = await sceneClip.locator("a.clip-foxglove").getAttribute("href");
+    out.clip.download = download;
+    const file = await context.request.get(download);
+    out.clip.download_status = file.status();
+    writeFileSync(config.clip_path, await file.body());
+  }
   // A failed start shows its reason: the same control pointed at a scene that does not exist.
   await page.evaluate(() => {
     const other = document.querySelector("#results .clip");
