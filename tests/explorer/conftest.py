@@ -96,6 +96,7 @@ async def _pipeline_then_browser(
         "pedestrian_ns": (pedestrian["start_ns"] + pedestrian["end_ns"]) // 2,
         "screenshots": str(ARTIFACTS),
         "clip_path": str(workdir / "clip.mcap"),
+        "ingest_instance": instance_id_for("ingest", "fleet/explorer-1"),
         "chromium": chromium,
     }
     config_path = workdir / "browser.json"

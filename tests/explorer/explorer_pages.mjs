@@ -200,6 +200,9 @@ try {
     out.clip.download_status = file.status();
     writeFileSync(config.clip_path, await file.body());
   }
+  // The explorer's status route follows clip runs only, not the platform's other runs.
+  out.clip.other_run_status = (await context.request.get(
+    `${base}/api/explorer/clips/${encodeURIComponent(config.ingest_instance)}`)).status();
   // A failed start shows its reason: the same control pointed at a scene that does not exist.
   await page.evaluate(() => {
     const other = document.querySelector("#results .clip");

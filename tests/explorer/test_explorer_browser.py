@@ -201,6 +201,11 @@ def test_clip_errors_show_their_reason(explorer_run: ExplorerRun) -> None:
     assert "no-such-scene" in missing
 
 
+def test_the_explorer_follows_clip_runs_only(explorer_run: ExplorerRun) -> None:
+    """The session's status route answers for clip runs; the ingest run is not one (404)."""
+    assert explorer_run.seen["clip"]["other_run_status"] == 404
+
+
 def test_drive_view_lists_every_scene_with_its_clip_action(explorer_run: ExplorerRun) -> None:
     """The drive view's scene list has one row per scene, each with an enabled Clip button."""
     drive = explorer_run.seen["clip"]["drive"]
