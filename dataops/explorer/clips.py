@@ -23,23 +23,12 @@ from dataops.explorer.html import BASE
 __all__ = [
     "CLIP_ROLE",
     "EXPLORER_RUN_HANDLERS",
-    "SCENE_CLIP_URL",
     "clip_denied_reason",
     "clip_status_url",
-    "scene_clip_url",
 ]
 
 CLIP_ROLE = Role.WRITE
 """The role a session needs to clip: a clip writes a datastream and a file in the share zone."""
-
-
-SCENE_CLIP_URL = f"{BASE}/scenes/{{scene}}/clip"
-"""Where the Clip button posts, ``{scene}`` standing for the URL-encoded scene id."""
-
-
-def scene_clip_url(scene_id: str) -> str:
-    """Where the explorer's Clip button posts for ``scene_id``."""
-    return SCENE_CLIP_URL.replace("{scene}", quote(scene_id, safe=""))
 
 
 def clip_status_url(instance_id: str) -> str:

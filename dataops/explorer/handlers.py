@@ -14,9 +14,9 @@ from dataops.api.auth import Role
 from dataops.api.dispatch import ApiContext, Call, Handler, Reply, json_reply
 from dataops.api.problems import ApiError
 from dataops.errors import NotFoundError
-from dataops.explorer.clips import SCENE_CLIP_URL, clip_denied_reason
+from dataops.explorer.clips import clip_denied_reason
 from dataops.explorer.drive import DriveReader, newest_completed
-from dataops.explorer.html import content_security_policy
+from dataops.explorer.html import SCENE_CLIP_URL, content_security_policy
 from dataops.explorer.labeling import export_summary, list_exports
 from dataops.explorer.models import DriveFrames
 from dataops.explorer.pages import (

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dataops.explorer.clips import scene_clip_url
 from dataops.explorer.html import (
     BASE,
     data_block,
@@ -16,6 +15,7 @@ from dataops.explorer.html import (
     page,
     path_id,
     query,
+    scene_clip_url,
     table,
     table_of_rows,
 )
@@ -314,8 +314,10 @@ def clip_control(scene_id: str, denied: str | None) -> str:
         else "<button type='button' class='clip-button' title='Write this scene to one MCAP "
         "file'>Clip</button>"
     )
+    # The reason on the holder too: some browsers show no tooltip over a disabled button.
+    holder_title = f" title='{e(denied)}'" if denied else ""
     return (
-        f"<div class='clip' data-clip-url='{e(scene_clip_url(scene_id))}' "
+        f"<div class='clip' data-clip-url='{e(scene_clip_url(scene_id))}'{holder_title} "
         f"data-scene='{e(scene_id)}' data-state='{'denied' if denied else 'idle'}'>{button}"
         "<span class='clip-status' role='status'></span></div>"
     )

@@ -22,7 +22,7 @@ from rosbags.highlevel import AnyReader
 from activities import runtime
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
-from dataops.models import DatastreamType
+from dataops.models import DatastreamType, FileRecord
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
@@ -31,6 +31,12 @@ from devhost.batch_runner import batch_runner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
+from tests.contract.conftest import (
+    create_with_files,
+    make_measurement,
+    make_scene,
+    seed_completed_raw,
+)
 from tests.devhost.chromium import find_chromium
 from tests.devhost.hosting import run_with_host
 from tests.drives import shared_drive
@@ -42,6 +48,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "explorer"
 WRITE_KEY = "explorer-write-key"
 READ_KEY = "explorer-read-key"
 FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
+LOST_MEASUREMENT = "m-lost-recording"
+LOST_SCENE = "scene-lost-recording"
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,19 @@ async def _finished(host: DevHost, instance_id: str, timeout_s: float) -> Any:
     return await wait_for(done, timeout_s=timeout_s, what=f"instance {instance_id}")
 
 
+def _plant_scene_of_a_lost_recording(store_path: Path, zones: BlobZones) -> None:
+    """A second measurement whose RAW file is recorded but gone from the raw zone, and a scene
+    of it: a clip of that scene starts, then its run fails (the Clip action's failed run)."""
+    store = SqliteStore(store_path)
+    try:
+        recording = FileRecord(path="drive.mcap", format="mcap", size=1024, sha256="0" * 64)
+        measurement = create_with_files(store, make_measurement(LOST_MEASUREMENT), [recording])
+        seed_completed_raw(store, zones, measurement, None)
+        store.upsert_scenes([make_scene(LOST_SCENE, measurement.id)])
+    finally:
+        store.close()
+
+
 async def _pipeline_then_browser(
     host: DevHost, zones: BlobZones, drive: Path, chromium: str, workdir: Path
 ) -> tuple[dict[str, Any], str]:
@@ -87,6 +108,7 @@ async def _pipeline_then_browser(
     assert scenes.status is RuntimeStatus.COMPLETED, scenes.error
     truth = json.loads((drive / "truth.json").read_text())
     pedestrian = next(e for e in truth["events"] if e["type"] == "pedestrian_in_view")
+    _plant_scene_of_a_lost_recording(workdir / "metadata.sqlite3", zones)
     config = {
         "base_url": host.base_url,
         "write_key": WRITE_KEY,
@@ -97,6 +119,7 @@ async def _pipeline_then_browser(
         "screenshots": str(ARTIFACTS),
         "clip_path": str(workdir / "clip.mcap"),
         "ingest_instance": instance_id_for("ingest", "fleet/explorer-1"),
+        "lost_scene": LOST_SCENE,
         "chromium": chromium,
     }
     config_path = workdir / "browser.json"

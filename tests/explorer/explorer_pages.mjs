@@ -212,6 +212,19 @@ try {
   await page.waitForFunction(() => document.querySelector("#results .clip").dataset.state === "error");
   out.clip.missing = await sceneClip.locator(".clip-status").textContent();
   await page.screenshot({ path: join(shots, "clip-error.png"), fullPage: true });
+  // A run that fails shows why: a scene whose recording is gone from the raw zone.
+  await page.evaluate((scene) => {
+    document.querySelector("#results .clip").dataset.clipUrl = `/api/explorer/scenes/${scene}/clip`;
+  }, config.lost_scene);
+  await sceneClip.locator(".clip-button").click();
+  await page.waitForFunction(() =>
+    ["failed", "error", "done"].includes(document.querySelector("#results .clip").dataset.state) &&
+    document.querySelector("#results .clip .clip-button").disabled === false, null, { timeout: 120000 });
+  out.clip.lost = {
+    state: await sceneClip.getAttribute("data-state"),
+    text: await sceneClip.locator(".clip-status").textContent(),
+  };
+  await page.screenshot({ path: join(shots, "clip-failed.png"), fullPage: true });
 
   // The drive view lists the scenes, each with its Clip action.
   await page.goto(`${base}/api/explorer/drives/${config.measurement_id}`);

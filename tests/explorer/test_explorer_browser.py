@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mcap.reader import make_reader
 
-from tests.explorer.conftest import ExplorerRun
+from tests.explorer.conftest import LOST_MEASUREMENT, ExplorerRun
 
 # The shared pipeline run plus the browser session take minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.azurite, pytest.mark.timeout(900)]
@@ -41,9 +41,11 @@ def test_the_key_in_the_url_becomes_a_strict_http_only_cookie(explorer_run: Expl
 
 
 def test_catalog_lists_the_measurement(explorer_run: ExplorerRun) -> None:
+    """The catalog lists the pipeline's measurement and the one planted for a failing clip."""
     catalog = explorer_run.seen["catalog"]
-    assert catalog["measurements"] == [explorer_run.measurement_id]
-    assert catalog["shown"] == "1"
+    expected = sorted([explorer_run.measurement_id, LOST_MEASUREMENT])
+    assert sorted(catalog["measurements"]) == expected
+    assert catalog["shown"] == "2"
 
 
 def test_lineage_graph_has_one_node_per_datastream(explorer_run: ExplorerRun) -> None:
@@ -144,7 +146,7 @@ def test_unknown_id_and_bad_filter_are_pages_not_stack_traces(explorer_run: Expl
 
 def test_a_read_session_reads_but_cannot_start_a_write(explorer_run: ExplorerRun) -> None:
     read = explorer_run.seen["read"]
-    assert read["catalog"] == 1
+    assert read["catalog"] == 2  # both measurements
     assert read["rerun_status"] in (401, 403)
     assert read["export_status"] in (401, 403)
 
@@ -199,6 +201,15 @@ def test_clip_errors_show_their_reason(explorer_run: ExplorerRun) -> None:
     missing = explorer_run.seen["clip"]["missing"]
     assert missing.startswith("Could not start the clip: 404 ")
     assert "no-such-scene" in missing
+
+
+def test_a_failed_clip_run_shows_its_reason(explorer_run: ExplorerRun) -> None:
+    """A clip that starts but whose run fails (its recording is gone from the raw zone) ends
+    as failed with the run's reason, and the button can be pressed again."""
+    lost = explorer_run.seen["clip"]["lost"]
+    assert lost["state"] == "failed", lost["text"]
+    assert lost["text"].startswith("Clip failed: NotFoundError: ")
+    assert "drive.mcap" in lost["text"]
 
 
 def test_the_explorer_follows_clip_runs_only(explorer_run: ExplorerRun) -> None:

@@ -13,6 +13,8 @@
     holder.dataset.clipUrl = url;
     holder.dataset.scene = sceneId;
     holder.dataset.state = denied ? "denied" : "idle";
+    // The reason on the holder too: some browsers show no tooltip over a disabled button.
+    if (denied) { holder.title = denied; }
     var button = document.createElement("button");
     button.type = "button";
     button.className = "clip-button";
