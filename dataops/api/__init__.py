@@ -27,6 +27,7 @@ from dataops.api.openapi import openapi_document
 from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, Problem
 from dataops.api.routes import ROUTES, Operation, Trigger, triggers
 from dataops.api.starters import RUN_HANDLERS as STARTER_HANDLERS
+from dataops.explorer.clips import EXPLORER_RUN_HANDLERS
 
 HANDLERS: dict[str, Handler] = {**_BASE_HANDLERS, **DEAD_LETTER_HANDLERS}
 """Handlers of the operations answered without the orchestration client."""
@@ -35,6 +36,7 @@ RUN_HANDLERS: dict[str, RunHandler] = {
     **ERASURE_HANDLERS,
     **DEAD_LETTER_RUN_HANDLERS,
     **BATCH_SIGNAL_HANDLERS,
+    **EXPLORER_RUN_HANDLERS,
 }
 """Handlers of the operations that need the orchestration client."""
 

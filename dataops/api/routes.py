@@ -585,6 +585,38 @@ ROUTES: tuple[Operation, ...] = (
         "verdicts and errors.",
         params=LabelingParams,
     ),
+    Operation(
+        operation_id="explorerClipScene",
+        method="POST",
+        route="explorer/scenes/{id}/clip",
+        summary="Explorer: clip a scene (the Clip button)",
+        description="`POST /scenes/{id}/clip` for the explorer's session: the same CLIP "
+        "datastream and `clip` run, followed at `GET /explorer/clips/{instance_id}` (in "
+        "`status_url` and `Location`). Needs the write role; the session cookie counts. See "
+        "clips.md.",
+        role=Role.WRITE,
+        body=ClipRequest,
+        response=RunAccepted,
+        errors=(400, 401, 403, 404, 415, 503),
+        status=202,
+        runs=True,
+        browser=True,
+        headers=(
+            ("Location", "The clip's status route, `/api/explorer/clips/{instance_id}`."),
+            _MADE,
+        ),
+    ),
+    _read(
+        "explorerClipStatus",
+        "explorer/clips/{id}",
+        summary="Explorer: a clip run's status",
+        description="`GET /runs/{id}` for the explorer's session, for `clip` runs only (404 "
+        "for any other run): progress, then the clip's links (or the reason it failed).",
+        response=RunStatus,
+        errors=(400, 401, 403, 404),
+        runs=True,
+        browser=True,
+    ),
     _public(
         "explorerAsset",
         "explorer/assets/{*path}",

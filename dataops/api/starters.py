@@ -50,7 +50,15 @@ from dataops.storage import BlobZones
 from dataops.storage.export_zones import check_export_id
 from dataops.storage.sas import export_links
 
-__all__ = ["REHYDRATE_SUFFIX", "RUN_HANDLERS", "RUNS_ROUTE", "run_url"]
+__all__ = [
+    "CLIP",
+    "REHYDRATE_SUFFIX",
+    "RUN_HANDLERS",
+    "RUNS_ROUTE",
+    "run_status",
+    "run_url",
+    "start_clip",
+]
 
 log = logging.getLogger("avops.operations")
 
@@ -104,25 +112,27 @@ def _accepted(
     )
 
 
-async def get_run(context: ApiContext, call: Call) -> Reply:
-    """``GET /runs/{id}``: the instance's status, or 404."""
-    instance_id = call.ids["id"]
+async def run_status(context: ApiContext, instance_id: str) -> RunStatus:
+    """The status of ``instance_id``; ApiError 404 when there is no such run."""
     info = await _runs(context).status(instance_id)
     if info is None:
         raise ApiError(404, f"no run {instance_id}")
-    return json_reply(
-        RunStatus(
-            instance_id=info.instance_id,
-            name=info.name,
-            runtime_status=info.runtime_status or "Unknown",
-            custom_status=info.custom_status,
-            output=info.output,
-            created_time=info.created_time,
-            last_updated_time=info.last_updated_time,
-        ),
-        # A run changes while it is followed: no cache may answer for it.
-        headers={"Cache-Control": "no-store"},
+    return RunStatus(
+        instance_id=info.instance_id,
+        name=info.name,
+        runtime_status=info.runtime_status or "Unknown",
+        custom_status=info.custom_status,
+        output=info.output,
+        created_time=info.created_time,
+        last_updated_time=info.last_updated_time,
     )
+
+
+async def get_run(context: ApiContext, call: Call) -> Reply:
+    """``GET /runs/{id}``: the instance's status, or 404."""
+    status = await run_status(context, call.ids["id"])
+    # A run changes while it is followed: no cache may answer for it.
+    return json_reply(status, headers={"Cache-Control": "no-store"})
 
 
 async def list_stranded_uploads(context: ApiContext, call: Call) -> Reply:
@@ -296,10 +306,14 @@ async def get_label_export(context: ApiContext, call: Call) -> Reply:
 CLIP = "clip"
 
 
-async def _start_clip(
-    context: ApiContext, call: Call, *, scene_id: str | None, measurement_id: str | None
-) -> Reply:
-    request: ClipRequest = call.body
+async def start_clip(
+    context: ApiContext,
+    request: ClipRequest,
+    *,
+    scene_id: str | None,
+    measurement_id: str | None,
+) -> tuple[str, str]:
+    """Record the CLIP datastream and start ``clip``: (instance id, datastream id)."""
     runs = _runs(context)
     datastream_id = uuid.uuid4().hex
     instance_id = instance_id_for(CLIP, datastream_id)
@@ -315,17 +329,23 @@ async def _start_clip(
     )
     await runs.start(CLIP, instance_id, {"datastream_id": datastream_id})
     log.info("started clip %s into %s", instance_id, datastream_id)
-    return _accepted(call, instance_id, datastream_id=datastream_id)
+    return instance_id, datastream_id
 
 
 async def clip_scene(context: ApiContext, call: Call) -> Reply:
     """``POST /scenes/{id}/clip``: a CLIP datastream of the scene's window, then ``clip``."""
-    return await _start_clip(context, call, scene_id=call.ids["id"], measurement_id=None)
+    instance_id, datastream_id = await start_clip(
+        context, call.body, scene_id=call.ids["id"], measurement_id=None
+    )
+    return _accepted(call, instance_id, datastream_id=datastream_id)
 
 
 async def clip_measurement(context: ApiContext, call: Call) -> Reply:
     """``POST /measurements/{id}/clip``: a CLIP datastream of ``from_ns..to_ns``."""
-    return await _start_clip(context, call, scene_id=None, measurement_id=call.ids["id"])
+    instance_id, datastream_id = await start_clip(
+        context, call.body, scene_id=None, measurement_id=call.ids["id"]
+    )
+    return _accepted(call, instance_id, datastream_id=datastream_id)
 
 
 RUN_HANDLERS: dict[str, RunHandler] = {

@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 CLIP_STEP = "clip"
+FILE_COMPRESSED_DB3 = ".db3.zstd"
 CLIP_NAME = "clip.mcap"
 CODE_VERSION = "1"
 MAX_TOPICS = 256
@@ -139,7 +140,7 @@ def _source_kind(record: FileRecord) -> str | None:
     fmt = str(record.format)
     if suffix == ".mcap" and fmt in {"mcap", "rosbag2"}:
         return "mcap"
-    if suffix == ".db3" and fmt == "rosbag2":
+    if fmt == "rosbag2" and record.path.lower().endswith((".db3", FILE_COMPRESSED_DB3)):
         return "rosbag2_sqlite3"
     if fmt in {"rosbag1", "mdf4", "tdms"}:
         return fmt
@@ -165,11 +166,17 @@ def _ready_sqlite3_storage(
 
 
 def _raw_files(store: MetadataStore, raw: Datastream) -> list[FileRecord]:
+    """The RAW datastream's files, each path relative to the datastream's folder: ingest
+    records zone paths (``<datastream path>/<file>``), and the clip joins them to it again."""
+    prefix = raw.path.strip("/") + "/"
     files: list[FileRecord] = []
     continuation: str | None = None
     while True:
         page = store.list_files(raw.id, limit=100, continuation=continuation)
-        files.extend(page.items)
+        files.extend(
+            record.model_copy(update={"path": record.path.removeprefix(prefix)})
+            for record in page.items
+        )
         continuation = page.continuation
         if continuation is None:
             return files
@@ -207,13 +214,22 @@ def write_measurement_clip(
                 if str(record.format) not in {"dbc", "other"} and not is_bag_sidecar(record):
                     skipped[record.path] = f"format {record.format} ({record.path}) is not clipped"
                 continue
-            local = workdir / f"{index}{PurePosixPath(record.path).suffix}"
+            # A bag's compression_mode file: the storage arrives as one zstd stream.
+            packed = record.path.lower().endswith(FILE_COMPRESSED_DB3)
+            suffix = FILE_COMPRESSED_DB3 if packed else PurePosixPath(record.path).suffix
+            local = workdir / f"{index}{suffix}"
             zones.download_file(Zone.RAW, join_path(raw.path, record.path), local)
             compression = None
             if kind == "rosbag2_sqlite3":
                 compression = _ready_sqlite3_storage(zones, raw, record.path, listed, local)
             sources.append(
-                ClipSource(kind=kind, path=local, name=record.path, message_compression=compression)
+                ClipSource(
+                    kind=kind,
+                    path=local,
+                    name=record.path,
+                    message_compression=compression,
+                    file_compression="zstd" if packed else None,
+                )
             )
         out = workdir / CLIP_NAME
         with out.open("wb") as stream:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 from pathlib import Path
 from typing import IO, Any
@@ -25,13 +26,15 @@ from mcap.writer import CompressionType, Writer
 
 from dataops.errors import InvalidInputError
 
-__all__ = ["ClipSource", "ClipStats", "ClipWindow", "write_clip"]
+__all__ = ["ClipSource", "ClipStats", "ClipWindow", "decompress_zstd_file", "write_clip"]
 
 PROFILE_ROS1 = "ros1"
 ENCODING_CDR = "cdr"
 # MDF4 channel type of the master (time) channel; flag of a bus logging channel group.
 _MDF_MASTER = 2
 _MDF_BUS_EVENT = 0x2
+# Read and write size of the streaming zstd decompression of a file-compressed .db3.
+_ZSTD_BUFFER = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class ClipSource:
     """The recording's path in the measurement (names its JSON channels' topics)."""
     message_compression: str | None = None
     """``zstd`` when the bag's metadata.yaml says each message is compressed (ROS 2 only)."""
+    file_compression: str | None = None
+    """``zstd`` when the storage file itself is compressed (``compression_mode: file``, a
+    ``.db3.zstd``): decompressed to a scratch file beside it, read, then deleted."""
 
 
 @dataclass
@@ -199,6 +205,37 @@ def _ros2_schema(connection: Any, fallback: Any) -> tuple[str, str, bytes] | Non
 
 
 def _copy_rosbag2_sqlite3(source: ClipSource, window: ClipWindow, clip: _Out) -> None:
+    if source.file_compression is None:
+        _copy_sqlite3_storage(source, window, clip)
+        return
+    if source.file_compression != "zstd":
+        clip.stats.skipped[source.name] = (
+            f"file compression {source.file_compression!r} is not supported"
+        )
+        return
+    # The storage is one zstd stream: sqlite needs the plain file, so it goes to scratch disk
+    # (memory stays one read buffer), is read like any .db3, and goes away whatever happens.
+    with tempfile.TemporaryDirectory(prefix="avops-db3-", dir=source.path.parent) as scratch:
+        plain = Path(scratch) / "storage.db3"
+        decompress_zstd_file(source.path, plain, source.name)
+        _copy_sqlite3_storage(replace(source, path=plain), window, clip)
+
+
+def decompress_zstd_file(compressed: Path, plain: Path, name: str) -> None:
+    """Stream-decompress the zstd file ``compressed`` (``name`` in the measurement) to
+    ``plain`` in bounded memory; InvalidInputError naming the file when it is not zstd."""
+    import zstandard
+
+    try:
+        with compressed.open("rb") as source, plain.open("wb") as target:
+            zstandard.ZstdDecompressor().copy_stream(
+                source, target, read_size=_ZSTD_BUFFER, write_size=_ZSTD_BUFFER
+            )
+    except zstandard.ZstdError as err:
+        raise InvalidInputError(f"{name}: not a zstd file ({err})", field=name) from err
+
+
+def _copy_sqlite3_storage(source: ClipSource, window: ClipWindow, clip: _Out) -> None:
     from rosbags.rosbag2 import Reader
     from rosbags.typesys import Stores, get_typestore
 

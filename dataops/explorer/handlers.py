@@ -14,8 +14,9 @@ from dataops.api.auth import Role
 from dataops.api.dispatch import ApiContext, Call, Handler, Reply, json_reply
 from dataops.api.problems import ApiError
 from dataops.errors import NotFoundError
+from dataops.explorer.clips import clip_denied_reason
 from dataops.explorer.drive import DriveReader, newest_completed
-from dataops.explorer.html import content_security_policy
+from dataops.explorer.html import SCENE_CLIP_URL, content_security_policy
 from dataops.explorer.labeling import export_summary, list_exports
 from dataops.explorer.models import DriveFrames
 from dataops.explorer.pages import (
@@ -177,6 +178,10 @@ def explorer_drive(context: ApiContext, call: Call) -> Reply:
         "frames": f"{data}/frames",
         "frames_page": params.frames_page,
         "image": f"{data}/frames/{{frame}}/image",
+        # The scene list's Clip action: where to post ({scene}: the scene id) and, for a
+        # session that may not clip, why (the disabled button's tooltip).
+        "clip_url": SCENE_CLIP_URL,
+        "clip_denied": clip_denied_reason(call),
     }
     return _page(context, call, drive_page(measurement, config))
 
@@ -290,6 +295,7 @@ def _scene_hits(context: ApiContext, params: SearchParams) -> tuple[list[SearchH
                 first.boxes if first else [],
                 frames.width,
                 frames.height,
+                scene_id=scene.id,
             )
         )
     return hits, page.continuation
@@ -302,7 +308,12 @@ def explorer_search(context: ApiContext, call: Call) -> Reply:
         _frame_hits(context, params) if params.kind == "frames" else _scene_hits(context, params)
     )
     names = ("kind", "object", "scene_type", "vehicle", "from", "to", "labeled", "label", "limit")
-    html = search_page(hits, _filters(call, names), next_continuation=continuation)
+    html = search_page(
+        hits,
+        _filters(call, names),
+        next_continuation=continuation,
+        clip_denied=clip_denied_reason(call),
+    )
     return _page(context, call, html)
 
 

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 __all__ = [
     "ASSETS",
     "BASE",
+    "SCENE_CLIP_URL",
     "content_security_policy",
     "data_block",
     "e",
@@ -25,12 +26,15 @@ __all__ = [
     "link",
     "page",
     "query",
+    "scene_clip_url",
     "table",
     "table_of_rows",
 ]
 
 BASE = "/api/explorer"
 ASSETS = f"{BASE}/assets"
+SCENE_CLIP_URL = f"{BASE}/scenes/{{scene}}/clip"
+"""Where a scene's Clip button posts, ``{scene}`` standing for the URL-encoded scene id."""
 _NAV = (("Catalog", BASE), ("Search", f"{BASE}/search"), ("Labeling", f"{BASE}/labeling"))
 # Most values on a page (ids, vehicles, times) have nothing to escape: a membership test per
 # special character is several times cheaper than escape()'s five replaces (the catalog renders
@@ -66,6 +70,11 @@ def link(href: str, text: object, **attributes: str) -> str:
     """An ``<a>``; ``href`` is escaped, ``text`` too."""
     extra = "".join(f" {name}='{e(value)}'" for name, value in attributes.items())
     return f"<a href='{e(href)}'{extra}>{e(text)}</a>"
+
+
+def scene_clip_url(scene_id: str) -> str:
+    """Where the Clip button of ``scene_id`` posts."""
+    return SCENE_CLIP_URL.replace("{scene}", quote(scene_id, safe=""))
 
 
 def path_id(value: str) -> str:

@@ -15,6 +15,7 @@ from dataops.explorer.html import (
     page,
     path_id,
     query,
+    scene_clip_url,
     table,
     table_of_rows,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "FileLink",
     "SearchHit",
     "catalog_page",
+    "clip_control",
     "drive_page",
     "labeling_page",
     "lineage_elements",
@@ -274,6 +276,8 @@ def drive_page(measurement: Measurement, config: Mapping[str, Any]) -> str:
         "<div class='cursor'><input type='range' id='cursor' min='0' max='0' value='0'>"
         "<span id='cursor-time'></span></div>"
         "<div id='timeline' class='timeline'></div>"
+        "<details id='scenes' open><summary>Scenes</summary>"
+        "<ul id='scene-list' class='scene-list'></ul></details>"
         "<div id='plots'></div>"
         "<p id='status' class='status'>Loading ...</p>" + data_block("drive-config", dict(config))
     )
@@ -281,7 +285,7 @@ def drive_page(measurement: Measurement, config: Mapping[str, Any]) -> str:
         f"Drive {measurement.id}",
         body,
         styles=("vendor/leaflet.css", "vendor/uPlot.min.css"),
-        scripts=("vendor/leaflet.js", "vendor/uPlot.iife.min.js", "drive.js"),
+        scripts=("vendor/leaflet.js", "vendor/uPlot.iife.min.js", "clips.js", "drive.js"),
         page_id="drive",
     )
 
@@ -297,9 +301,29 @@ class SearchHit:
     boxes: list[Box]
     width: int | None
     height: int | None
+    scene_id: str | None = None
+    """The scene of a scene hit (its tile gets the Clip action); None for a frame hit."""
 
 
-def _tile(hit: SearchHit) -> str:
+def clip_control(scene_id: str, denied: str | None) -> str:
+    """The Clip action of one scene: a button clips.js starts and follows, and where it shows
+    progress and the links; disabled with ``denied`` as its tooltip when the session may not."""
+    button = (
+        f"<button type='button' class='clip-button' disabled title='{e(denied)}'>Clip</button>"
+        if denied
+        else "<button type='button' class='clip-button' title='Write this scene to one MCAP "
+        "file'>Clip</button>"
+    )
+    # The reason on the holder too: some browsers show no tooltip over a disabled button.
+    holder_title = f" title='{e(denied)}'" if denied else ""
+    return (
+        f"<div class='clip' data-clip-url='{e(scene_clip_url(scene_id))}'{holder_title} "
+        f"data-scene='{e(scene_id)}' data-state='{'denied' if denied else 'idle'}'>{button}"
+        "<span class='clip-status' role='status'></span></div>"
+    )
+
+
+def _tile(hit: SearchHit, clip_denied: str | None) -> str:
     href = f"{BASE}/drives/{path_id(hit.measurement_id)}{query({'t': hit.time_ns})}"
     image = ""
     if hit.frame is not None:
@@ -314,16 +338,25 @@ def _tile(hit: SearchHit) -> str:
                 for b in hit.boxes
             )
         image = f"<span class='thumb'><img src='{e(src)}' alt='' loading='lazy'>{overlay}</span>"
-    return (
+    tile = (
         f"<a class='hit' href='{e(href)}' data-measurement='{e(hit.measurement_id)}' "
         f"data-time='{hit.time_ns}'>{image}<span class='caption'>{e(hit.title)}</span></a>"
     )
+    if hit.scene_id is None:
+        return tile
+    # A button cannot sit inside the tile's link: the scene's tile and its Clip action side by side.
+    return f"<div class='scene-hit'>{tile}{clip_control(hit.scene_id, clip_denied)}</div>"
 
 
 def search_page(
-    hits: Sequence[SearchHit], filters: Mapping[str, Any], *, next_continuation: str | None
+    hits: Sequence[SearchHit],
+    filters: Mapping[str, Any],
+    *,
+    next_continuation: str | None,
+    clip_denied: str | None = None,
 ) -> str:
-    """Search form and the results as a thumbnail grid."""
+    """Search form and the results as a thumbnail grid; scene tiles with the Clip action,
+    disabled with ``clip_denied`` as the reason when the session may not clip."""
     form = (
         f"<form method='get' action='{BASE}/search' id='filters' class='filters'>"
         + _select(
@@ -341,10 +374,12 @@ def search_page(
         + _input("label", "Label", filters.get("label"))
         + "<button type='submit'>Search</button></form>"
     )
-    grid = "<div class='grid' id='results'>" + "".join(_tile(h) for h in hits) + "</div>"
+    tiles = "".join(_tile(h, clip_denied) for h in hits)
+    grid = "<div class='grid' id='results'>" + tiles + "</div>"
     more = _next_page(f"{BASE}/search", filters, next_continuation)
     count = f"<p id='count'><span id='shown'>{len(hits)}</span> results on this page</p>"
-    return page("Search", form + count + grid + more, page_id="search")
+    scripts = ("clips.js",) if any(h.scene_id is not None for h in hits) else ()
+    return page("Search", form + count + grid + more, scripts=scripts, page_id="search")
 
 
 def labeling_page(

@@ -100,6 +100,7 @@ def test_starters_document_202_with_location_and_the_run_status_route() -> None:
         "createLabelExport",
         "clipScene",
         "clipMeasurement",
+        "explorerClipScene",
     }
     for op in starters:
         answer = document["paths"][op.path][op.method.lower()]["responses"]["202"]

@@ -89,6 +89,29 @@ def test_key_in_the_url_becomes_a_session_for_explorer_routes_only(
     assert rerun.status == 401
 
 
+def test_the_clip_start_takes_a_write_session_with_a_json_body_only(
+    host: FunctionHost, fleet: Fleet
+) -> None:
+    """The explorer's Clip route takes the session cookie, but a form post (what another site
+    could send without a preflight) is 415 and a read session 403, both before any run; the
+    API's own clip starter still refuses the cookie."""
+    json_body = {"content-type": "application/json"}
+    writer = {"cookie": _session(host, WRITE_KEY)}
+    form = host.request(
+        "POST",
+        "/api/explorer/scenes/s-1/clip",
+        headers={**writer, "content-type": "application/x-www-form-urlencoded"},
+        body=b"margin_s=1",
+    )
+    assert form.status == 415
+    reader = {"cookie": _session(host, READ_KEY), **json_body}
+    refused = host.request("POST", "/api/explorer/scenes/s-1/clip", headers=reader, body=b"{}")
+    assert refused.status == 403
+    assert "write role" in refused.json()["detail"]
+    api = host.request("POST", "/api/scenes/s-1/clip", headers={**writer, **json_body}, body=b"{}")
+    assert api.status == 401
+
+
 def test_a_tampered_or_foreign_cookie_is_the_login_page(host: FunctionHost, fleet: Fleet) -> None:
     name, value = _session(host, READ_KEY).split("=", 1)
     forged = value.replace("read.", "write.", 1)

@@ -175,15 +175,19 @@ def create_with_files(
 
 
 def seed_completed_raw(
-    store: MetadataStore, zones: BlobZones, measurement: Measurement, files_dir: Path
+    store: MetadataStore, zones: BlobZones, measurement: Measurement, files_dir: Path | None
 ) -> Datastream:
     """A COMPLETED RAW datastream ``raw-1`` holding ``measurement``'s files from ``files_dir``,
-    uploaded to the raw zone as ingest leaves them."""
+    uploaded to the raw zone and recorded (zone paths, ``<raw path>/<file>``) as ingest leaves
+    them; with ``files_dir`` None only recorded, their blobs missing (a recording lost since)."""
     raw = store.create_datastream(make_datastream("raw-1", measurement.id))
     files = list(all_measurement_files(store, measurement.id))
-    for record in files:
+    for record in files if files_dir is not None else ():
         zones.upload_file(Zone.RAW, f"{raw.path}/{record.path}", files_dir / record.path)
-    store.attach_files(raw.id, files)
+    store.attach_files(
+        raw.id,
+        [record.model_copy(update={"path": f"{raw.path}/{record.path}"}) for record in files],
+    )
     raw = store.get_datastream(raw.id)
     raw = store.transition_datastream(raw.id, DatastreamState.COPYING, expected_etag=str(raw.etag))
     return store.transition_datastream(

@@ -22,7 +22,7 @@ from rosbags.highlevel import AnyReader
 from activities import runtime
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
-from dataops.models import DatastreamType
+from dataops.models import DatastreamType, FileRecord
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
@@ -31,6 +31,12 @@ from devhost.batch_runner import batch_runner
 from devhost.durable.store import RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
+from tests.contract.conftest import (
+    create_with_files,
+    make_measurement,
+    make_scene,
+    seed_completed_raw,
+)
 from tests.devhost.chromium import find_chromium
 from tests.devhost.hosting import run_with_host
 from tests.drives import shared_drive
@@ -42,6 +48,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "explorer"
 WRITE_KEY = "explorer-write-key"
 READ_KEY = "explorer-read-key"
 FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
+LOST_MEASUREMENT = "m-lost-recording"
+LOST_SCENE = "scene-lost-recording"
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ class ExplorerRun:
     gps_rows: int
     datastreams: int
     scene_types: list[str]
+    clip_path: Path
+    """The MCAP the browser downloaded through the Clip action's link."""
 
 
 async def _finished(host: DevHost, instance_id: str, timeout_s: float) -> Any:
@@ -62,6 +72,19 @@ async def _finished(host: DevHost, instance_id: str, timeout_s: float) -> Any:
         return instance if instance is not None and instance.status in FINAL else None
 
     return await wait_for(done, timeout_s=timeout_s, what=f"instance {instance_id}")
+
+
+def _plant_scene_of_a_lost_recording(store_path: Path, zones: BlobZones) -> None:
+    """A second measurement whose RAW file is recorded but gone from the raw zone, and a scene
+    of it: a clip of that scene starts, then its run fails (the Clip action's failed run)."""
+    store = SqliteStore(store_path)
+    try:
+        recording = FileRecord(path="drive.mcap", format="mcap", size=1024, sha256="0" * 64)
+        measurement = create_with_files(store, make_measurement(LOST_MEASUREMENT), [recording])
+        seed_completed_raw(store, zones, measurement, None)
+        store.upsert_scenes([make_scene(LOST_SCENE, measurement.id)])
+    finally:
+        store.close()
 
 
 async def _pipeline_then_browser(
@@ -85,6 +108,7 @@ async def _pipeline_then_browser(
     assert scenes.status is RuntimeStatus.COMPLETED, scenes.error
     truth = json.loads((drive / "truth.json").read_text())
     pedestrian = next(e for e in truth["events"] if e["type"] == "pedestrian_in_view")
+    _plant_scene_of_a_lost_recording(workdir / "metadata.sqlite3", zones)
     config = {
         "base_url": host.base_url,
         "write_key": WRITE_KEY,
@@ -93,6 +117,9 @@ async def _pipeline_then_browser(
         # Mid-window, where the pedestrian is in view whatever the frame grid.
         "pedestrian_ns": (pedestrian["start_ns"] + pedestrian["end_ns"]) // 2,
         "screenshots": str(ARTIFACTS),
+        "clip_path": str(workdir / "clip.mcap"),
+        "ingest_instance": instance_id_for("ingest", "fleet/explorer-1"),
+        "lost_scene": LOST_SCENE,
         "chromium": chromium,
     }
     config_path = workdir / "browser.json"
@@ -108,7 +135,7 @@ async def _pipeline_then_browser(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=240)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=540)
     assert process.returncode == 0, stderr.decode()[-4000:]
     return json.loads(stdout.decode().strip().splitlines()[-1]), output["measurement_id"]
 
@@ -156,7 +183,13 @@ def explorer_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExplorerR
                     lambda host: _pipeline_then_browser(host, zones, drive, chromium, workdir),
                 )
             store = SqliteStore(sqlite_path)
-            datastreams = store.list_datastreams(measurement_id)
+            # The pipeline's datastreams, as the measurement page showed them: the browser
+            # opened it before its Clip made a CLIP datastream.
+            datastreams = [
+                d
+                for d in store.list_datastreams(measurement_id)
+                if d.type is not DatastreamType.CLIP
+            ]
             (scenes,) = [d for d in datastreams if d.type is DatastreamType.SCENES]
             scene_types = sorted(
                 kind for kind, count in scenes.stats["types"].items() for _ in range(count)
@@ -164,7 +197,15 @@ def explorer_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExplorerR
             store.close()
             truth = json.loads((drive / "truth.json").read_text())
             gps_rows = _gps_rows(drive)
-            yield ExplorerRun(seen, truth, measurement_id, gps_rows, len(datastreams), scene_types)
+            yield ExplorerRun(
+                seen,
+                truth,
+                measurement_id,
+                gps_rows,
+                len(datastreams),
+                scene_types,
+                workdir / "clip.mcap",
+            )
         finally:
             feed.close()
             zones.close()

@@ -1,7 +1,7 @@
 // Drives the explorer's pages in Debian's chromium and prints what it saw as one JSON object.
 // Usage: node explorer_pages.mjs <config.json>; the config names the base URL, the keys, the
 // measurement, a pedestrian time and where screenshots go. pytest asserts on the output.
-import { readFileSync, mkdirSync } from "node:fs";
+import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -161,6 +161,80 @@ try {
   const scenes = await page.goto(`${base}/api/explorer/search?kind=scenes&scene_type=hard_brake`);
   out.scene_search = { status: scenes.status(), hits: await page.locator("#results a.hit").count() };
 
+  // Clip: the scene tile's button starts the clip, shows progress, then the links; the
+  // download link reads the file (saved for pytest to read back with the mcap library).
+  const sceneClip = page.locator("#results .clip").first();
+  out.clip = {
+    scene: await sceneClip.getAttribute("data-scene"),
+    enabled: await sceneClip.locator(".clip-button").isEnabled(),
+    scenes: (await (await context.request.get(
+      `${base}/api/drives/${config.measurement_id}/scenes`)).json()).items,
+  };
+  // Every state and status text the control goes through, as the user saw them.
+  await page.evaluate(() => {
+    const holder = document.querySelector("#results .clip");
+    window.clipSeen = [];
+    new MutationObserver(() => {
+      const seen = [holder.dataset.state, holder.querySelector(".clip-status").textContent];
+      const last = window.clipSeen[window.clipSeen.length - 1];
+      if (!last || last[0] !== seen[0] || last[1] !== seen[1]) { window.clipSeen.push(seen); }
+    }).observe(holder, { attributes: true, childList: true, subtree: true, characterData: true });
+  });
+  await sceneClip.locator(".clip-button").click();
+  await page.waitForFunction(() =>
+    !["idle", "starting"].includes(document.querySelector("#results .clip").dataset.state));
+  await page.screenshot({ path: join(shots, "clip-running.png"), fullPage: true });
+  await page.waitForFunction(() => {
+    const state = document.querySelector("#results .clip").dataset.state;
+    return state === "done" || state === "failed" || state === "error";
+  }, null, { timeout: 300000 });
+  out.clip.seen = await page.evaluate(() => window.clipSeen);
+  out.clip.state = await sceneClip.getAttribute("data-state");
+  out.clip.text = await sceneClip.locator(".clip-status").textContent();
+  await page.screenshot({ path: join(shots, "clip-done.png"), fullPage: true });
+  if (out.clip.state === "done") {
+    const download = await sceneClip.locator("a.clip-download").getAttribute("href");
+    out.clip.foxglove = await sceneClip.locator("a.clip-foxglove").getAttribute("href");
+    out.clip.download = download;
+    const file = await context.request.get(download);
+    out.clip.download_status = file.status();
+    writeFileSync(config.clip_path, await file.body());
+  }
+  // The explorer's status route follows clip runs only, not the platform's other runs.
+  out.clip.other_run_status = (await context.request.get(
+    `${base}/api/explorer/clips/${encodeURIComponent(config.ingest_instance)}`)).status();
+  // A failed start shows its reason: the same control pointed at a scene that does not exist.
+  await page.evaluate(() => {
+    const other = document.querySelector("#results .clip");
+    other.dataset.clipUrl = other.dataset.clipUrl.replace(/scenes\/[^/]+\/clip/, "scenes/no-such-scene/clip");
+  });
+  await sceneClip.locator(".clip-button").click();
+  await page.waitForFunction(() => document.querySelector("#results .clip").dataset.state === "error");
+  out.clip.missing = await sceneClip.locator(".clip-status").textContent();
+  await page.screenshot({ path: join(shots, "clip-error.png"), fullPage: true });
+  // A run that fails shows why: a scene whose recording is gone from the raw zone.
+  await page.evaluate((scene) => {
+    document.querySelector("#results .clip").dataset.clipUrl = `/api/explorer/scenes/${scene}/clip`;
+  }, config.lost_scene);
+  await sceneClip.locator(".clip-button").click();
+  await page.waitForFunction(() =>
+    ["failed", "error", "done"].includes(document.querySelector("#results .clip").dataset.state) &&
+    document.querySelector("#results .clip .clip-button").disabled === false, null, { timeout: 120000 });
+  out.clip.lost = {
+    state: await sceneClip.getAttribute("data-state"),
+    text: await sceneClip.locator(".clip-status").textContent(),
+  };
+  await page.screenshot({ path: join(shots, "clip-failed.png"), fullPage: true });
+
+  // The drive view lists the scenes, each with its Clip action.
+  await page.goto(`${base}/api/explorer/drives/${config.measurement_id}`);
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60000 });
+  out.clip.drive = {
+    rows: await page.locator("#scene-list li").count(),
+    enabled: await page.locator("#scene-list .clip-button:enabled").count(),
+  };
+  await page.screenshot({ path: join(shots, "drive-scenes.png"), fullPage: true });
+
   // Labeling: the exports table (none in this run) for the write session.
   const labeling = await page.goto(`${base}/api/explorer/labeling`);
   out.labeling = {
@@ -191,6 +265,25 @@ try {
   const exported = await readPage.request.post(`${base}/api/label-exports`, {
     data: { name: "x" }, headers: { "content-type": "application/json" } });
   out.read.export_status = exported.status();
+  // A read session sees the Clip buttons disabled, saying why, and cannot clip by hand either.
+  await readPage.goto(`${base}/api/explorer/search?kind=scenes&scene_type=hard_brake`);
+  const readButton = readPage.locator("#results .clip-button").first();
+  out.read.clip_button = {
+    enabled: await readButton.isEnabled(),
+    title: await readButton.getAttribute("title"),
+  };
+  await readPage.screenshot({ path: join(shots, "clip-read-only.png"), fullPage: true });
+  const clipped = await readPage.request.post(
+    `${base}/api/explorer/scenes/${encodeURIComponent(out.clip.scene)}/clip`,
+    { data: {}, headers: { "content-type": "application/json" } });
+  out.read.clip_status = clipped.status();
+  out.read.clip_detail = (await clipped.json()).detail;
+  await readPage.goto(`${base}/api/explorer/drives/${config.measurement_id}`);
+  await readPage.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60000 });
+  out.read.drive_clip_buttons = {
+    rows: await readPage.locator("#scene-list li").count(),
+    disabled: await readPage.locator("#scene-list .clip-button:disabled").count(),
+  };
   await reader.close();
 } finally {
   await browser.close();

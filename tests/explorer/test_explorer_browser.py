@@ -6,12 +6,19 @@ each test names the behaviour it protects. Screenshots: test-artifacts/explorer/
 
 from __future__ import annotations
 
-import pytest
+from urllib.parse import parse_qs, urlsplit
 
-from tests.explorer.conftest import ExplorerRun
+import pytest
+from mcap.reader import make_reader
+
+from tests.explorer.conftest import LOST_MEASUREMENT, ExplorerRun
 
 # The shared pipeline run plus the browser session take minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.azurite, pytest.mark.timeout(900)]
+
+
+# The clip's default margin (AVOPS_CLIP_MARGIN_S), added before and after the scene.
+CLIP_MARGIN_NS = 2_000_000_000
 
 
 def _windows(run: ExplorerRun, kind: str) -> list[tuple[int, int]]:
@@ -34,9 +41,11 @@ def test_the_key_in_the_url_becomes_a_strict_http_only_cookie(explorer_run: Expl
 
 
 def test_catalog_lists_the_measurement(explorer_run: ExplorerRun) -> None:
+    """The catalog lists the pipeline's measurement and the one planted for a failing clip."""
     catalog = explorer_run.seen["catalog"]
-    assert catalog["measurements"] == [explorer_run.measurement_id]
-    assert catalog["shown"] == "1"
+    expected = sorted([explorer_run.measurement_id, LOST_MEASUREMENT])
+    assert sorted(catalog["measurements"]) == expected
+    assert catalog["shown"] == "2"
 
 
 def test_lineage_graph_has_one_node_per_datastream(explorer_run: ExplorerRun) -> None:
@@ -137,7 +146,7 @@ def test_unknown_id_and_bad_filter_are_pages_not_stack_traces(explorer_run: Expl
 
 def test_a_read_session_reads_but_cannot_start_a_write(explorer_run: ExplorerRun) -> None:
     read = explorer_run.seen["read"]
-    assert read["catalog"] == 1
+    assert read["catalog"] == 2  # both measurements
     assert read["rerun_status"] in (401, 403)
     assert read["export_status"] in (401, 403)
 
@@ -145,3 +154,84 @@ def test_a_read_session_reads_but_cannot_start_a_write(explorer_run: ExplorerRun
 def test_labeling_page_opens_with_no_exports_yet(explorer_run: ExplorerRun) -> None:
     """The labeling page renders for a fresh platform: no rows, the note saying why."""
     assert explorer_run.seen["labeling"] == {"status": 200, "rows": 0, "empty_note": 1}
+
+
+def test_clip_button_starts_the_clip_shows_progress_and_then_its_links(
+    explorer_run: ExplorerRun,
+) -> None:
+    """A write session's Clip on a scene tile starts the clip, shows the run's progress and,
+    when it is done, a download link and an Open in Foxglove link to the same file."""
+    clip = explorer_run.seen["clip"]
+    assert clip["enabled"] is True
+    states = [state for state, _ in clip["seen"]]
+    assert states[0] == "starting"
+    assert "running" in states
+    assert clip["state"] == "done", clip["text"]
+    assert states[-1] == "done"
+    assert any(text.startswith("Clipping") for state, text in clip["seen"] if state == "running")
+    assert clip["text"].startswith("Clip ready: ")
+    assert clip["download_status"] == 200
+    foxglove = urlsplit(clip["foxglove"])
+    assert foxglove.netloc == "app.foxglove.dev"
+    assert parse_qs(foxglove.query)["ds.url"] == [clip["download"]]
+    assert explorer_run.seen["page_errors"] == []
+
+
+def test_the_downloaded_clip_holds_the_scene_window(explorer_run: ExplorerRun) -> None:
+    """The file behind the Clip action's download link is an MCAP with the measurement's
+    messages from the scene's start to its end, widened by the default margin, no more."""
+    clip = explorer_run.seen["clip"]
+    (scene,) = [s for s in clip["scenes"] if s["id"] == clip["scene"]]
+    assert scene["type"] == "hard_brake"
+    low, high = scene["start_ns"] - CLIP_MARGIN_NS, scene["end_ns"] + CLIP_MARGIN_NS
+    with explorer_run.clip_path.open("rb") as handle:
+        reader = make_reader(handle)
+        times = [message.log_time for _, _, message in reader.iter_messages()]
+        topics = {channel.topic for channel in reader.get_summary().channels.values()}
+    assert len(times) > 100
+    assert "/gps/fix" in topics
+    assert low <= min(times) and max(times) <= high
+    # The window is the scene's: the messages start and end near its widened bounds.
+    assert min(times) - low < 500_000_000
+    assert high - max(times) < 500_000_000
+
+
+def test_clip_errors_show_their_reason(explorer_run: ExplorerRun) -> None:
+    """A clip the app refuses (here: a scene it does not know) shows the status and reason."""
+    missing = explorer_run.seen["clip"]["missing"]
+    assert missing.startswith("Could not start the clip: 404 ")
+    assert "no-such-scene" in missing
+
+
+def test_a_failed_clip_run_shows_its_reason(explorer_run: ExplorerRun) -> None:
+    """A clip that starts but whose run fails (its recording is gone from the raw zone) ends
+    as failed with the run's reason, and the button can be pressed again."""
+    lost = explorer_run.seen["clip"]["lost"]
+    assert lost["state"] == "failed", lost["text"]
+    assert lost["text"].startswith("Clip failed: NotFoundError: ")
+    assert "drive.mcap" in lost["text"]
+
+
+def test_the_explorer_follows_clip_runs_only(explorer_run: ExplorerRun) -> None:
+    """The session's status route answers for clip runs; the ingest run is not one (404)."""
+    assert explorer_run.seen["clip"]["other_run_status"] == 404
+
+
+def test_drive_view_lists_every_scene_with_its_clip_action(explorer_run: ExplorerRun) -> None:
+    """The drive view's scene list has one row per scene, each with an enabled Clip button."""
+    drive = explorer_run.seen["clip"]["drive"]
+    rows = len(explorer_run.scene_types)
+    assert drive == {"rows": rows, "enabled": rows}
+
+
+def test_a_read_session_sees_clip_disabled_with_the_reason(explorer_run: ExplorerRun) -> None:
+    """A read session's Clip buttons are disabled with a tooltip naming the role it lacks,
+    and the clip route refuses it (403) rather than start a run."""
+    read = explorer_run.seen["read"]
+    assert read["clip_button"]["enabled"] is False
+    assert "needs the write role" in read["clip_button"]["title"]
+    assert "read role" in read["clip_button"]["title"]
+    assert read["clip_status"] == 403
+    assert "write role" in read["clip_detail"]
+    rows = len(explorer_run.scene_types)
+    assert read["drive_clip_buttons"] == {"rows": rows, "disabled": rows}

@@ -14,7 +14,7 @@ import pytest
 
 from dataops.errors import InvalidInputError
 from dataops.explorer.html import data_block, e, error_page, page, path_id
-from dataops.explorer.pages import catalog_page, search_page
+from dataops.explorer.pages import SearchHit, catalog_page, search_page
 from dataops.explorer.thumbnails import ThumbnailCache, jpeg_width, resize_jpeg
 from dataops.explorer.vendor import VENDOR_FILES, copy_vendor_files, missing_vendor_files
 from dataops.models import Measurement
@@ -84,6 +84,24 @@ def _jpeg(width: int, height: int, *params: int) -> bytes:
     ok, data = cv2.imencode(".jpg", image, list(params))
     assert ok
     return bytes(data.tobytes())
+
+
+def test_scene_tiles_carry_the_clip_action_and_frame_tiles_do_not() -> None:
+    """A scene hit's tile has a Clip button posting to its scene (the id URL-encoded, escaped);
+    denied, the button is disabled with the reason as its tooltip; frame hits have none."""
+    scene = SearchHit("m-1", 3, 10, "hard_brake", [], 640, 360, scene_id="s/1'<x>")
+    frame = SearchHit("m-1", 4, 20, "frame", [], 640, 360)
+    allowed = search_page([scene, frame], {}, next_continuation=None)
+    assert allowed.count("class='clip-button'") == 1
+    assert "data-clip-url='/api/explorer/scenes/s%2F1%27%3Cx%3E/clip'" in allowed
+    assert "<x>" not in allowed
+    assert " disabled" not in allowed
+    assert "/api/explorer/assets/clips.js" in allowed
+    reason = "Clipping needs the write role; this session has the read role."
+    denied = search_page([scene], {}, next_continuation=None, clip_denied=reason)
+    assert f"class='clip-button' disabled title='{reason}'" in denied
+    frames_only = search_page([frame], {}, next_continuation=None)
+    assert "clip" not in frames_only
 
 
 def test_thumbnails_shrink_to_the_width_and_never_upscale() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zstandard
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer as Writer2
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
@@ -328,4 +329,25 @@ def write_uncheckpointed_bag(path: Path, n: int = 10) -> dict[str, int]:
         conn.close()
     live.unlink()
     shutil.rmtree(source)
+    return counts
+
+
+def write_file_compressed_bag(path: Path, n: int = 10) -> dict[str, int]:
+    """A bag recorded with ``compression_mode: file``: its one sqlite3 storage file compressed
+    as a whole into ``<name>.db3.zstd`` (one zstd frame, as rosbag2's compressor writes it),
+    metadata.yaml naming the compressed file and the compression."""
+    counts = write_versioned_bag(path, 9, n)
+    (db,) = path.glob("*.db3")
+    packed = db.with_name(db.name + ".zstd")
+    with db.open("rb") as plain, packed.open("wb") as target:
+        zstandard.ZstdCompressor().copy_stream(plain, target)
+    db.unlink()
+    yaml = YAML(typ="safe")
+    meta = yaml.load((path / "metadata.yaml").read_text())
+    info = meta["rosbag2_bagfile_information"]
+    info["relative_file_paths"] = [packed.name]
+    info["files"][0]["path"] = packed.name
+    info["compression_format"] = "zstd"
+    info["compression_mode"] = "FILE"
+    (path / "metadata.yaml").write_text(_yaml_text(meta))
     return counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.request
 from collections import Counter
@@ -17,6 +18,8 @@ from rosbags.rosbag1 import Reader as Ros1Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from dataops.clips.steps import ClipRequest, prepare_clip, write_measurement_clip
+from dataops.clips.writer import ClipSource, ClipWindow, write_clip
+from dataops.errors import InvalidInputError
 from dataops.models import DatastreamState, DatastreamType, FileRecord, Scene
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
@@ -192,17 +195,20 @@ def test_clip_keeps_only_the_requested_topics(
 def _sqlite_bag(kind: str, bag: Path) -> dict[str, int]:
     if kind == "wal":
         return ros2_bags.write_uncheckpointed_bag(bag)
+    if kind == "file-zstd":
+        return ros2_bags.write_file_compressed_bag(bag)
     return ros2_bags.write_versioned_bag(bag, 5 if kind == "no-definitions" else 9)
 
 
-@pytest.mark.parametrize("kind", ["current", "wal", "no-definitions"])
+@pytest.mark.parametrize("kind", ["current", "wal", "no-definitions", "file-zstd"])
 def test_sqlite3_ros2_bag_clip_holds_the_window_and_decodes(
     blob_zones: BlobZones, tmp_path: Path, kind: str
 ) -> None:
     """A ROS 2 bag in sqlite3 storage is clipped: exactly its messages with log time in the
     window, per topic, as ``cdr`` with ``ros2msg`` schemas the ROS 2 decoder reads back.
     Messages still in the write-ahead log count; a bag without stored definitions takes
-    rosbags' ROS 2 types, and a topic whose type is unknown there is listed as skipped."""
+    rosbags' ROS 2 types, and a topic whose type is unknown there is listed as skipped; a bag
+    recorded with ``compression_mode: file`` (``.db3.zstd``) is clipped like the plain one."""
     bag = tmp_path / "drive" / "bag"
     bag.parent.mkdir()
     _sqlite_bag(kind, bag)
@@ -211,6 +217,7 @@ def test_sqlite3_ros2_bag_clip_holds_the_window_and_decodes(
         for item in sorted(bag.iterdir())
     ]
     assert any(f.path.endswith("-wal") for f in files) == (kind == "wal")
+    assert any(f.path.endswith(".db3.zstd") for f in files) == (kind == "file-zstd")
     store = SqliteStore(tmp_path / "meta.sqlite3")
     measurement = create_with_files(store, make_measurement("m-sqlite"), files)
     seed_completed_raw(store, blob_zones, measurement, tmp_path / "drive")
@@ -251,3 +258,30 @@ def test_sqlite3_ros2_bag_clip_holds_the_window_and_decodes(
     assert latitudes == [48.00003, 48.00004, 48.00005, 48.00006]
     assert result["topics"] == expected
     assert sorted(result["skipped"]) == sorted(f"bag/bag.db3:{topic}" for topic in unknown)
+
+
+def test_file_compressed_storage_is_read_from_a_scratch_copy_that_goes_away(
+    tmp_path: Path,
+) -> None:
+    """A ``.db3.zstd`` is decompressed to a scratch file beside it, clipped like a ``.db3``
+    (exactly its messages in the window), and the scratch is gone afterwards; a file that is
+    not zstd is an error naming it, and leaves no scratch either."""
+    bag = tmp_path / "bag"
+    ros2_bags.write_file_compressed_bag(bag)
+    (packed,) = bag.glob("*.db3.zstd")
+    before = sorted(item.name for item in bag.iterdir())
+    base, step = ros2_bags.BASE_NS, ros2_bags.STEP_NS
+    window = ClipWindow(base + 2 * step, base + 4 * step)
+    source = ClipSource("rosbag2_sqlite3", packed, "bag/bag.db3.zstd", file_compression="zstd")
+    out = io.BytesIO()
+    stats = write_clip([source], window, out)
+    assert dict(stats.messages) == dict.fromkeys(ROS2_TOPICS, 3)
+    stamps = [m.log_time for _, _, m in make_reader(io.BytesIO(out.getvalue())).iter_messages()]
+    assert sorted(set(stamps)) == [base + 2 * step, base + 3 * step, base + 4 * step]
+    assert sorted(item.name for item in bag.iterdir()) == before
+    bad = bag / "bad.db3.zstd"
+    bad.write_bytes(b"SQLite format 3\0" + bytes(64))
+    broken = ClipSource("rosbag2_sqlite3", bad, "bag/bad.db3.zstd", file_compression="zstd")
+    with pytest.raises(InvalidInputError, match=r"bag/bad\.db3\.zstd: not a zstd file"):
+        write_clip([broken], window, io.BytesIO())
+    assert sorted(item.name for item in bag.iterdir()) == sorted([*before, bad.name])

@@ -74,6 +74,8 @@ HTTP_FUNCTIONS = [
     "http_explorer_drives_id",
     "http_explorer_search",
     "http_explorer_labeling",
+    "http_explorer_scenes_id_clip",
+    "http_explorer_clips_id",
     "http_explorer_assets_path",
     "http_drives_id_track",
     "http_drives_id_signals",

@@ -89,6 +89,7 @@
       holder.appendChild(band);
       state.bands.push({ type: scene.type, start_ns: scene.start_ns, end_ns: scene.end_ns });
     });
+    listScenes(scenes, start, seek);
     var now = document.createElement("div");
     now.className = "now";
     holder.appendChild(now);
@@ -97,6 +98,26 @@
       seek(start + span * (event.clientX - box.left) / box.width);
     });
     return function (t) { now.style.left = (100 * (t - start) / span) + "%"; };
+  }
+
+  // One row per scene: its type and times (a click moves the cursor there) and its Clip action.
+  function listScenes(scenes, start, seek) {
+    var list = document.getElementById("scene-list");
+    scenes.items.forEach(function (scene) {
+      var item = document.createElement("li");
+      item.dataset.scene = scene.id;
+      item.dataset.type = scene.type;
+      var name = document.createElement("a");
+      name.href = "#";
+      name.className = "scene-seek";
+      name.textContent = scene.type + " at " + ((scene.start_ns - start) / 1e9).toFixed(1) + " s, " +
+        ((scene.end_ns - scene.start_ns) / 1e9).toFixed(1) + " s long";
+      name.addEventListener("click", function (event) { event.preventDefault(); seek(scene.start_ns); });
+      item.appendChild(name);
+      var url = config.clip_url.replace("{scene}", encodeURIComponent(scene.id));
+      item.appendChild(window.explorerClips.control(url, config.clip_denied, scene.id));
+      list.appendChild(item);
+    });
   }
 
   function drawPlots(signals, seek) {
