@@ -33,7 +33,7 @@ class ClosedOnExit(ABC):
         self.close()
 
 
-class RunningWhileEntered(ABC):
+class RunningWhileEntered(ClosedOnExit):
     """``with service as s``: ``start()`` on entry, ``stop()`` when the block ends."""
 
     @abstractmethod
@@ -44,14 +44,10 @@ class RunningWhileEntered(ABC):
     def stop(self) -> None:
         """Tear the service down."""
 
+    def close(self) -> None:
+        """Closing a service stops it."""
+        self.stop()
+
     def __enter__(self) -> Self:
         self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

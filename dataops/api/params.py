@@ -26,8 +26,10 @@ from pydantic import (
 
 from dataops.api.auth import KEY_PARAM
 from dataops.api.problems import ApiError
+from dataops.frames.search import FrameQuery
 from dataops.models import DatastreamType, MeasurementState
 from dataops.models.common import Identifier, Tag, UtcDatetime, VehicleId
+from dataops.scenes.search import SceneTableQuery
 from dataops.store import MeasurementQuery
 from dataops.store.continuation import MAX_TOKEN_LENGTH
 from dataops.store.protocol import MAX_LINEAGE_DEPTH, MAX_PAGE_SIZE, LineageDirection
@@ -178,6 +180,20 @@ class SceneSearch(_TimeRange):
     limit: Limit = DEFAULT_PAGE_SIZE
     continuation: Continuation | None = None
 
+    def table_query(self) -> SceneTableQuery:
+        """The scenes table query of these parameters."""
+        return SceneTableQuery(
+            type=self.type,
+            vehicle_id=self.vehicle,
+            measurement_id=self.measurement,
+            start_from=self.recorded_from,
+            start_to=self.recorded_to,
+            labeled=self.labeled,
+            label=self.label,
+            limit=self.limit,
+            continuation=self.continuation,
+        )
+
 
 ObjectClass = Annotated[
     str,
@@ -203,6 +219,20 @@ class FrameSearchParams(_TimeRange):
     )
     limit: Limit = DEFAULT_PAGE_SIZE
     continuation: Continuation | None = None
+
+    def frame_query(self) -> FrameQuery:
+        """The frame index query of these parameters."""
+        return FrameQuery(
+            vehicle_id=self.vehicle,
+            object_class=self.object,
+            scene_type=self.scene_type,
+            time_from=self.recorded_from,
+            time_to=self.recorded_to,
+            labeled=self.labeled,
+            label=self.label,
+            limit=self.limit,
+            continuation=self.continuation,
+        )
 
 
 class FileListParams(_Params):

@@ -116,6 +116,14 @@ def _params(values: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"name": name, "value": value} for name, value in values.items()]
 
 
+def _clause_if_set(values: dict[str, Any], clause: str, name: str, value: object) -> str:
+    """``clause`` with ``value`` bound to ``name`` in ``values``; "" when ``value`` is None."""
+    if value is None:
+        return ""
+    values[name] = value
+    return clause
+
+
 def _is_system_key(key: str) -> bool:
     return key.startswith("_")
 
@@ -403,10 +411,7 @@ class CosmosStore(SharedOperations):
             "@h": str(doc["content_sha256"]),
             "@n": wanted // CHUNK_RECORDS + 2,
         }
-        resume = ""
-        if after is not None:
-            resume = "AND c.last_path > @after "
-            values["@after"] = after
+        resume = _clause_if_set(values, "AND c.last_path > @after ", "@after", after)
         chunks = self._query(
             self._c.files,
             f"SELECT TOP @n * FROM c WHERE c.measurement_id = @m AND c.kind = '{CHUNK_KIND}' "  # noqa: S608  # constant fragments only
@@ -476,10 +481,7 @@ class CosmosStore(SharedOperations):
         check_filter(measurement_id, field="measurement_id")
         type_value = check_filter(type, field="type")
         values: dict[str, Any] = {"@m": measurement_id}
-        type_clause = ""
-        if type_value is not None:
-            type_clause = "AND c.type = @type "
-            values["@type"] = type_value
+        type_clause = _clause_if_set(values, "AND c.type = @type ", "@type", type_value)
         docs = self._query(
             self._c.datastreams,
             f"SELECT * FROM c WHERE c.measurement_id = @m {type_clause}"  # noqa: S608  # constant fragment
