@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -114,6 +114,16 @@ class _TimeRange(_Params):
         return self
 
 
+# Query parameter -> search query field, where the API's short name differs.
+_QUERY_FIELD = {"vehicle": "vehicle_id", "measurement": "measurement_id"}
+
+
+def _query_fields(params: _Params, **renamed: str) -> dict[str, Any]:
+    """Every parameter's value under its search query field name (``renamed`` first)."""
+    names = _QUERY_FIELD | renamed
+    return {names.get(name, name): getattr(params, name) for name in type(params).model_fields}
+
+
 class NoParams(_Params):
     """A route without query parameters."""
 
@@ -181,17 +191,9 @@ class SceneSearch(_TimeRange):
     continuation: Continuation | None = None
 
     def table_query(self) -> SceneTableQuery:
-        """The scenes table query of these parameters."""
+        """The scenes table query of these parameters (the time window bounds the start)."""
         return SceneTableQuery(
-            type=self.type,
-            vehicle_id=self.vehicle,
-            measurement_id=self.measurement,
-            start_from=self.recorded_from,
-            start_to=self.recorded_to,
-            labeled=self.labeled,
-            label=self.label,
-            limit=self.limit,
-            continuation=self.continuation,
+            **_query_fields(self, recorded_from="start_from", recorded_to="start_to")
         )
 
 
@@ -223,15 +225,9 @@ class FrameSearchParams(_TimeRange):
     def frame_query(self) -> FrameQuery:
         """The frame index query of these parameters."""
         return FrameQuery(
-            vehicle_id=self.vehicle,
-            object_class=self.object,
-            scene_type=self.scene_type,
-            time_from=self.recorded_from,
-            time_to=self.recorded_to,
-            labeled=self.labeled,
-            label=self.label,
-            limit=self.limit,
-            continuation=self.continuation,
+            **_query_fields(
+                self, object="object_class", recorded_from="time_from", recorded_to="time_to"
+            )
         )
 
 
