@@ -35,12 +35,12 @@ def _as_is(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class SearchFilter:
-    """One filter option: ``parameter`` (typed as ``option``) sent as the query key ``query``."""
+    """One filter option, unset by default: ``parameter`` (typed as ``option``), sent as the
+    query key ``query`` after ``to_query``."""
 
     parameter: str
     query: str
     option: Any
-    default: Any = None
     to_query: Callable[[Any], Any] = _as_is
 
 
@@ -81,7 +81,7 @@ def search_command(
             name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
         )
         for name, annotation, default in [
-            *((f.parameter, f.option, f.default) for f in filters),
+            *((f.parameter, f.option, None) for f in filters),
             *_PAGE_AND_CONNECTION,
         ]
     ]
