@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
+from azure.core.pipeline.transport import HttpTransport
 from azure.storage.blob import (
     AccessPolicy,
     BlobClient,
@@ -52,6 +53,7 @@ __all__ = [
     "export_links",
     "grant_export_access",
     "revoke_export_access",
+    "user_delegation_key",
     "uses_stored_policies",
 ]
 
@@ -171,7 +173,7 @@ def _delegation_signed(
         (package, ContainerSasPermissions(read=True, list=True)),
         (labels, ContainerSasPermissions(create=True, write=True)),
     ):
-        key = _user_delegation_key(container, start, expiry)
+        key = user_delegation_key(container, start, expiry)
         tokens.append(
             generate_container_sas(
                 account_name=str(container.account_name),
@@ -204,7 +206,7 @@ def blob_read_url(
         signing = {"account_key": str(key)}
     else:
         expiry = min(expires_at, start + _CLOCK_SKEW + MAX_DELEGATION_SAS)
-        signing = {"user_delegation_key": _user_delegation_key(blob, start, expiry)}
+        signing = {"user_delegation_key": user_delegation_key(blob, start, expiry)}
     token = generate_blob_sas(
         account_name=str(blob.account_name),
         container_name=str(blob.container_name),
@@ -218,15 +220,20 @@ def blob_read_url(
     return f"{blob.url}?{token}"
 
 
-def _user_delegation_key(
-    client: BlobClient | ContainerClient, start: datetime, expiry: datetime
+def user_delegation_key(
+    client: BlobClient | ContainerClient,
+    start: datetime,
+    expiry: datetime,
+    *,
+    transport: HttpTransport[Any, Any] | None = None,
 ) -> UserDelegationKey:
-    """A user delegation key of the client's account for [start, expiry].
+    """A user delegation key of the client's account (its own credential) for [start, expiry].
 
-    The key lives as long as the SAS it signs: revoking delegation keys ends both.
+    ``transport``: only for tests that record the requests made to (a stand-in for) Azure.
     """
     account_url = f"{client.scheme}://{client.primary_hostname}"
-    service = BlobServiceClient(account_url, credential=client.credential)
+    options: dict[str, Any] = {} if transport is None else {"transport": transport}
+    service = BlobServiceClient(account_url, credential=client.credential, **options)
     with translate_azure_errors(f"{account_url}: user delegation key"):
         return service.get_user_delegation_key(start, expiry)
 
