@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dataops.errors import InvalidInputError
+from dataops.errors import InvalidInputError, invalid_input_from
 
 __all__ = ["load_config", "read_config", "validated"]
 
@@ -32,9 +32,7 @@ def validated(model: type[M], data: object, *, source: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInputError(first["msg"], source=source, field=field) from err
+        raise invalid_input_from(err, source=source) from err
 
 
 def load_config(model: type[M], path: Path, what: str) -> M:
