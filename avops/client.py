@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from avops.connection import resolve_api
+from dataops.lifecycle import ClosedOnExit
 
 __all__ = [
     "FINISHED",
@@ -62,7 +62,7 @@ def answer(response: httpx.Response) -> Any:
     return response.json()
 
 
-class ApiClient:
+class ApiClient(ClosedOnExit):
     """The app's HTTP API below ``<base URL>/api``, with the caller's key on every request."""
 
     # Tests swap in a transport that calls the app's functions directly (no socket).
@@ -77,17 +77,6 @@ class ApiClient:
             timeout=timeout,
             transport=ApiClient.transport,
         )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connection pool."""

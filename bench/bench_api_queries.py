@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.measurement_store import T0, build_store
-from dataops.api import HANDLERS, ApiContext, ApiRequest, handle
+from bench.measurement_store import READ_KEY, T0, build_store, read_request
+from dataops.api import HANDLERS, ApiContext, handle
 from dataops.models import DatastreamType
 from dataops.settings import Settings
 from dataops.store.query_rules import time_key
@@ -40,7 +40,6 @@ TAGS = [f"tag-{i:02d}" for i in range(20)]
 RUNS = 300
 RESULTS = Path(__file__).resolve().parent / "results"
 GOAL_P95_MS = 50.0
-KEY = "bench-read-key"
 TYPES = list(DatastreamType)
 
 
@@ -210,7 +209,7 @@ def test_api_query_latency(tmp_path_factory: pytest.TempPathFactory) -> None:
         f"\nbuilt {MEASUREMENTS} measurements, {MEASUREMENTS * DATASTREAMS_PER_MEASUREMENT} "
         f"datastreams in {time.perf_counter() - began:.0f} s ({path.stat().st_size >> 20} MiB)"
     )
-    settings = Settings(api_read_keys=[KEY])
+    settings = Settings(api_read_keys=[READ_KEY])
     context = ApiContext(
         settings=lambda: settings,
         store=lambda: store,
@@ -225,14 +224,7 @@ def test_api_query_latency(tmp_path_factory: pytest.TempPathFactory) -> None:
             api_times, sql_times = [], []
             for _ in range(RUNS):
                 route, ids, params = search.api(rng_api)
-                request = ApiRequest.build(
-                    method="GET",
-                    route=route,
-                    path="/api/" + route,
-                    route_params=ids,
-                    params=params,
-                    headers={"x-functions-key": KEY},
-                )
+                request = read_request(route, ids, params)
                 start = time.perf_counter()
                 response = handle(request, context, HANDLERS)
                 api_times.append(time.perf_counter() - start)

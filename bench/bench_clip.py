@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench._common import run_probe
 from bench.mcap_sources import write_source
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 WINDOW_NS = 20_000_000_000
 
@@ -35,24 +33,7 @@ def _sizes_mb() -> list[int]:
 
 
 def _probe(mode: str, source: Path, start: int, end: int, out: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.clip_probe",
-            mode,
-            str(source),
-            str(start),
-            str(end),
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=True,
-    )
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    return run_probe("bench.clip_probe", mode, str(source), str(start), str(end), str(out))
 
 
 @pytest.mark.bench

@@ -30,8 +30,8 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.measurement_store import T0, build_store
-from dataops.api import HANDLERS, ApiContext, ApiRequest, Locator, handle
+from bench.measurement_store import READ_KEY, T0, build_store, read_request
+from dataops.api import HANDLERS, ApiContext, Locator, handle
 from dataops.explorer.drive import DriveReader
 from dataops.models import DatastreamType
 from dataops.paths import Zone
@@ -53,7 +53,6 @@ CHAIN = [
 ]
 RUNS = 100
 FRAMES = 200
-KEY = "bench-read-key"
 RESULTS = Path(__file__).resolve().parent / "results"
 OFFLINE = "UseDevelopmentStorage=true"
 FRAME_MAX_BYTES = 1 << 24
@@ -93,14 +92,7 @@ def _row(what: str, ours: list[float], reference: list[float]) -> dict[str, obje
 
 def _get(context: ApiContext, route: str, ids: dict[str, str], params: dict[str, str]) -> bytes:
     response = handle(
-        ApiRequest.build(
-            method="GET",
-            route=route,
-            path="/api/" + route,
-            route_params=ids,
-            params=params,
-            headers={"x-functions-key": KEY},
-        ),
+        read_request(route, ids, params),
         context,
         HANDLERS,
     )
@@ -212,7 +204,7 @@ def test_explorer_pages_and_thumbnails(tmp_path_factory: pytest.TempPathFactory)
         tags=lambda _: ["bench"],
     )
     print(f"\nbuilt {MEASUREMENTS} measurements in {time.perf_counter() - began:.0f} s")
-    settings = Settings(api_read_keys=[KEY], storage_connection_string=OFFLINE)
+    settings = Settings(api_read_keys=[READ_KEY], storage_connection_string=OFFLINE)
     locator = Locator(zone_clients_from_settings(settings), sas_minutes=15)
     context = ApiContext(settings=lambda: settings, store=lambda: store, locator=lambda: locator)
     rows = _pages(context) + _thumbnails(context, workdir)

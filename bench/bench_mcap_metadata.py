@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,9 +25,9 @@ from typing import Any
 import pytest
 from mcap.writer import IndexType
 
+from bench._common import run_probe
 from bench.mcap_sources import write_source
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(tempfile.gettempdir()) / "avops-bench-mcap"
 MIN_FREE = 10 << 30
@@ -49,15 +47,7 @@ def unindexed_mcap() -> Path:
 
 
 def _probe(mode: str, source: Path, out: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.mcap_metadata_probe", mode, str(source), str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=True,
-    )
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    return run_probe("bench.mcap_metadata_probe", mode, str(source), str(out), timeout_s=3600)
 
 
 @pytest.mark.bench

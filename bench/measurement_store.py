@@ -12,13 +12,28 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from dataops.api import ApiRequest
 from dataops.models import Datastream, DatastreamType, FileRecord, Measurement, Producer
 from dataops.paths import Zone
 from dataops.store.sqlite import SqliteStore
 
-__all__ = ["T0", "build_store", "sha256_text"]
+__all__ = ["READ_KEY", "T0", "build_store", "read_request", "sha256_text"]
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
+# The API key the benchmarks give the read role and send with every request.
+READ_KEY = "bench-read-key"
+
+
+def read_request(route: str, ids: dict[str, str], params: dict[str, str]) -> ApiRequest:
+    """``GET /api/<route>`` with the route's ids and query parameters, as the read key."""
+    return ApiRequest.build(
+        method="GET",
+        route=route,
+        path="/api/" + route,
+        route_params=ids,
+        params=params,
+        headers={"x-functions-key": READ_KEY},
+    )
 
 
 def sha256_text(text: str) -> str:

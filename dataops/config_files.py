@@ -10,11 +10,22 @@ import json
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from dataops.errors import InvalidInputError
+from dataops.errors import InvalidInputError, invalid_input_from
 
-__all__ = ["load_config", "read_config", "validated"]
+__all__ = ["CONFIG_DIR", "ConfigModel", "load_config", "read_config", "validated"]
+
+# The app's own config files (config/ at the repository and app root).
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+
+class ConfigModel(BaseModel):
+    """A config document or section: frozen, and a key it does not know is an error (a
+    misspelt threshold must fail the run, not fall back to its default)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,9 +43,7 @@ def validated(model: type[M], data: object, *, source: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInputError(first["msg"], source=source, field=field) from err
+        raise invalid_input_from(err, source=source) from err
 
 
 def load_config(model: type[M], path: Path, what: str) -> M:

@@ -5,6 +5,11 @@ Activities raise these; the orchestrators decide from the class whether a retry 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 __all__ = [
     "AccessDeniedError",
     "ConflictError",
@@ -18,6 +23,7 @@ __all__ = [
     "RetryableError",
     "TerminalError",
     "first_line",
+    "invalid_input_from",
 ]
 
 
@@ -54,6 +60,17 @@ class InvalidInputError(TerminalError):
         self.field = field
         where = ": ".join(part for part in (source, field) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def invalid_input_from(
+    err: ValidationError, *, source: str | None, within: str | None = None
+) -> InvalidInputError:
+    """The first error of a pydantic validation, naming ``source`` and the field's dotted path
+    (below ``within``, e.g. ``files[3]``, when the validated data sits inside a larger one)."""
+    first = err.errors()[0]
+    path = ".".join(str(part) for part in first["loc"])
+    field = f"{within}.{path}" if within and path else (within or path or None)
+    return InvalidInputError(first["msg"], source=source, field=field)
 
 
 class InvalidPathError(InvalidInputError):

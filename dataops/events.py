@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dataops.errors import InvalidInputError
+from dataops.errors import InvalidInputError, invalid_input_from
 from dataops.models import MANIFEST_NAME
 from dataops.paths import check_relative_path
 
@@ -100,9 +100,7 @@ def parse_blob_event(payload: dict[str, Any]) -> BlobEvent:
     except KeyError as err:
         raise InvalidInputError(f"missing field {err.args[0]!r}", source="event") from err
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise InvalidInputError(first["msg"], source="event", field=field) from err
+        raise invalid_input_from(err, source="event") from err
 
 
 def blob_location(subject: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -30,6 +30,24 @@ class BatchBackend(StrEnum):
 class UnlistedFilePolicy(StrEnum):
     WARN = "warn"
     FAIL = "fail"
+
+
+# An app setting is one string: a list setting reads a JSON list or a comma-separated list.
+ListSetting = Annotated[list[str], NoDecode]
+
+
+def _text(description: str, *, secret: bool = False) -> Any:
+    """A text setting whose empty string means not set (app settings are always strings).
+
+    ``secret``: kept out of repr, so a logged Settings object never shows it.
+    """
+    return Field(default="", repr=not secret, description=description)
+
+
+def _list(description: str, *, secret: bool = False) -> Any:
+    """A list setting, empty unless set (parsed by ``Settings._key_list``); ``secret`` as in
+    :func:`_text`."""
+    return Field(default_factory=list, repr=not secret, description=description)
 
 
 class Settings(BaseSettings):
@@ -64,9 +82,8 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON map zone -> account URL, e.g. {"raw": "https://stavopsraw.blob.core.windows.net"}.',
     )
-    landing_storage_accounts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Storage account names whose blob events may start ingest (comma-separated "
+    landing_storage_accounts: ListSetting = _list(
+        "Storage account names whose blob events may start ingest (comma-separated "
         "or JSON list); empty: the landing account of storage_account_urls, else the "
         "connection string's account (devstoreaccount1 on Azurite).",
     )
@@ -78,28 +95,23 @@ class Settings(BaseSettings):
     batch_pool_id: str = Field(default="extraction", description="Azure Batch pool for extraction.")
     # What the extraction tasks run in Azure Batch: infra/ sets all four from the resources it
     # deploys (registry, worker image, the pool's user-assigned identity).
-    batch_worker_image: str = Field(
-        default="",
-        description="Full image reference the Batch tasks run "
+    batch_worker_image: str = _text(
+        "Full image reference the Batch tasks run "
         "(<registry>/avops-extract-worker:<tag>); required with the azure batch backend.",
     )
-    batch_registry_server: str = Field(
-        default="",
-        description="Registry login server the pool pulls the worker image from "
+    batch_registry_server: str = _text(
+        "Registry login server the pool pulls the worker image from "
         "(<name>.azurecr.io); empty: a public image.",
     )
-    batch_identity_id: str = Field(
-        default="",
-        description="Resource id of the pool's user-assigned identity: pulls the image from the "
+    batch_identity_id: str = _text(
+        "Resource id of the pool's user-assigned identity: pulls the image from the "
         "registry (AcrPull).",
     )
-    batch_identity_client_id: str = Field(
-        default="",
-        description="Client id of the same identity: the worker's AZURE_CLIENT_ID for blob access.",
+    batch_identity_client_id: str = _text(
+        "Client id of the same identity: the worker's AZURE_CLIENT_ID for blob access.",
     )
-    batch_notify_url: str = Field(
-        default="",
-        description="The app's API base URL (https://<app host>/api); set, every Azure Batch "
+    batch_notify_url: str = _text(
+        "The app's API base URL (https://<app host>/api); set, every Azure Batch "
         "job gets a release task that POSTs to the app's job-done route with a token of that "
         "one job (docs/batch.md); empty: the orchestration only polls.",
     )
@@ -140,34 +152,29 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Python log level.")
     # Secrets: kept out of repr so a logged Settings object never shows them.
-    api_read_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        repr=False,
-        description="Metadata API keys with the read role (comma-separated or JSON list).",
+    api_read_keys: ListSetting = _list(
+        "Metadata API keys with the read role (comma-separated or JSON list).",
+        secret=True,
     )
-    api_write_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        repr=False,
-        description="Metadata API keys with the write role (comma-separated or JSON list).",
+    api_write_keys: ListSetting = _list(
+        "Metadata API keys with the write role (comma-separated or JSON list).",
+        secret=True,
     )
-    api_erase_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        repr=False,
-        description="Metadata API keys with the erase role, and only it (never implied by write; "
+    api_erase_keys: ListSetting = _list(
+        "Metadata API keys with the erase role, and only it (never implied by write; "
         "comma-separated or JSON list).",
+        secret=True,
     )
-    erasure_salt: str = Field(
-        default="",
-        repr=False,
-        description="Secret key of the HMAC that names erased vehicles and measurements in "
+    erasure_salt: str = _text(
+        "Secret key of the HMAC that names erased vehicles and measurements in "
         "erasure records and tombstones; erasure refuses to run while it is empty.",
+        secret=True,
     )
-    batch_notify_secret: str = Field(
-        default="",
-        repr=False,
-        description="Secret key (at least 32 bytes) of the HMAC tokens that let an Azure Batch "
+    batch_notify_secret: str = _text(
+        "Secret key (at least 32 bytes) of the HMAC tokens that let an Azure Batch "
         "job's release task signal that job's end; the job-done route refuses every token "
         "while it is empty.",
+        secret=True,
     )
     api_trust_client_principal: bool = Field(
         default=False,
@@ -210,25 +217,21 @@ class Settings(BaseSettings):
         description="Largest label file (COCO or OpenLABEL JSON) an import parses, in bytes.",
     )
 
-    enrichment_config: str = Field(
-        default="",
-        description="Enrichment providers and the optional ONNX detector (JSON file path); empty: "
+    enrichment_config: str = _text(
+        "Enrichment providers and the optional ONNX detector (JSON file path); empty: "
         "config/enrichment.json of the app. Read on every enrich run.",
     )
-    scenes_config: str = Field(
-        default="",
-        description="Scene detector thresholds (JSON file path); empty: config/scenes.json of "
+    scenes_config: str = _text(
+        "Scene detector thresholds (JSON file path); empty: config/scenes.json of "
         "the app. Read on every detect_scenes run, so a change applies to the next run.",
     )
 
-    explorer_tile_url: str = Field(
-        default="",
-        description="Optional basemap tile URL template for the explorer's map "
+    explorer_tile_url: str = _text(
+        "Optional basemap tile URL template for the explorer's map "
         "(`https://host/{z}/{x}/{y}.png`); empty: the route and roads only, no tile server.",
     )
-    explorer_monitor_url: str = Field(
-        default="",
-        description="Link template of a run's monitor page, with `{instance_id}`; devhost sets "
+    explorer_monitor_url: str = _text(
+        "Link template of a run's monitor page, with `{instance_id}`; devhost sets "
         "its dashboard's. Empty: the explorer shows run ids without links.",
     )
 

@@ -15,7 +15,33 @@ from pathlib import Path
 
 from dataops.errors import RetryableError, TerminalError
 
-__all__ = ["ThreadConnections", "busy_is_retryable", "connect"]
+__all__ = ["ThreadConnections", "apply_versioned_schema", "busy_is_retryable", "connect"]
+
+
+def apply_versioned_schema(
+    conn: sqlite3.Connection, schema: str, *, meta_table: str, version: int
+) -> tuple[str] | None:
+    """Create ``meta_table`` and ``schema``'s tables and indexes (idempotent), record
+    ``version`` unless a version is recorded already, and return the recorded row.
+
+    Run it inside one write transaction: processes that race to create the database then
+    agree on one version, and the caller compares the row with the version it needs.
+    """
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {meta_table} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    )
+    for statement in schema.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(
+        f"INSERT INTO {meta_table} (key, value) VALUES ('schema_version', ?) "  # noqa: S608  # our own table name
+        "ON CONFLICT (key) DO NOTHING",
+        (str(version),),
+    )
+    row: tuple[str] | None = conn.execute(
+        f"SELECT value FROM {meta_table} WHERE key = 'schema_version'"  # noqa: S608  # our own table name
+    ).fetchone()
+    return row
 
 
 def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:

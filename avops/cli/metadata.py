@@ -1,4 +1,4 @@
-"""``avops measurements``, ``avops show ID``, ``avops lineage ID``: the Metadata API from a shell.
+"""``avops show ID``, ``avops lineage ID``: the Metadata API from a shell (the searches: search.py).
 
 They call the HTTP API (devhost locally, the Function App in Azure) through
 :class:`avops.client.ApiClient`: base URL from
@@ -20,7 +20,7 @@ from avops.cli import app
 from avops.cli.api_session import api_session, print_json
 from avops.client import ApiCallError
 
-__all__ = ["lineage", "measurements", "show"]
+__all__ = ["lineage", "show"]
 
 # None: the running local platform's URL (.avops/connection.json), else http://localhost:7071.
 DEFAULT_URL: str | None = None
@@ -51,13 +51,6 @@ def _call(url: str | None, key: str | None, path: str, params: dict[str, Any] | 
         return api.get(path, params)
 
 
-def _window_and_page(
-    since: str | None, until: str | None, limit: int, continuation: str | None
-) -> dict[str, Any]:
-    """The query parameters every search shares: its time window and the page asked for."""
-    return {"from": since, "to": until, "limit": limit, "continuation": continuation}
-
-
 def _print_page(
     page: dict[str, Any],
     *,
@@ -76,47 +69,6 @@ def _print_page(
     console.print(table)
     if page.get("continuation"):
         console.print(f"more: --continuation {page['continuation']}")
-
-
-@app.command()
-def measurements(
-    *,
-    vehicle: Annotated[str | None, typer.Option(help="Only this vehicle id.")] = None,
-    tag: Annotated[str | None, typer.Option(help="Only measurements with this tag.")] = None,
-    state: Annotated[str | None, typer.Option(help="REGISTERED, INGESTED or FAILED.")] = None,
-    since: Annotated[
-        str | None, typer.Option("--from", help="Recorded at or after (ISO 8601, with zone).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--to", help="Recorded at or before (ISO 8601, with zone).")
-    ] = None,
-    limit: Limit = 50,
-    continuation: Continuation = None,
-    url: Url = DEFAULT_URL,
-    key: Key = None,
-    as_json: AsJson = False,
-) -> None:
-    """Search measurements, newest recording first."""
-    params = {
-        "vehicle": vehicle,
-        "tag": tag,
-        "state": state,
-        **_window_and_page(since, until, limit, continuation),
-    }
-    _print_page(
-        _call(url, key, "/measurements", params),
-        as_json=as_json,
-        columns=("id", "vehicle", "recording start", "end", "state", "tags", "files"),
-        row=lambda item: [
-            item["id"],
-            item["vehicle_id"],
-            item["recording_start"],
-            item["recording_end"],
-            item["state"],
-            ", ".join(item.get("tags", [])),
-            str(item.get("file_count", len(item.get("files", [])))),
-        ],
-    )
 
 
 @app.command()

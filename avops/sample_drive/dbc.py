@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
+from typing import NamedTuple
 
 import numpy as np
 from cantools.database.can import Database, Message, Node, Signal
@@ -32,141 +34,88 @@ class CanFrame:
     data: bytes
 
 
-def _signal(
-    name: str,
-    start: int,
-    length: int,
-    *,
-    scale: float,
-    offset: float = 0.0,
-    signed: bool = False,
-    unit: str,
-    minimum: float,
-    maximum: float,
-    comment: str,
-) -> Signal:
-    return Signal(
+class _SignalSpec(NamedTuple):
+    """One signal: little-endian, unsigned unless it can go negative."""
+
+    name: str
+    length: int
+    scale: float
+    unit: str
+    minimum: float
+    maximum: float
+    comment: str
+
+    def signal(self, start: int) -> Signal:
+        return Signal(
+            self.name,
+            start,
+            self.length,
+            is_signed=self.minimum < 0,
+            conversion=BaseConversion.factory(scale=self.scale, offset=0.0),
+            minimum=self.minimum,
+            maximum=self.maximum,
+            unit=self.unit,
+            comment=self.comment,
+            receivers=["Logger"],
+        )
+
+
+def _message(
+    frame_id: int, name: str, sender: str, comment: str, signals: tuple[_SignalSpec, ...]
+) -> Message:
+    """An 8-byte message at ``CAN_RATE_HZ``; its signals packed in order from bit 0."""
+    starts = accumulate((spec.length for spec in signals), initial=0)
+    return Message(
+        frame_id,
         name,
-        start,
-        length,
-        is_signed=signed,
-        conversion=BaseConversion.factory(scale=scale, offset=offset),
-        minimum=minimum,
-        maximum=maximum,
-        unit=unit,
+        8,
+        [spec.signal(start) for spec, start in zip(signals, starts, strict=False)],
+        senders=[sender],
+        cycle_time=1000 // CAN_RATE_HZ,
         comment=comment,
-        receivers=["Logger"],
     )
+
+
+_S = _SignalSpec
+# name, bits, scale, unit, minimum, maximum, comment
+_DYNAMICS = (
+    _S("VehicleSpeed", 16, 0.01, "km/h", 0, 655.35, "Vehicle speed from the wheel speeds"),
+    _S("YawRate", 16, 0.01, "deg/s", -327.68, 327.67, "Yaw rate, positive counter-clockwise"),
+    _S("LongAccel", 16, 0.001, "m/s^2", -32.768, 32.767, "Longitudinal acceleration"),
+    _S(
+        "LatAccel",
+        16,
+        0.001,
+        "m/s^2",
+        -32.768,
+        32.767,
+        "Lateral acceleration, positive to the left",
+    ),
+)
+_BRAKE = (
+    _S("BrakePressure", 16, 0.1, "bar", 0, 250, "Master cylinder pressure"),
+    _S("BrakePedalPressed", 1, 1, "", 0, 1, "Brake pedal switch"),
+)
+_STEERING = (
+    _S("SteeringWheelAngle", 16, 0.1, "deg", -780, 780, "Steering wheel angle, positive left"),
+)
 
 
 def build_database() -> Database:
     """Three little-endian messages: vehicle dynamics, brake, steering (50 Hz each)."""
-    dynamics = Message(
-        VEHICLE_DYNAMICS_ID,
-        "VehicleDynamics",
-        8,
-        [
-            _signal(
-                "VehicleSpeed",
-                0,
-                16,
-                scale=0.01,
-                unit="km/h",
-                minimum=0,
-                maximum=655.35,
-                comment="Vehicle speed from the wheel speeds",
-            ),
-            _signal(
-                "YawRate",
-                16,
-                16,
-                scale=0.01,
-                signed=True,
-                unit="deg/s",
-                minimum=-327.68,
-                maximum=327.67,
-                comment="Yaw rate, positive counter-clockwise",
-            ),
-            _signal(
-                "LongAccel",
-                32,
-                16,
-                scale=0.001,
-                signed=True,
-                unit="m/s^2",
-                minimum=-32.768,
-                maximum=32.767,
-                comment="Longitudinal acceleration",
-            ),
-            _signal(
-                "LatAccel",
-                48,
-                16,
-                scale=0.001,
-                signed=True,
-                unit="m/s^2",
-                minimum=-32.768,
-                maximum=32.767,
-                comment="Lateral acceleration, positive to the left",
-            ),
-        ],
-        senders=["ESC"],
-        cycle_time=1000 // CAN_RATE_HZ,
-        comment="Vehicle dynamics from the stability control unit",
-    )
-    brake = Message(
-        BRAKE_ID,
-        "Brake",
-        8,
-        [
-            _signal(
-                "BrakePressure",
-                0,
-                16,
-                scale=0.1,
-                unit="bar",
-                minimum=0,
-                maximum=250,
-                comment="Master cylinder pressure",
-            ),
-            _signal(
-                "BrakePedalPressed",
-                16,
-                1,
-                scale=1,
-                unit="",
-                minimum=0,
-                maximum=1,
-                comment="Brake pedal switch",
-            ),
-        ],
-        senders=["ESC"],
-        cycle_time=1000 // CAN_RATE_HZ,
-        comment="Brake system state",
-    )
-    steering = Message(
-        STEERING_ID,
-        "Steering",
-        8,
-        [
-            _signal(
-                "SteeringWheelAngle",
-                0,
-                16,
-                scale=0.1,
-                signed=True,
-                unit="deg",
-                minimum=-780,
-                maximum=780,
-                comment="Steering wheel angle, positive left",
-            ),
-        ],
-        senders=["EPS"],
-        cycle_time=1000 // CAN_RATE_HZ,
-        comment="Electric power steering",
-    )
+    messages = [
+        _message(
+            VEHICLE_DYNAMICS_ID,
+            "VehicleDynamics",
+            "ESC",
+            "Vehicle dynamics from the stability control unit",
+            _DYNAMICS,
+        ),
+        _message(BRAKE_ID, "Brake", "ESC", "Brake system state", _BRAKE),
+        _message(STEERING_ID, "Steering", "EPS", "Electric power steering", _STEERING),
+    ]
     nodes = [Node("ESC", "Stability control"), Node("EPS", "Power steering"), Node("Logger", "")]
-    return Database(messages=[dynamics, brake, steering], nodes=nodes, version="1.0")
+    return Database(messages=messages, nodes=nodes, version="1.0")
 
 
 def can_frames(drive: Drive, database: Database) -> Iterator[CanFrame]:

@@ -18,7 +18,7 @@ from asammdf.blocks.v4_blocks import FileHistory
 from avops.sample_drive.dbc import CanFrame
 from avops.sample_drive.route import BASE_RATE_HZ, Drive
 
-__all__ = ["CAN_GROUP_FIELDS", "SIGNALS", "write_mdf4"]
+__all__ = ["CAN_GROUP_FIELDS", "SIGNALS", "can_bus_source", "write_mdf4"]
 
 # channel name -> (unit, comment)
 SIGNALS: dict[str, tuple[str, str]] = {
@@ -39,6 +39,21 @@ CAN_GROUP_FIELDS = (
     "CAN_DataFrame.DataBytes",
     "CAN_DataFrame.Dir",
 )
+
+
+def can_bus_source(comment: str) -> Source:
+    """The source of a CAN bus log group (bus ``CAN1``).
+
+    It marks the group as ASAM bus logging; asammdf and Vector tools then treat it as raw CAN
+    frames to decode with a database.
+    """
+    return Source(
+        name="CAN1",
+        path="CAN1",
+        comment=comment,
+        source_type=v4c.SOURCE_BUS,
+        bus_type=v4c.BUS_TYPE_CAN,
+    )
 
 
 def _vehicle_signals(drive: Drive) -> list[Signal]:
@@ -84,15 +99,7 @@ def _can_signal(frames: Iterable[CanFrame]) -> Signal:
     samples["CAN_DataFrame.DataBytes"] = np.array(
         [np.frombuffer(f.data.ljust(8, b"\0"), dtype=np.uint8) for f in items]
     )
-    # The bus source marks the group as ASAM bus logging; asammdf and Vector tools then treat it
-    # as raw CAN frames to decode with a database.
-    source = Source(
-        name="CAN1",
-        path="CAN1",
-        comment="Vehicle CAN",
-        source_type=v4c.SOURCE_BUS,
-        bus_type=v4c.BUS_TYPE_CAN,
-    )
+    source = can_bus_source("Vehicle CAN")
     return Signal(
         samples=samples,
         timestamps=np.array([f.t for f in items], dtype=np.float64),

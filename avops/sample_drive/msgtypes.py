@@ -9,13 +9,19 @@ from __future__ import annotations
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-__all__ = ["CAN_FRAME", "DETECTION_ARRAY", "ros1_typestore", "ros2_typestore"]
+__all__ = [
+    "CAN_FRAME",
+    "CAN_FRAME_DEFINITION",
+    "DETECTION_ARRAY",
+    "ros1_typestore",
+    "ros2_typestore",
+]
 
 CAN_FRAME = "can_msgs/msg/Frame"
 DETECTION_ARRAY = "vision_msgs/msg/Detection2DArray"
 
-_DEFINITIONS = {
-    CAN_FRAME: """
+# can_msgs/Frame; the extract worker's tests build their CAN recordings from it too.
+CAN_FRAME_DEFINITION = """
 std_msgs/Header header
 uint32 id
 bool is_rtr
@@ -23,7 +29,10 @@ bool is_extended
 bool is_error
 uint8 dlc
 uint8[8] data
-""",
+"""
+
+_DEFINITIONS = {
+    CAN_FRAME: CAN_FRAME_DEFINITION,
     "vision_msgs/msg/Point2D": """
 float64 x
 float64 y

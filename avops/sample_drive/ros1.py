@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from avops.sample_drive.ros2 import (
     imu_samples,
     speed_messages,
     ticks,
+    write_in_time_order,
 )
 from avops.sample_drive.route import Drive
 
@@ -77,7 +77,6 @@ def write_ros1_bag(path: Path, drive: Drive, profile: Profile, seed: int) -> dic
     writer = Writer(path)
     # LZ4 rather than BZ2: rosbag's faster codec, and what `rosbag record --lz4` loggers produce.
     writer.set_compression(Writer.CompressionFormat.LZ4)
-    counts = dict.fromkeys(ROS1_TOPICS, 0)
     with writer:
         connections = {
             topic: writer.add_connection(topic, msgtype, typestore=ts, callerid="/legacy_logger")
@@ -89,7 +88,10 @@ def write_ros1_bag(path: Path, drive: Drive, profile: Profile, seed: int) -> dic
             _imu(drive, ts, seed),
             speed_messages(drive, ts),
         ]
-        for stamp, topic, message in heapq.merge(*streams, key=lambda item: item[0]):
-            writer.write(connections[topic], stamp, ts.serialize_ros1(message, ROS1_TOPICS[topic]))
-            counts[topic] += 1
-    return counts
+        return write_in_time_order(
+            streams,
+            lambda stamp, topic, message: writer.write(
+                connections[topic], stamp, ts.serialize_ros1(message, ROS1_TOPICS[topic])
+            ),
+            ROS1_TOPICS,
+        )

@@ -23,7 +23,7 @@ from avops.sample_drive.pointclouds import lidar_scan, radar_targets
 from avops.sample_drive.profiles import Profile
 from avops.sample_drive.route import Drive
 
-__all__ = ["CAMERA_RATE_HZ", "TOPICS", "write_ros2_bag"]
+__all__ = ["CAMERA_RATE_HZ", "TOPICS", "write_in_time_order", "write_ros2_bag"]
 
 CAMERA_RATE_HZ = 10
 LIDAR_RATE_HZ = 10
@@ -189,7 +189,6 @@ def write_ros2_bag(
     writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
     if profile.compress_mcap:
         writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
-    counts = dict.fromkeys(TOPICS, 0)
     with writer:
         connections = {
             topic: writer.add_connection(topic, msgtype, typestore=ts)
@@ -204,9 +203,24 @@ def write_ros2_bag(
             _can(drive, ts, frames),
             speed_messages(drive, ts),
         ]
-        for stamp, topic, message in heapq.merge(*streams, key=lambda item: item[0]):
+
+        def write(stamp: int, topic: str, message: Any) -> None:
             writer.write(connections[topic], stamp, ts.serialize_cdr(message, TOPICS[topic]))
-            counts[topic] += 1
             if on_frame is not None and topic == "/camera/front/image_raw":
                 on_frame()
+
+        return write_in_time_order(streams, write, TOPICS)
+
+
+def write_in_time_order(
+    streams: Iterable[Iterator[Message]],
+    write: Callable[[int, str, Any], None],
+    topics: Iterable[str],
+) -> dict[str, int]:
+    """``write`` every message of the time-ordered ``streams``, all merged by time stamp (one
+    message in memory per stream); return the message count per topic."""
+    counts = dict.fromkeys(topics, 0)
+    for stamp, topic, message in heapq.merge(*streams, key=lambda item: item[0]):
+        write(stamp, topic, message)
+        counts[topic] += 1
     return counts

@@ -87,6 +87,18 @@ class ApiContext:
     runs: RunControl | None = None
     """The trigger's durable client (one per request); None: run operations answer 503."""
 
+    def frame_search(self) -> FrameSearch:
+        """The frame index search; ApiError 503 where this process has none."""
+        if self.frames is None:
+            raise ApiError(503, "frame search is not configured in this process")
+        return self.frames()
+
+    def scene_search(self) -> SceneSearch:
+        """The scenes table search; ApiError 503 where this process has none."""
+        if self.scenes is None:
+            raise ApiError(503, "scene search is not configured in this process")
+        return self.scenes()
+
 
 @dataclass(frozen=True)
 class ApiRequest:

@@ -38,11 +38,9 @@ from dataops.api.params import (
 )
 from dataops.api.problems import ApiError
 from dataops.explorer.handlers import EXPLORER_HANDLERS
-from dataops.frames.search import FrameQuery
 from dataops.labeling.exporting.steps import revoke_export
 from dataops.labeling.importing.status import list_label_imports
 from dataops.models import Datastream
-from dataops.scenes.search import SceneTableQuery
 from dataops.storage.export_zones import check_export_id
 
 __all__ = ["HANDLERS"]
@@ -169,44 +167,14 @@ def get_location(context: ApiContext, call: Call) -> Reply:
 def list_scenes(context: ApiContext, call: Call) -> Reply:
     """``GET /scenes``: from the scenes Delta tables of SCENES datastreams, not the store."""
     search: SceneSearch = call.params
-    if context.scenes is None:
-        raise ApiError(503, "scene search is not configured in this process")
-    page = context.scenes().search(
-        context.store(),
-        SceneTableQuery(
-            type=search.type,
-            vehicle_id=search.vehicle,
-            measurement_id=search.measurement,
-            start_from=search.recorded_from,
-            start_to=search.recorded_to,
-            labeled=search.labeled,
-            label=search.label,
-            limit=search.limit,
-            continuation=search.continuation,
-        ),
-    )
+    page = context.scene_search().search(context.store(), search.table_query())
     return json_reply(ScenePage(items=page.items, continuation=page.continuation))
 
 
 def list_frames(context: ApiContext, call: Call) -> Reply:
     """``GET /frames``: from the frame index Delta tables, not the store."""
     search: FrameSearchParams = call.params
-    if context.frames is None:
-        raise ApiError(503, "frame search is not configured in this process")
-    page = context.frames().search(
-        context.store(),
-        FrameQuery(
-            vehicle_id=search.vehicle,
-            object_class=search.object,
-            scene_type=search.scene_type,
-            time_from=search.recorded_from,
-            time_to=search.recorded_to,
-            labeled=search.labeled,
-            label=search.label,
-            limit=search.limit,
-            continuation=search.continuation,
-        ),
-    )
+    page = context.frame_search().search(context.store(), search.frame_query())
     items = [
         Frame.model_validate(
             {

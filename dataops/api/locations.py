@@ -23,7 +23,6 @@ from urllib.parse import quote
 
 from azure.storage.blob import (
     BlobSasPermissions,
-    BlobServiceClient,
     ContainerClient,
     ContainerSasPermissions,
     UserDelegationKey,
@@ -36,6 +35,7 @@ from dataops.errors import InvalidInputError
 from dataops.models import Datastream
 from dataops.paths import check_relative_path, join_path
 from dataops.storage import ZoneClients, translate_azure_errors
+from dataops.storage.sas import user_delegation_key
 
 if TYPE_CHECKING:
     from azure.core.pipeline.transport import HttpTransport
@@ -171,17 +171,13 @@ class Locator:
         with self._keys_lock:
             key = self._keys.get(account_url)
             if key is None or _expiry(key) - now < self._lifetime + _CLOCK_SKEW:
-                service = (
-                    BlobServiceClient(
-                        account_url, credential=container.credential, transport=self._transport
-                    )
-                    if self._transport is not None
-                    else BlobServiceClient(account_url, credential=container.credential)
+                # Kept for _DELEGATION_KEY_LIFETIME: one key signs many short-lived SAS.
+                key = user_delegation_key(
+                    container,
+                    now - _CLOCK_SKEW,
+                    now + _DELEGATION_KEY_LIFETIME,
+                    transport=self._transport,
                 )
-                with translate_azure_errors(f"{account_url}: user delegation key"):
-                    key = service.get_user_delegation_key(
-                        now - _CLOCK_SKEW, now + _DELEGATION_KEY_LIFETIME
-                    )
                 self._keys[account_url] = key
             return key
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -26,8 +26,10 @@ from pydantic import (
 
 from dataops.api.auth import KEY_PARAM
 from dataops.api.problems import ApiError
+from dataops.frames.search import FrameQuery
 from dataops.models import DatastreamType, MeasurementState
 from dataops.models.common import Identifier, Tag, UtcDatetime, VehicleId
+from dataops.scenes.search import SceneTableQuery
 from dataops.store import MeasurementQuery
 from dataops.store.continuation import MAX_TOKEN_LENGTH
 from dataops.store.protocol import MAX_LINEAGE_DEPTH, MAX_PAGE_SIZE, LineageDirection
@@ -112,6 +114,16 @@ class _TimeRange(_Params):
         return self
 
 
+# Query parameter -> search query field, where the API's short name differs.
+_QUERY_FIELD = {"vehicle": "vehicle_id", "measurement": "measurement_id"}
+
+
+def _query_fields(params: _Params, **renamed: str) -> dict[str, Any]:
+    """Every parameter's value under its search query field name (``renamed`` first)."""
+    names = _QUERY_FIELD | renamed
+    return {names.get(name, name): getattr(params, name) for name in type(params).model_fields}
+
+
 class NoParams(_Params):
     """A route without query parameters."""
 
@@ -178,6 +190,12 @@ class SceneSearch(_TimeRange):
     limit: Limit = DEFAULT_PAGE_SIZE
     continuation: Continuation | None = None
 
+    def table_query(self) -> SceneTableQuery:
+        """The scenes table query of these parameters (the time window bounds the start)."""
+        return SceneTableQuery(
+            **_query_fields(self, recorded_from="start_from", recorded_to="start_to")
+        )
+
 
 ObjectClass = Annotated[
     str,
@@ -203,6 +221,14 @@ class FrameSearchParams(_TimeRange):
     )
     limit: Limit = DEFAULT_PAGE_SIZE
     continuation: Continuation | None = None
+
+    def frame_query(self) -> FrameQuery:
+        """The frame index query of these parameters."""
+        return FrameQuery(
+            **_query_fields(
+                self, object="object_class", recorded_from="time_from", recorded_to="time_to"
+            )
+        )
 
 
 class FileListParams(_Params):

@@ -17,17 +17,14 @@ from typing import Any
 
 from dataops.batch.spec import TaskSpec, TaskState
 from dataops.errors import TerminalError
-from dataops.sqlite_db import ThreadConnections
+from dataops.sqlite_db import ThreadConnections, apply_versioned_schema
 
 __all__ = ["SCHEMA_VERSION", "OwnerRow", "PoolDb", "TaskRow"]
 
 SCHEMA_VERSION = 1
 
+# The version row lives in the table pool_meta (dataops.sqlite_db.apply_versioned_schema).
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS pool_meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
     spec TEXT NOT NULL,
@@ -133,17 +130,9 @@ class PoolDb:
             self.path, busy_timeout_ms=busy_timeout_ms, what="batch pool database"
         )
         with self.write() as conn:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(
-                "INSERT INTO pool_meta (key, value) VALUES ('schema_version', ?) "
-                "ON CONFLICT (key) DO NOTHING",
-                (str(SCHEMA_VERSION),),
+            row = apply_versioned_schema(
+                conn, _SCHEMA, meta_table="pool_meta", version=SCHEMA_VERSION
             )
-            row = conn.execute(
-                "SELECT value FROM pool_meta WHERE key = 'schema_version'"
-            ).fetchone()
         if row is None or row[0] != str(SCHEMA_VERSION):
             raise TerminalError(f"batch pool database {self.path} has schema {row}")
 

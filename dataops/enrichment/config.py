@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from dataops.config_files import load_config
+from dataops.config_files import CONFIG_DIR, ConfigModel, load_config
 from dataops.paths import Zone
 
 __all__ = [
@@ -21,14 +21,10 @@ __all__ = [
     "load_enrichment_config",
 ]
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "enrichment.json"
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "enrichment.json"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class OpenMeteoConfig(_Model):
+class OpenMeteoConfig(ConfigModel):
     """The Open-Meteo client; see dataops/enrichment/weather_openmeteo.py."""
 
     archive_url: str = "https://archive-api.open-meteo.com/v1/archive"
@@ -41,7 +37,7 @@ class OpenMeteoConfig(_Model):
     )
 
 
-class WeatherConfig(_Model):
+class WeatherConfig(ConfigModel):
     """Which weather provider runs: the drive's offline table, Open-Meteo, or none."""
 
     provider: Literal["offline", "open-meteo", "none"] = "offline"
@@ -54,7 +50,7 @@ class WeatherConfig(_Model):
     open_meteo: OpenMeteoConfig = Field(default_factory=OpenMeteoConfig)
 
 
-class MapConfig(_Model):
+class MapConfig(ConfigModel):
     """Road matching and the H3 cell."""
 
     roads_name: str = Field(default="roads.geojson", description="File name in the RAW datastream.")
@@ -63,7 +59,7 @@ class MapConfig(_Model):
     h3_resolution: int = Field(default=9, ge=0, le=15)
 
 
-class DetectorConfig(_Model):
+class DetectorConfig(ConfigModel):
     """An ONNX object detector run on the reference camera's frames (see docs/enrichment.md)."""
 
     model: str = Field(
@@ -113,7 +109,7 @@ class DetectorConfig(_Model):
         return self
 
 
-class ObjectsConfig(_Model):
+class ObjectsConfig(ConfigModel):
     """Where objects come from: perception topics (sensor globs), an optional detector."""
 
     sensors: list[str] = Field(default_factory=lambda: ["*/structured/*detections*"])
@@ -122,7 +118,7 @@ class ObjectsConfig(_Model):
     )
 
 
-class EnrichmentConfig(_Model):
+class EnrichmentConfig(ConfigModel):
     """The effective enrichment config."""
 
     weather: WeatherConfig = Field(default_factory=WeatherConfig)

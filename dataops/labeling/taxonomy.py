@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dataops.config_files import CONFIG_DIR
 from dataops.errors import InvalidInputError
 
 __all__ = [
@@ -23,7 +24,7 @@ __all__ = [
     "load_taxonomy",
 ]
 
-DEFAULT_TAXONOMY_PATH = Path(__file__).resolve().parents[2] / "config" / "labeling-taxonomy.json"
+DEFAULT_TAXONOMY_PATH = CONFIG_DIR / "labeling-taxonomy.json"
 CategoryName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")]
 
 

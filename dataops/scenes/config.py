@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from dataops.config_files import load_config
+from dataops.config_files import CONFIG_DIR, ConfigModel, load_config
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -24,11 +24,11 @@ __all__ = [
     "load_scene_config",
 ]
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "scenes.json"
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "scenes.json"
 
 
-class _Rule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Rule(ConfigModel):
+    """What every scene rule has: how long a span must last and which gaps it bridges."""
 
     min_duration_s: float = Field(default=0.0, ge=0)
     merge_gap_s: float = Field(default=0.5, ge=0, description="Closer spans become one.")
@@ -55,10 +55,8 @@ class TurnRule(_Rule):
         return self
 
 
-class LaneChangeRule(BaseModel):
+class LaneChangeRule(ConfigModel):
     """Two opposite yaw-rate lobes (steer out, steer back) with a small net heading change."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     enter_dps: float = Field(gt=0)
     exit_dps: float = Field(gt=0)
@@ -84,10 +82,8 @@ class FlagRule(_Rule):
     """Frames where an enriched boolean column is true."""
 
 
-class SceneConfig(BaseModel):
+class SceneConfig(ConfigModel):
     """The effective scene detection config."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     hard_brake: ThresholdRule
     stop: ThresholdRule

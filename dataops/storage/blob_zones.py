@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobProperties, ContentSettings
 
 from dataops.errors import InvalidInputError
+from dataops.lifecycle import ClosedOnExit
 from dataops.paths import Zone, check_relative_path, join_path
 from dataops.storage.copy import copy_blob_streamed, copy_blob_verified
 from dataops.storage.error_zone import move_prefix_to_error
@@ -29,7 +30,6 @@ from dataops.storage.zones import DEFAULT_CHUNK_SIZE, ZoneClients, zone_clients_
 
 if TYPE_CHECKING:
     from pathlib import Path
-    from types import TracebackType
 
     from azure.storage.blob import BlobClient, ContainerClient
 
@@ -53,7 +53,7 @@ def _info(props: BlobProperties) -> BlobInfo:
     )
 
 
-class BlobZones:
+class BlobZones(ClosedOnExit):
     """The storage zones of one deployment (Azurite or Azure), behind one small API.
 
     Every path argument is a path inside the zone; it passes ``check_relative_path`` before
@@ -82,17 +82,6 @@ class BlobZones:
     def close(self) -> None:
         """Close the HTTP sessions."""
         self._clients.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def container_name(self, zone: Zone) -> str:
         """Name of the container that holds ``zone``."""

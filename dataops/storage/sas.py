@@ -21,14 +21,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
+from azure.core.pipeline.transport import HttpTransport
 from azure.storage.blob import (
     AccessPolicy,
+    BlobClient,
     BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
     ContainerSasPermissions,
+    UserDelegationKey,
     generate_blob_sas,
     generate_container_sas,
 )
@@ -49,6 +53,7 @@ __all__ = [
     "export_links",
     "grant_export_access",
     "revoke_export_access",
+    "user_delegation_key",
     "uses_stored_policies",
 ]
 
@@ -168,11 +173,7 @@ def _delegation_signed(
         (package, ContainerSasPermissions(read=True, list=True)),
         (labels, ContainerSasPermissions(create=True, write=True)),
     ):
-        account_url = f"{container.scheme}://{container.primary_hostname}"
-        service = BlobServiceClient(account_url, credential=container.credential)
-        with translate_azure_errors(f"{account_url}: user delegation key"):
-            # The key lives as long as the SAS: revoking delegation keys ends both.
-            key = service.get_user_delegation_key(start, expiry)
+        key = user_delegation_key(container, start, expiry)
         tokens.append(
             generate_container_sas(
                 account_name=str(container.account_name),
@@ -199,34 +200,42 @@ def blob_read_url(
     start = (now or datetime.now(UTC)) - _CLOCK_SKEW
     permission = BlobSasPermissions(read=True)
     key = getattr(blob.credential, "account_key", None)
+    signing: dict[str, Any]
     if key:
-        token = generate_blob_sas(
-            account_name=str(blob.account_name),
-            container_name=str(blob.container_name),
-            blob_name=str(blob.blob_name),
-            account_key=str(key),
-            permission=permission,
-            start=start,
-            expiry=expires_at,
-            protocol=_protocol_of(str(blob.scheme)),
-        )
+        expiry = expires_at
+        signing = {"account_key": str(key)}
     else:
         expiry = min(expires_at, start + _CLOCK_SKEW + MAX_DELEGATION_SAS)
-        account_url = f"{blob.scheme}://{blob.primary_hostname}"
-        service = BlobServiceClient(account_url, credential=blob.credential)
-        with translate_azure_errors(f"{account_url}: user delegation key"):
-            delegation = service.get_user_delegation_key(start, expiry)
-        token = generate_blob_sas(
-            account_name=str(blob.account_name),
-            container_name=str(blob.container_name),
-            blob_name=str(blob.blob_name),
-            user_delegation_key=delegation,
-            permission=permission,
-            start=start,
-            expiry=expiry,
-            protocol=_protocol_of(str(blob.scheme)),
-        )
+        signing = {"user_delegation_key": user_delegation_key(blob, start, expiry)}
+    token = generate_blob_sas(
+        account_name=str(blob.account_name),
+        container_name=str(blob.container_name),
+        blob_name=str(blob.blob_name),
+        permission=permission,
+        start=start,
+        expiry=expiry,
+        protocol=_protocol_of(str(blob.scheme)),
+        **signing,
+    )
     return f"{blob.url}?{token}"
+
+
+def user_delegation_key(
+    client: BlobClient | ContainerClient,
+    start: datetime,
+    expiry: datetime,
+    *,
+    transport: HttpTransport[Any, Any] | None = None,
+) -> UserDelegationKey:
+    """A user delegation key of the client's account (its own credential) for [start, expiry].
+
+    ``transport``: only for tests that record the requests made to (a stand-in for) Azure.
+    """
+    account_url = f"{client.scheme}://{client.primary_hostname}"
+    options: dict[str, Any] = {} if transport is None else {"transport": transport}
+    service = BlobServiceClient(account_url, credential=client.credential, **options)
+    with translate_azure_errors(f"{account_url}: user delegation key"):
+        return service.get_user_delegation_key(start, expiry)
 
 
 def _protocol_of(scheme: str) -> str | None:

@@ -23,6 +23,7 @@ from azure.cosmos import ContainerProxy
 from azure.cosmos.exceptions import CosmosResourceNotFoundError
 from pydantic import BaseModel
 
+from dataops.azure_errors import translate_azure_errors
 from dataops.errors import ConflictError, EtagMismatchError, InvalidInputError, NotFoundError
 from dataops.models import (
     Datastream,
@@ -47,7 +48,6 @@ from dataops.store.cosmos_file_chunks import (
 )
 from dataops.store.cosmos_setup import (
     StoreContainers,
-    cosmos_errors,
     make_client,
     open_containers,
 )
@@ -114,6 +114,14 @@ _FEED_MODELS: dict[str, type[BaseModel]] = {
 
 def _params(values: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"name": name, "value": value} for name, value in values.items()]
+
+
+def _clause_if_set(values: dict[str, Any], clause: str, name: str, value: object) -> str:
+    """``clause`` with ``value`` bound to ``name`` in ``values``; "" when ``value`` is None."""
+    if value is None:
+        return ""
+    values[name] = value
+    return clause
 
 
 def _is_system_key(key: str) -> bool:
@@ -212,7 +220,7 @@ class CosmosStore(SharedOperations):
         what: str,
     ) -> list[Any]:
         # Any: documents, or bare values for SELECT VALUE queries.
-        with cosmos_errors(what):
+        with translate_azure_errors(what):
             if partition is None:
                 items = container.query_items(
                     sql, parameters=_params(values), enable_cross_partition_query=True
@@ -287,7 +295,7 @@ class CosmosStore(SharedOperations):
     def _replace(
         self, container: ContainerProxy, doc: dict[str, Any], etag: str, what: str
     ) -> dict[str, Any]:
-        with cosmos_errors(what):
+        with translate_azure_errors(what):
             result: dict[str, Any] = container.replace_item(
                 doc["id"], doc, etag=etag, match_condition=MatchConditions.IfNotModified
             )
@@ -318,7 +326,7 @@ class CosmosStore(SharedOperations):
                 },
             }
             try:
-                with cosmos_errors(what):
+                with translate_azure_errors(what):
                     created = self._c.measurements.create_item(doc)
                 return _measurement(created)
             except ConflictError:
@@ -403,10 +411,7 @@ class CosmosStore(SharedOperations):
             "@h": str(doc["content_sha256"]),
             "@n": wanted // CHUNK_RECORDS + 2,
         }
-        resume = ""
-        if after is not None:
-            resume = "AND c.last_path > @after "
-            values["@after"] = after
+        resume = _clause_if_set(values, "AND c.last_path > @after ", "@after", after)
         chunks = self._query(
             self._c.files,
             f"SELECT TOP @n * FROM c WHERE c.measurement_id = @m AND c.kind = '{CHUNK_KIND}' "  # noqa: S608  # constant fragments only
@@ -454,7 +459,7 @@ class CosmosStore(SharedOperations):
                 )
             doc = {**dump(datastream), "idx": {"created": time_key(datastream.created_at)}}
             try:
-                with cosmos_errors(what):
+                with translate_azure_errors(what):
                     created = self._c.datastreams.create_item(doc)
                 return _model(Datastream, created)
             except ConflictError:
@@ -476,10 +481,7 @@ class CosmosStore(SharedOperations):
         check_filter(measurement_id, field="measurement_id")
         type_value = check_filter(type, field="type")
         values: dict[str, Any] = {"@m": measurement_id}
-        type_clause = ""
-        if type_value is not None:
-            type_clause = "AND c.type = @type "
-            values["@type"] = type_value
+        type_clause = _clause_if_set(values, "AND c.type = @type ", "@type", type_value)
         docs = self._query(
             self._c.datastreams,
             f"SELECT * FROM c WHERE c.measurement_id = @m {type_clause}"  # noqa: S608  # constant fragment
@@ -528,8 +530,8 @@ class CosmosStore(SharedOperations):
         # A few requests in flight at once: an extraction can attach 100k files.
         if not docs:
             return
-        with cosmos_errors(what), ThreadPoolExecutor(max_workers=_UPSERT_WORKERS) as pool:
-            # list() re-raises the first failure here, inside cosmos_errors.
+        with translate_azure_errors(what), ThreadPoolExecutor(max_workers=_UPSERT_WORKERS) as pool:
+            # list() re-raises the first failure here, inside translate_azure_errors.
             list(pool.map(self._c.files.upsert_item, docs))
 
     def _update_file_count(self, datastream_id: str, measurement_id: str) -> int:
@@ -624,7 +626,7 @@ class CosmosStore(SharedOperations):
                     f"scene {scene.id!r} belongs to measurement {owner!r}, "
                     f"not {scene.measurement_id!r}"
                 )
-        with cosmos_errors("scenes"):
+        with translate_azure_errors("scenes"):
             for scene in scenes:
                 self._c.scenes.upsert_item({**dump(scene), "idx": {"start": time_key(scene.start)}})
         return len(scenes)
@@ -684,7 +686,7 @@ class CosmosStore(SharedOperations):
                 what=f"{name} to erase",
             )
             deleted = 0
-            with cosmos_errors(f"erasing {name}"):
+            with translate_azure_errors(f"erasing {name}"):
                 for item in found:
                     try:
                         container.delete_item(item["id"], partition_key=item["measurement_id"])

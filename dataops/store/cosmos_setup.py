@@ -3,21 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from azure.core.exceptions import AzureError
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, PartitionKey
 
-from dataops.azure_errors import map_azure_error
+from dataops.azure_errors import translate_azure_errors
 from dataops.errors import TerminalError
 
 __all__ = [
     "CONTAINERS",
     "PARTITION_KEY_PATH",
     "StoreContainers",
-    "cosmos_errors",
     "make_client",
     "open_containers",
 ]
@@ -80,7 +76,7 @@ def make_client(endpoint: str, key: str | None, *, verify_tls: bool) -> CosmosCl
 
 def open_containers(client: CosmosClient, database_name: str) -> StoreContainers:
     """Create the database and containers when missing (idempotent) and return them."""
-    with cosmos_errors(f"cosmos database {database_name!r}"):
+    with translate_azure_errors(f"cosmos database {database_name!r}"):
         database = client.create_database_if_not_exists(database_name)
         containers = {
             name: database.create_container_if_not_exists(
@@ -90,12 +86,3 @@ def open_containers(client: CosmosClient, database_name: str) -> StoreContainers
         }
         database.create_container_if_not_exists(LEASES, PartitionKey("/id"))
     return StoreContainers(database, containers)
-
-
-@contextmanager
-def cosmos_errors(what: str) -> Iterator[None]:
-    """Re-raise azure errors inside the block as dataops errors, keeping the cause."""
-    try:
-        yield
-    except AzureError as err:
-        raise map_azure_error(err, where=what) from err

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dataops.errors import InvalidInputError
+from dataops.errors import invalid_input_from
 
 __all__ = ["dump", "dump_json", "load", "load_json", "validate_document"]
 
@@ -43,6 +43,4 @@ def validate_document(cls: type[M], body: Mapping[str, Any], *, source: str) -> 
     try:
         return cls.model_validate(body)
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidInputError(first["msg"], source=source, field=field) from err
+        raise invalid_input_from(err, source=source) from err

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from dataops.errors import InvalidInputError
+from dataops.errors import InvalidInputError, invalid_input_from
 from dataops.models import FileRecord, Measurement
 
 if TYPE_CHECKING:
@@ -74,10 +74,7 @@ def split_embedded_files(
         try:
             records.append(FileRecord.model_validate(item))
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            field = f"files[{index}]" + (f".{where}" if where else "")
-            raise InvalidInputError(first["msg"], source=source, field=field) from err
+            raise invalid_input_from(err, source=source, within=f"files[{index}]") from err
     document["file_count"] = len(records)
     document["total_bytes"] = sum(record.size for record in records)
     return document, records

@@ -10,16 +10,14 @@ from __future__ import annotations
 import sqlite3
 
 from dataops.errors import TerminalError
+from dataops.sqlite_db import apply_versioned_schema
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "ensure_schema"]
 
 SCHEMA_VERSION = 1
 
+# The version row lives in the table store_meta (dataops.sqlite_db.apply_versioned_schema).
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS store_meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS measurements (
     id TEXT PRIMARY KEY,
     vehicle_id TEXT NOT NULL,
@@ -98,15 +96,7 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     """Create missing tables and indexes (idempotent; safe when several processes race)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(
-            "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?) "
-            "ON CONFLICT (key) DO NOTHING",
-            (str(SCHEMA_VERSION),),
-        )
-        row = conn.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+        row = apply_versioned_schema(conn, SCHEMA, meta_table="store_meta", version=SCHEMA_VERSION)
     except BaseException:
         conn.execute("ROLLBACK")
         raise

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from dataops.config_files import load_config
+from dataops.config_files import CONFIG_DIR, ConfigModel, load_config
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -22,25 +22,21 @@ __all__ = [
     "load_synchronization_config",
 ]
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "synchronization.json"
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "synchronization.json"
 # The extraction kinds that produce time-stamped tables (docs/extract-worker.md).
 KNOWN_KINDS = frozenset({"structured", "gps", "imu", "camera", "lidar", "radar", "can"})
 
 
-class SignalSource(BaseModel):
+class SignalSource(ConfigModel):
     """One place a continuous signal may come from: a column of a sensor's table."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     sensor: str = Field(default="*", description="Glob on the sensor name.")
     column: str = Field(min_length=1)
     scale: float = Field(default=1.0, description="Multiplied in, e.g. 1/3.6 for km/h -> m/s.")
 
 
-class Signal(BaseModel):
+class Signal(ConfigModel):
     """An interpolated output column; the first source (in order) that a sensor has wins."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
     sources: list[SignalSource] = Field(min_length=1)
@@ -49,10 +45,8 @@ class Signal(BaseModel):
     )
 
 
-class SynchronizationConfig(BaseModel):
+class SynchronizationConfig(ConfigModel):
     """The effective synchronization config."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     reference: str | None = Field(
         default=None,

@@ -19,13 +19,13 @@ import urllib.request
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Self
 
+from dataops.lifecycle import RunningWhileEntered
 from dataops.paths import Zone
 from dataops.storage import BlobZones, ConnectionStringZones
 from devhost.errors import DevhostError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from types import TracebackType
 
 __all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "AzuriteBlob", "AzuriteError"]
 
@@ -49,7 +49,7 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-class AzuriteBlob:
+class AzuriteBlob(RunningWhileEntered):
     """Start, wait for and stop ``azurite-blob`` from the project's node_modules.
 
     ``data_dir`` None means a temporary directory, removed again on :meth:`stop`.
@@ -256,14 +256,3 @@ class AzuriteBlob:
         clients = ConnectionStringZones(self.connection_string, container_prefix=container_prefix)
         with BlobZones(clients) as blob_zones:
             blob_zones.ensure_containers(zones)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -10,8 +10,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import IO
+
+from dataops.lifecycle import RunningWhileEntered
 
 __all__ = ["CosmosServer", "CosmosServerError"]
 
@@ -50,7 +51,7 @@ def _free_port(host: str) -> int:
         return port
 
 
-class CosmosServer:
+class CosmosServer(RunningWhileEntered):
     """``with CosmosServer() as server:`` gives ``server.endpoint`` and ``server.key``.
 
     The server serves HTTPS with a self-signed certificate: clients must turn TLS
@@ -163,15 +164,3 @@ class CosmosServer:
             process.wait(timeout=5)
         except ProcessLookupError:
             process.wait(timeout=5)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -7,14 +7,15 @@ channel group. Both describe themselves with the same :class:`StreamInfo`.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
+
+from dataops.lifecycle import ClosedOnExit
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
-    from types import TracebackType
 
     import pyarrow as pa
 
@@ -63,7 +64,7 @@ class CanFrames:
     data: list[bytes]
 
 
-class RecordingReader(ABC):
+class RecordingReader(ClosedOnExit):
     """Opens one recording; a context manager that closes what it opened on any failure."""
 
     format: str = ""
@@ -102,15 +103,6 @@ class RecordingReader(ABC):
             self.close()
             raise
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        """Close."""
-        self.close()
 
 
 class MessageReader(RecordingReader):

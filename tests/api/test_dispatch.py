@@ -11,11 +11,11 @@ import pytest
 from azure.storage.blob import ContainerClient, UserDelegationKey
 
 from dataops.api import HANDLERS, ApiContext, ApiRequest, Locator, handle
-from dataops.api import locations as locations_module
 from dataops.api.dispatch import Call, Reply
 from dataops.api.starters import run_url
 from dataops.errors import InvalidInputError, RetryableError
 from dataops.paths import Zone
+from dataops.storage import sas as sas_module
 from tests.api.conftest import READ_KEY, api_settings
 from tests.contract.conftest import make_datastream
 
@@ -164,7 +164,8 @@ class _TokenZones:
 def test_azure_sas_is_signed_with_a_cached_user_delegation_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(locations_module, "BlobServiceClient", _FakeService)
+    # The locator asks for its keys through dataops.storage.sas.user_delegation_key.
+    monkeypatch.setattr(sas_module, "BlobServiceClient", _FakeService)
     _FakeService.calls = 0
     now = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
     locator = Locator(_TokenZones(), sas_minutes=10, clock=lambda: now)

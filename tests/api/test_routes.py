@@ -40,6 +40,22 @@ def problem(response: HostResponse, status: int, parameter: str | None = None) -
 # measurements ---------------------------------------------------------------------------
 
 
+def pages(host: FunctionHost, url: str, *, limit: int, most: int) -> list[Any]:
+    """The bodies of ``url``'s pages of ``limit`` items, following the continuation tokens
+    until the last page (at most ``most`` pages)."""
+    bodies: list[Any] = []
+    continuation: str | None = None
+    for _ in range(most):
+        params: dict[str, Any] = {"limit": limit}
+        if continuation:
+            params["continuation"] = continuation
+        bodies.append(ok(get(host, url, **params)))
+        continuation = bodies[-1]["continuation"]
+        if continuation is None:
+            break
+    return bodies
+
+
 def test_measurements_newest_first(host: FunctionHost) -> None:
     body = ok(get(host, "/api/measurements"))
     assert [m["id"] for m in body["items"]] == ["m-c2", "m-c1", "m-b1", "m-a2", "m-a1"]
@@ -66,17 +82,8 @@ def test_measurement_filters(
 
 
 def test_measurement_pages_cover_everything_once(host: FunctionHost) -> None:
-    seen: list[str] = []
-    continuation: str | None = None
-    for _ in range(10):
-        params: dict[str, Any] = {"limit": 2}
-        if continuation:
-            params["continuation"] = continuation
-        body = ok(get(host, "/api/measurements", **params))
-        seen += [m["id"] for m in body["items"]]
-        continuation = body["continuation"]
-        if continuation is None:
-            break
+    bodies = pages(host, "/api/measurements", limit=2, most=10)
+    seen = [m["id"] for body in bodies for m in body["items"]]
     assert seen == ["m-c2", "m-c1", "m-b1", "m-a2", "m-a1"]
 
 
@@ -154,19 +161,10 @@ def test_measurement_files_in_pages(host: FunctionHost) -> None:
     """The manifest's file records of a measurement, in path order, a page at a time."""
     detail = ok(get(host, "/api/measurements/m-a1"))["measurement"]
     assert (detail["file_count"], detail["total_bytes"], "files" in detail) == (5, 60, False)
-    paths: list[str] = []
-    continuation = None
-    for _ in range(5):
-        params: dict[str, Any] = {"limit": 2}
-        if continuation:
-            params["continuation"] = continuation
-        body = ok(get(host, "/api/measurements/m-a1/files", **params))
-        assert body["measurement_id"] == "m-a1"
-        assert len(body["items"]) <= 2
-        paths += [f["path"] for f in body["items"]]
-        continuation = body["continuation"]
-        if continuation is None:
-            break
+    bodies = pages(host, "/api/measurements/m-a1/files", limit=2, most=5)
+    assert {body["measurement_id"] for body in bodies} == {"m-a1"}
+    assert max(len(body["items"]) for body in bodies) <= 2
+    paths = [f["path"] for body in bodies for f in body["items"]]
     assert paths == [f"drive/part-{i}.mcap" for i in range(5)]
     assert ok(get(host, "/api/measurements/m-a2/files"))["items"] == []
     problem(get(host, "/api/measurements/m-none/files"), 404)
@@ -186,18 +184,9 @@ def test_datastream_with_etag(host: FunctionHost, fleet: Fleet) -> None:
 
 
 def test_datastream_files_in_pages(host: FunctionHost, fleet: Fleet) -> None:
-    paths: list[str] = []
-    continuation = None
-    for _ in range(5):
-        params: dict[str, Any] = {"limit": 3}
-        if continuation:
-            params["continuation"] = continuation
-        body = ok(get(host, f"/api/datastreams/{fleet.raw}/files", **params))
-        assert body["datastream_id"] == fleet.raw
-        paths += [f["path"] for f in body["items"]]
-        continuation = body["continuation"]
-        if continuation is None:
-            break
+    bodies = pages(host, f"/api/datastreams/{fleet.raw}/files", limit=3, most=5)
+    assert {body["datastream_id"] for body in bodies} == {fleet.raw}
+    paths = [f["path"] for body in bodies for f in body["items"]]
     assert paths == [f"file-{i:02d}.mcap" for i in range(7)]
     problem(get(host, "/api/datastreams/ds-none/files"), 404)
     problem(get(host, f"/api/datastreams/{fleet.raw}/files", limit="-1"), 400, "limit")

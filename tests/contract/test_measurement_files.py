@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,15 +230,27 @@ def test_listing_the_files_of_an_unknown_measurement_is_not_found(store: Metadat
         store.list_measurement_files("nope")
 
 
+def write_old_document(
+    raw: RawAccess,
+    file_count: int,
+    *,
+    embedded: Callable[[list[FileRecord]], list[FileRecord]] = list,
+) -> tuple[Measurement, list[FileRecord]]:
+    """Measurement ``m-old`` of ``file_count`` files as stores wrote it before file records:
+    ``embedded(files)`` inside the document. Returns the measurement and its files."""
+    manifest = many_file_manifest(file_count)
+    files = manifest_file_records(manifest)
+    old = Measurement.from_manifest(manifest, "m-old", "up/old")
+    raw.write_old_document(old, embedded(files))
+    return old, files
+
+
 def test_an_old_document_with_embedded_files_is_read_and_its_files_moved_out(
     store: MetadataStore, raw: RawAccess
 ) -> None:
     """Stores wrote the file list into the document before: such a document still reads, and
     listing its files moves them into records, the document rewritten without them."""
-    manifest = many_file_manifest(4)
-    files = manifest_file_records(manifest)
-    old = Measurement.from_manifest(manifest, "m-old", "up/old")
-    raw.write_old_document(old, files)
+    old, files = write_old_document(raw, 4)
 
     read = store.get_measurement("m-old")
     assert (read.file_count, read.total_bytes) == (4, old.total_bytes)
@@ -254,9 +267,7 @@ def test_an_old_document_with_embedded_files_is_read_and_its_files_moved_out(
 def test_a_state_change_of_an_old_document_keeps_its_files(
     store: MetadataStore, raw: RawAccess
 ) -> None:
-    manifest = many_file_manifest(3)
-    files = manifest_file_records(manifest)
-    raw.write_old_document(Measurement.from_manifest(manifest, "m-old", "up/old"), files)
+    _, files = write_old_document(raw, 3)
 
     updated = store.set_measurement_state("m-old", MeasurementState.INGESTED)
 
@@ -268,10 +279,9 @@ def test_a_state_change_of_an_old_document_keeps_its_files(
 def test_a_malformed_embedded_file_list_names_the_measurement_and_the_field(
     store: MetadataStore, raw: RawAccess
 ) -> None:
-    manifest = many_file_manifest(2)
-    files = manifest_file_records(manifest)
-    broken = [files[0], files[1].model_copy(update={"size": -1})]
-    raw.write_old_document(Measurement.from_manifest(manifest, "m-old", "up/old"), broken)
+    write_old_document(
+        raw, 2, embedded=lambda files: [files[0], files[1].model_copy(update={"size": -1})]
+    )
     with pytest.raises(InvalidInputError) as caught:
         store.get_measurement("m-old")
     assert caught.value.field == "files[1].size"

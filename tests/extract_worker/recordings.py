@@ -16,14 +16,8 @@ from rosbags.rosbag2 import Writer as Writer2
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-CAN_FRAME_MSG = """std_msgs/Header header
-uint32 id
-bool is_rtr
-bool is_extended
-bool is_error
-uint8 dlc
-uint8[8] data
-"""
+from avops.sample_drive.msgtypes import CAN_FRAME, CAN_FRAME_DEFINITION
+
 # A custom type with nested arrays of messages, to exercise flattening.
 TRACK_LIST_MSG = """std_msgs/Header header
 Track[] tracks
@@ -46,7 +40,7 @@ def typestore_for(ros1: bool) -> Typestore:
     """Distro typestore plus the custom types the fixtures use."""
     store = get_typestore(Stores.ROS1_NOETIC if ros1 else Stores.ROS2_HUMBLE)
     types: dict[str, Any] = {}
-    types.update(get_types_from_msg(CAN_FRAME_MSG, "can_msgs/msg/Frame"))
+    types.update(get_types_from_msg(CAN_FRAME_DEFINITION, CAN_FRAME))
     types.update(get_types_from_msg(TRACK_MSG, "demo_msgs/msg/Track"))
     types.update(get_types_from_msg(TRACK_LIST_MSG, "demo_msgs/msg/TrackList"))
     store.register(types)

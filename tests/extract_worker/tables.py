@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from asammdf import MDF, Signal
-from asammdf.blocks import v4_constants as v4c
-from asammdf.blocks.source_utils import Source
+
+from avops.sample_drive.mdf4 import can_bus_source
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,13 +67,7 @@ def write_mdf(
             frames["CAN_DataFrame.DataBytes"][i] = np.frombuffer(
                 can_payload(i, int(frame_id)), np.uint8
             )
-        source = Source(
-            name="CAN1",
-            path="CAN1",
-            comment="",
-            source_type=v4c.SOURCE_BUS,
-            bus_type=v4c.BUS_TYPE_CAN,
-        )
+        source = can_bus_source("")
         tc = np.arange(CAN_FRAMES) * 0.005
         mdf.append(
             [Signal(frames, tc, name="CAN_DataFrame", source=source)],

@@ -47,26 +47,32 @@ def error_of(lines: list[dict]) -> str:
     return str(error["message"])
 
 
+def refused(
+    capsys: pytest.CaptureFixture[str], kind: str, src: Path, out: Path, *extra: str
+) -> str:
+    """Run the task on bad input: it must exit with EXIT_BAD_INPUT and commit nothing; the
+    one error line's message is returned for the test to check."""
+    code, lines = run_cli(capsys, kind, src, out, *extra)
+    assert code == EXIT_BAD_INPUT
+    assert_nothing_committed(out)
+    return error_of(lines)
+
+
 def test_zero_byte_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "empty.bag"
     src.touch()
-    code, lines = run_cli(capsys, "validate", src, tmp_path / "out")
-    assert code == EXIT_BAD_INPUT
-    assert error_of(lines) == f"{src}: offset 0: empty file (0 bytes)"
-    assert_nothing_committed(tmp_path / "out")
+    message = refused(capsys, "validate", src, tmp_path / "out")
+    assert message == f"{src}: offset 0: empty file (0 bytes)"
 
 
 def test_truncated_ros1_bag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = write_ros1(tmp_path / "drive.bag")
     data = src.read_bytes()
     src.write_bytes(data[: len(data) // 2])
-    code, lines = run_cli(capsys, "validate", src, tmp_path / "out")
-    assert code == EXIT_BAD_INPUT
-    message = error_of(lines)
+    message = refused(capsys, "validate", src, tmp_path / "out")
     assert str(src) in message
     assert f"offset {len(data) // 2}" in message
     assert "truncated" in message
-    assert_nothing_committed(tmp_path / "out")
 
 
 def test_unindexed_ros1_bag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,10 +81,8 @@ def test_unindexed_ros1_bag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     pos = data.index(b"index_pos=") + len("index_pos=")
     data[pos : pos + 8] = struct.pack("<Q", 0)
     src.write_bytes(bytes(data))
-    code, lines = run_cli(capsys, "metadata", src, tmp_path / "out")
-    assert code == EXIT_BAD_INPUT
-    assert "not indexed" in error_of(lines)
-    assert_nothing_committed(tmp_path / "out")
+    message = refused(capsys, "metadata", src, tmp_path / "out")
+    assert "not indexed" in message
 
 
 def test_mcap_with_flipped_byte_in_chunk(
@@ -86,22 +90,17 @@ def test_mcap_with_flipped_byte_in_chunk(
 ) -> None:
     src = write_mcap(tmp_path / "drive.mcap", compression="none")
     chunk_start = flip_mcap_chunk_byte(src, 100)
-    code, lines = run_cli(capsys, "validate", src, tmp_path / "out")
-    assert code == EXIT_BAD_INPUT
-    message = error_of(lines)
+    message = refused(capsys, "validate", src, tmp_path / "out")
     assert f"{src}: offset {chunk_start}:" in message
     assert "CRC" in message or "crc" in message
-    assert_nothing_committed(tmp_path / "out")
 
 
 def test_truncated_mcap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = write_mcap(tmp_path / "drive.mcap")
     data = src.read_bytes()
     src.write_bytes(data[: len(data) - 500])
-    code, lines = run_cli(capsys, "validate", src, tmp_path / "out")
-    assert code == EXIT_BAD_INPUT
-    assert "truncated" in error_of(lines) or "end magic" in error_of(lines)
-    assert_nothing_committed(tmp_path / "out")
+    message = refused(capsys, "validate", src, tmp_path / "out")
+    assert "truncated" in message or "end magic" in message
 
 
 def _strip_definitions(bag: Path) -> None:
@@ -120,7 +119,7 @@ def test_unknown_type_skips_topic_and_names_it(
     bag = write_ros2(tmp_path / "bag")
     _strip_definitions(bag)
     out = tmp_path / "out"
-    code, lines = run_cli(capsys, "structured", bag, out)
+    code, _ = run_cli(capsys, "structured", bag, out)
     assert code == EXIT_OK
     manifest = json.loads((out / "structured" / "_manifest.json").read_text())
     # The distro typestore resolves std_msgs/String; the custom track list is unknown.
@@ -130,10 +129,8 @@ def test_unknown_type_skips_topic_and_names_it(
     assert "unknown message type 'demo_msgs/msg/TrackList' on topic '/tracks'" in error["error"]
 
     # Asked for explicitly, the unknown topic fails the task: exit 2, nothing committed.
-    code, lines = run_cli(capsys, "structured", bag, tmp_path / "out2", "--topics", "/tracks")
-    assert code == EXIT_BAD_INPUT
-    assert "'/tracks'" in error_of(lines)
-    assert_nothing_committed(tmp_path / "out2")
+    message = refused(capsys, "structured", bag, tmp_path / "out2", "--topics", "/tracks")
+    assert "'/tracks'" in message
 
 
 def test_msg_folder_resolves_types_a_bag_lacks(

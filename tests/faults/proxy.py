@@ -26,11 +26,11 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 from aiohttp import web
+
+from dataops.lifecycle import RunningWhileEntered
 
 __all__ = ["FAULT_KINDS", "Canned", "FaultProxy", "FaultSchedule", "Injected", "Intercept"]
 
@@ -105,7 +105,7 @@ class FaultSchedule:
         return kind
 
 
-class FaultProxy:
+class FaultProxy(RunningWhileEntered):
     """The proxy; a context manager that runs it on its own thread and event loop."""
 
     def __init__(
@@ -134,17 +134,13 @@ class FaultProxy:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    def __enter__(self) -> Self:
+    def start(self) -> None:
+        """Start the event loop's thread and listen on a free port."""
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """Stop listening, then the event loop and its thread."""
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)

@@ -25,6 +25,7 @@ from dataops.ids import instance_id_for
 from dataops.ingest.reconcile import reconcile
 from dataops.ingest.rehydrate import (
     RegisteredUpload,
+    RestoreResult,
     lineage_sources,
     manifest_from_measurement,
     restore_upload,
@@ -254,31 +255,25 @@ def test_restore_is_idempotent_and_converges_after_a_partial_restore(
     done = ingested(blob_zones, store)
     measurement = store.get_measurement(done["measurement_id"])
     registered = RegisteredUpload.read(store, measurement)
-    restore_upload(
-        blob_zones,
-        PREFIX,
-        max_manifest_bytes=MAX_MANIFEST,
-        registered=registered,
-    )
 
-    again = restore_upload(
-        blob_zones,
-        PREFIX,
-        max_manifest_bytes=MAX_MANIFEST,
-        registered=registered,
-    )
+    def restore() -> RestoreResult:
+        return restore_upload(
+            blob_zones,
+            PREFIX,
+            max_manifest_bytes=MAX_MANIFEST,
+            registered=registered,
+        )
+
+    restore()
+
+    again = restore()
     assert (again.restored_from, again.copied) == ("landing", 0)
 
     # A crash before the manifest (written last) and after some files: only the rest is copied.
     for path in ("manifest.json", "drive.bag"):
         info = blob_zones.get_info(Zone.LANDING, f"{PREFIX}/{path}")
         blob_zones.delete(Zone.LANDING, info.path, etag=info.etag)
-    resumed = restore_upload(
-        blob_zones,
-        PREFIX,
-        max_manifest_bytes=MAX_MANIFEST,
-        registered=registered,
-    )
+    resumed = restore()
     assert (resumed.restored_from, resumed.copied) == ("archive", 1)
     assert f"{PREFIX}/manifest.json" in names(blob_zones, Zone.LANDING)
 
