@@ -103,7 +103,7 @@ def _run_shape(
     assert len(records) == tasks, (len(records), tasks)
     committed = sorted(
         blob.path[len(extracted_prefix) + 1 :]
-        for blob in zones.list_blobs(Zone.EXTRACTED, extracted_prefix + "/")
+        for blob in zones.list_blobs(Zone.EXTRACTED, extracted_prefix)
     )
     return {
         "shape": name,
