@@ -33,7 +33,7 @@ from extract_worker.errors import BadInputError, RetryableExtractError
 from extract_worker.run import run_local_task
 
 if TYPE_CHECKING:
-    from extract_worker.config import ExtractConfig
+    from extract_worker.kinds import KindOptions
 
 __all__ = ["BlobLocation", "BlobRun", "classify_error", "download_blob", "parse_blob_url"]
 
@@ -155,22 +155,11 @@ class BlobRun:
     """
 
     def __init__(
-        self,
-        *,
-        input_ref: str,
-        output_ref: str,
-        config: ExtractConfig,
-        topics: list[str],
-        ids: dict[str, str],
-        force: bool,
-        scratch: Path | None,
+        self, *, input_ref: str, output_ref: str, options: KindOptions, scratch: Path | None
     ) -> None:
         self.input_ref = input_ref
         self.output_ref = output_ref
-        self.config = config
-        self.topics = topics
-        self.ids = ids
-        self.force = force
+        self.options = options
         self.scratch = scratch
         self.out_location = parse_blob_url(output_ref) if _is_url(output_ref) else None
         self.work: Path | None = None
@@ -178,7 +167,7 @@ class BlobRun:
 
     def committed(self, kind: str) -> bool:
         """True if ``<output>/<kind>/_SUCCESS`` exists and ``--force`` was not given."""
-        if self.force:
+        if self.options.force:
             return False
         if self.out_location is None:
             return is_committed(Path(self.output_ref), kind)
@@ -215,10 +204,10 @@ class BlobRun:
             kind=kind,
             input_path=self.input_path,
             output=local_out or Path(self.output_ref),
-            config=self.config,
-            topics=self.topics,
-            ids=self.ids,
-            force=self.force,
+            config=self.options.config,
+            topics=self.options.topics,
+            ids=self.options.ids,
+            force=self.options.force,
             input_label=self.input_ref.split("?", 1)[0],
         )
         if local_out is not None and self.out_location is not None:

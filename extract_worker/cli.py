@@ -21,7 +21,7 @@ from extract_worker.classify import classify_failure
 from extract_worker.config import load_config
 from extract_worker.errors import EXIT_BAD_INPUT
 from extract_worker.extractors import TASK_KINDS
-from extract_worker.kinds import KindRunner, order_kinds, run_kinds
+from extract_worker.kinds import KindOptions, KindRunner, order_kinds, run_kinds
 from extract_worker.limits import (
     apply_limits,
     arm_time_limit,
@@ -164,28 +164,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _runner(args: argparse.Namespace, config: ExtractConfig, ids: dict[str, str]) -> KindRunner:
     """Where the kinds read and write: blob URLs (staged through scratch) or paths."""
+    options = KindOptions(config=config, topics=args.topics, ids=ids, force=args.force)
     if _is_url(args.input) or _is_url(args.output):
         from extract_worker.blob_io import BlobRun
 
         return BlobRun(
-            input_ref=args.input,
-            output_ref=args.output,
-            config=config,
-            topics=args.topics,
-            ids=ids,
-            force=args.force,
-            scratch=args.scratch,
+            input_ref=args.input, output_ref=args.output, options=options, scratch=args.scratch
         )
     from extract_worker.run import LocalRun
 
-    return LocalRun(
-        input_path=Path(args.input),
-        output=Path(args.output),
-        config=config,
-        topics=args.topics,
-        ids=ids,
-        force=args.force,
-    )
+    return LocalRun(input_path=Path(args.input), output=Path(args.output), options=options)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ kind failed and with which code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from extract_worker.errors import EXIT_BAD_INPUT, EXIT_OK
@@ -31,9 +32,28 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from types import TracebackType
 
-__all__ = ["VALIDATE", "KindRunner", "order_kinds", "run_kinds", "worst_exit_code"]
+    from extract_worker.config import ExtractConfig
+
+__all__ = [
+    "VALIDATE",
+    "KindOptions",
+    "KindRunner",
+    "order_kinds",
+    "run_kinds",
+    "worst_exit_code",
+]
 
 VALIDATE = "validate"
+
+
+@dataclass(frozen=True)
+class KindOptions:
+    """What each kind of a run is given besides the input and output: the same for all."""
+
+    config: ExtractConfig
+    topics: list[str]
+    ids: dict[str, str]
+    force: bool
 
 
 class KindRunner(Protocol):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from extract_worker.config import ExtractConfig
+    from extract_worker.kinds import KindOptions
 
 __all__ = ["LocalRun", "run_local_task"]
 
@@ -82,26 +83,14 @@ class LocalRun:
     seconds of each other on one node, so after the first the reads come from the page cache.
     """
 
-    def __init__(
-        self,
-        *,
-        input_path: Path,
-        output: Path,
-        config: ExtractConfig,
-        topics: list[str],
-        ids: dict[str, str],
-        force: bool,
-    ) -> None:
+    def __init__(self, *, input_path: Path, output: Path, options: KindOptions) -> None:
         self.input_path = input_path
         self.output = output
-        self.config = config
-        self.topics = topics
-        self.ids = ids
-        self.force = force
+        self.options = options
 
     def committed(self, kind: str) -> bool:
         """True if ``<output>/<kind>`` is committed and ``--force`` was not given."""
-        return not self.force and is_committed(self.output, kind)
+        return not self.options.force and is_committed(self.output, kind)
 
     def __enter__(self) -> LocalRun:
         """Nothing to stage."""
@@ -116,8 +105,8 @@ class LocalRun:
             kind=kind,
             input_path=self.input_path,
             output=self.output,
-            config=self.config,
-            topics=self.topics,
-            ids=self.ids,
-            force=self.force,
+            config=self.options.config,
+            topics=self.options.topics,
+            ids=self.options.ids,
+            force=self.options.force,
         )

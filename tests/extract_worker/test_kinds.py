@@ -15,6 +15,7 @@ from extract_worker.commit import MANIFEST_NAME, STAGING_DIR, SUCCESS_NAME
 from extract_worker.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RETRYABLE
 from extract_worker.kinds import worst_exit_code
 from tests.extract_worker.recordings import write_ros1, write_ros2
+from tests.extract_worker.support import upload_to_raw
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -134,16 +135,6 @@ def test_a_retry_runs_only_the_kinds_not_committed(
 
 
 @pytest.fixture
-def service(azurite: AzuriteBlob, monkeypatch: pytest.MonkeyPatch) -> BlobServiceClient:
-    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
-    client = BlobServiceClient.from_connection_string(azurite.connection_string)
-    for name in ("raw", "extracted"):
-        if not client.get_container_client(name).exists():
-            client.create_container(name)
-    return client
-
-
-@pytest.fixture
 def downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the blobs the worker downloads, in order (the real download still runs)."""
     seen: list[str] = []
@@ -157,22 +148,13 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def _upload(service: BlobServiceClient, local: Path, name: str) -> None:
-    container = service.get_container_client("raw")
-    files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
-    for path in files:
-        blob = name if local.is_file() else f"{name}/{path.relative_to(local).as_posix()}"
-        with path.open("rb") as f:
-            container.upload_blob(blob, f, overwrite=True)
-
-
 @pytest.mark.azurite
 def test_a_blob_input_is_downloaded_once_for_every_kind(
     tmp_path: Path, azurite: AzuriteBlob, service: BlobServiceClient, downloads: list[str]
 ) -> None:
     """Four kinds, one download; each kind's blobs end with its marker; a rerun downloads
     nothing."""
-    _upload(service, write_ros1(tmp_path / "drive.bag"), "k1/drive.bag")
+    upload_to_raw(service, write_ros1(tmp_path / "drive.bag"), "k1/drive.bag")
     src = f"{azurite.blob_endpoint}/raw/k1/drive.bag"
     dst = f"{azurite.blob_endpoint}/extracted/k1/ds1"
     scratch = tmp_path / "scratch"
@@ -198,7 +180,7 @@ def test_a_bag_directory_prefix_is_downloaded_once_for_every_kind(
 ) -> None:
     """A ROS 2 bag directory is several blobs: each is downloaded once, not once per kind."""
     bag = write_ros2(tmp_path / "bag", storage="mcap")
-    _upload(service, bag, "k2/bag")
+    upload_to_raw(service, bag, "k2/bag")
     files = sorted(f"k2/bag/{p.relative_to(bag).as_posix()}" for p in bag.rglob("*") if p.is_file())
     out = tmp_path / "out"
     src = f"{azurite.blob_endpoint}/raw/k2/bag"
