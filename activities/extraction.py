@@ -41,6 +41,7 @@ def fail(args: contracts.FailInput) -> dict[str, Any]:
     return extraction.fail_extraction(
         metadata_store(),
         batch_backend(),
+        blob_zones(),
         datastream_id=args.datastream_id,
         jobs=[JobRef.from_dict(job) for job in args.jobs],
         reason=args.reason,

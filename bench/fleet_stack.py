@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from activities import runtime
-from bench.task_probe import Requests, count_requests
+from bench.task_probe import Requests, count_requests, probe_site
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.settings import Settings
@@ -101,16 +101,6 @@ class Stack:
     batch: BatchRunner
 
 
-def _probe_site(workdir: Path) -> Path:
-    """A directory with a sitecustomize that measures every task process (bench.task_probe)."""
-    site = workdir / "probe-site"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(
-        "import bench.task_probe\n\nbench.task_probe.install()\n"
-    )
-    return site
-
-
 @contextlib.contextmanager
 def services(workdir: Path) -> Iterator[tuple[AzuriteBlob, Settings]]:
     """Azurite and the settings pointing at it (environment set for this process)."""
@@ -147,7 +137,7 @@ async def stack(
     probe_dir.mkdir(exist_ok=True)
     batch = BatchRunner(settings, max_parallel=batch_slots)
     pool_env = batch.pool.env
-    pool_env["PYTHONPATH"] = os.pathsep.join([str(_probe_site(workdir)), str(ROOT)])
+    pool_env["PYTHONPATH"] = os.pathsep.join([str(probe_site(workdir)), str(ROOT)])
     pool_env["AVOPS_PROBE_DIR"] = str(probe_dir)
     options = HostOptions(
         app_root=ROOT,

@@ -96,3 +96,14 @@ def install() -> None:
         (out / name).write_text(json.dumps(record))
 
     atexit.register(write)
+
+
+def probe_site(workdir: Path) -> Path:
+    """A directory with a sitecustomize that calls :func:`install`: put it first on a task
+    process's ``PYTHONPATH`` (with the repository after it) to measure that process."""
+    site = workdir / "probe-site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(
+        "import bench.task_probe\n\nbench.task_probe.install()\n"
+    )
+    return site

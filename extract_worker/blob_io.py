@@ -1,11 +1,11 @@
 """Blob URLs for ``--input`` and ``--output``, streamed through a scratch directory.
 
-Input: a blob URL is downloaded (streamed to disk, never held in memory); a URL that names
-no blob is taken as a prefix, e.g. a ROS 2 bag directory, and every blob under it is
-downloaded. Output: the task runs into a local scratch output, then its files go up to
-``<prefix>/<kind>/...``, ``_manifest.json`` next, ``_SUCCESS`` last: the marker is the
-commit, so a reader that sees it sees the whole output. Stale blobs of an earlier crashed
-run are deleted before the marker is written.
+Input: a blob URL is downloaded once per run, however many kinds the run has (streamed to
+disk, never held in memory); a URL that names no blob is taken as a prefix, e.g. a ROS 2 bag
+directory, and every blob under it is downloaded. Output: each kind runs into a local scratch
+output, then its files go up to ``<prefix>/<kind>/...``, ``_manifest.json`` next, ``_SUCCESS``
+last: the marker is the commit, so a reader that sees it sees the whole output. Stale blobs
+of an earlier crashed run are deleted before the marker is written.
 
 Credentials: a SAS in the URL, else ``AZURE_STORAGE_CONNECTION_STRING`` (Azurite, tests),
 else azure-identity's DefaultAzureCredential (the pool's managed identity).
@@ -13,7 +13,6 @@ else azure-identity's DefaultAzureCredential (the pool's managed identity).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -29,15 +28,14 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import ContainerClient
 
-from extract_worker.commit import MANIFEST_NAME, SUCCESS_NAME
+from extract_worker.commit import MANIFEST_NAME, SUCCESS_NAME, is_committed
 from extract_worker.errors import BadInputError, RetryableExtractError
-from extract_worker.logs import log
 from extract_worker.run import run_local_task
 
 if TYPE_CHECKING:
-    from extract_worker.config import ExtractConfig
+    from extract_worker.kinds import KindOptions
 
-__all__ = ["BlobLocation", "classify_error", "download_blob", "parse_blob_url", "run_blob_task"]
+__all__ = ["BlobLocation", "BlobRun", "classify_error", "download_blob", "parse_blob_url"]
 
 # Downloads and uploads move 8 MiB blocks: bounded memory, few round trips.
 _BLOCK = 8 << 20
@@ -128,15 +126,6 @@ def download_blob(blob: Any, path: Path) -> None:
         blob.download_blob(max_concurrency=2).readinto(f)
 
 
-def _committed_manifest(location: BlobLocation, kind: str) -> dict[str, Any] | None:
-    marker = location.container.get_blob_client(location.child(f"{kind}/{SUCCESS_NAME}"))
-    if not marker.exists():
-        return None
-    manifest = location.container.get_blob_client(location.child(f"{kind}/{MANIFEST_NAME}"))
-    result: dict[str, Any] = json.loads(manifest.download_blob().readall())
-    return result
-
-
 def upload_output(local_kind_dir: Path, location: BlobLocation, kind: str) -> None:
     """Upload a committed local task directory; ``_SUCCESS`` goes last."""
     files = sorted(p for p in local_kind_dir.rglob("*") if p.is_file())
@@ -156,53 +145,84 @@ def upload_output(local_kind_dir: Path, location: BlobLocation, kind: str) -> No
         container.upload_blob(location.child(f"{kind}/{SUCCESS_NAME}"), f, overwrite=True)
 
 
-def run_blob_task(
-    *,
-    kind: str,
-    input_ref: str,
-    output_ref: str,
-    config: ExtractConfig,
-    topics: list[str],
-    ids: dict[str, str],
-    force: bool,
-    scratch: Path | None,
-) -> dict[str, Any]:
-    """Run one task where input and/or output are blob URLs."""
-    out_location = parse_blob_url(output_ref) if _is_url(output_ref) else None
-    if out_location is not None and not force:
+class BlobRun:
+    """Kinds where input and/or output are blob URLs: the input is downloaded once.
+
+    ``with`` makes the scratch directory and downloads a blob input into it (the one download
+    of the run); each kind then runs into ``<scratch>/output/<kind>``, is uploaded (marker
+    last) and its local copy removed before the next kind starts, so scratch holds the input
+    and one kind's output at most. Leaving the ``with`` removes the scratch directory.
+    """
+
+    def __init__(
+        self, *, input_ref: str, output_ref: str, options: KindOptions, scratch: Path | None
+    ) -> None:
+        self.input_ref = input_ref
+        self.output_ref = output_ref
+        self.options = options
+        self.scratch = scratch
+        self.out_location = parse_blob_url(output_ref) if _is_url(output_ref) else None
+        self.work: Path | None = None
+        self.input_path = Path(input_ref)
+
+    def committed(self, kind: str) -> bool:
+        """True if ``<output>/<kind>/_SUCCESS`` exists and ``--force`` was not given."""
+        if self.options.force:
+            return False
+        if self.out_location is None:
+            return is_committed(Path(self.output_ref), kind)
+        marker = self.out_location.child(f"{kind}/{SUCCESS_NAME}")
         try:
-            existing = _committed_manifest(out_location, kind)
+            return bool(self.out_location.container.get_blob_client(marker).exists())
         except AzureError as err:
-            raise classify_error(err, out_location.url) from err
-        if existing is not None:
-            log.info("already committed, nothing to do", extra={"output": out_location.url})
-            return existing
-    base = scratch or Path(os.environ.get("AZ_BATCH_TASK_WORKING_DIR", tempfile.gettempdir()))
-    work = Path(tempfile.mkdtemp(prefix=f"extract-{kind}-", dir=base))
-    try:
-        if _is_url(input_ref):
-            input_path = download_input(parse_blob_url(input_ref), work)
-        else:
-            input_path = Path(input_ref)
-        local_out = work / "output" if out_location is not None else Path(output_ref)
+            raise classify_error(err, self.out_location.url) from err
+
+    def __enter__(self) -> BlobRun:
+        """Make the scratch directory and download a blob input into it."""
+        base = self.scratch or Path(
+            os.environ.get("AZ_BATCH_TASK_WORKING_DIR", tempfile.gettempdir())
+        )
+        self.work = Path(tempfile.mkdtemp(prefix="extract-", dir=base))
+        try:
+            if _is_url(self.input_ref):
+                self.input_path = download_input(parse_blob_url(self.input_ref), self.work)
+        except BaseException:
+            self._remove_scratch()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Remove the scratch directory (the input copy and any output left)."""
+        self._remove_scratch()
+
+    def run(self, kind: str) -> dict[str, Any]:
+        """Run ``kind`` on the staged input and commit it (upload, marker last)."""
+        if self.work is None:
+            raise RuntimeError("BlobRun.run outside its with block")
+        local_out = self.work / "output" if self.out_location is not None else None
         manifest = run_local_task(
             kind=kind,
-            input_path=input_path,
-            output=local_out,
-            config=config,
-            topics=topics,
-            ids=ids,
-            force=force,
-            input_label=input_ref.split("?", 1)[0],
+            input_path=self.input_path,
+            output=local_out or Path(self.output_ref),
+            config=self.options.config,
+            topics=self.options.topics,
+            ids=self.options.ids,
+            force=self.options.force,
+            input_label=self.input_ref.split("?", 1)[0],
         )
-        if out_location is not None:
+        if local_out is not None and self.out_location is not None:
             try:
-                upload_output(local_out / kind, out_location, kind)
+                upload_output(local_out / kind, self.out_location, kind)
             except AzureError as err:
-                raise classify_error(err, out_location.url) from err
+                raise classify_error(err, self.out_location.url) from err
+            finally:
+                shutil.rmtree(local_out / kind, ignore_errors=True)
         return manifest
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    def _remove_scratch(self) -> None:
+        if self.work is not None:
+            shutil.rmtree(self.work, ignore_errors=True)
+            self.work = None
 
 
 def _is_url(value: str) -> bool:

@@ -1,8 +1,9 @@
-"""``python -m extract_worker run --task KIND --input PATH_OR_URL --output PATH_OR_URL``.
+"""``python -m extract_worker run --task KIND [--task KIND ...] --input PATH_OR_URL --output ...``.
 
 Exit codes: 0 ok (or already committed), 2 bad input (do not retry), 3 retryable
 (environment, or a failure not proven to be the input's; see :mod:`extract_worker.classify`).
-stderr carries JSON lines only, with the ids given on the command line.
+Several kinds in one run: the worst of their codes (:mod:`extract_worker.kinds`).
+stderr carries JSON lines only, with the ids given on the command line and the kind.
 """
 
 from __future__ import annotations
@@ -14,13 +15,23 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from extract_worker.classify import classify_failure
 from extract_worker.config import load_config
-from extract_worker.errors import EXIT_BAD_INPUT, EXIT_OK
+from extract_worker.errors import EXIT_BAD_INPUT
 from extract_worker.extractors import TASK_KINDS
-from extract_worker.limits import apply_limits, tune_malloc
+from extract_worker.kinds import KindOptions, KindRunner, order_kinds, run_kinds
+from extract_worker.limits import (
+    apply_limits,
+    arm_time_limit,
+    release_free_memory,
+    tune_malloc,
+)
 from extract_worker.logs import configure_logging, log
+
+if TYPE_CHECKING:
+    from extract_worker.config import ExtractConfig
 
 __all__ = ["build_parser", "main"]
 
@@ -31,8 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python -m extract_worker")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run one extraction task")
-    run.add_argument("--task", required=True, choices=TASK_KINDS)
+    run = commands.add_parser("run", help="run one extraction task (one or several kinds)")
+    run.add_argument(
+        "--task",
+        required=True,
+        action="append",
+        choices=TASK_KINDS,
+        help="task kind; repeatable: the kinds run in order, validate first, input staged once",
+    )
     run.add_argument("--input", required=True, help="local/NFS path or blob URL (with SAS)")
     run.add_argument("--output", required=True, help="local/NFS path or blob URL (with SAS)")
     run.add_argument("--topics", nargs="*", default=[], help="topic or channel group globs")
@@ -101,9 +118,14 @@ def _fetch_dbc(refs: list[str], scratch: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        kinds = order_kinds(list(args.task))
+    except ValueError as err:
+        parser.error(str(err))
     context = {name: getattr(args, name) for name in _ID_OPTIONS}
-    context["task"] = args.task
+    context["task"] = ",".join(kinds)
     configure_logging(context)
     tune_malloc()
     input_label = args.input.split("?", 1)[0]  # never log a SAS token
@@ -113,37 +135,23 @@ def main(argv: list[str] | None = None) -> int:
         if dbc_dir is not None:
             fetched = _fetch_dbc(args.dbc, dbc_dir)
             config = config.model_copy(update={"dbc_files": [*config.dbc_files, *fetched]})
+        time_s = args.time_s or config.limits.time_s
         if not args.no_limits:
-            apply_limits(
-                memory_mb=args.memory_mb or config.limits.memory_mb,
-                time_s=args.time_s or config.limits.time_s,
-            )
-        ids = {k: v for k, v in context.items() if v and k != "task"}
-        if _is_url(args.input) or _is_url(args.output):
-            from extract_worker.blob_io import run_blob_task
+            apply_limits(memory_mb=args.memory_mb or config.limits.memory_mb, time_s=time_s)
+        runner = _runner(args, config, {k: v for k, v in context.items() if v and k != "task"})
 
-            manifest = run_blob_task(
-                kind=args.task,
-                input_ref=args.input,
-                output_ref=args.output,
-                config=config,
-                topics=args.topics,
-                ids=ids,
-                force=args.force,
-                scratch=args.scratch,
-            )
-        else:
-            from extract_worker.run import run_local_task
+        def start_kind(kind: str) -> None:
+            configure_logging({**context, "task": kind})
+            if not args.no_limits:
+                arm_time_limit(time_s)
 
-            manifest = run_local_task(
-                kind=args.task,
-                input_path=Path(args.input),
-                output=Path(args.output),
-                config=config,
-                topics=args.topics,
-                ids=ids,
-                force=args.force,
-            )
+        return run_kinds(
+            kinds,
+            runner,
+            start_kind=start_kind,
+            end_kind=release_free_memory,
+            report=lambda err: _report_failure(err, input_label),
+        )
     except Exception as err:  # noqa: BLE001 - every failure leaves as a classified exit code
         return _report_failure(err, input_label)
     finally:
@@ -152,11 +160,20 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         if dbc_dir is not None:
             shutil.rmtree(dbc_dir, ignore_errors=True)
-    log.info(
-        "done",
-        extra={"files": manifest.get("file_count"), "errors": len(manifest.get("errors", []))},
-    )
-    return EXIT_OK
+
+
+def _runner(args: argparse.Namespace, config: ExtractConfig, ids: dict[str, str]) -> KindRunner:
+    """Where the kinds read and write: blob URLs (staged through scratch) or paths."""
+    options = KindOptions(config=config, topics=args.topics, ids=ids, force=args.force)
+    if _is_url(args.input) or _is_url(args.output):
+        from extract_worker.blob_io import BlobRun
+
+        return BlobRun(
+            input_ref=args.input, output_ref=args.output, options=options, scratch=args.scratch
+        )
+    from extract_worker.run import LocalRun
+
+    return LocalRun(input_path=Path(args.input), output=Path(args.output), options=options)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import resource
 import signal
+import sys
 from typing import TYPE_CHECKING
 
 from extract_worker.errors import TaskTimeoutError
@@ -18,7 +20,7 @@ from extract_worker.errors import TaskTimeoutError
 if TYPE_CHECKING:
     from types import FrameType
 
-__all__ = ["apply_limits", "tune_malloc"]
+__all__ = ["apply_limits", "arm_time_limit", "release_free_memory", "tune_malloc"]
 
 # mallopt parameter numbers from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -33,12 +35,45 @@ def apply_limits(*, memory_mb: int, time_s: int) -> None:
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    arm_time_limit(time_s)
+
+
+def arm_time_limit(time_s: int) -> None:
+    """Raise TaskTimeoutError ``time_s`` from now (replacing a limit armed before).
+
+    A run of several kinds arms it again before each kind: the limit is per kind, as it was
+    when every kind was a task of its own; the task's wall clock (``max_wall_clock_s``) bounds
+    the whole run.
+    """
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         raise TaskTimeoutError(f"task ran longer than its limit of {time_s} s")
 
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(time_s)
+
+
+def release_free_memory() -> None:
+    """Collect garbage and hand free memory back to the OS (Arrow's pool, glibc ``malloc_trim``).
+
+    :func:`tune_malloc` keeps freed buffers in the heap for the next message; between two
+    kinds of one run that memory is only held, so the next kind starts from a small heap.
+    """
+    gc.collect()
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None:
+        # Arrow's own pool (mimalloc or jemalloc) keeps freed buffers too.
+        pyarrow.default_memory_pool().release_unused()
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    trim(0)
 
 
 def tune_malloc() -> bool:

@@ -38,7 +38,15 @@ class ExtractionConfig(BaseModel):
     )
     max_retries: int = Field(default=2, ge=0, le=10)
     task_deadline_s: int = Field(
-        default=3600, ge=1, description="Wall clock limit of one task attempt."
+        default=3600, ge=1, description="Wall clock limit of one task attempt, per kind."
+    )
+    combine_kinds_max_mb: int = Field(
+        default=512,
+        ge=0,
+        description=(
+            "A recording of at most this many MB (10^6 bytes, all its files) gets one task "
+            "running all its kinds; a larger one a task per kind. 0: a task per kind always."
+        ),
     )
 
     @field_validator("formats")

@@ -18,8 +18,13 @@ from dataops.batch.protocol import BatchBackend
 from dataops.batch.spec import JobStatus, TaskState
 from dataops.derived import open_datastream
 from dataops.errors import InvalidInputError, NotFoundError
-from dataops.extraction.config import DEFAULT_CONFIG_PATH, load_extraction_config
-from dataops.extraction.plan import find_dbc_files, find_recordings, plan_jobs
+from dataops.extraction.config import DEFAULT_CONFIG_PATH, VALIDATE, load_extraction_config
+from dataops.extraction.plan import (
+    COMBINED_TASK_ID,
+    find_dbc_files,
+    find_recordings,
+    plan_jobs,
+)
 from dataops.models import (
     DatastreamState,
     DatastreamType,
@@ -41,6 +46,7 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "_manifest.json"
+SUCCESS_NAME = "_SUCCESS"
 # A task manifest lists every output file; camera tasks of long drives list many frames.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 # How many failed tasks the datastream's reason names (the rest are counted).
@@ -49,7 +55,11 @@ MAX_REASONS = 5
 
 @dataclass(frozen=True)
 class JobRef:
-    """What the orchestrator keeps about one submitted job (plain JSON across the boundary)."""
+    """What the orchestrator keeps about one submitted job (plain JSON across the boundary).
+
+    ``kinds`` are the task kinds the job runs, each committing ``<output_prefix>/<kind>/``,
+    whether as a task each or all in one task (:data:`COMBINED_TASK_ID`).
+    """
 
     job_id: str
     recording: str
@@ -131,7 +141,7 @@ def prepare_extraction(
                 recording=job.recording.path,
                 format=job.recording.format,
                 output_prefix=job.output_prefix,
-                kinds=[task.task_id for task in job.spec.tasks],
+                kinds=list(job.kinds),
             ).to_dict()
         )
     return {"datastream_id": datastream_id, "path": prefix, "jobs": jobs}
@@ -152,12 +162,35 @@ def poll_jobs(backend: BatchBackend, job_ids: list[str]) -> dict[str, Any]:
     return {"settled": settled, "tasks_done": done, "tasks_total": total, "failed": failed}
 
 
-def _failure_lines(ref: JobRef, status: JobStatus) -> list[str]:
-    lines = [
-        f"recording {ref.recording} task {task_id} exit {task.exit_code} log {task.log_location}"
-        for task_id, task in status.tasks.items()
-        if task.state is TaskState.FAILED
-    ]
+def _committed(zones: BlobZones, ref: JobRef, kind: str) -> bool:
+    try:
+        zones.get_info(Zone.EXTRACTED, join_path(ref.output_prefix, kind, SUCCESS_NAME))
+    except NotFoundError:
+        return False
+    return True
+
+
+def _failed_kinds(zones: BlobZones, ref: JobRef) -> list[str]:
+    """The kinds a failed combined task left uncommitted.
+
+    The worker runs ``validate`` first and stops when it fails, so an uncommitted ``validate``
+    is the failure (the other kinds never ran); otherwise each kind without its ``_SUCCESS``
+    failed. The task's exit code is the worst of theirs; its log names each kind's own code.
+    """
+    missing = [kind for kind in ref.kinds if not _committed(zones, ref, kind)]
+    return [VALIDATE] if VALIDATE in missing else missing
+
+
+def _failure_lines(zones: BlobZones, ref: JobRef, status: JobStatus) -> list[str]:
+    lines: list[str] = []
+    for task_id, task in status.tasks.items():
+        if task.state is not TaskState.FAILED:
+            continue
+        kinds = _failed_kinds(zones, ref) if task_id == COMBINED_TASK_ID else [task_id]
+        lines.extend(
+            f"recording {ref.recording} task {kind} exit {task.exit_code} log {task.log_location}"
+            for kind in kinds or [task_id]
+        )
     if not lines and status.failed:
         lines.append(f"recording {ref.recording} job {status.state}")
     return lines
@@ -166,12 +199,17 @@ def _failure_lines(ref: JobRef, status: JobStatus) -> list[str]:
 def fail_extraction(
     store: MetadataStore,
     backend: BatchBackend,
+    zones: BlobZones,
     *,
     datastream_id: str,
     jobs: list[JobRef],
     reason: str | None = None,
 ) -> dict[str, Any]:
-    """Cancel unfinished jobs, EXTRACTED datastream FAILED naming the failed tasks."""
+    """Cancel unfinished jobs, EXTRACTED datastream FAILED naming the failed tasks' kinds.
+
+    A failed task of one kind names that kind; a failed combined task names the kinds it left
+    uncommitted (read from their ``_SUCCESS`` markers in ``zones``).
+    """
     lines: list[str] = []
     for ref in jobs:
         try:
@@ -181,7 +219,7 @@ def fail_extraction(
             continue
         if not status.done:
             backend.cancel(ref.job_id)
-        lines.extend(_failure_lines(ref, status))
+        lines.extend(_failure_lines(zones, ref, status))
     parts = [reason] if reason else []
     parts.extend(lines[:MAX_REASONS])
     if len(lines) > MAX_REASONS:

@@ -25,6 +25,8 @@ from dataops.batch.azure_batch_models import (
 )
 from dataops.batch.spec import JobSpec, JobState, TaskSpec, TaskState
 from dataops.errors import InvalidInputError, NotFoundError, RetryableError, TerminalError
+from dataops.extraction import find_dbc_files, find_recordings, load_extraction_config, plan_jobs
+from dataops.models import FileRecord
 from tests.batch.fake_batch_client import FakeBatchClient
 from tests.worker_command import worker_run
 
@@ -187,6 +189,46 @@ def test_submit_sends_the_expected_models_in_order() -> None:
             all_tasks_complete_mode=batch_models.BatchAllTasksCompleteMode.TERMINATE_JOB
         ).as_dict()
     )
+
+
+def test_a_small_recordings_one_task_runs_every_kind_in_one_command_line() -> None:
+    """The plan's combined task reaches the service as one task: every kind as a --task, the
+    NFS paths, the DBC sidecar for its can kind, and a wall clock covering all four kinds."""
+    files = [
+        FileRecord(path="vehicle.mf4", format="mdf4", size=9_500_000),
+        FileRecord(path="vehicle.dbc", format="dbc", size=1_000),
+    ]
+    (job,) = plan_jobs(
+        find_recordings(files),
+        load_extraction_config(),
+        raw_prefix="2026/01/02/VIN1/m1/d1",
+        extracted_prefix="2026/01/02/VIN1/m1/d2",
+        measurement_id="m1",
+        datastream_id="d2",
+        instance_id="extract-i1",
+        dbc_files=find_dbc_files(files),
+    )
+    client = FakeBatchClient()
+
+    _backend(client).submit(job.spec)
+
+    (task,) = client.calls[1][2].task_values
+    raw = "/mnt/batch/tasks/fsmounts/raw/2026/01/02/VIN1/m1/d1"
+    out = "/mnt/batch/tasks/fsmounts/extracted/2026/01/02/VIN1/m1/d2/vehicle.mf4"
+    script = (
+        "attempt=0; while :; do timeout -s KILL 14400 python -m extract_worker run "
+        "--task validate --task metadata --task structured --task can "
+        f"--input {raw}/vehicle.mf4 --output {out} --measurement-id m1 --datastream-id d2 "
+        f"--job-id {job.spec.job_id} --task-id kinds --instance-id extract-i1 "
+        f"--dbc {raw}/vehicle.dbc; code=$?; case $code in 0|2) exit $code;; esac; "
+        '[ "$attempt" -ge 2 ] && exit $code; attempt=$((attempt + 1)); '
+        'echo "avops: exit code $code, retry $attempt of 2" >&2; sleep 2; done'
+    )
+    expected = _expected_task(
+        "kinds", command=shlex.join(["/bin/sh", "-c", script]), depends_on=None, slots=1
+    )
+    assert task.as_dict() == expected.as_dict()
+    assert task == expected
 
 
 def test_tasks_go_in_chunks_of_100_parents_first() -> None:

@@ -87,3 +87,33 @@ def test_truncated_bag_fails_with_bad_input_and_blocks_metadata(tmp_path: Path) 
     assert (validate.state, validate.exit_code, validate.retries) == (TaskState.FAILED, 2, 0)
     assert status.tasks["metadata"].state is TaskState.BLOCKED
     assert not (extracted / "drive" / "metadata").exists()
+
+
+def test_one_task_running_several_kinds_commits_each_and_logs_each(tmp_path: Path) -> None:
+    """The plan's shape for a small recording: one task, each kind its own committed folder."""
+    pool, raw, extracted = _pool(tmp_path)
+    write_ros1(raw / "drive.bag")
+    kinds = ["validate", "metadata", "gps"]
+    command = worker_run(
+        "validate", "{zone:raw}/drive.bag", "{zone:extracted}/drive", "--no-limits"
+    )
+    command[4:6] = [argument for kind in kinds for argument in ("--task", kind)]
+    spec = JobSpec(
+        job_id="worker-kinds",
+        tasks=[TaskSpec(task_id="kinds", command=command, env={"PYTHONPATH": str(ROOT)})],
+    )
+    try:
+        pool.submit(spec)
+        status = pool.run_until_done("worker-kinds", timeout_s=120)
+    finally:
+        pool.close()
+
+    assert status.state is JobState.COMPLETED, status.tasks
+    assert sorted(p.name for p in (extracted / "drive").iterdir()) == sorted(kinds)
+    for kind in kinds:
+        assert (extracted / "drive" / kind / "_SUCCESS").is_file()
+    log = status.tasks["kinds"].log_location
+    assert log is not None
+    text = Path(log).read_text()
+    for kind in kinds:
+        assert f'"message": "committed", "task": "{kind}"' in text

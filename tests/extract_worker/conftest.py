@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from extract_worker.config import ExtractConfig, load_config
 from tests.extract_worker.recordings import ROS_FORMATS, write_recording
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from devhost.services.azurite import AzuriteBlob
 
 
 @pytest.fixture(params=ROS_FORMATS)
@@ -24,3 +27,14 @@ def ros_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 def config() -> ExtractConfig:
     """The checked-in default config."""
     return load_config(None)
+
+
+@pytest.fixture
+def service(azurite: AzuriteBlob, monkeypatch: pytest.MonkeyPatch) -> BlobServiceClient:
+    """Azurite with ``raw`` and ``extracted`` containers; workers reach it by connection string."""
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    client = BlobServiceClient.from_connection_string(azurite.connection_string)
+    for name in ("raw", "extracted"):
+        if not client.get_container_client(name).exists():
+            client.create_container(name)
+    return client

@@ -12,30 +12,12 @@ from devhost.services.azurite import AzuriteBlob
 from extract_worker.cli import main
 from extract_worker.errors import EXIT_BAD_INPUT, EXIT_OK
 from tests.extract_worker.recordings import write_ros1, write_ros2
+from tests.extract_worker.support import upload_to_raw
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 pytestmark = pytest.mark.azurite
-
-
-@pytest.fixture
-def service(azurite: AzuriteBlob, monkeypatch: pytest.MonkeyPatch) -> BlobServiceClient:
-    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
-    client = BlobServiceClient.from_connection_string(azurite.connection_string)
-    for name in ("raw", "extracted"):
-        if not client.get_container_client(name).exists():
-            client.create_container(name)
-    return client
-
-
-def _upload(service: BlobServiceClient, local: Path, name: str) -> None:
-    container = service.get_container_client("raw")
-    files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
-    for path in files:
-        blob = name if local.is_file() else f"{name}/{path.relative_to(local).as_posix()}"
-        with path.open("rb") as f:
-            container.upload_blob(blob, f, overwrite=True)
 
 
 def test_blob_input_and_output(
@@ -44,7 +26,7 @@ def test_blob_input_and_output(
     service: BlobServiceClient,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _upload(service, write_ros1(tmp_path / "drive.bag"), "m1/drive.bag")
+    upload_to_raw(service, write_ros1(tmp_path / "drive.bag"), "m1/drive.bag")
     src = f"{azurite.blob_endpoint}/raw/m1/drive.bag"
     dst = f"{azurite.blob_endpoint}/extracted/2026/05/04/VIN/m1/ds1"
     argv = [
@@ -82,7 +64,7 @@ def test_blob_input_and_output(
 def test_ros2_bag_prefix_as_input(
     tmp_path: Path, azurite: AzuriteBlob, service: BlobServiceClient
 ) -> None:
-    _upload(service, write_ros2(tmp_path / "bag", storage="mcap"), "m2/bag")
+    upload_to_raw(service, write_ros2(tmp_path / "bag", storage="mcap"), "m2/bag")
     out = tmp_path / "out"
     argv = [
         "run", "--task", "metadata", "--input", f"{azurite.blob_endpoint}/raw/m2/bag",
@@ -116,8 +98,8 @@ def test_can_task_fetches_its_dbc_from_a_blob_url(
     database = build_database()
     write_mdf4(tmp_path / "vehicle.mf4", drive, can_frames(drive, database))
     (tmp_path / "vehicle.dbc").write_bytes(database.as_dbc_string().encode("ascii"))
-    _upload(service, tmp_path / "vehicle.mf4", "m2/vehicle.mf4")
-    _upload(service, tmp_path / "vehicle.dbc", "m2/vehicle.dbc")
+    upload_to_raw(service, tmp_path / "vehicle.mf4", "m2/vehicle.mf4")
+    upload_to_raw(service, tmp_path / "vehicle.dbc", "m2/vehicle.dbc")
     argv = [
         "run", "--task", "can",
         "--input", f"{azurite.blob_endpoint}/raw/m2/vehicle.mf4",

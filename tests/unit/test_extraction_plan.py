@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -14,7 +15,9 @@ from dataops.batch import JobSpec, JobStatus, TaskState, TaskStatus, derive_job_
 from dataops.batch.spec import derive_job_state
 from dataops.errors import ConflictError, InvalidInputError, NotFoundError
 from dataops.extraction import (
+    ExtractionConfig,
     JobRef,
+    PlannedJob,
     fail_extraction,
     find_dbc_files,
     find_recordings,
@@ -24,6 +27,7 @@ from dataops.extraction import (
     prepare_extraction,
 )
 from dataops.extraction.config import DEFAULT_CONFIG_PATH
+from dataops.extraction.plan import COMBINED_TASK_ID
 from dataops.extraction.rerun import extraction_target
 from dataops.models import (
     Datastream,
@@ -34,14 +38,38 @@ from dataops.models import (
     Producer,
 )
 from dataops.paths import Zone
+from dataops.storage import BlobZones, ConnectionStringZones
 from dataops.store.sqlite import SqliteStore
+from devhost.services.azurite import AzuriteBlob
 from orchestrators.extract import next_poll_seconds
 
 ROS_KINDS = ["validate", "metadata", "camera", "lidar", "radar", "gps", "imu", "can", "structured"]
 
 
-def _file(path: str, fmt: str) -> FileRecord:
-    return FileRecord(path=path, format=fmt, size=1)
+MB = 1_000_000
+
+
+def _file(path: str, fmt: str, size: int = 1) -> FileRecord:
+    return FileRecord(path=path, format=fmt, size=size)
+
+
+def _plan(files: list[FileRecord], config: ExtractionConfig | None = None) -> list[PlannedJob]:
+    return plan_jobs(
+        find_recordings(files),
+        config or load_extraction_config(),
+        raw_prefix="2026/05/04/VIN/m1/raw1",
+        extracted_prefix="2026/05/04/VIN/m1/ex1",
+        measurement_id="m1",
+        datastream_id="ex1",
+        instance_id="inst",
+        dbc_files=find_dbc_files(files),
+    )
+
+
+def _args(command: list[str]) -> dict[str, str]:
+    """The worker's options after ``python -m extract_worker run`` (each given once)."""
+    assert command[:4] == ["python", "-m", "extract_worker", "run"]
+    return dict(zip(command[4::2], command[5::2], strict=True))
 
 
 def test_checked_in_config_maps_each_recording_format_to_its_kinds() -> None:
@@ -53,6 +81,7 @@ def test_checked_in_config_maps_each_recording_format_to_its_kinds() -> None:
     assert config.kinds_for("tdms") == ["validate", "metadata", "structured"]
     assert config.kinds_for("dbc") == []
     assert config.max_retries == 2
+    assert config.combine_kinds_max_mb == 512
 
 
 def _config_file(tmp_path: Path, overrides: dict[str, object]) -> Path:
@@ -90,6 +119,7 @@ def test_project_then_vehicle_overrides_are_shallow_merged(tmp_path: Path) -> No
         ({"formats": {"tdms": ["validate", "thermal"]}}, "unknown task kinds"),
         ({"formats": {"dbc": ["validate"]}}, "not a recording format"),
         ({"max_retries": 11}, "less than or equal to 10"),
+        ({"combine_kinds_max_mb": -1}, "greater than or equal to 0"),
     ],
 )
 def test_a_bad_config_is_refused_at_load(
@@ -102,93 +132,123 @@ def test_a_bad_config_is_refused_at_load(
 
 def test_a_ros2_bag_directory_is_one_recording_and_sidecars_are_none() -> None:
     files = [
-        _file("ros2_drive/metadata.yaml", "rosbag2"),
-        _file("ros2_drive/ros2_drive_0.mcap", "rosbag2"),
-        _file("ros2_drive/ros2_drive_1.mcap", "rosbag2"),
-        _file("ros1_drive.bag", "rosbag1"),
-        _file("vehicle.mf4", "mdf4"),
+        _file("ros2_drive/metadata.yaml", "rosbag2", 2),
+        _file("ros2_drive/ros2_drive_0.mcap", "rosbag2", 30),
+        _file("ros2_drive/ros2_drive_1.mcap", "rosbag2", 40),
+        _file("ros1_drive.bag", "rosbag1", 5),
+        _file("vehicle.mf4", "mdf4", 6),
         _file("vehicle.dbc", "dbc"),
-        _file("daq/run.tdms", "tdms"),
-        _file("bare.mcap", "mcap"),
+        _file("daq/run.tdms", "tdms", 7),
+        _file("bare.mcap", "mcap", 8),
         _file("truth.json", "other"),
     ]
-    found = [(r.path, r.format) for r in find_recordings(files)]
+    found = [(r.path, r.format, r.size) for r in find_recordings(files)]
+    # A bag directory's size is the sum of its files.
     assert found == [
-        ("bare.mcap", "mcap"),
-        ("daq/run.tdms", "tdms"),
-        ("ros1_drive.bag", "rosbag1"),
-        ("ros2_drive", "rosbag2"),
-        ("vehicle.mf4", "mdf4"),
+        ("bare.mcap", "mcap", 8),
+        ("daq/run.tdms", "tdms", 7),
+        ("ros1_drive.bag", "rosbag1", 5),
+        ("ros2_drive", "rosbag2", 72),
+        ("vehicle.mf4", "mdf4", 6),
     ]
 
 
-def test_each_job_runs_validate_first_and_every_other_kind_after_it() -> None:
-    recordings = find_recordings([_file("daq/run.tdms", "tdms"), _file("drive.bag", "rosbag1")])
-    jobs = plan_jobs(
-        recordings,
-        load_extraction_config(),
-        raw_prefix="2026/05/04/VIN/m1/raw1",
-        extracted_prefix="2026/05/04/VIN/m1/ex1",
-        measurement_id="m1",
-        datastream_id="ex1",
-        instance_id="inst",
-    )
-    assert [job.recording.path for job in jobs] == ["daq/run.tdms", "drive.bag"]
-    tdms = jobs[0]
-    assert tdms.spec.job_id == derive_job_id("extract", "ex1", "daq/run.tdms")
-    assert tdms.output_prefix == "2026/05/04/VIN/m1/ex1/daq_run.tdms"
-    assert [t.task_id for t in tdms.spec.tasks] == ["validate", "metadata", "structured"]
-    assert tdms.spec.task("validate").depends_on == []
-    assert all(t.depends_on == ["validate"] for t in tdms.spec.tasks[1:])
-    command = tdms.spec.task("metadata").command
-    assert command[:4] == ["python", "-m", "extract_worker", "run"]
-    args = dict(zip(command[4::2], command[5::2], strict=True))
-    assert args == {
+def test_a_large_recording_gets_a_task_per_kind_validate_first() -> None:
+    """Above combine_kinds_max_mb the kinds run in parallel: one task each, after validate."""
+    jobs = _plan([_file("drive.bag", "rosbag1", 600 * MB)])
+    (job,) = jobs
+    assert job.spec.job_id == derive_job_id("extract", "ex1", "drive.bag")
+    assert job.output_prefix == "2026/05/04/VIN/m1/ex1/drive.bag"
+    assert job.kinds == ROS_KINDS
+    assert [t.task_id for t in job.spec.tasks] == ROS_KINDS
+    assert job.spec.task("validate").depends_on == []
+    assert all(t.depends_on == ["validate"] for t in job.spec.tasks[1:])
+    assert all(t.resources.max_wall_clock_s == 3600 for t in job.spec.tasks)
+    assert _args(job.spec.task("metadata").command) == {
         "--task": "metadata",
-        "--input": "{zone:raw}/2026/05/04/VIN/m1/raw1/daq/run.tdms",
-        "--output": "{zone:extracted}/2026/05/04/VIN/m1/ex1/daq_run.tdms",
+        "--input": "{zone:raw}/2026/05/04/VIN/m1/raw1/drive.bag",
+        "--output": "{zone:extracted}/2026/05/04/VIN/m1/ex1/drive.bag",
         "--measurement-id": "m1",
         "--datastream-id": "ex1",
-        "--job-id": tdms.spec.job_id,
+        "--job-id": job.spec.job_id,
         "--task-id": "metadata",
         "--instance-id": "inst",
     }
-    assert tdms.spec.labels.datastream_id == "ex1"
-    assert len(jobs[1].spec.tasks) == len(ROS_KINDS)
+    assert job.spec.labels.datastream_id == "ex1"
 
 
-def test_the_measurements_dbc_sidecars_go_to_every_can_task_and_no_other() -> None:
-    """Without its DBCs the can task extracts frames but never the signals."""
+def test_a_small_recording_gets_one_task_running_every_kind() -> None:
+    """One process and one download for all kinds; its deadline covers every kind."""
+    (job,) = _plan([_file("daq/run.tdms", "tdms", 9 * MB)])
+    assert job.kinds == ["validate", "metadata", "structured"]
+    (task,) = job.spec.tasks
+    assert task.task_id == COMBINED_TASK_ID == "kinds"
+    assert task.depends_on == []
+    assert task.max_retries == 2
+    assert task.resources.max_wall_clock_s == 3 * 3600
+    assert task.command == [
+        "python", "-m", "extract_worker", "run",
+        "--task", "validate", "--task", "metadata", "--task", "structured",
+        "--input", "{zone:raw}/2026/05/04/VIN/m1/raw1/daq/run.tdms",
+        "--output", "{zone:extracted}/2026/05/04/VIN/m1/ex1/daq_run.tdms",
+        "--measurement-id", "m1",
+        "--datastream-id", "ex1",
+        "--job-id", job.spec.job_id,
+        "--task-id", "kinds",
+        "--instance-id", "inst",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sizes", "limit_mb", "combined"),
+    [
+        ([512 * MB], 512, True),  # at the limit
+        ([512 * MB + 1], 512, False),
+        ([300 * MB, 300 * MB], 512, False),  # a bag directory: its files add up
+        ([100 * MB, 100 * MB], 512, True),
+        ([0], 0, False),  # 0: never combined
+        ([600 * MB], 1024, True),
+    ],
+)
+def test_combine_kinds_max_mb_decides_the_shape_by_the_recordings_total_size(
+    tmp_path: Path, sizes: list[int], limit_mb: int, combined: bool
+) -> None:
+    path = _config_file(tmp_path, {"project:p": {"combine_kinds_max_mb": limit_mb}})
+    config = load_extraction_config(path, project="p")
+    files = [_file(f"bag/part_{i}.mcap", "rosbag2", size) for i, size in enumerate(sizes)]
+    (job,) = _plan(files, config)
+    task_ids = [task.task_id for task in job.spec.tasks]
+    assert task_ids == ([COMBINED_TASK_ID] if combined else ROS_KINDS)
+    assert job.kinds == ROS_KINDS
+
+
+def test_the_measurements_dbc_sidecars_go_to_every_task_running_can_and_no_other() -> None:
+    """Without its DBCs the can kind extracts frames but never the signals."""
     files = [
-        _file("vehicle.mf4", "mdf4"),
-        _file("drive.bag", "rosbag1"),
+        _file("vehicle.mf4", "mdf4", 600 * MB),
+        _file("drive.bag", "rosbag1", 600 * MB),
+        _file("small.mf4", "mdf4", MB),
+        _file("tiny.tdms", "tdms", MB),
         _file("dbc/powertrain.dbc", "dbc"),
         _file("chassis.dbc", "dbc"),
     ]
     assert find_dbc_files(files) == ["chassis.dbc", "dbc/powertrain.dbc"]
-    jobs = plan_jobs(
-        find_recordings(files),
-        load_extraction_config(),
-        raw_prefix="r/raw1",
-        extracted_prefix="e/ex1",
-        measurement_id="m1",
-        datastream_id="ex1",
-        instance_id="inst",
-        dbc_files=find_dbc_files(files),
-    )
-    can_tasks = 0
-    for job in jobs:
+    expected = ["{zone:raw}/2026/05/04/VIN/m1/raw1/chassis.dbc"]
+    expected.append("{zone:raw}/2026/05/04/VIN/m1/raw1/dbc/powertrain.dbc")
+    with_dbc = []
+    for job in _plan(files):
         for task in job.spec.tasks:
             dbc = [task.command[i + 1] for i, arg in enumerate(task.command) if arg == "--dbc"]
-            if task.task_id == "can":
-                can_tasks += 1
-                assert dbc == [
-                    "{zone:raw}/r/raw1/chassis.dbc",
-                    "{zone:raw}/r/raw1/dbc/powertrain.dbc",
-                ]
-            else:
-                assert dbc == [], task.task_id
-    assert can_tasks == 2
+            kinds = [task.command[i + 1] for i, arg in enumerate(task.command) if arg == "--task"]
+            assert dbc == (expected if "can" in kinds else []), (job.recording.path, kinds)
+            if dbc:
+                with_dbc.append((job.recording.path, task.task_id))
+    # The TDMS kinds have no can.
+    assert sorted(with_dbc) == [
+        ("drive.bag", "can"),
+        ("small.mf4", COMBINED_TASK_ID),
+        ("vehicle.mf4", "can"),
+    ]
 
 
 def test_job_ids_are_deterministic_per_datastream_and_recording() -> None:
@@ -253,9 +313,10 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 
 def _ingested(store: SqliteStore, raw_state: DatastreamState) -> tuple[str, str]:
     files = [
+        # A large ROS 2 bag (a task per kind) and a small MDF file (one task for its kinds).
         FileRecord(path="ros2/metadata.yaml", format="rosbag2", size=1, sha256="a" * 64),
-        FileRecord(path="ros2/ros2_0.mcap", format="rosbag2", size=1, sha256="b" * 64),
-        FileRecord(path="vehicle.mf4", format="mdf4", size=1, sha256="c" * 64),
+        FileRecord(path="ros2/ros2_0.mcap", format="rosbag2", size=600 * MB, sha256="b" * 64),
+        FileRecord(path="vehicle.mf4", format="mdf4", size=MB, sha256="c" * 64),
         FileRecord(path="vehicle.dbc", format="dbc", size=1, sha256="d" * 64),
     ]
     start = datetime(2026, 5, 4, 8, tzinfo=UTC)
@@ -267,7 +328,7 @@ def _ingested(store: SqliteStore, raw_state: DatastreamState) -> tuple[str, str]
             recording_end=start,
             upload_prefix="up/1",
             file_count=len(files),
-            total_bytes=len(files),
+            total_bytes=sum(f.size for f in files),
             project="lab",
             content_sha256="e" * 64,
         ),
@@ -310,6 +371,13 @@ def test_prepare_makes_one_processing_datastream_and_submits_idempotently(
     assert [job["recording"] for job in first["jobs"]] == ["ros2", "vehicle.mf4"]
     assert first["path"] == "2026/05/04/VIN1/m-1/ex-1"
     assert len(backend.specs) == 2
+    # JobRef.kinds are the kinds (record_extraction reads each one's manifest), whatever the
+    # task ids: a task per kind for the large bag, one task for the small MDF file.
+    ros2, mdf = (JobRef.from_dict(job) for job in first["jobs"])
+    assert ros2.kinds == ROS_KINDS
+    assert [t.task_id for t in backend.specs[ros2.job_id].tasks] == ROS_KINDS
+    assert mdf.kinds == ["validate", "metadata", "structured", "can"]
+    assert [t.task_id for t in backend.specs[mdf.job_id].tasks] == [COMBINED_TASK_ID]
     extracted = store.list_datastreams(measurement_id, DatastreamType.EXTRACTED)
     assert [(d.id, d.state, d.sources) for d in extracted] == [
         ("ex-1", DatastreamState.PROCESSING, [raw_id])
@@ -321,11 +389,19 @@ def test_prepare_makes_one_processing_datastream_and_submits_idempotently(
         extraction_target(store, measurement_id)
 
 
-def test_fail_names_recording_task_exit_code_and_log_and_cancels_the_rest(
-    store: SqliteStore,
-) -> None:
+@pytest.fixture
+def zones(azurite: AzuriteBlob) -> Iterator[BlobZones]:
+    """The extracted zone on Azurite, where failed combined tasks' markers are looked up."""
+    opened = BlobZones(
+        ConnectionStringZones(azurite.connection_string, container_prefix=f"x{uuid4().hex[:8]}-")
+    )
+    opened.ensure_containers([Zone.EXTRACTED])
+    yield opened
+    opened.close()
+
+
+def _prepared(store: SqliteStore, backend: FakeBackend) -> tuple[str, str, JobRef, JobRef]:
     measurement_id, raw_id = _ingested(store, DatastreamState.COMPLETED)
-    backend = FakeBackend()
     prepared = prepare_extraction(
         store,
         backend,
@@ -335,20 +411,29 @@ def test_fail_names_recording_task_exit_code_and_log_and_cancels_the_rest(
         instance_id="inst-1",
     )
     ros2, mdf = (JobRef.from_dict(job) for job in prepared["jobs"])
+    return measurement_id, raw_id, ros2, mdf
+
+
+@pytest.mark.azurite
+def test_fail_names_recording_task_exit_code_and_log_and_cancels_the_rest(
+    store: SqliteStore, zones: BlobZones
+) -> None:
+    backend = FakeBackend()
+    measurement_id, raw_id, ros2, mdf = _prepared(store, backend)
     backend.states[ros2.job_id]["validate"] = TaskStatus(
         state=TaskState.FAILED, exit_code=2, log_location="/logs/ros2/validate.log"
     )
     for kind in ros2.kinds[1:]:
         backend.states[ros2.job_id][kind] = TaskStatus(state=TaskState.BLOCKED)
     poll = poll_jobs(backend, [ros2.job_id, mdf.job_id])
-    # The ROS 2 job is settled and FAILED; the MDF one still runs.
+    # The ROS 2 job is settled and FAILED; the MDF one (one task) still runs.
     assert poll == {
         "settled": False,
         "tasks_done": 9,
-        "tasks_total": 13,
+        "tasks_total": 10,
         "failed": [ros2.job_id],
     }
-    result = fail_extraction(store, backend, datastream_id="ex-1", jobs=[ros2, mdf])
+    result = fail_extraction(store, backend, zones, datastream_id="ex-1", jobs=[ros2, mdf])
     assert result["reason"] == "recording ros2 task validate exit 2 log /logs/ros2/validate.log"
     assert backend.canceled == [mdf.job_id]
     failed = store.get_datastream("ex-1")
@@ -356,6 +441,46 @@ def test_fail_names_recording_task_exit_code_and_log_and_cancels_the_rest(
     assert failed.state_reason == result["reason"]
     # Done with it: a rerun may start, from the same RAW datastream.
     assert extraction_target(store, measurement_id).raw.id == raw_id
+
+
+@pytest.mark.azurite
+def test_a_failed_combined_task_is_named_by_the_kinds_it_left_uncommitted(
+    store: SqliteStore, zones: BlobZones
+) -> None:
+    """validate committed, metadata committed, structured and can not: those two failed."""
+    backend = FakeBackend()
+    _, _, ros2, mdf = _prepared(store, backend)
+    for kind in ("validate", "metadata"):
+        zones.write_bytes(Zone.EXTRACTED, f"{mdf.output_prefix}/{kind}/_SUCCESS", b"run\n")
+    backend.states[mdf.job_id][COMBINED_TASK_ID] = TaskStatus(
+        state=TaskState.FAILED, exit_code=3, log_location="/logs/mdf/kinds.log"
+    )
+    backend.states[ros2.job_id] = {
+        kind: TaskStatus(state=TaskState.SUCCEEDED) for kind in ROS_KINDS
+    }
+    result = fail_extraction(store, backend, zones, datastream_id="ex-1", jobs=[ros2, mdf])
+    assert result["failed_tasks"] == [
+        "recording vehicle.mf4 task structured exit 3 log /logs/mdf/kinds.log",
+        "recording vehicle.mf4 task can exit 3 log /logs/mdf/kinds.log",
+    ]
+    assert backend.canceled == []
+
+
+@pytest.mark.azurite
+def test_a_combined_task_without_a_committed_validate_names_validate_alone(
+    store: SqliteStore, zones: BlobZones
+) -> None:
+    """The worker stops at a failed validate: the kinds after it never ran, and are not named."""
+    backend = FakeBackend()
+    mdf = _prepared(store, backend)[3]
+    backend.states[mdf.job_id][COMBINED_TASK_ID] = TaskStatus(
+        state=TaskState.FAILED, exit_code=2, log_location="/logs/mdf/kinds.log"
+    )
+    result = fail_extraction(store, backend, zones, datastream_id="ex-1", jobs=[mdf])
+    assert result["failed_tasks"] == [
+        "recording vehicle.mf4 task validate exit 2 log /logs/mdf/kinds.log"
+    ]
+    assert store.get_datastream("ex-1").state is DatastreamState.FAILED
 
 
 def test_a_rerun_needs_a_known_measurement_with_a_completed_raw_datastream(
