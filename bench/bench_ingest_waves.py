@@ -26,10 +26,12 @@ import pytest
 
 from activities import runtime
 from bench._common import ingest_directly
+from dataops.ids import instance_id_for
 from dataops.paths import Zone
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
+from devhost.durable.engine import DurableEngine
 from devhost.durable.store import TERMINAL, RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
@@ -42,8 +44,9 @@ FILES = int(os.environ.get("AVOPS_BENCH_INGEST_FILES", "5000"))
 WORKERS = max(2, os.cpu_count() or 2)
 
 
-def _upload(zones: BlobZones, prefix: str, vehicle: str) -> None:
-    files = {f"chunks/{i:05d}.bin": f"{prefix}:{i}".encode() * 8 for i in range(FILES)}
+def upload_files(zones: BlobZones, prefix: str, vehicle: str, count: int = FILES) -> None:
+    """``count`` small files and their manifest (written last) under ``landing/<prefix>``."""
+    files = {f"chunks/{i:05d}.bin": f"{prefix}:{i}".encode() * 8 for i in range(count)}
 
     def put(item: tuple[str, bytes]) -> None:
         zones.write_bytes(Zone.LANDING, f"{prefix}/{item[0]}", item[1])
@@ -68,20 +71,44 @@ def _upload(zones: BlobZones, prefix: str, vehicle: str) -> None:
     zones.write_bytes(Zone.LANDING, f"{prefix}/manifest.json", json.dumps(manifest).encode())
 
 
+def start_ingest(engine: DurableEngine, prefix: str) -> str:
+    """Start ``ingest`` of ``prefix`` as the Event Grid trigger does, under the upload's id.
+
+    The id matters: the reconciler (a devhost timer, every 5 minutes) starts a run for every
+    landing manifest older than ``reconcile_after_minutes`` that has no instance under
+    ``instance_id_for("ingest", prefix)``. A run under any other id is invisible to it, so a
+    run longer than that threshold got a second, concurrent ingest of the same upload.
+    """
+    instance_id = instance_id_for("ingest", prefix)
+    start = {**runtime.ingest_start_input(prefix), "extract": False}
+    engine.start_new("ingest", instance_id, json.dumps(start))
+    return instance_id
+
+
+def ingest_runs(engine: DurableEngine) -> list[str]:
+    """Instance ids of every top-level ``ingest`` run the host holds (the bench starts one)."""
+    return sorted(
+        inst.instance_id
+        for inst in engine.query(name="ingest", limit=1000)
+        if inst.name == "ingest" and inst.parent_instance_id is None
+    )
+
+
 async def _orchestrated(options: HostOptions, prefix: str) -> dict[str, Any]:
     host = DevHost(options)
     await host.start()
     try:
         started = time.perf_counter()
-        start = {**runtime.ingest_start_input(prefix), "extract": False}
-        host.engine.start_new("ingest", "ingest-bench-waves", json.dumps(start))
+        instance_id = start_ingest(host.engine, prefix)
         while True:
-            found = host.engine.get_instance("ingest-bench-waves")
+            found = host.engine.get_instance(instance_id)
             if found is not None and found.status in TERMINAL:
                 break
             await asyncio.sleep(0.2)
         elapsed = time.perf_counter() - started
         assert found.status is RuntimeStatus.COMPLETED, found.error
+        # Only the bench's run: nothing (the reconciler) ingested an upload a second time.
+        assert ingest_runs(host.engine) == [instance_id], ingest_runs(host.engine)
         children = host.engine.children(found.instance_id)
         output = json.loads(found.output or "{}")
         return {
@@ -136,8 +163,8 @@ def test_ingest_of_5000_files_in_waves_against_the_same_work_done_directly(
         settings = Settings()
         zones = BlobZones.from_settings(settings)
         zones.ensure_containers()
-        _upload(zones, "bench/direct", "WVW-BENCH-DIRECT")
-        _upload(zones, "bench/waves", "WVW-BENCH-WAVES")
+        upload_files(zones, "bench/direct", "WVW-BENCH-DIRECT")
+        upload_files(zones, "bench/waves", "WVW-BENCH-WAVES")
         reference_s = ingest_directly(zones, settings, "bench/direct", workers=WORKERS)
         options = HostOptions(
             app_root=ROOT,
