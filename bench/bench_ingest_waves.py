@@ -71,6 +71,20 @@ def upload_files(zones: BlobZones, prefix: str, vehicle: str, count: int = FILES
     zones.write_bytes(Zone.LANDING, f"{prefix}/manifest.json", json.dumps(manifest).encode())
 
 
+def host_options(state_dir: Path, connection_string: str) -> HostOptions:
+    """devhost as the benchmark runs it: thread activities, ``WORKERS`` wide, on Azurite."""
+    return HostOptions(
+        app_root=ROOT,
+        state_dir=state_dir,
+        port=0,
+        activity_mode="thread",
+        activity_workers=WORKERS,
+        subscriptions_path=None,
+        storage_connection_string=connection_string,
+        poll_interval_s=0.1,
+    )
+
+
 def start_ingest(engine: DurableEngine, prefix: str) -> str:
     """Start ``ingest`` of ``prefix`` as the Event Grid trigger does, under the upload's id.
 
@@ -166,16 +180,7 @@ def test_ingest_of_5000_files_in_waves_against_the_same_work_done_directly(
         upload_files(zones, "bench/direct", "WVW-BENCH-DIRECT")
         upload_files(zones, "bench/waves", "WVW-BENCH-WAVES")
         reference_s = ingest_directly(zones, settings, "bench/direct", workers=WORKERS)
-        options = HostOptions(
-            app_root=ROOT,
-            state_dir=tmp_path / "devhost",
-            port=0,
-            activity_mode="thread",
-            activity_workers=WORKERS,
-            subscriptions_path=None,
-            storage_connection_string=azurite.connection_string,
-            poll_interval_s=0.1,
-        )
+        options = host_options(tmp_path / "devhost", azurite.connection_string)
         timing = asyncio.run(_orchestrated(options, "bench/waves"))
         _landed(zones, settings, "bench/waves", timing)
         zones.close()

@@ -31,7 +31,7 @@ from typing import Any
 import psutil
 
 from activities import runtime
-from bench.bench_ingest_waves import ROOT, WORKERS, ingest_runs, start_ingest, upload_files
+from bench.bench_ingest_waves import host_options, ingest_runs, start_ingest, upload_files
 from dataops.ids import instance_id_for
 from dataops.settings import Settings
 from dataops.storage import BlobZones
@@ -157,16 +157,7 @@ def probe(files: int, profile_path: Path | None, work: Path) -> dict[str, Any]:
         zones = BlobZones.from_settings(Settings())
         zones.ensure_containers()
         upload_files(zones, PREFIX, "WVW-PROBE-001", files)
-        options = HostOptions(
-            app_root=ROOT,
-            state_dir=work / "devhost",
-            port=0,
-            activity_mode="thread",
-            activity_workers=WORKERS,
-            subscriptions_path=None,
-            storage_connection_string=azurite.connection_string,
-            poll_interval_s=0.1,
-        )
+        options = host_options(work / "devhost", azurite.connection_string)
         sql = SqlCounter()
         profiles = ThreadProfiles()
         main = cProfile.Profile(time.thread_time)
