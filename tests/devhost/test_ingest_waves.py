@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from devhost.db import Database
+from devhost.durable import engine as engine_module
 from devhost.durable.clock import FakeClock
 from devhost.durable.engine import DurableEngine
 from devhost.durable.store import Instance, RuntimeStatus
@@ -151,3 +152,70 @@ def test_an_upload_of_one_wave_or_less_runs_inline_without_sub_orchestrations(
     assert parent.status is RuntimeStatus.COMPLETED, parent.error
     assert engine.children(parent.instance_id) == []
     assert len(fake.hashed) == len(fake.copied) == 20
+
+
+# SQLite calls the progress handler every this many virtual-machine instructions: a count
+# of the work its statements did (rows scanned included), not of how many there were.
+VM_STEPS_PER_CALL = 100
+
+
+def _work_per_file(engine: DurableEngine, files: int) -> tuple[float, float, float, float]:
+    """Per file, for one ingest of ``files``: SQL statements, SQLite VM instructions, history
+    events replayed, and bytes of history the waves replayed (their inputs included)."""
+    statements = 0
+    vm_steps = 0
+    replayed = 0
+    wave_bytes = 0
+
+    def count_statement(_sql: str) -> None:
+        nonlocal statements
+        statements += 1
+
+    def count_vm_steps() -> int:
+        nonlocal vm_steps
+        vm_steps += VM_STEPS_PER_CALL
+        return 0  # go on
+
+    original = vars(engine_module)["replay"]
+
+    def counting_replay(*args: Any, **kwargs: Any) -> Any:
+        nonlocal replayed, wave_bytes
+        replayed += len(kwargs["history"])
+        if kwargs["parent_instance_id"] is not None:
+            wave_bytes += sum(len(json.dumps(event)) for event in kwargs["history"])
+        return original(*args, **kwargs)
+
+    conn = engine.db._conn
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(vars(engine_module), "replay", counting_replay)
+        fake_activities(patch, files)
+        conn.set_trace_callback(count_statement)
+        conn.set_progress_handler(count_vm_steps, VM_STEPS_PER_CALL)
+        try:
+            parent = ingest(engine, WAVE)
+        finally:
+            conn.set_trace_callback(None)
+            conn.set_progress_handler(None, 0)
+    assert parent.status is RuntimeStatus.COMPLETED, parent.error
+    return statements / files, vm_steps / files, replayed / files, wave_bytes / files
+
+
+def test_the_engines_work_per_file_stays_flat_when_the_upload_doubles(
+    tmp_path: Path, app_registry: Registry, clock: FakeClock
+) -> None:
+    """Per file, the SQL statements, the work SQLite does for them, the history events
+    replayed and the bytes of history the waves replay agree within 15 % for 100 and 200 files
+    in waves of 50: no engine query scans what grows with the upload, and no wave is handed
+    more than its own files (either would make a large ingest quadratic). The parent's
+    replayed bytes are left out: its history holds the checked file list, replayed once per
+    wave, a small term (docs/ingest.md, "5,000 files")."""
+    measured = []
+    for files in (100, 200):
+        db = Database(tmp_path / f"devhost-{files}.sqlite")
+        try:
+            engine = DurableEngine(db, app_registry, clock=clock)
+            measured.append(_work_per_file(engine, files))
+        finally:
+            db.close()
+    for small, large in zip(*measured, strict=True):
+        assert large <= 1.15 * small, measured
