@@ -76,6 +76,11 @@ class EngineRuns:
     async def purge(self, instance_id: str) -> int:
         return self.engine.purge(instance_id)
 
+    async def raise_event(self, instance_id: str, event_name: str, data_json: str) -> bool:
+        if self.engine.get_instance(instance_id) is None:
+            return False
+        return self.engine.raise_event(instance_id, event_name, data_json)
+
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[DurableEngine]:
