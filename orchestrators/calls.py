@@ -12,7 +12,7 @@ the waits are ``create_timer`` calls, so replays take the same path in devhost a
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -25,9 +25,10 @@ from dataops.activity_contracts import (
     FailureInfo,
     parse_failure,
 )
+from dataops.errors import first_line
 from dataops.telemetry import with_carried_ids
 
-__all__ = ["ActivityFailedError", "call", "call_all"]
+__all__ = ["ActivityFailedError", "call", "call_all", "report_failure"]
 
 InputT = TypeVar("InputT", bound=ActivityInput)
 OutputT = TypeVar("OutputT", bound=ActivityOutput)
@@ -66,6 +67,23 @@ def call(
             attempt += 1
             continue
         return contract.parse_output(result)
+
+
+def report_failure(
+    context: df.DurableOrchestrationContext,
+    err: Exception,
+    *,
+    status: dict[str, Any],
+    contract: ActivityContract[InputT, Any],
+    fail_input: Callable[[str], InputT],
+) -> Generator[Any, Any, str]:
+    """After an orchestration's work failed: ``status`` shown as failed with the reason, and
+    the fail activity called with it so the record says FAILED too. Returns the reason, for
+    the error the orchestrator then raises to end the instance Failed."""
+    reason = first_line(err)
+    context.set_custom_status({**status, "stage": "failed", "reason": reason})
+    yield from call(context, contract, fail_input(reason))
+    return reason
 
 
 def call_all(

@@ -14,8 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import labeling as contracts
-from dataops.errors import first_line
-from orchestrators.calls import call, call_all
+from orchestrators.calls import call, call_all, report_failure
 
 __all__ = [
     "CHUNK_ITEMS",
@@ -75,13 +74,12 @@ def label_export_orchestrator(
             context, contracts.EXPORT_FINISH, contracts.ExportInput(export_id=export_id)
         )
     except Exception as err:
-        reason = first_line(err)
-        status.update(stage="failed", reason=reason)
-        context.set_custom_status(dict(status))
-        yield from call(
+        reason = yield from report_failure(
             context,
-            contracts.EXPORT_FAIL,
-            contracts.ExportFailInput(export_id=export_id, reason=reason),
+            err,
+            status=status,
+            contract=contracts.EXPORT_FAIL,
+            fail_input=lambda reason: contracts.ExportFailInput(export_id=export_id, reason=reason),
         )
         raise LabelExportFailedError(f"label export failed: {reason}") from err
     status["stage"] = "completed"
