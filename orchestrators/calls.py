@@ -12,7 +12,7 @@ the waits are ``create_timer`` calls, so replays take the same path in devhost a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -72,17 +72,18 @@ def call(
 def report_failure(
     context: df.DurableOrchestrationContext,
     err: Exception,
-    *,
-    status: dict[str, Any],
     contract: ActivityContract[InputT, Any],
-    fail_input: Callable[[str], InputT],
+    status: dict[str, Any],
+    **fail_fields: Any,
 ) -> Generator[Any, Any, str]:
     """After an orchestration's work failed: ``status`` shown as failed with the reason, and
-    the fail activity called with it so the record says FAILED too. Returns the reason, for
-    the error the orchestrator then raises to end the instance Failed."""
+    the fail activity ``contract`` called with ``fail_fields`` and the reason so the record
+    says FAILED too. Returns the reason, for the error the orchestrator then raises to end
+    the instance Failed."""
     reason = first_line(err)
     context.set_custom_status({**status, "stage": "failed", "reason": reason})
-    yield from call(context, contract, fail_input(reason))
+    fail_input = contract.input.model_validate({**fail_fields, "reason": reason})
+    yield from call(context, contract, fail_input)
     return reason
 
 

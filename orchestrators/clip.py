@@ -35,14 +35,9 @@ def clip_orchestrator(
             context, contracts.CLIP_WRITE, contracts.ClipInput(datastream_id=datastream_id)
         )
     except Exception as err:
+        status = {"stage": "writing", "datastream_id": datastream_id}
         reason = yield from report_failure(
-            context,
-            err,
-            status={"stage": "writing", "datastream_id": datastream_id},
-            contract=contracts.CLIP_FAIL,
-            fail_input=lambda reason: contracts.ClipFailInput(
-                datastream_id=datastream_id, reason=reason
-            ),
+            context, err, contracts.CLIP_FAIL, status, datastream_id=datastream_id
         )
         raise ClipFailedError(f"clip failed: {reason}") from err
     context.set_custom_status({"stage": "completed", "datastream_id": datastream_id})

@@ -16,7 +16,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from dataops.activity_contracts.steps import FailInput, PrepareInput, RunInput, StepContracts
+from dataops.activity_contracts.steps import PrepareInput, RunInput, StepContracts
 from orchestrators.calls import call, report_failure
 
 __all__ = ["StepFailedError", "derived_step"]
@@ -56,11 +56,7 @@ def derived_step(
         result = yield from call(context, step.run, RunInput(datastream_id=datastream_id))
     except Exception as err:
         reason = yield from report_failure(
-            context,
-            err,
-            status=status,
-            contract=step.fail,
-            fail_input=lambda reason: FailInput(datastream_id=datastream_id, reason=reason),
+            context, err, step.fail, status, datastream_id=datastream_id
         )
         raise StepFailedError(f"{step.step} failed: {reason}") from err
     status["stage"] = "completed"

@@ -43,13 +43,7 @@ def erase_orchestrator(
         counts = yield from call(context, contracts.ERASE_FINISH, args)
     except Exception as err:
         reason = yield from report_failure(
-            context,
-            err,
-            status={},
-            contract=contracts.ERASE_FAIL,
-            fail_input=lambda reason: contracts.ErasureFailInput(
-                erasure_id=args.erasure_id, reason=reason
-            ),
+            context, err, contracts.ERASE_FAIL, {}, erasure_id=args.erasure_id
         )
         raise ErasureFailedError(f"erasure failed: {reason}") from err
     context.set_custom_status({"stage": "completed"})

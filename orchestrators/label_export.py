@@ -75,11 +75,7 @@ def label_export_orchestrator(
         )
     except Exception as err:
         reason = yield from report_failure(
-            context,
-            err,
-            status=status,
-            contract=contracts.EXPORT_FAIL,
-            fail_input=lambda reason: contracts.ExportFailInput(export_id=export_id, reason=reason),
+            context, err, contracts.EXPORT_FAIL, status, export_id=export_id
         )
         raise LabelExportFailedError(f"label export failed: {reason}") from err
     status["stage"] = "completed"

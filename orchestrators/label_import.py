@@ -38,13 +38,7 @@ def label_import_orchestrator(
     try:
         result = yield from call(context, contracts.IMPORT_RUN, contracts.ImportRunInput(**args))
     except Exception as err:
-        reason = yield from report_failure(
-            context,
-            err,
-            status=status,
-            contract=contracts.IMPORT_FAIL,
-            fail_input=lambda reason: contracts.ImportFailInput(**args, reason=reason),
-        )
+        reason = yield from report_failure(context, err, contracts.IMPORT_FAIL, status, **args)
         raise LabelImportFailedError(f"label import failed: {reason}") from err
     status.update(
         stage=result.status,
