@@ -28,7 +28,7 @@ from dataops.activity_contracts import (
 from dataops.errors import first_line
 from dataops.telemetry import with_carried_ids
 
-__all__ = ["ActivityFailedError", "call", "call_all", "report_failure"]
+__all__ = ["ActivityFailedError", "call", "call_all", "report_completed", "report_failure"]
 
 InputT = TypeVar("InputT", bound=ActivityInput)
 OutputT = TypeVar("OutputT", bound=ActivityOutput)
@@ -85,6 +85,15 @@ def report_failure(
     fail_input = contract.input.model_validate({**fail_fields, "reason": reason})
     yield from call(context, contract, fail_input)
     return reason
+
+
+def report_completed(
+    context: df.DurableOrchestrationContext, status: dict[str, Any], result: ActivityOutput
+) -> dict[str, Any]:
+    """``status`` shown as completed; the orchestration's output: the last activity's result
+    (the fields it set) with ``status: Completed``."""
+    context.set_custom_status({**status, "stage": "completed"})
+    return {**result.model_dump(mode="json", exclude_unset=True), "status": "Completed"}
 
 
 def call_all(

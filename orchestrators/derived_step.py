@@ -17,7 +17,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts.steps import PrepareInput, RunInput, StepContracts
-from orchestrators.calls import call, report_failure
+from orchestrators.calls import call, report_completed, report_failure
 
 __all__ = ["StepFailedError", "derived_step"]
 
@@ -59,6 +59,4 @@ def derived_step(
             context, err, step.fail, status, datastream_id=datastream_id
         )
         raise StepFailedError(f"{step.step} failed: {reason}") from err
-    status["stage"] = "completed"
-    context.set_custom_status(dict(status))
-    return {**result.model_dump(mode="json", exclude_unset=True), "status": "Completed"}
+    return report_completed(context, status, result)

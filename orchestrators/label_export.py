@@ -14,7 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import labeling as contracts
-from orchestrators.calls import call, call_all, report_failure
+from orchestrators.calls import call, call_all, report_completed, report_failure
 
 __all__ = [
     "CHUNK_ITEMS",
@@ -78,6 +78,4 @@ def label_export_orchestrator(
             context, err, contracts.EXPORT_FAIL, status, export_id=export_id
         )
         raise LabelExportFailedError(f"label export failed: {reason}") from err
-    status["stage"] = "completed"
-    context.set_custom_status(dict(status))
-    return {**result.model_dump(mode="json", exclude_unset=True), "status": "Completed"}
+    return report_completed(context, status, result)
