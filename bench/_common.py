@@ -22,14 +22,13 @@ from dataops.manifest import parse_manifest
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.uploader import upload_measurement
-from devhost.durable.store import RuntimeStatus
+from devhost.durable.store import TERMINAL, RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 SUBSCRIPTIONS = ROOT / "infra" / "eventgrid-subscriptions.json"
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 
 
 def write_results(name: str, data: Any) -> Path:
@@ -111,7 +110,7 @@ async def ingest_with_extraction(
     instance_id = instance_id_for("ingest", prefix)
     while True:
         found = host.engine.get_instance(instance_id)
-        if found is not None and found.status in FINAL:
+        if found is not None and found.status in TERMINAL:
             break
         await asyncio.sleep(poll_s)
     ended = time.perf_counter()

@@ -34,7 +34,7 @@ from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
 from dataops.uploader import upload_measurement
 from devhost.batch_runner import BatchRunner
-from devhost.durable.store import RuntimeStatus, WorkItem
+from devhost.durable.store import TERMINAL, RuntimeStatus, WorkItem
 from devhost.host import DevHost, HostOptions
 from devhost.invoke import ActivityOutcome, run_activity
 from devhost.registry import Registry, TriggerType
@@ -42,7 +42,6 @@ from devhost.services.azurite import AzuriteBlob
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 CHAIN = ("synchronize", "enrich", "detect_scenes")
 
 
@@ -233,7 +232,7 @@ def _updated(host: DevHost, instance_id: str) -> float:
 async def _final(host: DevHost, instance_id: str, deadline: float) -> Any:
     while time.monotonic() < deadline:
         found = host.engine.get_instance(instance_id)
-        if found is not None and found.status in FINAL:
+        if found is not None and found.status in TERMINAL:
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"{instance_id} not finished in time")

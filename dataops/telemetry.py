@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -262,6 +262,12 @@ class _State:
     handlers: list[logging.Handler] = field(default_factory=list)
     filtered: list[logging.Handler] = field(default_factory=list)
     root_level: int | None = None
+
+    def reset(self) -> None:
+        """Forget what was installed: every field back to its default."""
+        fresh = _State()
+        for item in fields(self):
+            setattr(self, item.name, getattr(fresh, item.name))
 
 
 _state = _State()
@@ -514,11 +520,4 @@ def shutdown_telemetry() -> None:
                 handler.removeFilter(flt)
         if _state.root_level is not None:
             root.setLevel(_state.root_level)
-        _state.handlers.clear()
-        _state.filtered.clear()
-        _state.root_level = None
-        _state.root = None
-        _state.mode = None
-        _state.meter_provider = None
-        _state.tracer_provider = None
-        _state.instruments = None
+        _state.reset()

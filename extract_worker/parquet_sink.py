@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -102,6 +102,7 @@ class PartInfo:
     last: Any
 
 
+@dataclass(eq=False)
 class PartedParquetWriter:
     """A Parquet dataset directory of ``part-NNNNN.parquet`` files, encoded on writer threads.
 
@@ -111,34 +112,24 @@ class PartedParquetWriter:
     memory stays at about ``(writers + 1) * part_bytes`` plus pyarrow's working copies.
     """
 
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        part_bytes: int,
-        compression: str,
-        metadata: dict[str, Any],
-        use_dictionary: bool | list[str] = False,
-        write_statistics: bool | list[str] = True,
-        encodings: Callable[[pa.Schema], dict[str, str]] | None = None,
-        order_column: str | None = None,
-        writers: int = 2,
-    ) -> None:
-        self.directory = directory
-        self.part_bytes = part_bytes
-        self.compression = compression
-        self.metadata = metadata
-        self.use_dictionary = use_dictionary
-        self.write_statistics = write_statistics
-        self.encodings = encodings
-        self.order_column = order_column
-        self.writers = writers
-        self.pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="parquet")
-        self.inflight: deque[Future[PartInfo]] = deque()
-        self.parts: list[PartInfo] = []
-        self.pending: list[pa.RecordBatch] = []
-        self.pending_bytes = 0
-        self.rows = 0
+    directory: Path
+    _: KW_ONLY
+    part_bytes: int
+    compression: str
+    metadata: dict[str, Any]
+    use_dictionary: bool | list[str] = False
+    write_statistics: bool | list[str] = True
+    encodings: Callable[[pa.Schema], dict[str, str]] | None = None
+    order_column: str | None = None
+    writers: int = 2
+    inflight: deque[Future[PartInfo]] = field(default_factory=deque, init=False, repr=False)
+    parts: list[PartInfo] = field(default_factory=list, init=False, repr=False)
+    pending: list[pa.RecordBatch] = field(default_factory=list, init=False, repr=False)
+    pending_bytes: int = field(default=0, init=False, repr=False)
+    rows: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=self.writers, thread_name_prefix="parquet")
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Buffer a batch; hand a full part to the writers."""

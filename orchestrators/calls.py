@@ -25,9 +25,10 @@ from dataops.activity_contracts import (
     FailureInfo,
     parse_failure,
 )
+from dataops.errors import first_line
 from dataops.telemetry import with_carried_ids
 
-__all__ = ["ActivityFailedError", "call", "call_all"]
+__all__ = ["ActivityFailedError", "call", "call_all", "report_completed", "report_failure"]
 
 InputT = TypeVar("InputT", bound=ActivityInput)
 OutputT = TypeVar("OutputT", bound=ActivityOutput)
@@ -66,6 +67,33 @@ def call(
             attempt += 1
             continue
         return contract.parse_output(result)
+
+
+def report_failure(
+    context: df.DurableOrchestrationContext,
+    err: Exception,
+    contract: ActivityContract[InputT, Any],
+    status: dict[str, Any],
+    **fail_fields: Any,
+) -> Generator[Any, Any, str]:
+    """After an orchestration's work failed: ``status`` shown as failed with the reason, and
+    the fail activity ``contract`` called with ``fail_fields`` and the reason so the record
+    says FAILED too. Returns the reason, for the error the orchestrator then raises to end
+    the instance Failed."""
+    reason = first_line(err)
+    context.set_custom_status({**status, "stage": "failed", "reason": reason})
+    fail_input = contract.input.model_validate({**fail_fields, "reason": reason})
+    yield from call(context, contract, fail_input)
+    return reason
+
+
+def report_completed(
+    context: df.DurableOrchestrationContext, status: dict[str, Any], result: ActivityOutput
+) -> dict[str, Any]:
+    """``status`` shown as completed; the orchestration's output: the last activity's result
+    (the fields it set) with ``status: Completed``."""
+    context.set_custom_status({**status, "stage": "completed"})
+    return {**result.model_dump(mode="json", exclude_unset=True), "status": "Completed"}
 
 
 def call_all(

@@ -14,8 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import clips as contracts
-from dataops.errors import first_line
-from orchestrators.calls import call
+from orchestrators.calls import call, report_failure
 
 __all__ = ["ClipFailedError", "clip_orchestrator"]
 
@@ -36,14 +35,9 @@ def clip_orchestrator(
             context, contracts.CLIP_WRITE, contracts.ClipInput(datastream_id=datastream_id)
         )
     except Exception as err:
-        reason = first_line(err)
-        context.set_custom_status(
-            {"stage": "failed", "datastream_id": datastream_id, "reason": reason}
-        )
-        yield from call(
-            context,
-            contracts.CLIP_FAIL,
-            contracts.ClipFailInput(datastream_id=datastream_id, reason=reason),
+        status = {"stage": "writing", "datastream_id": datastream_id}
+        reason = yield from report_failure(
+            context, err, contracts.CLIP_FAIL, status, datastream_id=datastream_id
         )
         raise ClipFailedError(f"clip failed: {reason}") from err
     context.set_custom_status({"stage": "completed", "datastream_id": datastream_id})

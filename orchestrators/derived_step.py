@@ -16,9 +16,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from dataops.activity_contracts.steps import FailInput, PrepareInput, RunInput, StepContracts
-from dataops.errors import first_line
-from orchestrators.calls import call
+from dataops.activity_contracts.steps import PrepareInput, RunInput, StepContracts
+from orchestrators.calls import call, report_completed, report_failure
 
 __all__ = ["StepFailedError", "derived_step"]
 
@@ -56,11 +55,8 @@ def derived_step(
         context.set_custom_status(dict(status))
         result = yield from call(context, step.run, RunInput(datastream_id=datastream_id))
     except Exception as err:
-        reason = first_line(err)
-        status.update(stage="failed", reason=reason)
-        context.set_custom_status(dict(status))
-        yield from call(context, step.fail, FailInput(datastream_id=datastream_id, reason=reason))
+        reason = yield from report_failure(
+            context, err, step.fail, status, datastream_id=datastream_id
+        )
         raise StepFailedError(f"{step.step} failed: {reason}") from err
-    status["stage"] = "completed"
-    context.set_custom_status(dict(status))
-    return {**result.model_dump(mode="json", exclude_unset=True), "status": "Completed"}
+    return report_completed(context, status, result)

@@ -16,8 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import erasure as contracts
-from dataops.errors import first_line
-from orchestrators.calls import call
+from orchestrators.calls import call, report_failure
 
 __all__ = ["ErasureFailedError", "erase_orchestrator"]
 
@@ -43,12 +42,8 @@ def erase_orchestrator(
         context.set_custom_status({"stage": "record"})
         counts = yield from call(context, contracts.ERASE_FINISH, args)
     except Exception as err:
-        reason = first_line(err)
-        context.set_custom_status({"stage": "failed", "reason": reason})
-        yield from call(
-            context,
-            contracts.ERASE_FAIL,
-            contracts.ErasureFailInput(erasure_id=args.erasure_id, reason=reason),
+        reason = yield from report_failure(
+            context, err, contracts.ERASE_FAIL, {}, erasure_id=args.erasure_id
         )
         raise ErasureFailedError(f"erasure failed: {reason}") from err
     context.set_custom_status({"stage": "completed"})

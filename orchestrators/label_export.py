@@ -14,8 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import labeling as contracts
-from dataops.errors import first_line
-from orchestrators.calls import call, call_all
+from orchestrators.calls import call, call_all, report_completed, report_failure
 
 __all__ = [
     "CHUNK_ITEMS",
@@ -75,15 +74,8 @@ def label_export_orchestrator(
             context, contracts.EXPORT_FINISH, contracts.ExportInput(export_id=export_id)
         )
     except Exception as err:
-        reason = first_line(err)
-        status.update(stage="failed", reason=reason)
-        context.set_custom_status(dict(status))
-        yield from call(
-            context,
-            contracts.EXPORT_FAIL,
-            contracts.ExportFailInput(export_id=export_id, reason=reason),
+        reason = yield from report_failure(
+            context, err, contracts.EXPORT_FAIL, status, export_id=export_id
         )
         raise LabelExportFailedError(f"label export failed: {reason}") from err
-    status["stage"] = "completed"
-    context.set_custom_status(dict(status))
-    return {**result.model_dump(mode="json", exclude_unset=True), "status": "Completed"}
+    return report_completed(context, status, result)

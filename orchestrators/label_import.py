@@ -14,8 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from dataops.activity_contracts import labeling as contracts
-from dataops.errors import first_line
-from orchestrators.calls import call
+from orchestrators.calls import call, report_failure
 
 __all__ = ["LabelImportFailedError", "label_import_orchestrator"]
 
@@ -39,12 +38,7 @@ def label_import_orchestrator(
     try:
         result = yield from call(context, contracts.IMPORT_RUN, contracts.ImportRunInput(**args))
     except Exception as err:
-        reason = first_line(err)
-        status.update(stage="failed", reason=reason)
-        context.set_custom_status(dict(status))
-        yield from call(
-            context, contracts.IMPORT_FAIL, contracts.ImportFailInput(**args, reason=reason)
-        )
+        reason = yield from report_failure(context, err, contracts.IMPORT_FAIL, status, **args)
         raise LabelImportFailedError(f"label import failed: {reason}") from err
     status.update(
         stage=result.status,

@@ -35,14 +35,13 @@ from dataops.storage import BlobZones
 from dataops.store import SceneQuery, open_store
 from dataops.store.sqlite import SqliteStore
 from devhost.batch_runner import BatchRunner, batch_runner
-from devhost.durable.store import RuntimeStatus
+from devhost.durable.store import TERMINAL, RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
 
 __all__ = ["demo"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 
 
 @app.command()
@@ -154,7 +153,7 @@ async def _ingest(  # noqa: PLR0917 - the demo's pieces, in the order they are m
                     if progress and progress != last_progress:
                         console.print(f"  extract: {progress}")
                         last_progress = progress
-                if found.status in FINAL:
+                if found.status in TERMINAL:
                     output = json.loads(found.output or "null")
                     return {
                         "status": found.status.value,
@@ -184,7 +183,7 @@ async def _synchronized(
     console.print(f"  change feed: waiting for synchronize {instance_id}")
     while time.monotonic() < deadline:
         found = host.engine.get_instance(instance_id)
-        if found is not None and found.status in FINAL:
+        if found is not None and found.status in TERMINAL:
             custom = json.loads(found.custom_status or "{}")
             return {
                 "status": found.status.value,
@@ -214,7 +213,7 @@ async def _downstream(
         results[step] = {"status": "TimedOut", "error": f"{step} did not finish in time"}
         while time.monotonic() < deadline:
             found = host.engine.get_instance(instance_id)
-            if found is not None and found.status in FINAL:
+            if found is not None and found.status in TERMINAL:
                 custom = json.loads(found.custom_status or "{}")
                 results[step] = {
                     "status": found.status.value,

@@ -76,16 +76,8 @@ class DatastreamSummary(BaseModel):
 
     @classmethod
     def of(cls, datastream: Datastream) -> DatastreamSummary:
-        """Summary of ``datastream``."""
-        return cls(
-            id=datastream.id,
-            type=datastream.type,
-            state=datastream.state,
-            zone=datastream.zone,
-            path=datastream.path,
-            file_count=datastream.file_count,
-            updated_at=datastream.updated_at,
-        )
+        """Summary of ``datastream``: its fields of the same names."""
+        return cls.model_validate(datastream, from_attributes=True)
 
 
 class MeasurementDetail(BaseModel):

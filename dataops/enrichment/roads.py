@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,27 +49,24 @@ def point_segment_distance(px: Any, py: Any, segments: FloatArray) -> FloatArray
     return np.asarray(np.hypot(px - (ax + t * dx), py - (ay + t * dy)), np.float64)
 
 
+@dataclass(eq=False)
 class RoadNetwork:
-    """Road segments in local metres with a uniform-grid spatial index."""
+    """Road segments in local metres with a uniform-grid spatial index.
 
-    def __init__(
-        self,
-        segments: FloatArray,
-        road_of_segment: Int64Array,
-        properties: list[dict[str, Any]],
-        *,
-        origin: tuple[float, float],
-        cell_m: float = 100.0,
-    ) -> None:
-        """``segments``: (n, 4) ax, ay, bx, by in metres east/north of ``origin`` (lat, lon)."""
-        self.segments = segments
-        self.road_of_segment = road_of_segment
-        self.properties = properties
-        self.origin = origin
-        self.cell_m = cell_m
-        self._cos_lat = math.cos(math.radians(origin[0]))
-        self._cells: dict[tuple[int, int], list[int]] = {}
-        for index, (ax, ay, bx, by) in enumerate(segments):
+    ``segments``: (n, 4) ax, ay, bx, by in metres east/north of ``origin`` (lat, lon).
+    """
+
+    segments: FloatArray
+    road_of_segment: Int64Array
+    properties: list[dict[str, Any]]
+    _: KW_ONLY
+    origin: tuple[float, float]
+    cell_m: float = 100.0
+    _cells: dict[tuple[int, int], list[int]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._cos_lat = math.cos(math.radians(self.origin[0]))
+        for index, (ax, ay, bx, by) in enumerate(self.segments):
             for cx in range(self._cell(min(ax, bx)), self._cell(max(ax, bx)) + 1):
                 for cy in range(self._cell(min(ay, by)), self._cell(max(ay, by)) + 1):
                     self._cells.setdefault((cx, cy), []).append(index)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,34 +32,34 @@ _DAY_NS = 24 * _HOUR_NS
 Key = tuple[float, float, str]  # rounded lat, rounded lon, UTC day (YYYY-MM-DD)
 
 
+@dataclass(eq=False)
 class OpenMeteoWeather:
-    """Hourly weather from open-meteo.com, nearest hour per frame."""
+    """Hourly weather from open-meteo.com, nearest hour per frame.
+
+    ``now`` and ``client`` are for tests; the cache dir is created on first write.
+    """
 
     name = "open-meteo"
     version = "v1"
 
-    def __init__(
-        self,
-        *,
-        archive_url: str = "https://archive-api.open-meteo.com/v1/archive",
-        forecast_url: str = "https://api.open-meteo.com/v1/forecast",
-        archive_lag_days: int = 5,
-        grid_deg: float = 0.01,
-        timeout_s: float = 10.0,
-        cache_dir: Path | None = None,
-        client: httpx.Client | None = None,
-        now: datetime | None = None,
+    _: KW_ONLY
+    archive_url: str = "https://archive-api.open-meteo.com/v1/archive"
+    forecast_url: str = "https://api.open-meteo.com/v1/forecast"
+    archive_lag_days: int = 5
+    grid_deg: float = 0.01
+    timeout_s: InitVar[float] = 10.0
+    cache_dir: Path | None = None
+    client: InitVar[httpx.Client | None] = None
+    now: InitVar[datetime | None] = None
+    requests: int = field(default=0, init=False)
+    """HTTP requests made: observable cache behaviour."""
+    _memory: dict[Key, dict[int, list[float]]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(
+        self, timeout_s: float, client: httpx.Client | None, now: datetime | None
     ) -> None:
-        """``now`` and ``client`` are for tests; the cache dir is created on first write."""
-        self.archive_url = archive_url
-        self.forecast_url = forecast_url
-        self.archive_lag_days = archive_lag_days
-        self.grid_deg = grid_deg
-        self.cache_dir = cache_dir
         self._client = client or httpx.Client(timeout=timeout_s)
         self._now = now
-        self._memory: dict[Key, dict[int, list[float]]] = {}
-        self.requests = 0  # HTTP requests made: observable cache behaviour
 
     def close(self) -> None:
         """Close the HTTP client."""

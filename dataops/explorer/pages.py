@@ -47,6 +47,11 @@ def _input(name: str, label: str, value: object, kind: str = "text") -> str:
     )
 
 
+def _filter_inputs(filters: Mapping[str, Any], *fields: tuple[str, str]) -> str:
+    """A text input per (name, label) of the filter form, showing the filter's current value."""
+    return "".join(_input(name, label, filters.get(name)) for name, label in fields)
+
+
 def _select(name: str, label: str, value: object, options: Sequence[tuple[str, str]]) -> str:
     rendered = "".join(
         f"<option value='{e(v)}'{' selected' if str(value or '') == v else ''}>{e(t)}</option>"
@@ -81,12 +86,15 @@ def catalog_page(
     """The catalog: filter form, one row per measurement, the next-page link."""
     form = (
         f"<form method='get' action='{BASE}' id='filters' class='filters'>"
-        + _input("vehicle", "Vehicle", filters.get("vehicle"))
-        + _input("from", "From", filters.get("from"))
-        + _input("to", "To", filters.get("to"))
-        + _input("tag", "Tag", filters.get("tag"))
-        + _input("project", "Project", filters.get("project"))
-        + _input("scene_type", "Scene type", filters.get("scene_type"))
+        + _filter_inputs(
+            filters,
+            ("vehicle", "Vehicle"),
+            ("from", "From"),
+            ("to", "To"),
+            ("tag", "Tag"),
+            ("project", "Project"),
+            ("scene_type", "Scene type"),
+        )
         + _labeled_select(filters)
         + "<button type='submit'>Filter</button></form>"
     )
@@ -365,13 +373,16 @@ def search_page(
             filters.get("kind", "frames"),
             (("frames", "frames"), ("scenes", "scenes")),
         )
-        + _input("object", "Object (frames)", filters.get("object"))
-        + _input("scene_type", "Scene type", filters.get("scene_type"))
-        + _input("vehicle", "Vehicle", filters.get("vehicle"))
-        + _input("from", "From", filters.get("from"))
-        + _input("to", "To", filters.get("to"))
+        + _filter_inputs(
+            filters,
+            ("object", "Object (frames)"),
+            ("scene_type", "Scene type"),
+            ("vehicle", "Vehicle"),
+            ("from", "From"),
+            ("to", "To"),
+        )
         + _labeled_select(filters)
-        + _input("label", "Label", filters.get("label"))
+        + _filter_inputs(filters, ("label", "Label"))
         + "<button type='submit'>Search</button></form>"
     )
     tiles = "".join(_tile(h, clip_denied) for h in hits)

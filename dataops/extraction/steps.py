@@ -8,7 +8,7 @@ are only made from the state they leave.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from posixpath import splitext
 from typing import Any
@@ -68,14 +68,8 @@ class JobRef:
     kinds: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for the Durable boundary."""
-        return {
-            "job_id": self.job_id,
-            "recording": self.recording,
-            "format": self.format,
-            "output_prefix": self.output_prefix,
-            "kinds": list(self.kinds),
-        }
+        """Plain dict for the Durable boundary (a copy: later edits of the ref do not reach it)."""
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRef:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,14 +75,8 @@ class ReconcileReport:
     """Landing prefixes older than the threshold that no active run works on."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for the log line."""
-        return {
-            "started": self.started,
-            "waiting": self.waiting,
-            "overdue": self.overdue,
-            "refused": self.refused,
-            "stranded": [item.upload_prefix for item in self.stranded],
-        }
+        """Plain dict for the log line; a stranded upload is named by its prefix only."""
+        return {**asdict(self), "stranded": [item.upload_prefix for item in self.stranded]}
 
 
 def firing_time(schedule_status: Mapping[str, Any] | None, fallback: datetime) -> datetime:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from dataops import __version__
@@ -35,11 +35,7 @@ class Registration:
     raw_prefix: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "measurement_id": self.measurement_id,
-            "datastream_id": self.datastream_id,
-            "raw_prefix": self.raw_prefix,
-        }
+        return asdict(self)
 
 
 def register_upload(

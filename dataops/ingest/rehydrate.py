@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from dataops.errors import ConflictError, NotFoundError
@@ -64,13 +64,7 @@ class RestoreResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for logs and responses."""
-        return {
-            "upload_prefix": self.upload_prefix,
-            "restored_from": self.restored_from,
-            "files": self.files,
-            "copied": self.copied,
-            "manifest_rebuilt": self.manifest_rebuilt,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -892,6 +892,18 @@ class DurableEngine:
             self._now_epoch(),
         )
 
+    def _notify_parent_failed(
+        self, conn: sqlite3.Connection, inst: Instance, *, reason: str, details: str
+    ) -> None:
+        """A failed or terminated sub-orchestration fails its parent's task with ``reason``."""
+        self._notify_parent(
+            conn,
+            inst,
+            make_event(
+                EventType.SUB_ORCHESTRATION_FAILED, self.clock.now(), Reason=reason, Details=details
+            ),
+        )
+
     def _complete(
         self,
         conn: sqlite3.Connection,
@@ -937,32 +949,14 @@ class DurableEngine:
         inst.error = reason
         self._finish(conn, inst, RuntimeStatus.FAILED, events, history_len)
         log.error("[%s] orchestration %s failed: %s", inst.instance_id, inst.name, reason)
-        self._notify_parent(
-            conn,
-            inst,
-            make_event(
-                EventType.SUB_ORCHESTRATION_FAILED,
-                self.clock.now(),
-                Reason=message,
-                Details=details,
-            ),
-        )
+        self._notify_parent_failed(conn, inst, reason=message, details=details)
 
     def _terminate(self, conn: sqlite3.Connection, inst: Instance, reason: str) -> None:
         events = [make_event(EventType.EXECUTION_TERMINATED, self.clock.now(), Input=reason)]
         inst.output = json.dumps(reason)
         self._finish(conn, inst, RuntimeStatus.TERMINATED, events, None)
         log.info("[%s] orchestration %s terminated: %s", inst.instance_id, inst.name, reason)
-        self._notify_parent(
-            conn,
-            inst,
-            make_event(
-                EventType.SUB_ORCHESTRATION_FAILED,
-                self.clock.now(),
-                Reason=f"terminated: {reason}",
-                Details="",
-            ),
-        )
+        self._notify_parent_failed(conn, inst, reason=f"terminated: {reason}", details="")
 
     def _continue_as_new(
         self,

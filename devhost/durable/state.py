@@ -7,7 +7,7 @@ groups as objects), so a state database from an earlier devhost loads unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = ["ContinueAsNew", "EngineState", "OpenTask", "RetryGroup", "Scheduled", "ScheduledAction"]
@@ -59,15 +59,7 @@ class RetryGroup:
     attempts: int
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "input": self.input,
-            "instance_id": self.instance_id,
-            "first_ms": self.first_ms,
-            "max": self.max,
-            "attempts": self.attempts,
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> RetryGroup:

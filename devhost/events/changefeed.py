@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 from devhost.db import Database
@@ -38,27 +39,21 @@ class ChangeSource(Protocol):
         ...
 
 
+@dataclass(eq=False)
 class ChangeFeedPump:
     """Reads each cosmos-triggered function's container after its lease and queues the batch."""
 
-    def __init__(
-        self,
-        db: Database,
-        queue: DeliveryQueue,
-        functions: list[FunctionSpec],
-        source: ChangeSource,
-        clock: Clock,
-        *,
-        max_items: int = 100,
-    ) -> None:
-        self.db = db
-        self.queue = queue
-        self.functions = functions
-        self.source = source
-        self.clock = clock
-        self.max_items = max_items
-        self._last_error: dict[str, str] = {}
-        db.executescript(SCHEMA)
+    db: Database
+    queue: DeliveryQueue
+    functions: list[FunctionSpec]
+    source: ChangeSource
+    clock: Clock
+    _: KW_ONLY
+    max_items: int = 100
+    _last_error: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.db.executescript(SCHEMA)
 
     def lease(self, function: str) -> str | None:
         """Checkpoint of one function's lease."""

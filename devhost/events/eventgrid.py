@@ -147,23 +147,18 @@ def to_cloud_event(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(eq=False)
 class BlobPoller:
     """Turns new or changed blobs in watched containers into queued deliveries."""
 
-    def __init__(
-        self,
-        db: Database,
-        queue: DeliveryQueue,
-        subscriptions: list[Subscription],
-        lister: BlobLister,
-        clock: Clock,
-    ) -> None:
-        self.db = db
-        self.queue = queue
-        self.subscriptions = subscriptions
-        self.lister = lister
-        self.clock = clock
-        db.executescript(SCHEMA)
+    db: Database
+    queue: DeliveryQueue
+    subscriptions: list[Subscription]
+    lister: BlobLister
+    clock: Clock
+
+    def __post_init__(self) -> None:
+        self.db.executescript(SCHEMA)
 
     @property
     def containers(self) -> list[str]:

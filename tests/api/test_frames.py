@@ -19,7 +19,7 @@ from dataops.frames.tables import ns_floor
 from tests.api.conftest import SECOND, T0
 from tests.api.function_host import FunctionHost
 from tests.api.test_cli import cli
-from tests.api.test_routes import get, ok, problem
+from tests.api.test_routes import get, ok, one_page_of, problem
 
 __all__ = ["cli"]  # the CLI fixture of test_cli, wired to the app's functions
 
@@ -56,9 +56,7 @@ def test_bad_parameters_are_400_naming_them(
 
 
 def _times(host: FunctionHost, **params: Any) -> list[int]:
-    body = ok(get(host, "/api/frames", limit=1000, **params))
-    assert body["continuation"] is None
-    return [item["time_ns"] for item in body["items"]]
+    return one_page_of(host, "/api/frames", "time_ns", **params)
 
 
 @pytest.mark.parametrize(

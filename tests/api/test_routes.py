@@ -37,6 +37,13 @@ def problem(response: HostResponse, status: int, parameter: str | None = None) -
     return body
 
 
+def one_page_of(host: FunctionHost, url: str, key: str, /, **params: Any) -> list[Any]:
+    """``key`` of every item of ``url``'s answer, checked to be all of it (no continuation)."""
+    body = ok(get(host, url, limit=1000, **params))
+    assert body["continuation"] is None
+    return [item[key] for item in body["items"]]
+
+
 # measurements ---------------------------------------------------------------------------
 
 

@@ -21,15 +21,13 @@ from dataops.store.continuation import encode_token, fingerprint
 from dataops.store.sqlite import SqliteStore
 from tests.api.conftest import SECOND, T0
 from tests.api.function_host import FunctionHost
-from tests.api.test_routes import get, ok, problem
+from tests.api.test_routes import get, ok, one_page_of, problem
 from tests.contract.conftest import make_measurement, make_scene
 from tests.index_tables import FrameRow, LabelRow, publish_labels, publish_scenes
 
 
 def _ids(host: FunctionHost, **params: Any) -> list[str]:
-    body = ok(get(host, "/api/scenes", limit=1000, **params))
-    assert body["continuation"] is None
-    return [scene["id"] for scene in body["items"]]
+    return one_page_of(host, "/api/scenes", "id", **params)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from azure.cosmos import CosmosClient
@@ -122,6 +122,14 @@ def store(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Metada
 def sha(text: str) -> str:
     """A valid SHA-256 hex digest derived from ``text``."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def assert_read_back_as_created(original: Any, created: Any, fetched: Any) -> None:
+    """Create gave the record an etag, a read returns that etag, and every other field is
+    the original's."""
+    assert created.etag
+    assert fetched.etag == created.etag
+    assert fetched.model_dump(exclude={"etag"}) == original.model_dump(exclude={"etag"})
 
 
 def make_measurement(

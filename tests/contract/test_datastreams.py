@@ -12,7 +12,7 @@ from dataops.errors import (
 )
 from dataops.models import TRANSITIONS, Datastream, DatastreamState, DatastreamType
 from dataops.store import MetadataStore
-from tests.contract.conftest import make_datastream, make_measurement
+from tests.contract.conftest import assert_read_back_as_created, make_datastream, make_measurement
 
 S = DatastreamState
 # How to reach each state from CREATED with allowed steps only.
@@ -43,10 +43,7 @@ def _walk(store: MetadataStore, datastream: Datastream, steps: list[DatastreamSt
 def test_create_roundtrips(measured: MetadataStore) -> None:
     original = make_datastream("ds-1", "m-1", sources=["ds-0"])
     created = measured.create_datastream(original)
-    assert created.etag
-    fetched = measured.get_datastream("ds-1")
-    assert fetched.etag == created.etag
-    assert fetched.model_dump(exclude={"etag"}) == original.model_dump(exclude={"etag"})
+    assert_read_back_as_created(original, created, measured.get_datastream("ds-1"))
 
 
 def test_create_is_idempotent(measured: MetadataStore) -> None:

@@ -11,7 +11,7 @@ import pytest
 from dataops.errors import ConflictError, EtagMismatchError, InvalidInputError, NotFoundError
 from dataops.models import Measurement, MeasurementState
 from dataops.store import MAX_PAGE_SIZE, MeasurementQuery, MetadataStore, query_rules
-from tests.contract.conftest import T0, every_page, make_measurement
+from tests.contract.conftest import T0, assert_read_back_as_created, every_page, make_measurement
 
 INJECTIONS = ["' OR 1=1 --", '"; DROP TABLE measurements; --', "c.id) OR (1=1", "*", "%"]
 
@@ -41,10 +41,7 @@ def _ids(items: list[Measurement]) -> list[str]:
 def test_create_roundtrips_and_sets_etag(store: MetadataStore) -> None:
     original = make_measurement("m-1", tags=["highway"])
     created = store.create_measurement(original)
-    assert created.etag
-    fetched = store.get_measurement("m-1")
-    assert fetched.etag == created.etag
-    assert fetched.model_dump(exclude={"etag"}) == original.model_dump(exclude={"etag"})
+    assert_read_back_as_created(original, created, store.get_measurement("m-1"))
 
 
 def test_create_is_idempotent_for_same_content(store: MetadataStore) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from devhost.errors import AppLoadError, UnsupportedBindingError
 from devhost.loader import load_app
 from devhost.registry import Registry, TriggerType
 from tests.devhost.conftest import SAMPLE_APP
+from tests.python_run import run_python
 
 APPS = Path(__file__).parent / "apps"
 
@@ -69,15 +68,8 @@ def test_project_app_loads_through_main_py() -> None:
         "print(json.dumps([a.module_name, [f.get_function_name() for f in a.functions]]))"
     )
     env = {**os.environ, "PYTHON_SCRIPT_FILE_NAME": "main.py"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    done = run_python("-c", code, cwd=root, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
     module, names = json.loads(done.stdout.strip().splitlines()[-1])
     assert module == "main"
     assert "http_health" in names

@@ -37,7 +37,6 @@ from tests.azurite import fresh_account
 from tests.devhost.hosting import run_with_host
 from tests.drives import shared_drive
 from tests.e2e.pipeline import (
-    FINAL,
     READ_KEY,
     ROOT,
     SUBSCRIPTIONS,
@@ -223,7 +222,6 @@ async def follow_chain(host: DevHost, extracted_id: str, steps: Sequence[str]) -
 
 
 __all__ = [
-    "FINAL",
     "READ_KEY",
     "ROOT",
     "SUBSCRIPTIONS",

@@ -30,7 +30,7 @@ from dataops.store import MetadataStore, open_store
 from dataops.store.sqlite import SqliteStore
 from dataops.uploader import upload_measurement
 from devhost.batch_runner import batch_runner
-from devhost.durable.store import RuntimeStatus
+from devhost.durable.store import TERMINAL, RuntimeStatus
 from devhost.events.changefeed import ChangeSource, CosmosTsSource
 from devhost.host import DevHost, HostOptions
 from tests.devhost.hosting import run_with_host
@@ -39,7 +39,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIPTIONS = ROOT / "infra" / "eventgrid-subscriptions.json"
 WRITE_KEY = "e2e-write-key"
 READ_KEY = "e2e-read-key"
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 CONSUMER = "on_datastream_changed"
 UPLOAD_PREFIX = "fleet/pipeline-1"
 
@@ -62,7 +61,7 @@ async def finished(host: DevHost, instance_id: str, timeout_s: float = 150.0) ->
     """The instance once it is COMPLETED, FAILED or TERMINATED."""
     return await wait_for(
         lambda: (
-            (i := host.engine.get_instance(instance_id)) is not None and i.status in FINAL and i
+            (i := host.engine.get_instance(instance_id)) is not None and i.status in TERMINAL and i
         ),
         timeout_s=timeout_s,
         what=f"instance {instance_id} to finish",

@@ -23,7 +23,7 @@ from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType
 from dataops.uploader import upload_measurement
-from devhost.durable.store import RuntimeStatus
+from devhost.durable.store import TERMINAL, RuntimeStatus
 from devhost.host import DevHost
 from tests.batch.fake_batch_service import (
     IDENTITY_HEADER,
@@ -44,7 +44,6 @@ POOL_IDENTITY = (
 POOL_CLIENT_ID = "b0b0b0b0-0000-4000-8000-000000000001"
 APP_CLIENT_ID = "f0f0f0f0-0000-4000-8000-000000000002"
 NFS = "/mnt/batch/tasks/fsmounts"
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 
 
 def validate_fails(job_id: str, task: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +121,7 @@ def test_extraction_submits_the_worker_image_as_the_pool_identity_and_stops_on_b
         return await wait_for(
             lambda: (
                 (i := host.engine.get_instance(instance_id_for("ingest", prefix))) is not None
-                and i.status in FINAL
+                and i.status in TERMINAL
                 and i
             ),
             timeout_s=150,

@@ -17,11 +17,11 @@ from dataops.manifest import parse_manifest
 from dataops.models import DatastreamState, DatastreamType, MeasurementState, content_hash
 from dataops.paths import Zone
 from dataops.uploader import upload_measurement
-from devhost.durable.store import RuntimeStatus
+from devhost.durable.store import TERMINAL, RuntimeStatus
 from devhost.host import DevHost
 from tests import manifests
 from tests.e2e import pipeline
-from tests.e2e.conftest import FINAL, AppEnv, run_host, wait_for
+from tests.e2e.conftest import AppEnv, run_host, wait_for
 from tests.e2e.crash_hosting import run_crash_host
 
 pytestmark = pytest.mark.azurite
@@ -307,13 +307,13 @@ def test_a_file_still_missing_at_the_deadline_sends_the_upload_to_error(
             # still be pending, and advancing again before it ran would skip a poll.
             i = instance(host, prefix)
             return i is not None and (
-                i.status in FINAL or (host.engine.next_timer_at() or 0.0) > after
+                i.status in TERMINAL or (host.engine.next_timer_at() or 0.0) > after
             )
 
         for _ in range(70):  # 35 minutes of 30-second polls, past the 30-minute deadline
             now = clock.advance(30).timestamp()
             await wait_for(functools.partial(polled_or_done, now), what="next timer or the end")
-            if instance(host, prefix).status in FINAL:
+            if instance(host, prefix).status in TERMINAL:
                 break
         return await finished(host, prefix)
 

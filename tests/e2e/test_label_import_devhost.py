@@ -21,7 +21,7 @@ from avops.cli.commands import import_status  # noqa: F401  # registers the comm
 from dataops.labeling.package import report_path_for
 from dataops.paths import Zone
 from dataops.storage.export_zones import export_container, export_zones
-from devhost.durable.store import RuntimeStatus
+from devhost.durable.store import TERMINAL
 from devhost.events.eventgrid import AzureBlobLister, blob_created_event
 from devhost.host import DevHost
 from tests.e2e.conftest import READ_KEY, AppEnv, run_host, wait_for
@@ -29,7 +29,6 @@ from tests.labeling.test_import_register import make_export
 from tests.labeling.test_import_validation import COCO_NAME, coco_document, encode
 
 pytestmark = pytest.mark.azurite
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 BAD_NAME = "round-2/coco.json"
 
 
@@ -42,7 +41,7 @@ def test_partner_upload_is_imported_once_through_the_event_path(app_env: AppEnv)
     bad["annotations"][0]["image_id"] = 99
 
     def runs(host: DevHost) -> list[Any]:
-        return [i for i in host.engine.query(name="label_import") if i.status in FINAL]
+        return [i for i in host.engine.query(name="label_import") if i.status in TERMINAL]
 
     async def body(host: DevHost) -> Any:
         view.write_bytes(Zone.LABELED, COCO_NAME, encode(coco_document()))

@@ -28,7 +28,7 @@ from dataops.storage import BlobZones
 from dataops.store.sqlite import SqliteStore
 from dataops.uploader import upload_measurement
 from devhost.batch_runner import batch_runner
-from devhost.durable.store import RuntimeStatus
+from devhost.durable.store import TERMINAL, RuntimeStatus
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
 from tests.contract.conftest import (
@@ -47,7 +47,6 @@ SCRIPT = Path(__file__).with_name("explorer_pages.mjs")
 ARTIFACTS = ROOT / "test-artifacts" / "explorer"
 WRITE_KEY = "explorer-write-key"
 READ_KEY = "explorer-read-key"
-FINAL = {RuntimeStatus.COMPLETED, RuntimeStatus.FAILED, RuntimeStatus.TERMINATED}
 LOST_MEASUREMENT = "m-lost-recording"
 LOST_SCENE = "scene-lost-recording"
 
@@ -69,7 +68,7 @@ class ExplorerRun:
 async def _finished(host: DevHost, instance_id: str, timeout_s: float) -> Any:
     def done() -> Any:
         instance = host.engine.get_instance(instance_id)
-        return instance if instance is not None and instance.status in FINAL else None
+        return instance if instance is not None and instance.status in TERMINAL else None
 
     return await wait_for(done, timeout_s=timeout_s, what=f"instance {instance_id}")
 

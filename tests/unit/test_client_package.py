@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.python_run import run_python
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Both wheel tests share one build on one xdist worker.
@@ -35,24 +37,18 @@ def _tracked_copy(into: Path) -> Path:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
     source = _tracked_copy(tmp_path_factory.mktemp("source"))
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(out),
-            str(source),
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    pip_args = [
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--wheel-dir",
+        str(out),
+        str(source),
+    ]
+    built = run_python(*pip_args, timeout=300)
     assert built.returncode == 0, built.stderr[-4000:]
     (wheel_file,) = out.glob("avops_dataops-*.whl")
     return zipfile.ZipFile(wheel_file)

@@ -29,6 +29,7 @@ from dataops.synchronization.steps import (
     run_synchronization,
 )
 from orchestrators.derived_step import StepFailedError, derived_step
+from tests.orchestration_context import RecordingContext
 from tests.store_seed import add_measurement, completed, derived
 
 MS = 1_000_000
@@ -261,31 +262,9 @@ def test_prepare_refuses_an_unfinished_source_and_fail_marks_failed(tmp_path: Pa
     store.close()
 
 
-class _Context:
-    """The few orchestration-context calls the synchronize orchestrator makes, recorded."""
-
-    instance_id = "synchronize-abc"
-
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.params = params
-        self.statuses: list[dict[str, Any]] = []
-
-    def get_input(self) -> dict[str, Any]:
-        return self.params
-
-    def new_uuid(self) -> str:
-        return "sync-uuid"
-
-    def set_custom_status(self, status: dict[str, Any]) -> None:
-        self.statuses.append(status)
-
-    def call_activity(self, name: str, payload: dict[str, Any]) -> Any:
-        return (name, payload)
-
-
 def test_orchestrator_prepares_runs_and_on_failure_marks_the_datastream_failed() -> None:
     params = {"measurement_id": "m-1", "source_datastream_id": "ds-1"}
-    context = _Context(params)
+    context = RecordingContext(params, instance_id="synchronize-abc")
     run = derived_step(cast(Any, context), step=SYNCHRONIZE)
     assert next(run) == (
         "synchronize_prepare",
@@ -304,7 +283,7 @@ def test_orchestrator_prepares_runs_and_on_failure_marks_the_datastream_failed()
     assert done.value.value == {"datastream_id": "sync-uuid", "rows": 200, "status": "Completed"}
     assert context.statuses[-1]["stage"] == "completed"
 
-    failing = derived_step(cast(Any, _Context(params)), step=SYNCHRONIZE)
+    failing = derived_step(cast(Any, RecordingContext(params)), step=SYNCHRONIZE)
     next(failing)
     next_call = failing.send({"datastream_id": "sync-uuid"})
     assert next_call[0] == "synchronize_run"

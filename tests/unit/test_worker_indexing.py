@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.python_run import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,15 +141,7 @@ EXPECTED_FUNCTIONS = sorted(
 
 def run_indexer(script_file_name: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHON_SCRIPT_FILE_NAME": script_file_name, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-c", INDEX_SCRIPT, str(ROOT)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python("-c", INDEX_SCRIPT, str(ROOT), env=env, cwd=ROOT, timeout=120)
 
 
 def test_worker_indexes_and_loads_exactly_our_functions_from_main_py() -> None:

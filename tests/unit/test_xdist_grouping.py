@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
+
+from tests.python_run import run_python
 
 _MODULE_GROUPED = """
 import pytest
@@ -72,31 +72,23 @@ def test_each_xdist_group_runs_on_one_worker(tmp_path: Path) -> None:
     (tmp_path / "test_hook_grouped.py").write_text(_HOOK_GROUPED)
     (tmp_path / "test_ungrouped.py").write_text(_UNGROUPED)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-n",
-            "2",
-            "--dist",
-            "loadgroup",
-            "-v",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "addopts=",
-            "--rootdir",
-            str(tmp_path),
-            str(tmp_path),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    pytest_args = [
+        "-m",
+        "pytest",
+        "-n",
+        "2",
+        "--dist",
+        "loadgroup",
+        "-v",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "--rootdir",
+        str(tmp_path),
+        str(tmp_path),
+    ]
+    done = run_python(*pytest_args, cwd=tmp_path, env=env, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     workers_of: dict[str, set[str]] = defaultdict(set)
     ran = 0
