@@ -288,10 +288,12 @@ def test_a_manifest_before_its_files_waits_on_a_durable_timer_then_succeeds(
 
 
 def test_a_file_still_missing_at_the_deadline_sends_the_upload_to_error(
-    app_env: AppEnv,
+    app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from devhost.durable.clock import FakeClock
 
+    # A 2-minute deadline: the same waits and checks as the default 30, in 4 polls, not 60.
+    monkeypatch.setenv("AVOPS_LATE_FILE_DEADLINE_MINUTES", "2")
     prefix = "late/2"
     clock = FakeClock()
     partial = dict(FILES)
@@ -310,7 +312,7 @@ def test_a_file_still_missing_at_the_deadline_sends_the_upload_to_error(
                 i.status in TERMINAL or (host.engine.next_timer_at() or 0.0) > after
             )
 
-        for _ in range(70):  # 35 minutes of 30-second polls, past the 30-minute deadline
+        for _ in range(10):  # 5 minutes of 30-second polls, past the 2-minute deadline
             now = clock.advance(30).timestamp()
             await wait_for(functools.partial(polled_or_done, now), what="next timer or the end")
             if instance(host, prefix).status in TERMINAL:
