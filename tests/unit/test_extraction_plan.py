@@ -5,48 +5,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 
-from dataops.batch import JobSpec, JobStatus, TaskState, TaskStatus, derive_job_id
-from dataops.batch.spec import derive_job_state
+from dataops.batch import derive_job_id
 from dataops.errors import ConflictError, InvalidInputError, NotFoundError
 from dataops.extraction import (
     ExtractionConfig,
     JobRef,
     PlannedJob,
-    fail_extraction,
     find_dbc_files,
     find_recordings,
     load_extraction_config,
     plan_jobs,
-    poll_jobs,
     prepare_extraction,
 )
 from dataops.extraction.config import DEFAULT_CONFIG_PATH
 from dataops.extraction.plan import COMBINED_TASK_ID
 from dataops.extraction.rerun import extraction_target
 from dataops.models import (
-    Datastream,
     DatastreamState,
     DatastreamType,
     FileRecord,
-    Measurement,
-    Producer,
 )
-from dataops.paths import Zone
-from dataops.storage import BlobZones, ConnectionStringZones
 from dataops.store.sqlite import SqliteStore
-from devhost.services.azurite import AzuriteBlob
 from orchestrators.extract import next_poll_seconds
-
-ROS_KINDS = ["validate", "metadata", "camera", "lidar", "radar", "gps", "imu", "can", "structured"]
-
-
-MB = 1_000_000
+from tests.extraction_support import MB, ROS_KINDS, FakeBackend, ingested_measurement
 
 
 def _file(path: str, fmt: str, size: int = 1) -> FileRecord:
@@ -275,35 +260,6 @@ def test_poll_interval_doubles_from_5_to_60_seconds() -> None:
     assert next_poll_seconds(60) == 60
 
 
-class FakeBackend:
-    """A BatchBackend that records submits and cancels and reports given task states."""
-
-    def __init__(self) -> None:
-        self.specs: dict[str, JobSpec] = {}
-        self.states: dict[str, dict[str, TaskStatus]] = {}
-        self.canceled: list[str] = []
-
-    def submit(self, spec: JobSpec) -> str:
-        self.specs.setdefault(spec.job_id, spec)
-        self.states.setdefault(
-            spec.job_id, {t.task_id: TaskStatus(state=TaskState.PENDING) for t in spec.tasks}
-        )
-        return spec.job_id
-
-    def status(self, job_id: str) -> JobStatus:
-        if job_id not in self.states:
-            raise NotFoundError(job_id)
-        tasks = self.states[job_id]
-        state = derive_job_state(tasks, canceled=job_id in self.canceled)
-        return JobStatus(job_id=job_id, state=state, tasks=tasks)
-
-    def cancel(self, job_id: str) -> None:
-        self.canceled.append(job_id)
-
-    def close(self) -> None:
-        self.specs.clear()
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
     opened = SqliteStore(tmp_path / "metadata.sqlite3")
@@ -311,52 +267,10 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     opened.close()
 
 
-def _ingested(store: SqliteStore, raw_state: DatastreamState) -> tuple[str, str]:
-    files = [
-        # A large ROS 2 bag (a task per kind) and a small MDF file (one task for its kinds).
-        FileRecord(path="ros2/metadata.yaml", format="rosbag2", size=1, sha256="a" * 64),
-        FileRecord(path="ros2/ros2_0.mcap", format="rosbag2", size=600 * MB, sha256="b" * 64),
-        FileRecord(path="vehicle.mf4", format="mdf4", size=MB, sha256="c" * 64),
-        FileRecord(path="vehicle.dbc", format="dbc", size=1, sha256="d" * 64),
-    ]
-    start = datetime(2026, 5, 4, 8, tzinfo=UTC)
-    measurement = store.create_measurement(
-        Measurement(
-            id="m-1",
-            vehicle_id="VIN1",
-            recording_start=start,
-            recording_end=start,
-            upload_prefix="up/1",
-            file_count=len(files),
-            total_bytes=sum(f.size for f in files),
-            project="lab",
-            content_sha256="e" * 64,
-        ),
-        files,
-    )
-    raw = store.create_datastream(
-        Datastream(
-            id="raw-1",
-            measurement_id=measurement.id,
-            type=DatastreamType.RAW,
-            zone=Zone.RAW,
-            path="2026/05/04/VIN1/m-1/raw-1",
-            producer=Producer(step="ingest", code_version="0"),
-        )
-    )
-    assert raw.etag is not None
-    store.transition_datastream(raw.id, DatastreamState.COPYING, expected_etag=raw.etag)
-    if raw_state is DatastreamState.COMPLETED:
-        copying = store.get_datastream(raw.id)
-        assert copying.etag is not None
-        store.transition_datastream(raw.id, raw_state, expected_etag=copying.etag)
-    return measurement.id, raw.id
-
-
 def test_prepare_makes_one_processing_datastream_and_submits_idempotently(
     store: SqliteStore,
 ) -> None:
-    measurement_id, raw_id = _ingested(store, DatastreamState.COMPLETED)
+    measurement_id, raw_id = ingested_measurement(store, DatastreamState.COMPLETED)
     backend = FakeBackend()
     ids = {
         "measurement_id": measurement_id,
@@ -389,105 +303,11 @@ def test_prepare_makes_one_processing_datastream_and_submits_idempotently(
         extraction_target(store, measurement_id)
 
 
-@pytest.fixture
-def zones(azurite: AzuriteBlob) -> Iterator[BlobZones]:
-    """The extracted zone on Azurite, where failed combined tasks' markers are looked up."""
-    opened = BlobZones(
-        ConnectionStringZones(azurite.connection_string, container_prefix=f"x{uuid4().hex[:8]}-")
-    )
-    opened.ensure_containers([Zone.EXTRACTED])
-    yield opened
-    opened.close()
-
-
-def _prepared(store: SqliteStore, backend: FakeBackend) -> tuple[str, str, JobRef, JobRef]:
-    measurement_id, raw_id = _ingested(store, DatastreamState.COMPLETED)
-    prepared = prepare_extraction(
-        store,
-        backend,
-        measurement_id=measurement_id,
-        raw_datastream_id=raw_id,
-        datastream_id="ex-1",
-        instance_id="inst-1",
-    )
-    ros2, mdf = (JobRef.from_dict(job) for job in prepared["jobs"])
-    return measurement_id, raw_id, ros2, mdf
-
-
-@pytest.mark.azurite
-def test_fail_names_recording_task_exit_code_and_log_and_cancels_the_rest(
-    store: SqliteStore, zones: BlobZones
-) -> None:
-    backend = FakeBackend()
-    measurement_id, raw_id, ros2, mdf = _prepared(store, backend)
-    backend.states[ros2.job_id]["validate"] = TaskStatus(
-        state=TaskState.FAILED, exit_code=2, log_location="/logs/ros2/validate.log"
-    )
-    for kind in ros2.kinds[1:]:
-        backend.states[ros2.job_id][kind] = TaskStatus(state=TaskState.BLOCKED)
-    poll = poll_jobs(backend, [ros2.job_id, mdf.job_id])
-    # The ROS 2 job is settled and FAILED; the MDF one (one task) still runs.
-    assert poll == {
-        "settled": False,
-        "tasks_done": 9,
-        "tasks_total": 10,
-        "failed": [ros2.job_id],
-    }
-    result = fail_extraction(store, backend, zones, datastream_id="ex-1", jobs=[ros2, mdf])
-    assert result["reason"] == "recording ros2 task validate exit 2 log /logs/ros2/validate.log"
-    assert backend.canceled == [mdf.job_id]
-    failed = store.get_datastream("ex-1")
-    assert failed.state is DatastreamState.FAILED
-    assert failed.state_reason == result["reason"]
-    # Done with it: a rerun may start, from the same RAW datastream.
-    assert extraction_target(store, measurement_id).raw.id == raw_id
-
-
-@pytest.mark.azurite
-def test_a_failed_combined_task_is_named_by_the_kinds_it_left_uncommitted(
-    store: SqliteStore, zones: BlobZones
-) -> None:
-    """validate committed, metadata committed, structured and can not: those two failed."""
-    backend = FakeBackend()
-    _, _, ros2, mdf = _prepared(store, backend)
-    for kind in ("validate", "metadata"):
-        zones.write_bytes(Zone.EXTRACTED, f"{mdf.output_prefix}/{kind}/_SUCCESS", b"run\n")
-    backend.states[mdf.job_id][COMBINED_TASK_ID] = TaskStatus(
-        state=TaskState.FAILED, exit_code=3, log_location="/logs/mdf/kinds.log"
-    )
-    backend.states[ros2.job_id] = {
-        kind: TaskStatus(state=TaskState.SUCCEEDED) for kind in ROS_KINDS
-    }
-    result = fail_extraction(store, backend, zones, datastream_id="ex-1", jobs=[ros2, mdf])
-    assert result["failed_tasks"] == [
-        "recording vehicle.mf4 task structured exit 3 log /logs/mdf/kinds.log",
-        "recording vehicle.mf4 task can exit 3 log /logs/mdf/kinds.log",
-    ]
-    assert backend.canceled == []
-
-
-@pytest.mark.azurite
-def test_a_combined_task_without_a_committed_validate_names_validate_alone(
-    store: SqliteStore, zones: BlobZones
-) -> None:
-    """The worker stops at a failed validate: the kinds after it never ran, and are not named."""
-    backend = FakeBackend()
-    mdf = _prepared(store, backend)[3]
-    backend.states[mdf.job_id][COMBINED_TASK_ID] = TaskStatus(
-        state=TaskState.FAILED, exit_code=2, log_location="/logs/mdf/kinds.log"
-    )
-    result = fail_extraction(store, backend, zones, datastream_id="ex-1", jobs=[mdf])
-    assert result["failed_tasks"] == [
-        "recording vehicle.mf4 task validate exit 2 log /logs/mdf/kinds.log"
-    ]
-    assert store.get_datastream("ex-1").state is DatastreamState.FAILED
-
-
 def test_a_rerun_needs_a_known_measurement_with_a_completed_raw_datastream(
     store: SqliteStore,
 ) -> None:
     with pytest.raises(NotFoundError):
         extraction_target(store, "m-unknown")
-    measurement_id, _ = _ingested(store, DatastreamState.COPYING)
+    measurement_id, _ = ingested_measurement(store, DatastreamState.COPYING)
     with pytest.raises(ConflictError, match="no COMPLETED RAW"):
         extraction_target(store, measurement_id)
