@@ -46,7 +46,7 @@ from dataops.manifest import parse_manifest
 from dataops.settings import Settings
 from dataops.storage import BlobZones
 from dataops.uploader import upload_measurement
-from devhost.batch_runner import batch_runner
+from devhost.batch_runner import BatchRunner, batch_runner
 from devhost.host import DevHost, HostOptions
 from devhost.services.azurite import AzuriteBlob
 
@@ -56,8 +56,12 @@ ACTIVITY_WORKERS = json.loads((ROOT / "host.json").read_text())["extensions"]["d
 ]
 
 
-async def _orchestrated(options: HostOptions, zones: BlobZones, drive: Path) -> dict[str, Any]:
+async def _orchestrated(
+    options: HostOptions, zones: BlobZones, drive: Path, batch: BatchRunner
+) -> dict[str, Any]:
     host = DevHost(options)
+    # As `avops dev` wires it: a job's end wakes its orchestration instead of its next poll.
+    batch.notify(host.engine)
     await host.start()
     try:
         started_at = time.time()
@@ -171,8 +175,8 @@ def test_upload_to_extracted_against_the_same_tasks_run_directly(
         zones = BlobZones.from_settings(settings)
         zones.ensure_containers()
         options = project_host_options(tmp_path / "devhost", azurite.connection_string, 0.1)
-        with batch_runner(settings):
-            timing = asyncio.run(_orchestrated(options, zones, drive))
+        with batch_runner(settings) as batch:
+            timing = asyncio.run(_orchestrated(options, zones, drive, batch))
         print(f"\norchestrated: {timing}", flush=True)
         pool_db = settings.sqlite_path.parent / "batch" / "pool.sqlite3"
         tasks = _tasks(pool_db)
