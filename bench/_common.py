@@ -17,6 +17,7 @@ import pytest
 
 from activities import runtime
 from dataops import ingest
+from dataops.activity_contracts import io_bound_activities
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.settings import Settings
@@ -61,7 +62,9 @@ def run_probe(
 def project_host_options(
     state_dir: Path, storage_connection_string: str, poll_interval_s: float, **extra: Any
 ) -> HostOptions:
-    """A devhost of the project's own app on a free port, fed by its Event Grid subscriptions."""
+    """A devhost of the project's own app on a free port, fed by its Event Grid subscriptions,
+    its activities placed as ``avops dev`` places them (I/O-bound ones in threads)."""
+    extra.setdefault("thread_activities", set(io_bound_activities()))
     return HostOptions(
         app_root=ROOT,
         state_dir=state_dir,

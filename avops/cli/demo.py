@@ -27,6 +27,7 @@ from rich.table import Table
 from avops.cli import app
 from avops.cli.upload import upload_directory
 from avops.sample_drive import generate_drive
+from dataops.activity_contracts import io_bound_activities
 from dataops.ids import instance_id_for
 from dataops.models import DatastreamType
 from dataops.paths import Zone
@@ -87,6 +88,7 @@ def demo(
                 storage_connection_string=azurite.connection_string,
                 poll_interval_s=0.25,
                 change_source=feed,
+                thread_activities=set(io_bound_activities()),
             )
             try:
                 with _batch_pool(settings, console) as runner:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from avops.cli import app
+from avops.cli.activity_modes import activity_placement
 from avops.connection import CONNECTION_FILE, LocalConnection, local_key
 from dataops.settings import BatchBackend, Settings, StoreBackend
 from devhost.batch_runner import BatchRunner
@@ -44,8 +45,12 @@ def dev(  # noqa: PLR0917 - typer maps each option to one parameter
         typer.Option(help="Event Grid subscriptions (default infra/eventgrid-subscriptions.json)."),
     ] = None,
     activities: Annotated[
-        str, typer.Option(help="Run activities in 'process' or 'thread' workers.")
-    ] = "process",
+        str,
+        typer.Option(
+            help="'auto': I/O-bound activities in threads, CPU-bound ones in processes;"
+            " 'process' or 'thread': all of them so."
+        ),
+    ] = "auto",
     thread_activity: Annotated[
         list[str] | None,
         typer.Option(help="Activity to run in a thread even in process mode (repeatable)."),
@@ -79,8 +84,7 @@ def dev(  # noqa: PLR0917 - typer maps each option to one parameter
             port=port,
             state=state,
             subscriptions=sub_path if sub_path.is_file() else None,
-            activities=activities,
-            thread_activities=set(thread_activity or []),
+            activities=activity_placement(activities, thread_activity or []),
             want_azurite=azurite,
             named_keys=parse_named_keys(function_key or []),
         )
@@ -112,8 +116,7 @@ async def _serve(
     port: int,
     state: Path,
     subscriptions: Path | None,
-    activities: str,
-    thread_activities: set[str],
+    activities: tuple[str, set[str]],
     want_azurite: bool,
     named_keys: dict[str, str],
 ) -> None:
@@ -142,8 +145,8 @@ async def _serve(
             app_root=root,
             state_dir=state,
             port=port,
-            activity_mode=activities,
-            thread_activities=thread_activities,
+            activity_mode=activities[0],
+            thread_activities=activities[1],
             subscriptions_path=subscriptions,
             storage_connection_string=connection_string,
             change_source=change_source,

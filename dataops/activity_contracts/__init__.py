@@ -21,6 +21,7 @@ from dataops.activity_contracts.failure import FailureInfo, format_failure, pars
 
 __all__ = [
     "ALL_CONTRACTS",
+    "io_bound_activities",
     "IO_RETRY",
     "ActivityContract",
     "ActivityInput",
@@ -58,3 +59,13 @@ ALL_CONTRACTS: tuple[ActivityContract, ...] = (  # type: ignore[type-arg]
     erasure.ERASE_FINISH,
     erasure.ERASE_FAIL,
 )
+
+
+def io_bound_activities() -> frozenset[str]:
+    """Names of the activities that wait on I/O rather than compute (not ``cpu_bound``).
+
+    ``avops dev`` and ``avops demo`` run these in threads and the rest in processes: a process
+    per I/O-bound activity would only add an app import (about 2 CPU seconds each) to the
+    critical path, e.g. 8 of them at once while a large upload is hashed on 2 cores.
+    """
+    return frozenset(contract.name for contract in ALL_CONTRACTS if not contract.cpu_bound)

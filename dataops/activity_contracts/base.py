@@ -64,12 +64,19 @@ OutputT = TypeVar("OutputT", bound=ActivityOutput)
 
 @dataclass(frozen=True)
 class ActivityContract(Generic[InputT, OutputT]):
-    """One activity: the function name, what it takes, what it returns, how it is retried."""
+    """One activity: the function name, what it takes, what it returns, how it is retried.
+
+    ``cpu_bound`` marks the few activities that compute over a drive's data in Python (the
+    steps' runs, clip writing, label import). The others wait on storage, the store or the
+    batch service; devhost runs those in threads, as the Functions host runs every activity
+    (docs/devhost.md, "Concurrency and latency").
+    """
 
     name: str
     input: type[InputT]
     output: type[OutputT]
     retry: RetryPolicy = field(default=IO_RETRY)
+    cpu_bound: bool = False
 
     def payload(self, args: InputT) -> dict[str, Any]:
         """The JSON object sent over the Durable boundary for ``args``."""

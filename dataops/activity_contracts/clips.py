@@ -30,5 +30,5 @@ class ClipOutput(ActivityOutput):
     expires_at: str
 
 
-CLIP_WRITE = ActivityContract("clip_write", ClipInput, ClipOutput)
+CLIP_WRITE = ActivityContract("clip_write", ClipInput, ClipOutput, cpu_bound=True)
 CLIP_FAIL = ActivityContract("clip_fail", ClipFailInput, ActivityOutput)

@@ -55,7 +55,7 @@ def _step(step: str, running_stage: str) -> StepContracts:
         step=step,
         running_stage=running_stage,
         prepare=ActivityContract(f"{step}_prepare", PrepareInput, ActivityOutput),
-        run=ActivityContract(f"{step}_run", RunInput, ActivityOutput),
+        run=ActivityContract(f"{step}_run", RunInput, ActivityOutput, cpu_bound=True),
         fail=ActivityContract(f"{step}_fail", FailInput, ActivityOutput),
     )
 
