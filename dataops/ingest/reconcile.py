@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,7 +42,12 @@ from dataops.errors import (
 from dataops.ids import instance_id_for
 from dataops.ingest.failure import fail_upload
 from dataops.ingest.runs import INGEST, RunControl, RunInfo
-from dataops.ingest.stranded import StrandedUpload, find_stranded
+from dataops.ingest.stranded import (
+    LandingUpload,
+    StrandedUpload,
+    find_stranded,
+    landing_folders,
+)
 from dataops.models import MANIFEST_NAME, DatastreamState
 from dataops.paths import Zone, check_relative_path
 from dataops.storage import BlobZones
@@ -150,12 +155,11 @@ async def _start_orphans(
     *,
     older_than: datetime,
     start_input: Callable[[str], dict[str, Any]],
+    manifests: list[BlobInfo],
 ) -> None:
-    manifests = await asyncio.to_thread(lambda: list(zones.list_blobs(Zone.LANDING)))
     for info in manifests:
         prefix = _upload_prefix(info)
-        if prefix is None:
-            continue
+        assert prefix is not None  # _scan_landing keeps manifests only
         try:
             check_relative_path(prefix, field="upload_prefix", source="landing")
         except DataOpsError as err:
@@ -206,10 +210,32 @@ async def _start_orphans(
             )
 
 
+def _scan_landing(zones: BlobZones) -> tuple[list[BlobInfo], dict[str, LandingUpload]]:
+    """One streamed listing of landing: its manifests, and every blob aggregated by upload."""
+    manifests: list[BlobInfo] = []
+
+    def keeping_manifests() -> Iterator[BlobInfo]:
+        for info in zones.list_blobs(Zone.LANDING):
+            if _upload_prefix(info) is not None:
+                manifests.append(info)
+            yield info
+
+    uploads = landing_folders(keeping_manifests())
+    return manifests, uploads
+
+
 async def _report_stranded(
-    control: RunControl, zones: BlobZones, report: ReconcileReport, *, older_than: datetime
+    control: RunControl,
+    zones: BlobZones,
+    report: ReconcileReport,
+    *,
+    older_than: datetime,
+    uploads: dict[str, LandingUpload],
 ) -> None:
-    report.stranded = await find_stranded(control, zones, older_than=older_than)
+    # The pass refused these to the error zone after the listing: no longer in landing.
+    for prefix in report.refused:
+        uploads.pop(prefix, None)
+    report.stranded = await find_stranded(control, zones, older_than=older_than, uploads=uploads)
     for item in report.stranded:
         record_run_event("stranded", instance_id=item.instance_id)
         log.warning(
@@ -314,13 +340,21 @@ async def reconcile(
     then report what is still stranded in landing."""
     report = ReconcileReport()
     older_than = now - reconcile_after
+    # Landing is listed once per pass, for the orphans and the stranded report alike.
+    manifests, uploads = await asyncio.to_thread(_scan_landing, zones)
     await _start_orphans(
-        control, zones, store, report, older_than=older_than, start_input=start_input
+        control,
+        zones,
+        store,
+        report,
+        older_than=older_than,
+        start_input=start_input,
+        manifests=manifests,
     )
     await _mark_overdue(
         control, store, report, now=now, created_before=now - run_deadline, deadline=run_deadline
     )
-    await _report_stranded(control, zones, report, older_than=older_than)
+    await _report_stranded(control, zones, report, older_than=older_than, uploads=uploads)
     if report.started or report.overdue or report.refused or report.stranded:
         log.info("reconciler pass: %s", report.to_dict())
     return report

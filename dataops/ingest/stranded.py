@@ -13,6 +13,7 @@ streamed and aggregated per folder, so memory grows with the number of folders, 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -21,9 +22,16 @@ from dataops.ids import instance_id_for
 from dataops.ingest.runs import INGEST, RunControl
 from dataops.models import MANIFEST_NAME
 from dataops.paths import Zone
-from dataops.storage import BlobZones
+from dataops.storage import BlobInfo, BlobZones
 
-__all__ = ["REASONS", "StrandedReason", "StrandedUpload", "find_stranded", "landing_folders"]
+__all__ = [
+    "REASONS",
+    "LandingUpload",
+    "StrandedReason",
+    "StrandedUpload",
+    "find_stranded",
+    "landing_folders",
+]
 
 StrandedReason = Literal[
     "no_manifest", "empty_manifest", "no_run", "run_completed", "run_failed", "run_ended"
@@ -39,7 +47,9 @@ REASONS: dict[str, str] = {
 
 
 @dataclass
-class _Folder:
+class LandingUpload:
+    """One upload prefix in landing (or a folder with no manifest above it), aggregated."""
+
     files: int = 0
     bytes: int = 0
     newest: datetime | None = None
@@ -86,19 +96,19 @@ def _parent(path: str) -> str:
     return path.rpartition("/")[0]
 
 
-def landing_folders(zones: BlobZones) -> dict[str, _Folder]:
-    """Landing aggregated by upload: manifest prefixes own every blob below them."""
-    folders: dict[str, _Folder] = {}
-    for info in zones.list_blobs(Zone.LANDING):
-        folder = folders.setdefault(_parent(info.path), _Folder())
+def landing_folders(listing: Iterable[BlobInfo]) -> dict[str, LandingUpload]:
+    """A listing of landing aggregated by upload: manifest prefixes own every blob below them."""
+    folders: dict[str, LandingUpload] = {}
+    for info in listing:
+        folder = folders.setdefault(_parent(info.path), LandingUpload())
         if info.path.endswith("/" + MANIFEST_NAME):
             folder.manifest_size = info.size
             folder.manifest_etag = info.etag
         folder.add(info.size, info.last_modified)
-    uploads: dict[str, _Folder] = {}
+    uploads: dict[str, LandingUpload] = {}
     for path in sorted(folders):
         owner = _owner(path, folders)
-        target = uploads.setdefault(owner, _Folder())
+        target = uploads.setdefault(owner, LandingUpload())
         part = folders[path]
         if owner == path:
             target.manifest_size = part.manifest_size
@@ -110,7 +120,7 @@ def landing_folders(zones: BlobZones) -> dict[str, _Folder]:
     return uploads
 
 
-def _owner(path: str, folders: dict[str, _Folder]) -> str:
+def _owner(path: str, folders: dict[str, LandingUpload]) -> str:
     """The nearest folder at or above ``path`` with a manifest, else ``path`` itself."""
     candidate = path
     while candidate:
@@ -131,7 +141,7 @@ def _finished_reason(runtime_status: str | None) -> StrandedReason:
 
 def _row(
     prefix: str,
-    upload: _Folder,
+    upload: LandingUpload,
     reason: StrandedReason,
     *,
     instance_id: str | None = None,
@@ -151,10 +161,19 @@ def _row(
 
 
 async def find_stranded(
-    control: RunControl, zones: BlobZones, *, older_than: datetime
+    control: RunControl,
+    zones: BlobZones,
+    *,
+    older_than: datetime,
+    uploads: dict[str, LandingUpload] | None = None,
 ) -> list[StrandedUpload]:
-    """Every landing upload last written before ``older_than`` with no active run, by prefix."""
-    uploads = await asyncio.to_thread(landing_folders, zones)
+    """Every landing upload last written before ``older_than`` with no active run, by prefix.
+
+    ``uploads``: landing as :func:`landing_folders` aggregated it from a listing the caller
+    made already (the reconciler lists landing once per pass); without it, listed here.
+    """
+    if uploads is None:
+        uploads = await asyncio.to_thread(lambda: landing_folders(zones.list_blobs(Zone.LANDING)))
     stranded: list[StrandedUpload] = []
     for prefix, upload in sorted(uploads.items()):
         assert upload.newest is not None  # every folder holds at least one blob

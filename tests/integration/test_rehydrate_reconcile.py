@@ -496,6 +496,28 @@ def test_old_orphaned_manifests_are_started_young_and_owned_ones_are_not(
     assert len(runs.started) == 1
 
 
+def test_a_pass_lists_landing_once_for_orphans_and_stranded_alike(
+    blob_zones: BlobZones, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Landing can hold thousands of files: one listing per pass serves both the orphan starts
+    and the stranded report (it was listed twice)."""
+    put_upload(blob_zones, "lost/event", FILES)
+    blob_zones.write_bytes(Zone.LANDING, "loose/file.bin", b"no manifest above me")
+    listed: list[Zone] = []
+    list_blobs = blob_zones.list_blobs
+
+    def counting(zone: Zone, *args: Any, **kwargs: Any) -> Any:
+        listed.append(zone)
+        return list_blobs(zone, *args, **kwargs)
+
+    monkeypatch.setattr(blob_zones, "list_blobs", counting)
+    runs = MemoryRuns()
+    report = reconcile_at(runs, blob_zones, store, datetime.now(UTC) + timedelta(minutes=11))
+    assert listed == [Zone.LANDING]
+    assert report.started == ["lost/event"]
+    assert [(s.upload_prefix, s.reason) for s in report.stranded] == [("loose", "no_manifest")]
+
+
 def test_a_zero_byte_manifest_is_refused_to_the_error_zone_once_old_enough(
     blob_zones: BlobZones, store: SqliteStore, run_metrics: InMemoryMetricReader
 ) -> None:
