@@ -16,6 +16,7 @@ from dataops.activity_contracts.erasure import (
     ErasureInput,
 )
 from dataops.erasure import steps
+from dataops.erasure.batch_jobs import job_eraser
 
 __all__ = ["blobs", "batch_jobs", "documents", "fail", "finish"]
 
@@ -28,8 +29,12 @@ def blobs(args: ErasureInput) -> dict[str, Any]:
 
 @served(ERASE_POOL)
 def batch_jobs(args: ErasureInput) -> dict[str, Any]:
-    """The local batch pool's jobs, task logs and work folders of the target."""
-    return steps.erase_pool_step(blob_zones(), metadata_store(), settings(), args.erasure_id)
+    """The target's Azure Batch jobs, or the local pool's jobs, task logs and work folders."""
+    current = settings()
+    with job_eraser(current) as eraser:
+        return steps.erase_pool_step(
+            blob_zones(), metadata_store(), current, args.erasure_id, eraser
+        )
 
 
 @served(ERASE_STORE)

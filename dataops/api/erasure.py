@@ -16,6 +16,7 @@ from dataops.api.dispatch import ApiContext, Call, Reply, RunHandler
 from dataops.api.models import ErasureAnswer, ErasurePreview
 from dataops.api.problems import ApiError
 from dataops.api.starters import run_url
+from dataops.erasure.batch_jobs import job_eraser
 from dataops.erasure.identity import ErasureTarget, TargetKind
 from dataops.erasure.records import ErasureState
 from dataops.erasure.steps import ERASE, add_counts, begin, erase_instance_id, preview
@@ -44,7 +45,12 @@ async def _erase(context: ApiContext, call: Call, target: ErasureTarget) -> Repl
     runs, zones, store = context.runs, context.zones(), context.store()
     erasure_id = target.erasure_id(settings.erasure_salt)
     if call.params.dry_run:
-        found = await asyncio.to_thread(preview, zones, store, settings, target)
+
+        def previewed() -> dict[str, object]:
+            with job_eraser(settings) as eraser:
+                return preview(zones, store, settings, target, eraser)
+
+        found = await asyncio.to_thread(previewed)
         return Reply(
             body=ErasureAnswer(
                 erasure_id=erasure_id,

@@ -353,7 +353,10 @@ class ErasurePreview(BaseModel):
         description="Blob paths by zone; `exports`: ids of label exports that would be deleted."
     )
     runs: list[str] = Field(description="Orchestration instances whose history would be purged.")
-    batch_jobs: list[str]
+    batch_jobs: list[str] = Field(
+        description="Ids of the batch jobs that would be deleted: in Azure Batch, the target's"
+        " extraction jobs the service still holds; locally, the pool's jobs naming the target."
+    )
 
 
 class ErasureAnswer(BaseModel):

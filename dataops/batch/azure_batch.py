@@ -40,7 +40,7 @@ from dataops.batch.azure_batch_models import (
     task_create_options,
 )
 from dataops.batch.spec import JobSpec, JobState, JobStatus
-from dataops.errors import RetryableError, TerminalError
+from dataops.errors import NotFoundError, RetryableError, TerminalError
 
 __all__ = ["TASKS_PER_REQUEST", "AzureBatchBackend", "BatchServiceClient"]
 
@@ -69,6 +69,8 @@ class BatchServiceClient(Protocol):
     def begin_terminate_job(
         self, job_id: str, options: BatchJobTerminateOptions | None = None, **kwargs: Any
     ) -> object: ...
+
+    def begin_delete_job(self, job_id: str, **kwargs: Any) -> object: ...
 
     def close(self) -> None: ...
 
@@ -168,6 +170,34 @@ class AzureBatchBackend:
     def close(self) -> None:
         """Close the SDK client's HTTP pipeline."""
         self._client.close()
+
+    # Erasure --------------------------------------------------------------------------------
+
+    def job_exists(self, job_id: str) -> bool:
+        """Whether the service still holds the job (any state, also one being deleted)."""
+        try:
+            with _service_errors(f"get job {job_id}"):
+                self._client.get_job(job_id)
+        except NotFoundError:
+            return False
+        return True
+
+    def delete_job(self, job_id: str) -> bool:
+        """Delete the job: the service terminates what still runs and deletes the job with its
+        tasks, their command lines and environment, and their files on the nodes. True when
+        this call deleted it; False when there was no such job, or an earlier call's deletion
+        still runs in the service's background (409 JobBeingDeleted)."""
+        try:
+            with _service_errors(f"delete job {job_id}"):
+                # The poller finishes in the background; the request is sent already.
+                self._client.begin_delete_job(job_id)
+        except NotFoundError:
+            return False
+        except ResourceExistsError:
+            log.info("batch job already being deleted", extra={"job_id": job_id})
+            return False
+        log.info("batch job deleted", extra={"job_id": job_id})
+        return True
 
     # internals ------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 1. :func:`begin` (the starter, before the run exists): tombstones, pending target, record.
 2. :func:`erase_blob_step`: every folder and every export holding the target.
-3. :func:`erase_pool_step`: the local batch pool's jobs, logs and work folders.
+3. :func:`erase_pool_step`: the target's Azure Batch jobs, or the local pool's jobs, logs and
+   work folders.
 4. :func:`erase_store_step`: store documents and change log, then the file is scrubbed. Last
    of the deletions, because the plan of steps 2 and 3 is read from these documents.
 5. :func:`finish_step`: the record says completed, the pending target is deleted.
@@ -16,6 +17,12 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from dataops.erasure.batch_jobs import (
+    JobEraser,
+    erase_service_jobs,
+    extraction_job_ids,
+    service_jobs_of,
+)
 from dataops.erasure.blobs import erase_blobs, list_target_blobs
 from dataops.erasure.identity import ErasureTarget, TargetKind
 from dataops.erasure.plan import ErasurePlan, plan_erasure
@@ -59,16 +66,27 @@ def erase_instance_id(erasure_id: str) -> str:
 
 
 def preview(
-    zones: BlobZones, store: MetadataStore, settings: Settings, target: ErasureTarget
+    zones: BlobZones,
+    store: MetadataStore,
+    settings: Settings,
+    target: ErasureTarget,
+    eraser: JobEraser | None = None,
 ) -> dict[str, object]:
-    """Everything an erasure of ``target`` would delete (``--dry-run``); deletes nothing."""
+    """Everything an erasure of ``target`` would delete (``--dry-run``); deletes nothing.
+
+    ``eraser``: the Azure Batch service, whose jobs are listed instead of the local pool's.
+    """
     plan = plan_erasure(store, target)
+    if eraser is not None:
+        batch_jobs = service_jobs_of(eraser, extraction_job_ids(store, plan))
+    else:
+        batch_jobs = pool_jobs_of(settings, plan.tokens())
     return {
         "measurements": plan.measurement_ids,
         "datastreams": plan.datastream_ids,
         "blobs": list_target_blobs(zones, plan),
         "runs": plan.instance_ids(),
-        "batch_jobs": pool_jobs_of(settings, plan.tokens()),
+        "batch_jobs": batch_jobs,
     }
 
 
@@ -134,13 +152,22 @@ def erase_blob_step(zones: BlobZones, store: MetadataStore, erasure_id: str) -> 
 
 
 def erase_pool_step(
-    zones: BlobZones, store: MetadataStore, settings: Settings, erasure_id: str
+    zones: BlobZones,
+    store: MetadataStore,
+    settings: Settings,
+    erasure_id: str,
+    eraser: JobEraser | None = None,
 ) -> dict[str, int]:
-    """Step 3."""
+    """Step 3: the target's batch jobs, in Azure Batch when ``eraser`` is given, else in the
+    local pool."""
     target = _target(zones, erasure_id)
     if target is None:
         return {}
-    counts = {"batch_jobs": erase_pool_jobs(settings, plan_erasure(store, target).tokens())}
+    plan = plan_erasure(store, target)
+    if eraser is not None:
+        counts = {"batch_jobs": erase_service_jobs(eraser, extraction_job_ids(store, plan))}
+    else:
+        counts = {"batch_jobs": erase_pool_jobs(settings, plan.tokens())}
     add_counts(zones, erasure_id, counts)
     return counts
 

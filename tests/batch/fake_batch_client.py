@@ -18,7 +18,7 @@ from azure.batch.models import (
     BatchTask,
     BatchTaskGroup,
 )
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 
 @dataclass
@@ -47,6 +47,8 @@ class FakeBatchClient:
     def get_job(self, job_id: str, **kwargs: Any) -> BatchJob:
         self.calls.append(("get_job", job_id))
         self._maybe_fail("get_job")
+        if job_id not in self.jobs:
+            raise ResourceNotFoundError(message="JobNotFound: The specified job does not exist.")
         return BatchJob(self.jobs[job_id])
 
     def update_job(self, job_id: str, job: BatchJobUpdateOptions, **kwargs: Any) -> None:
@@ -74,6 +76,14 @@ class FakeBatchClient:
     def begin_terminate_job(self, job_id: str, options: Any = None, **kwargs: Any) -> object:
         self.calls.append(("begin_terminate_job", job_id, options))
         self._maybe_fail("begin_terminate_job")
+        return object()
+
+    def begin_delete_job(self, job_id: str, **kwargs: Any) -> object:
+        self.calls.append(("begin_delete_job", job_id))
+        self._maybe_fail("begin_delete_job")
+        if self.jobs.pop(job_id, None) is None:
+            raise ResourceNotFoundError(message="JobNotFound: The specified job does not exist.")
+        self.tasks.pop(job_id, None)
         return object()
 
     def close(self) -> None:

@@ -558,6 +558,35 @@ def test_cancel_racing_the_job_end_is_fine() -> None:
     assert client.names() == ["get_job", "begin_terminate_job"]
 
 
+def test_delete_job_deletes_once_and_says_whether_this_call_did() -> None:
+    """Erasure's call: a job that exists is deleted (True); one that does not, or whose
+    deletion an earlier call started (409 JobBeingDeleted), is not counted again."""
+    client = FakeBatchClient(jobs={"j": {"id": "j", "state": "completed"}})
+    backend = _backend(client)
+    assert backend.job_exists("j")
+    assert backend.delete_job("j") is True
+    assert backend.delete_job("j") is False
+    assert not backend.job_exists("j")
+    assert client.calls == [
+        ("get_job", "j"),
+        ("begin_delete_job", "j"),
+        ("begin_delete_job", "j"),
+        ("get_job", "j"),
+    ]
+    client.jobs["k"] = {"id": "k", "state": "active"}
+    client.errors["begin_delete_job"] = ResourceExistsError(message="JobBeingDeleted")
+    assert backend.delete_job("k") is False
+
+
+def test_delete_job_passes_other_service_errors_on() -> None:
+    client = FakeBatchClient(
+        jobs={"j": {"id": "j", "state": "active"}},
+        errors={"begin_delete_job": _http_error(503)},
+    )
+    with pytest.raises(RetryableError, match="delete job j"):
+        _backend(client).delete_job("j")
+
+
 def test_close_closes_the_client() -> None:
     client = FakeBatchClient()
     _backend(client).close()
