@@ -7,38 +7,59 @@ client) and turns the :class:`ApiResponse` back.
 
 from __future__ import annotations
 
-from dataops.api.auth import Caller, Role
-from dataops.api.batch_signal import RUN_HANDLERS as BATCH_SIGNAL_HANDLERS
-from dataops.api.dead_letters import DEAD_LETTER_HANDLERS, DEAD_LETTER_RUN_HANDLERS
-from dataops.api.dispatch import (
-    ApiContext,
-    ApiRequest,
-    ApiResponse,
-    Handler,
-    RunHandler,
-    StartInputs,
-    handle,
-    handle_async,
-)
-from dataops.api.erasure import ERASURE_HANDLERS
-from dataops.api.handlers import HANDLERS as _BASE_HANDLERS
-from dataops.api.locations import Locator
-from dataops.api.openapi import openapi_document
-from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, Problem
-from dataops.api.routes import ROUTES, Operation, Trigger, triggers
-from dataops.api.starters import RUN_HANDLERS as STARTER_HANDLERS
-from dataops.explorer.clips import EXPLORER_RUN_HANDLERS
+import importlib
+from typing import TYPE_CHECKING, Any
 
-HANDLERS: dict[str, Handler] = {**_BASE_HANDLERS, **DEAD_LETTER_HANDLERS}
-"""Handlers of the operations answered without the orchestration client."""
-RUN_HANDLERS: dict[str, RunHandler] = {
-    **STARTER_HANDLERS,
-    **ERASURE_HANDLERS,
-    **DEAD_LETTER_RUN_HANDLERS,
-    **BATCH_SIGNAL_HANDLERS,
-    **EXPLORER_RUN_HANDLERS,
+if TYPE_CHECKING:
+    from dataops.api.auth import Caller, Role
+    from dataops.api.dispatch import (
+        ApiContext,
+        ApiRequest,
+        ApiResponse,
+        StartInputs,
+        handle,
+        handle_async,
+    )
+    from dataops.api.locations import Locator
+    from dataops.api.openapi import openapi_document
+    from dataops.api.operations import HANDLERS, RUN_HANDLERS
+    from dataops.api.problems import PROBLEM_MEDIA_TYPE, ApiError, Problem
+    from dataops.api.routes import ROUTES, Operation, Trigger, triggers
+
+# Each name's module, imported on first use (PEP 562). Importing the package imports nothing:
+# the explorer's modules import the API's plumbing, and the API's route table and handlers
+# import the explorer's, so an eager package made one of the two import orders fail.
+_HOMES: dict[str, str] = {
+    "Caller": "dataops.api.auth",
+    "Role": "dataops.api.auth",
+    "ApiContext": "dataops.api.dispatch",
+    "ApiRequest": "dataops.api.dispatch",
+    "ApiResponse": "dataops.api.dispatch",
+    "StartInputs": "dataops.api.dispatch",
+    "handle": "dataops.api.dispatch",
+    "handle_async": "dataops.api.dispatch",
+    "Locator": "dataops.api.locations",
+    "openapi_document": "dataops.api.openapi",
+    "HANDLERS": "dataops.api.operations",
+    "RUN_HANDLERS": "dataops.api.operations",
+    "PROBLEM_MEDIA_TYPE": "dataops.api.problems",
+    "ApiError": "dataops.api.problems",
+    "Problem": "dataops.api.problems",
+    "ROUTES": "dataops.api.routes",
+    "Operation": "dataops.api.routes",
+    "Trigger": "dataops.api.routes",
+    "triggers": "dataops.api.routes",
 }
-"""Handlers of the operations that need the orchestration client."""
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "HANDLERS",

@@ -37,7 +37,6 @@ from dataops.api.params import (
     SceneSearch,
 )
 from dataops.api.problems import ApiError
-from dataops.explorer.handlers import EXPLORER_HANDLERS
 from dataops.labeling.exporting.steps import revoke_export
 from dataops.labeling.importing.status import list_label_imports
 from dataops.models import Datastream
@@ -243,5 +242,4 @@ HANDLERS: dict[str, Handler] = {
     "getHealth": get_health,
     "getOpenApiDocument": get_openapi,
     "getApiDocs": get_docs,
-    **EXPLORER_HANDLERS,
 }
