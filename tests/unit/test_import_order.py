@@ -1,4 +1,4 @@
-"""Every module of the API and the explorer can be the first one a process imports.
+"""Every explorer module and the API's entry points can be the first one a process imports.
 
 The explorer's modules import the API's plumbing and the API's route table and handlers import
 the explorer's; while ``dataops.api``'s ``__init__`` gathered every handler on import, four
@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import dataops.api
 import dataops.explorer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +41,18 @@ def _modules(package: ModuleType) -> list[str]:
     return [package.__name__, *sorted(info.name for info in found if not info.ispkg)]
 
 
-def test_every_api_and_explorer_module_imports_first() -> None:
-    names = _modules(dataops.api) + _modules(dataops.explorer)
-    assert "dataops.explorer.handlers" in names and "dataops.api.operations" in names
+def _imports_the_api(module: str) -> bool:
+    source = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    return source.is_file() and "from dataops.api" in source.read_text()
+
+
+def test_every_explorer_module_and_the_api_entry_points_import_first() -> None:
+    # A cycle starts at an explorer module that imports the API (and the API's entry points
+    # close it); the others cannot start one, and each import costs about half a second.
+    names = [name for name in _modules(dataops.explorer) if _imports_the_api(name)]
+    assert {"dataops.explorer.handlers", "dataops.explorer.params"} <= set(names)
+    names += ["dataops.api", "dataops.api.operations", "dataops.api.routes"]
+    names += ["dataops.api.handlers", "dataops.api.dispatch"]
     done = subprocess.run(
         [sys.executable, "-c", _IMPORT_EACH_FIRST, json.dumps(names)],
         cwd=ROOT,
