@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -135,8 +134,14 @@ async def _serve(
             # The app and its activity processes must talk to this Azurite, not to port 10000.
             os.environ["AzureWebJobsStorage"] = connection_string  # noqa: SIM112 - the host's name
             os.environ["AVOPS_STORAGE_CONNECTION_STRING"] = connection_string
-            with contextlib.suppress(Exception):
+            try:
                 blob.create_zone_containers()
+            except Exception as err:
+                # Azurite answered its readiness probe: a failure here is worth stopping for,
+                # not an empty platform whose first upload fails for lack of a container.
+                raise DevhostError(
+                    f"could not create the zone containers in Azurite: {err}"
+                ) from err
         change_source = _change_source(started)
         runner = _start_batch_runner(started)
         options = HostOptions(
@@ -171,8 +176,11 @@ async def _serve(
             await host.stop()
     finally:
         for service in reversed(started):
-            with contextlib.suppress(Exception):
+            try:
                 service.stop()
+            except Exception:
+                # Keep stopping the others; the one left running is named in the log.
+                log.warning("could not stop %s", type(service).__name__, exc_info=True)
         typer.echo("stopped")
 
 

@@ -189,5 +189,7 @@ class DurableWorker:
         for background in (self._settling, self._replay):
             if background is not None:
                 # A thread cannot be interrupted; its transaction commits or rolls back.
-                with contextlib.suppress(Exception):
+                try:
                     await background
+                except Exception:
+                    log.warning("background work failed while stopping", exc_info=True)
