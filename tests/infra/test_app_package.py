@@ -44,11 +44,19 @@ def test_funcignore_keeps_the_installed_packages_in_the_upload() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_hook_installs_vcd_without_its_gui_dependencies(tmp_path: Path) -> None:
-    """Runs the hook on a copy of the requirement files (downloads wheels from the index)."""
+    """Runs the hook on a copy of the requirement files and the app's package (downloads wheels
+    from the index); the explorer's browser libraries come from this checkout's node_modules."""
     (tmp_path / "infra/hooks").mkdir(parents=True)
     shutil.copy2(HOOK, tmp_path / "infra/hooks/package-python.sh")
     for name in ("requirements.txt", "requirements-nodeps.txt", "constraints.txt"):
         shutil.copy2(ROOT / name, tmp_path / name)
+    # The hook copies the vendor files into the app's own package: a copy, not this checkout.
+    shutil.copytree(
+        ROOT / "dataops",
+        tmp_path / "dataops",
+        ignore=shutil.ignore_patterns("__pycache__", "vendor"),
+    )
+    (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
     subprocess.run(
         ["sh", str(tmp_path / "infra/hooks/package-python.sh")],
         check=True,
@@ -56,6 +64,7 @@ def test_hook_installs_vcd_without_its_gui_dependencies(tmp_path: Path) -> None:
         timeout=1100,
     )
     site = tmp_path / ".python_packages/lib/site-packages"
+    assert (tmp_path / "dataops/explorer/static/vendor/leaflet.js").is_file()
     installed = {path.name.split("-")[0].lower() for path in site.glob("*.dist-info")}
     assert {"vcd", "opencv_python_headless", "onnxruntime", "azure_functions"} <= installed
     assert not {"opencv_python", "scipy", "matplotlib"} & installed

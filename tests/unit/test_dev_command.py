@@ -55,6 +55,4 @@ def test_a_failed_container_creation_stops_the_command_and_what_it_started(
     (azurite,) = _BrokenAzurite.instances
     assert azurite.stopped == 1
     # A service that fails to stop is named, not passed over in silence.
-    assert any(
-        "could not stop _BrokenAzurite" in record.getMessage() for record in caplog.records
-    )
+    assert any("could not stop _BrokenAzurite" in record.getMessage() for record in caplog.records)
