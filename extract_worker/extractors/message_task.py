@@ -12,7 +12,7 @@ import gc
 from typing import TYPE_CHECKING, Any, Protocol
 
 from extract_worker.downsample import Downsampler
-from extract_worker.errors import UnknownTypeError
+from extract_worker.errors import BadInputError, UnknownTypeError
 from extract_worker.logs import log
 from extract_worker.readers.base import MessageReader
 
@@ -65,6 +65,7 @@ def run_message_task(
         )
     if not handlers:
         return
+    msgtypes = {stream.name: stream.msgtype for stream in reader.streams()}
     # Handlers hold tens of thousands of decoded messages until they flush; the cyclic GC
     # would traverse them again and again (none of them form cycles), costing ~30%.
     gc_was_enabled = gc.isenabled()
@@ -73,10 +74,28 @@ def run_message_task(
         for topic, time_ns, data in reader.messages(sorted(handlers)):
             handler, sampler, decode = handlers[topic]
             if sampler.keep(time_ns):
-                handler.add(time_ns, data if decode is None else decode(data))
+                message = data if decode is None else decode(data)
+                try:
+                    handler.add(time_ns, message)
+                except (AttributeError, KeyError) as err:
+                    # The recording's own definition of the type (ROS 1 bags and MCAP carry
+                    # it) lacks a field the standard type has: the input's fault, which a
+                    # retry cannot fix.
+                    raise BadInputError(
+                        f"topic {topic}: its {msgtypes[topic]} messages have no field "
+                        f"{_missing_field(err)!r}, which the {ctx.kind} extractor reads (the "
+                        "recording defines the type differently from the standard one)",
+                        path=str(reader.path),
+                    ) from err
     finally:
         if gc_was_enabled:
             gc.enable()
     for topic in sorted(handlers):
         for item in handlers[topic][0].close():
             ctx.output.add(item)
+
+
+def _missing_field(err: AttributeError | KeyError) -> str:
+    if isinstance(err, AttributeError):
+        return err.name or str(err)
+    return str(err.args[0]) if err.args else str(err)

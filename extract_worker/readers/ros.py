@@ -116,6 +116,16 @@ class RosReader(MessageReader):
         if isinstance(reader, PairingReader):
             self.notes.extend(reader.notes)
         for connection in reader.connections:
+            # A damaged topics table (rosbag2's sqlite3) can hold NULL cells: the reader hands
+            # them on as None, which no later step can use or even sort.
+            for field in ("topic", "msgtype"):
+                if not isinstance(getattr(connection, field), str) or not getattr(
+                    connection, field
+                ):
+                    raise BadInputError(
+                        f"connection {connection.id} has no {field} (damaged topic table)",
+                        path=str(self.path),
+                    )
             self._by_topic.setdefault(connection.topic, []).append(connection)
 
     def _types(self) -> tuple[Typestore, dict[str, str]]:

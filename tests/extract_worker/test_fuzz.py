@@ -74,3 +74,26 @@ def test_mutants_cover_every_kind_and_hit_compressed_regions(fmt: str, tmp_path:
     assert len(inside) >= 5
     for mutant in first:
         assert data_file(mutant.path).read_bytes() != data, mutant.label
+
+
+# Mutants the 200-per-format run found breaking the contract with seed 20261207 (exit 3, an
+# unclassified error): a ROS 1 message definition damaged so that Image lost its header, and a
+# rosbag2 topics table with NULL cells. Each is checked in the default run.
+FOUND = [
+    ("ros1", "ros1#113 flip10@7885 (camera)"),
+    ("ros2-sqlite3", "ros2-sqlite3#169 flip100@3901 (structured)"),
+    ("ros2-sqlite3", "ros2-sqlite3#189 zeros@15884 (metadata)"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "label"), FOUND)
+def test_mutants_found_by_the_long_run_exit_2_naming_the_file(
+    fmt: str, label: str, tmp_path: Path
+) -> None:
+    index = int(label.split("#")[1].split(maxsplit=1)[0])
+    base = base_recording(fmt, tmp_path / "base")
+    mutant = make_mutants(fmt, base, tmp_path / "mutants", index + 1, 20261207)[index]
+    assert mutant.label == label
+    result = run_worker(mutant)
+    assert contract_violations(result) == []
+    assert result.returncode == 2
