@@ -93,17 +93,26 @@ def _ingest_steps(
             _publish(context, status, stage="revalidating")
             continue
         progress["step"] = "register"
-        registration = yield from call(
-            context,
-            contracts.REGISTER,
-            contracts.RegisterInput(
-                upload_prefix=prefix,
-                manifest_etag=upload.manifest_etag,
-                instance_id=context.instance_id,
-                datastream_id=datastream_id,
-                sources=list(params.get("sources") or []),
-            ),
-        )
+        try:
+            registration = yield from call(
+                context,
+                contracts.REGISTER,
+                contracts.RegisterInput(
+                    upload_prefix=prefix,
+                    manifest_etag=upload.manifest_etag,
+                    instance_id=context.instance_id,
+                    datastream_id=datastream_id,
+                    sources=list(params.get("sources") or []),
+                ),
+            )
+        except ActivityFailedError as err:
+            # The manifest was rewritten after validation (412 on its pinned etag): the
+            # upload is not the one checked, so check it again rather than fail it into
+            # the error zone (a re-upload's files would go with it).
+            if err.failure.error_class != EtagMismatchError.__name__:
+                raise
+            _publish(context, status, stage="revalidating")
+            continue
         progress["registration"] = registration
         status.update(
             measurement_id=registration.measurement_id,

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataops.errors import InvalidInputError
+from dataops.errors import EtagMismatchError, InvalidInputError
 from dataops.manifest import parse_manifest
 from dataops.models import MANIFEST_NAME, Manifest
 from dataops.paths import Zone, check_relative_path, join_path
@@ -59,8 +59,11 @@ def read_manifest(
     path = join_path(prefix, MANIFEST_NAME)
     blob = zones.read_bytes(Zone.LANDING, path, max_bytes=max_bytes)
     if etag is not None and blob.etag != etag:
-        raise InvalidInputError(
-            "manifest changed since it was validated", source=f"landing/{path}", field="etag"
+        # Not the input's fault: a re-upload (or an uploader's retry) wrote it again. The run
+        # validates the new version from scratch (orchestrators/ingest.py).
+        raise EtagMismatchError(
+            f"landing/{path}: manifest changed since it was validated (etag {etag}, now "
+            f"{blob.etag})"
         )
     return parse_manifest(blob.data, source=f"landing/{path}", max_bytes=max_bytes), blob.etag
 

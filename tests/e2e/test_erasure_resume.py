@@ -178,7 +178,7 @@ def test_a_worm_locked_archive_fails_the_erasure_and_the_same_request_finishes_i
     archive = app_env.zones.container_client(Zone.ARCHIVE).container_name
     route = f"vehicles/{erased.vehicle_id}/erase"
     lock = _worm_lock(account, archive, code)
-    with FaultProxy(origin, FaultSchedule(0, rate=0.0), intercept=lock) as proxy:
+    with FaultProxy(origin, FaultSchedule(0, rate=0.0), service="storage", intercept=lock) as proxy:
         # Only the app goes through the proxy; the test's own reads stay direct.
         monkeypatch.setenv("AVOPS_STORAGE_CONNECTION_STRING", _proxied(account, proxy))
         runtime.reset()

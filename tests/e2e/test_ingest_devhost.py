@@ -507,3 +507,39 @@ def test_a_landing_blob_rewritten_after_validation_makes_the_run_revalidate(
     assert checks == 2, "the run validated again after the copy refused the changed blob"
     assert len(store_datastreams(app_env, json.loads(done.output)["measurement_id"])) == 1
     assert len(zone_names(app_env, Zone.RAW)) == len(FILES)
+
+
+def test_a_manifest_rewritten_before_registration_makes_the_run_revalidate(
+    app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """register reads the manifest pinned to its validated etag; a rewrite in between (an
+    uploader's retry: same bytes, new etag) is a 412 there. The run validates again and
+    completes, and nothing goes to the error zone (it used to fail at register)."""
+    from activities import ingest as ingest_activities
+
+    prefix = "rewrite/manifest"
+    put_files(app_env, prefix, FILES)
+    put_manifest(app_env, prefix, manifest_doc(FILES))
+    real_register = ingest_activities.register
+    rewrites: list[str] = []
+
+    def register_after_a_rewrite(params: dict[str, Any]) -> dict[str, Any]:
+        if not rewrites:
+            put_manifest(app_env, prefix, manifest_doc(FILES))
+            rewrites.append(params["manifest_etag"])
+        return real_register(params)
+
+    monkeypatch.setattr(ingest_activities, "register", register_after_a_rewrite)
+
+    async def body(host: DevHost) -> Any:
+        done = await finished(host, prefix)
+        checks = scheduled(host, done.instance_id, "ingest_check_upload")
+        return done, checks
+
+    done, checks = run_host(app_env.options(), body)
+    assert done.status is RuntimeStatus.COMPLETED, done.error
+    assert rewrites, "the rewrite was injected"
+    assert checks == 2, "the run validated again after register refused the changed manifest"
+    assert len(store_datastreams(app_env, json.loads(done.output)["measurement_id"])) == 1
+    assert zone_names(app_env, Zone.ERROR) == set()
+    assert len(zone_names(app_env, Zone.RAW)) == len(FILES)

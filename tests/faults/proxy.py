@@ -5,7 +5,9 @@ forwards every request to ``upstream``; the app reaches it only through its sett
 storage connection string whose BlobEndpoint is ``proxy.url``, or the cosmos endpoint). By a
 seeded schedule it answers some requests itself, before they reach the service:
 
-* ``429`` with ``Retry-After`` (and Cosmos' ``x-ms-retry-after-ms``): throttled;
+* ``throttle``: the service's own throttling answer. Cosmos DB sends ``429`` with
+  ``x-ms-retry-after-ms``; Azure Storage never sends 429, it throttles with ``503``
+  ``ServerBusy`` (which its SDK retries, unlike a 429), so ``service="storage"`` answers that;
 * ``503``: the service is briefly unavailable;
 * ``412``: a conditional request (``If-Match``) loses a race with another writer;
 
@@ -26,6 +28,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import aiohttp
 from aiohttp import web
@@ -34,7 +37,7 @@ from dataops.lifecycle import RunningWhileEntered
 
 __all__ = ["FAULT_KINDS", "Canned", "FaultProxy", "FaultSchedule", "Injected", "Intercept"]
 
-FAULT_KINDS = ("429", "503", "412", "drop")
+FAULT_KINDS = ("throttle", "503", "412", "drop")
 # Hop-by-hop headers and those aiohttp sets itself: never copied across the proxy.
 _HOP = {
     "connection",
@@ -109,9 +112,15 @@ class FaultProxy(RunningWhileEntered):
     """The proxy; a context manager that runs it on its own thread and event loop."""
 
     def __init__(
-        self, upstream: str, schedule: FaultSchedule, *, intercept: Intercept | None = None
+        self,
+        upstream: str,
+        schedule: FaultSchedule,
+        *,
+        service: Literal["storage", "cosmos"],
+        intercept: Intercept | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
+        self.service = service
         self.schedule = schedule
         self.intercept = intercept
         self.injected: list[Injected] = []
@@ -194,7 +203,14 @@ class FaultProxy(RunningWhileEntered):
         )
         if fault is not None:
             self.injected.append(Injected(request.method, request.path, fault))
-        if fault == "429":
+        if fault == "throttle" and self.service == "storage":
+            return web.Response(
+                status=503,
+                headers={"x-ms-error-code": "ServerBusy", "Retry-After": "1"},
+                content_type="application/xml",
+                text="<Error><Code>ServerBusy</Code><Message>injected throttle</Message></Error>",
+            )
+        if fault == "throttle":
             return web.Response(
                 status=429,
                 headers={"Retry-After": "1", "x-ms-retry-after-ms": "200"},

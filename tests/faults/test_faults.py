@@ -1,7 +1,8 @@
 """Under throttling, outages, lost races and dropped connections nothing is lost or duplicated.
 
 A :class:`~tests.faults.proxy.FaultProxy` stands between the app and cosmosdb-server or
-Azurite; the app reaches it through its settings only. Injected ``429``/``503``/``412`` and
+Azurite; the app reaches it through its settings only. Injected throttles (each service's own:
+``429`` from Cosmos DB, ``503 ServerBusy`` from storage), ``503``/``412`` and
 connections dropped mid-response are left to the SDKs' retry policies first and then to the
 activity retries (retryable failures again, terminal ones never: a terminal failure here fails
 the test, since every injected fault is transient). Afterwards the store documents and blob
@@ -174,7 +175,7 @@ def _chain_under_faults(
     cosmos_server: CosmosServer,
     monkeypatch: pytest.MonkeyPatch,
     seed: int,
-    kinds: tuple[str, ...] = ("429", "503", "412", "drop"),
+    kinds: tuple[str, ...] = ("throttle", "503", "412", "drop"),
     rate: float = 0.25,
 ) -> FaultProxy:
     database = f"faults-{uuid.uuid4().hex[:10]}"
@@ -183,7 +184,7 @@ def _chain_under_faults(
     # A 412 on a step's etag-guarded datastream write is a lost race: the step reads the
     # datastream again and re-applies its change (dataops.store.transitions).
     schedule = FaultSchedule(seed=seed, rate=rate, kinds=kinds)
-    with FaultProxy(cosmos_server.endpoint, schedule) as proxy:
+    with FaultProxy(cosmos_server.endpoint, schedule, service="cosmos") as proxy:
         for key, value in cosmos_server.settings_env(database).items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("AVOPS_COSMOS_ENDPOINT", proxy.url + "/")
@@ -275,7 +276,7 @@ def _ingest_under_faults(
     # The test's own storage account on the session's Azurite.
     parts = dict(p.split("=", 1) for p in app_env.connection_string.split(";") if p)
     account, endpoint = parts["AccountName"], parts["BlobEndpoint"].rstrip("/")
-    with FaultProxy(endpoint.rsplit("/", 1)[0], schedule) as proxy:
+    with FaultProxy(endpoint.rsplit("/", 1)[0], schedule, service="storage") as proxy:
         # Only the app goes through the proxy; devhost's own event polling stays direct.
         monkeypatch.setenv(
             "AVOPS_STORAGE_CONNECTION_STRING",
@@ -341,7 +342,7 @@ def test_ingest_on_azurite_under_faults_copies_every_byte_once(
     """A devhost ingest run through throttles, outages, lost races and mid-body drops."""
     proxy = _ingest_under_faults(app_env, monkeypatch, seed=7, prefix="faults/1", rate=0.1)
     assert proxy.injected, "the schedule injected faults"
-    assert {"429", "drop"} <= proxy.kinds_injected(), proxy.injected
+    assert {"throttle", "drop"} <= proxy.kinds_injected(), proxy.injected
 
 
 @pytest.mark.slow
