@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from activities import runtime
+from avops.cli.activity_modes import activity_placement
 from dataops import ingest
-from dataops.activity_contracts import io_bound_activities
 from dataops.ids import instance_id_for
 from dataops.manifest import parse_manifest
 from dataops.settings import Settings
@@ -64,7 +64,9 @@ def project_host_options(
 ) -> HostOptions:
     """A devhost of the project's own app on a free port, fed by its Event Grid subscriptions,
     its activities placed as ``avops dev`` places them (I/O-bound ones in threads)."""
-    extra.setdefault("thread_activities", set(io_bound_activities()))
+    activity_mode, thread_activities = activity_placement("auto")
+    extra.setdefault("activity_mode", activity_mode)
+    extra.setdefault("thread_activities", thread_activities)
     return HostOptions(
         app_root=ROOT,
         state_dir=state_dir,

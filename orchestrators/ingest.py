@@ -85,15 +85,7 @@ def _ingest_steps(
         _publish(context, status, stage="checksumming", files_total=len(upload.files))
         try:
             yield from _hash_in_waves(context, upload, status, attempt, wave_size)
-        except ActivityFailedError as err:
-            # The pinned version is gone (412): the blob was rewritten after validation,
-            # as with a copy whose source changed; validate the new bytes from scratch.
-            if err.failure.error_class != EtagMismatchError.__name__:
-                raise
-            _publish(context, status, stage="revalidating")
-            continue
-        progress["step"] = "register"
-        try:
+            progress["step"] = "register"
             registration = yield from call(
                 context,
                 contracts.REGISTER,
@@ -106,9 +98,9 @@ def _ingest_steps(
                 ),
             )
         except ActivityFailedError as err:
-            # The manifest was rewritten after validation (412 on its pinned etag): the
-            # upload is not the one checked, so check it again rather than fail it into
-            # the error zone (a re-upload's files would go with it).
+            # The pinned version is gone (412): a landing file or the manifest was rewritten
+            # after validation (as with a copy whose source changed, below). Validate the new
+            # version from scratch rather than fail the upload into the error zone.
             if err.failure.error_class != EtagMismatchError.__name__:
                 raise
             _publish(context, status, stage="revalidating")

@@ -25,9 +25,9 @@ from rich.console import Console
 from rich.table import Table
 
 from avops.cli import app
+from avops.cli.activity_modes import activity_placement
 from avops.cli.upload import upload_directory
 from avops.sample_drive import generate_drive
-from dataops.activity_contracts import io_bound_activities
 from dataops.ids import instance_id_for
 from dataops.models import DatastreamType
 from dataops.paths import Zone
@@ -80,6 +80,7 @@ def demo(
                 if settings.store_backend is StoreBackend.SQLITE
                 else None
             )
+            activity_mode, thread_activities = activity_placement("auto")
             options = HostOptions(
                 app_root=REPO_ROOT,
                 state_dir=workdir / "devhost",
@@ -88,7 +89,9 @@ def demo(
                 storage_connection_string=azurite.connection_string,
                 poll_interval_s=0.25,
                 change_source=feed,
-                thread_activities=set(io_bound_activities()),
+                # As `avops dev` places them: I/O-bound activities in threads.
+                activity_mode=activity_mode,
+                thread_activities=thread_activities,
             )
             try:
                 with _batch_pool(settings, console) as runner:

@@ -155,11 +155,9 @@ async def _start_orphans(
     *,
     older_than: datetime,
     start_input: Callable[[str], dict[str, Any]],
-    manifests: list[BlobInfo],
+    manifests: list[tuple[str, BlobInfo]],
 ) -> None:
-    for info in manifests:
-        prefix = _upload_prefix(info)
-        assert prefix is not None  # _scan_landing keeps manifests only
+    for prefix, info in manifests:
         try:
             check_relative_path(prefix, field="upload_prefix", source="landing")
         except DataOpsError as err:
@@ -210,14 +208,18 @@ async def _start_orphans(
             )
 
 
-def _scan_landing(zones: BlobZones) -> tuple[list[BlobInfo], dict[str, LandingUpload]]:
-    """One streamed listing of landing: its manifests, and every blob aggregated by upload."""
-    manifests: list[BlobInfo] = []
+def _scan_landing(
+    zones: BlobZones,
+) -> tuple[list[tuple[str, BlobInfo]], dict[str, LandingUpload]]:
+    """One streamed listing of landing: its manifests by upload prefix, and every blob
+    aggregated by upload."""
+    manifests: list[tuple[str, BlobInfo]] = []
 
     def keeping_manifests() -> Iterator[BlobInfo]:
         for info in zones.list_blobs(Zone.LANDING):
-            if _upload_prefix(info) is not None:
-                manifests.append(info)
+            prefix = _upload_prefix(info)
+            if prefix is not None:
+                manifests.append((prefix, info))
             yield info
 
     uploads = landing_folders(keeping_manifests())

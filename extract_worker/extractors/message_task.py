@@ -46,6 +46,7 @@ def run_message_task(
     if not isinstance(reader, MessageReader):
         return
     handlers: dict[str, tuple[TopicHandler, Downsampler, Callable[[bytes], Any] | None]] = {}
+    msgtypes: dict[str, str] = {}
     for stream in ctx.selected(reader.streams()):
         try:
             decode = None if raw else reader.decoder(stream.name)
@@ -58,6 +59,7 @@ def run_message_task(
             )
             continue
         sampler = Downsampler(ctx.config.downsampling_for(stream.name))
+        msgtypes[stream.name] = stream.msgtype
         handlers[stream.name] = (
             make_handler(ctx, stream.name, stream.msgtype, sampler),
             sampler,
@@ -65,7 +67,6 @@ def run_message_task(
         )
     if not handlers:
         return
-    msgtypes = {stream.name: stream.msgtype for stream in reader.streams()}
     # Handlers hold tens of thousands of decoded messages until they flush; the cyclic GC
     # would traverse them again and again (none of them form cycles), costing ~30%.
     gc_was_enabled = gc.isenabled()

@@ -6,6 +6,7 @@ import functools
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -476,34 +477,52 @@ def test_a_host_killed_around_the_landing_delete_ends_like_a_clean_run(
         store.close()
 
 
-def test_a_landing_blob_rewritten_after_validation_makes_the_run_revalidate(
-    app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _run_with_one_rewrite(
+    app_env: AppEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    prefix: str,
+    activity: str,
+    rewrite: Callable[[dict[str, Any]], bool],
+) -> tuple[Any, int]:
+    """Ingest ``prefix``, calling ``rewrite(params)`` before ``activity`` until it rewrote
+    something once (it returns True then); the finished run and its upload checks."""
     from activities import ingest as ingest_activities
 
-    prefix = "rewrite/1"
     put_files(app_env, prefix, FILES)
     put_manifest(app_env, prefix, manifest_doc(FILES))
-    real_copy = ingest_activities.copy_file
-    rewrites: list[str] = []
+    real: Callable[[dict[str, Any]], dict[str, Any]] = getattr(ingest_activities, activity)
+    rewrites: list[bool] = []
 
-    def copy_after_a_rewrite(params: dict[str, Any]) -> dict[str, Any]:
-        # An uploader retry rewrites the same bytes: new etag, same content.
-        if params["path"] == "drive.bag" and not rewrites:
-            app_env.zones.write_bytes(Zone.LANDING, f"{prefix}/drive.bag", FILES["drive.bag"])
-            rewrites.append(params["etag"])
-        return real_copy(params)
+    def after_a_rewrite(params: dict[str, Any]) -> dict[str, Any]:
+        if not rewrites and rewrite(params):
+            rewrites.append(True)
+        return real(params)
 
-    monkeypatch.setattr(ingest_activities, "copy_file", copy_after_a_rewrite)
+    monkeypatch.setattr(ingest_activities, activity, after_a_rewrite)
 
     async def body(host: DevHost) -> Any:
         done = await finished(host, prefix)
-        checks = scheduled(host, done.instance_id, "ingest_check_upload")
-        return done, checks
+        return done, scheduled(host, done.instance_id, "ingest_check_upload")
 
     done, checks = run_host(app_env.options(), body)
-    assert done.status is RuntimeStatus.COMPLETED, done.error
     assert rewrites, "the rewrite was injected"
+    return done, checks
+
+
+def test_a_landing_blob_rewritten_after_validation_makes_the_run_revalidate(
+    app_env: AppEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = "rewrite/1"
+
+    def drive_bag(params: dict[str, Any]) -> bool:
+        # An uploader retry rewrites the same bytes: new etag, same content.
+        if params["path"] != "drive.bag":
+            return False
+        app_env.zones.write_bytes(Zone.LANDING, f"{prefix}/drive.bag", FILES["drive.bag"])
+        return True
+
+    done, checks = _run_with_one_rewrite(app_env, monkeypatch, prefix, "copy_file", drive_bag)
+    assert done.status is RuntimeStatus.COMPLETED, done.error
     assert checks == 2, "the run validated again after the copy refused the changed blob"
     assert len(store_datastreams(app_env, json.loads(done.output)["measurement_id"])) == 1
     assert len(zone_names(app_env, Zone.RAW)) == len(FILES)
@@ -515,30 +534,14 @@ def test_a_manifest_rewritten_before_registration_makes_the_run_revalidate(
     """register reads the manifest pinned to its validated etag; a rewrite in between (an
     uploader's retry: same bytes, new etag) is a 412 there. The run validates again and
     completes, and nothing goes to the error zone (it used to fail at register)."""
-    from activities import ingest as ingest_activities
-
     prefix = "rewrite/manifest"
-    put_files(app_env, prefix, FILES)
-    put_manifest(app_env, prefix, manifest_doc(FILES))
-    real_register = ingest_activities.register
-    rewrites: list[str] = []
 
-    def register_after_a_rewrite(params: dict[str, Any]) -> dict[str, Any]:
-        if not rewrites:
-            put_manifest(app_env, prefix, manifest_doc(FILES))
-            rewrites.append(params["manifest_etag"])
-        return real_register(params)
+    def manifest(params: dict[str, Any]) -> bool:
+        put_manifest(app_env, prefix, manifest_doc(FILES))
+        return True
 
-    monkeypatch.setattr(ingest_activities, "register", register_after_a_rewrite)
-
-    async def body(host: DevHost) -> Any:
-        done = await finished(host, prefix)
-        checks = scheduled(host, done.instance_id, "ingest_check_upload")
-        return done, checks
-
-    done, checks = run_host(app_env.options(), body)
+    done, checks = _run_with_one_rewrite(app_env, monkeypatch, prefix, "register", manifest)
     assert done.status is RuntimeStatus.COMPLETED, done.error
-    assert rewrites, "the rewrite was injected"
     assert checks == 2, "the run validated again after register refused the changed manifest"
     assert len(store_datastreams(app_env, json.loads(done.output)["measurement_id"])) == 1
     assert zone_names(app_env, Zone.ERROR) == set()

@@ -28,7 +28,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -38,6 +38,21 @@ from dataops.lifecycle import RunningWhileEntered
 __all__ = ["FAULT_KINDS", "Canned", "FaultProxy", "FaultSchedule", "Injected", "Intercept"]
 
 FAULT_KINDS = ("throttle", "503", "412", "drop")
+# Each service's own throttling answer (see the module docstring).
+_THROTTLES: dict[str, dict[str, Any]] = {
+    "storage": {
+        "status": 503,
+        "headers": {"x-ms-error-code": "ServerBusy", "Retry-After": "1"},
+        "content_type": "application/xml",
+        "text": "<Error><Code>ServerBusy</Code><Message>injected throttle</Message></Error>",
+    },
+    "cosmos": {
+        "status": 429,
+        "headers": {"Retry-After": "1", "x-ms-retry-after-ms": "200"},
+        "content_type": "application/json",
+        "text": '{"code": "TooManyRequests", "message": "injected throttle"}',
+    },
+}
 # Hop-by-hop headers and those aiohttp sets itself: never copied across the proxy.
 _HOP = {
     "connection",
@@ -203,20 +218,8 @@ class FaultProxy(RunningWhileEntered):
         )
         if fault is not None:
             self.injected.append(Injected(request.method, request.path, fault))
-        if fault == "throttle" and self.service == "storage":
-            return web.Response(
-                status=503,
-                headers={"x-ms-error-code": "ServerBusy", "Retry-After": "1"},
-                content_type="application/xml",
-                text="<Error><Code>ServerBusy</Code><Message>injected throttle</Message></Error>",
-            )
         if fault == "throttle":
-            return web.Response(
-                status=429,
-                headers={"Retry-After": "1", "x-ms-retry-after-ms": "200"},
-                content_type="application/json",
-                text='{"code": "TooManyRequests", "message": "injected throttle"}',
-            )
+            return web.Response(**_THROTTLES[self.service])
         if fault == "503":
             return web.Response(
                 status=503,
