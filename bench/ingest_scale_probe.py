@@ -7,7 +7,7 @@ statements (by statement text) and the time spent in them, bytes of orchestratio
 outputs and engine state in the durable store. With ``--profile PATH`` every thread of the host
 runs under cProfile (thread CPU time) and the merged statistics are written to PATH.
 
-    .venv/bin/python -m bench.ingest_scale_probe --files 1000 --profile /tmp/ingest-1000.prof
+    .venv/bin/python -m bench.ingest_scale_probe --files 1000 --profile ingest-1000.prof
 
 CPU seconds and counts are what to compare between sizes on a shared machine; wall time is not.
 """
